@@ -1,0 +1,98 @@
+/**
+ * Names shared by the CDK app (`lib/`), the Lambda handlers (`lambda/`) and the local
+ * runtime (`local/`), so that what the infrastructure configures can never drift from
+ * what the code reads. Pure constants: no AWS calls.
+ */
+
+/** Attributes regionsync keeps on every replicated item. Prefixed so they cannot clash with user data. */
+export const META = {
+  /** Hybrid-logical-clock version of the item's last replicated change (see version.ts). */
+  version: '_rs_v',
+  /** Region whose write produced `version`. */
+  origin: '_rs_o',
+  /**
+   * Who wrote `version`: `stamp` (the shipper stamped a plain application write),
+   * `repl` (the applier applied a change from another region), `app` (the client helper).
+   * The shipper reads it to tell a local write from an echo of replication.
+   */
+  writer: '_rs_w',
+  /** Present (true) on a tombstone: the item is deleted, kept so a late older write cannot resurrect it. */
+  deleted: '_rs_del',
+  /** Default TTL attribute: epoch seconds at which DynamoDB may purge a tombstone. */
+  expiresAt: '_rs_exp',
+} as const;
+
+export const META_ATTRIBUTES: readonly string[] = Object.values(META);
+
+export type Writer = 'stamp' | 'repl' | 'app';
+
+/** Environment variables the stacks set and the handlers read. */
+export const ENV = {
+  /** JSON-encoded {@link FunctionSettings}. */
+  settings: 'REGIONSYNC_SETTINGS',
+  /** Powertools metric namespace and service name. */
+  metricsNamespace: 'POWERTOOLS_METRICS_NAMESPACE',
+  serviceName: 'POWERTOOLS_SERVICE_NAME',
+} as const;
+
+export interface KeySchema {
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+}
+
+export interface ReplicationTarget {
+  readonly region: string;
+  readonly queueUrl: string;
+}
+
+/** Everything one shipper or applier needs to know about its table, passed as one JSON env var. */
+export interface FunctionSettings {
+  /** The table's name in this region. */
+  readonly tableName: string;
+  /** The table's logical name, the same in every region; carried in messages. */
+  readonly logicalTable: string;
+  /** The region this function runs in. */
+  readonly region: string;
+  readonly key: KeySchema;
+  /** Shipper only: where changes go. */
+  readonly targets?: readonly ReplicationTarget[];
+  /** Applier only: regions whose changes it accepts. */
+  readonly sourceRegions?: readonly string[];
+  /** Applier only: dead-letter queue for messages that can never apply, with the reason attached. */
+  readonly deadLetterQueueUrl?: string;
+  /** Seconds a tombstone is kept before TTL may purge it. */
+  readonly tombstoneTtlSeconds: number;
+  /** The table's TTL attribute (tombstones expire through it). */
+  readonly ttlAttribute: string;
+  /** Upper bound for one SQS message body, in bytes. */
+  readonly maxMessageBytes: number;
+}
+
+export const METRICS = {
+  namespace: 'RegionSync',
+  dimensions: {
+    table: 'Table',
+    sourceRegion: 'SourceRegion',
+    targetRegion: 'TargetRegion',
+  },
+  names: {
+    changesShipped: 'ChangesShipped',
+    writesStamped: 'WritesStamped',
+    messagesSent: 'MessagesSent',
+    changesApplied: 'ChangesApplied',
+    changesStale: 'ChangesSkippedStale',
+    changesDeadLettered: 'ChangesDeadLettered',
+    replicationLag: 'ReplicationLagMs',
+  },
+} as const;
+
+/** Physical names, derived in one place. */
+export function inboundQueueName(appName: string, logicalTable: string): string {
+  return `${appName}-${logicalTable}-inbound`;
+}
+export function deadLetterQueueName(appName: string, logicalTable: string): string {
+  return `${appName}-${logicalTable}-dlq`;
+}
+export function stackName(appName: string, region: string): string {
+  return `${appName}-${region}`;
+}

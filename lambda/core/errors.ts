@@ -1,0 +1,26 @@
+/**
+ * Every error regionsync raises on purpose. Each carries a context object that names the
+ * field, record or message involved, so logs and dead-letter reasons say what was wrong.
+ */
+export class RegionSyncError extends Error {
+  constructor(
+    message: string,
+    public readonly context: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Invalid configuration: raised before synth, names the field path and the bad value. */
+export class ConfigError extends RegionSyncError {
+  constructor(public readonly problems: readonly string[]) {
+    super(`invalid regionsync configuration:\n  - ${problems.join('\n  - ')}`, { problems });
+  }
+}
+
+/** A message or change that can never be applied, whatever the retries: it goes to the DLQ with this reason. */
+export class InvalidMessageError extends RegionSyncError {}
+
+/** A function was deployed with settings it cannot use. */
+export class SettingsError extends RegionSyncError {}

@@ -1,0 +1,96 @@
+/**
+ * What the shipper does with one DynamoDB stream record. Pure: decides from the record's
+ * images alone, so the rules are unit-testable and the same in AWS and locally.
+ *
+ * The rules that keep replication loop-free without a "replicated=true" flag on the item
+ * (the flag earlier replicators used made a later local update on a replica never replicate):
+ *   - a record whose version attribute did not change is a plain application write
+ *     (PutItem/UpdateItem from code that knows nothing of regionsync): stamp it;
+ *   - a record whose version changed was written by regionsync itself: the applier (`repl`,
+ *     an echo: never re-shipped), the shipper's own stamp (`stamp`, shipped when stamped),
+ *     or the client helper (`app`, already versioned: ship as is).
+ */
+import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from 'aws-lambda';
+import { META } from './contract.ts';
+import { keyOf, stripMeta, type AttributeMap, type Change } from './change.ts';
+import { decodeVersion, type Version } from './version.ts';
+import type { KeySchema } from './contract.ts';
+
+export type ShipperAction =
+  | { readonly kind: 'skip'; readonly reason: 'replicated' | 'stamp-echo' | 'ttl-expiry' | 'not-a-change' }
+  | { readonly kind: 'ship'; readonly change: Change }
+  /** A plain put/update: give it a version (greater than `floor`) and ship the item as it then is. */
+  | { readonly kind: 'stamp'; readonly key: AttributeMap; readonly floor?: Version; readonly expectedVersion?: string; readonly writtenAt: number }
+  /** A plain delete: write a versioned tombstone (greater than `floor`) and ship the delete. */
+  | { readonly kind: 'tombstone'; readonly key: AttributeMap; readonly floor?: Version; readonly writtenAt: number };
+
+export interface ClassifyContext {
+  readonly logicalTable: string;
+  readonly region: string;
+  readonly key: KeySchema;
+  /** Used when the record carries no creation time. */
+  readonly now: number;
+}
+
+export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): ShipperAction {
+  const db = record.dynamodb;
+  if (!db?.Keys) return { kind: 'skip', reason: 'not-a-change' };
+  const key = db.Keys as unknown as AttributeMap;
+  const oldImage = db.OldImage as AttributeMap | undefined;
+  const newImage = db.NewImage as AttributeMap | undefined;
+  const writtenAt = creationMs(db.ApproximateCreationDateTime, ctx.now);
+
+  if (record.eventName === 'REMOVE') {
+    // TTL deletions are made by the DynamoDB service, not a user; each region's TTL expires
+    // its own copy (the TTL attribute replicates), and purging a tombstone must never ship.
+    if (isTtlExpiry(record)) return { kind: 'skip', reason: 'ttl-expiry' };
+    return { kind: 'tombstone', key, floor: versionOf(oldImage), writtenAt };
+  }
+  if (!newImage) return { kind: 'skip', reason: 'not-a-change' };
+
+  const newVersion = stringAttr(newImage[META.version]);
+  const oldVersion = stringAttr(oldImage?.[META.version]);
+  const versionChanged = newVersion !== undefined && newVersion !== oldVersion;
+  if (versionChanged) {
+    const writer = stringAttr(newImage[META.writer]);
+    if (writer === 'repl') return { kind: 'skip', reason: 'replicated' };
+    if (writer === 'stamp') return { kind: 'skip', reason: 'stamp-echo' };
+    if (writer === 'app' && stringAttr(newImage[META.origin]) === ctx.region && decodeVersion(newVersion)?.region === ctx.region) {
+      return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt) };
+    }
+  }
+  // Plain application write (or metadata regionsync does not recognise): stamp it. The stamp is
+  // conditional on the version still being the one this record saw, so a replicated change that
+  // landed in between is never overwritten by the stamp.
+  return { kind: 'stamp', key, floor: decodeVersion(newVersion), expectedVersion: newVersion, writtenAt };
+}
+
+/** Builds the change to ship from an item as stored (with metadata). */
+export function changeFromImage(image: AttributeMap, ctx: Pick<ClassifyContext, 'logicalTable' | 'key'>, writtenAt: number, ttlAttribute?: string): Change {
+  const version = stringAttr(image[META.version]);
+  const origin = stringAttr(image[META.origin]);
+  if (!version || !origin) throw new Error('image has no regionsync version');
+  const key = keyOf(image, ctx.key);
+  if (image[META.deleted]?.BOOL === true) {
+    const exp = ttlAttribute ? Number(image[ttlAttribute]?.N) : NaN;
+    return { table: ctx.logicalTable, op: 'delete', key, expiresAt: Number.isFinite(exp) ? exp : 0, version, origin, writtenAt };
+  }
+  return { table: ctx.logicalTable, op: 'put', key, item: stripMeta(image), version, origin, writtenAt };
+}
+
+export function isTtlExpiry(record: DynamoDBRecord): boolean {
+  return record.userIdentity?.type === 'Service' && record.userIdentity?.principalId === 'dynamodb.amazonaws.com';
+}
+
+export function versionOf(image: AttributeMap | undefined): Version | undefined {
+  return decodeVersion(stringAttr(image?.[META.version]));
+}
+
+function stringAttr(v: LambdaAttributeValue | AttributeMap[string] | undefined): string | undefined {
+  return v && 'S' in v && typeof v.S === 'string' ? v.S : undefined;
+}
+
+/** Stream creation time is seconds (AWS rounds it); a fractional value is used as is. */
+function creationMs(seconds: number | undefined, fallback: number): number {
+  return typeof seconds === 'number' && Number.isFinite(seconds) ? Math.round(seconds * 1000) : fallback;
+}

@@ -1,0 +1,111 @@
+/**
+ * The conditional writes regionsync makes, built as plain SDK inputs (no AWS calls here).
+ * Every condition below is what makes replication safe under at-least-once, unordered
+ * delivery; each says why it is there.
+ */
+import type { PutItemCommandInput, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { META, type KeySchema } from './contract.ts';
+import { type AttributeMap, type Change } from './change.ts';
+import { fromWire } from './codec.ts';
+import { encodeVersion, type Version } from './version.ts';
+
+/**
+ * Stamps a plain application write with a version. Conditions:
+ *  - `attribute_exists(pk)`: the item may have been deleted since the record; UpdateItem must not recreate it.
+ *  - `_rs_v = :seen` (or `attribute_not_exists(_rs_v)`): the item still carries the version the
+ *    record saw, i.e. no replicated change has landed on top of it since. If one has, the plain
+ *    write lost to it locally and must not be shipped with a newer stamp.
+ * Removing the tombstone marker: an UpdateItem on a tombstone by an application re-creates the item.
+ */
+export function stampInput(args: {
+  tableName: string;
+  key: AttributeMap;
+  keySchema: KeySchema;
+  version: Version;
+  expectedVersion: string | undefined;
+  ttlAttribute: string;
+}): UpdateItemCommandInput {
+  const names: Record<string, string> = { '#pk': args.keySchema.partitionKey, '#v': META.version, '#o': META.origin, '#w': META.writer, '#d': META.deleted };
+  const values: Record<string, { S: string }> = { ':v': { S: encodeVersion(args.version) }, ':o': { S: args.version.region }, ':w': { S: 'stamp' } };
+  let condition = 'attribute_exists(#pk) AND ';
+  if (args.expectedVersion === undefined) {
+    condition += 'attribute_not_exists(#v)';
+  } else {
+    condition += '#v = :seen';
+    values[':seen'] = { S: args.expectedVersion };
+  }
+  const remove = ['#d'];
+  // Only our own tombstone expiry attribute is cleared; a user-owned TTL attribute is the user's.
+  if (args.ttlAttribute === META.expiresAt) {
+    names['#x'] = META.expiresAt;
+    remove.push('#x');
+  }
+  return {
+    TableName: args.tableName,
+    Key: fromWire(args.key),
+    UpdateExpression: `SET #v = :v, #o = :o, #w = :w REMOVE ${remove.join(', ')}`,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ReturnValues: 'ALL_NEW',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/**
+ * Replaces a plainly deleted item by a versioned tombstone, so a late, older put from another
+ * region cannot resurrect it. `attribute_not_exists(pk)`: only while the item is still deleted;
+ * if the application wrote it again in between, that write wins and is stamped on its own.
+ */
+export function tombstoneInput(args: {
+  tableName: string;
+  key: AttributeMap;
+  keySchema: KeySchema;
+  version: Version;
+  expiresAt: number;
+  ttlAttribute: string;
+}): PutItemCommandInput {
+  return {
+    TableName: args.tableName,
+    Item: fromWire({
+      ...args.key,
+      [META.version]: { S: encodeVersion(args.version) },
+      [META.origin]: { S: args.version.region },
+      [META.writer]: { S: 'stamp' },
+      [META.deleted]: { BOOL: true },
+      [args.ttlAttribute]: { N: String(args.expiresAt) },
+    }),
+    ConditionExpression: 'attribute_not_exists(#pk)',
+    ExpressionAttributeNames: { '#pk': args.keySchema.partitionKey },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/**
+ * Applies a replicated change: the whole item (or a tombstone) with its version.
+ * `attribute_not_exists(_rs_v) OR _rs_v < :v`: only a strictly newer version replaces what is
+ * stored. Versions are fixed-width strings, so DynamoDB's string `<` is the version order; an
+ * equal version is a duplicate delivery and changes nothing; an older one is stale. A missing
+ * version means the item has never been replicated (or is a plain write not yet stamped, which
+ * then loses, and its stamp's condition fails, so both regions keep this change).
+ * The failed condition returns nothing extra and costs one write unit: no read before write.
+ */
+export function applyInput(args: { tableName: string; change: Change; ttlAttribute: string }): PutItemCommandInput {
+  const { change } = args;
+  const meta: AttributeMap = {
+    [META.version]: { S: change.version },
+    [META.origin]: { S: change.origin },
+    [META.writer]: { S: 'repl' },
+  };
+  const item: AttributeMap =
+    change.op === 'put'
+      ? { ...change.item, ...meta }
+      : { ...change.key, ...meta, [META.deleted]: { BOOL: true }, [args.ttlAttribute]: { N: String(change.expiresAt ?? 0) } };
+  return {
+    TableName: args.tableName,
+    Item: fromWire(item),
+    ConditionExpression: 'attribute_not_exists(#v) OR #v < :v',
+    ExpressionAttributeNames: { '#v': META.version },
+    ExpressionAttributeValues: { ':v': { S: change.version } },
+  };
+}

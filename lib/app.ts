@@ -1,0 +1,27 @@
+import { App } from 'aws-cdk-lib';
+import { stackName } from '../lambda/core/contract.ts';
+import type { RegionSyncConfig } from './config/schema.ts';
+import { validateConfig } from './config/validate.ts';
+import { RegionStack } from './stacks/region-stack.ts';
+
+export interface BuildAppOptions {
+  /** Account for regions whose config names none. @default process.env.CDK_DEFAULT_ACCOUNT */
+  readonly defaultAccount?: string;
+}
+
+/** Validates the config (throwing a ConfigError naming every bad field) and adds one stack per region. */
+export function buildApp(app: App, config: RegionSyncConfig, options: BuildAppOptions = {}): RegionStack[] {
+  const resolved = validateConfig(config);
+  const defaultAccount = options.defaultAccount ?? process.env.CDK_DEFAULT_ACCOUNT;
+  return resolved.regions
+    .filter((r) => resolved.tables.some((t) => t.regions.includes(r.region)))
+    .map((r) => {
+      const account = r.account ?? defaultAccount;
+      return new RegionStack(app, stackName(resolved.appName, r.region), {
+        config: resolved,
+        region: r.region,
+        env: { region: r.region, ...(account ? { account } : {}) },
+        description: `regionsync: replicated tables in ${r.region}`,
+      });
+    });
+}

@@ -1,0 +1,126 @@
+import { ConfigError } from '../../lambda/core/errors.ts';
+import { KNOWN_REGIONS } from './regions.ts';
+import type { RegionConfig, RegionSyncConfig, ResolvedConfig, ResolvedTableConfig, TableConfig } from './schema.ts';
+
+/** Longest a change can wait before it is applied: inbound queue retention (4 days) + stream retention (1 day). */
+export const INBOUND_RETENTION_SECONDS = 4 * 24 * 3600;
+export const STREAM_RETENTION_SECONDS = 24 * 3600;
+export const MIN_TOMBSTONE_TTL_SECONDS = INBOUND_RETENTION_SECONDS + STREAM_RETENTION_SECONDS;
+export const DEFAULT_TOMBSTONE_TTL_SECONDS = 15 * 24 * 3600;
+
+const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
+const APP_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,29}$/;
+const ACCOUNT = /^\d{12}$/;
+const KEY_TYPES = ['string', 'number', 'binary'];
+
+/**
+ * Checks the whole configuration and fills in defaults. Collects every problem before throwing,
+ * each naming its field path and the bad value, so one run shows everything to fix.
+ */
+export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
+  const problems: string[] = [];
+  const bad = (path: string, value: unknown, why: string) => problems.push(`${path}: ${why} (got ${JSON.stringify(value)})`);
+
+  if (typeof input !== 'object' || input === null) throw new ConfigError([`config: must be an object (got ${JSON.stringify(input)})`]);
+  const appName = input.appName ?? 'regionsync';
+  if (typeof appName !== 'string' || !APP_NAME.test(appName)) bad('appName', appName, 'must start with a letter and hold at most 30 letters, digits or dashes');
+
+  const regions: RegionConfig[] = [];
+  if (!Array.isArray(input.regions)) {
+    bad('regions', input.regions, 'must be a list of regions');
+  } else {
+    input.regions.forEach((r, i) => {
+      const rc: RegionConfig = typeof r === 'string' ? { region: r } : r;
+      const path = `regions[${i}]`;
+      if (typeof rc?.region !== 'string' || !KNOWN_REGIONS.includes(rc.region)) {
+        bad(typeof r === 'string' ? path : `${path}.region`, rc?.region, 'unknown AWS region name');
+        return;
+      }
+      if (rc.account !== undefined && !ACCOUNT.test(rc.account)) bad(`${path}.account`, rc.account, 'must be a 12-digit AWS account id');
+      if (regions.some((x) => x.region === rc.region)) bad(path, rc.region, 'region listed twice');
+      else regions.push(rc);
+    });
+    if (input.regions.length < 2) bad('regions', input.regions, 'replication needs at least two regions');
+  }
+  const regionNames = regions.map((r) => r.region);
+
+  const tables: ResolvedTableConfig[] = [];
+  if (!Array.isArray(input.tables) || input.tables.length === 0) {
+    bad('tables', input.tables, 'must list at least one table');
+  } else {
+    const seen = new Set<string>();
+    input.tables.forEach((t, i) => {
+      const resolved = validateTable(t, `tables[${i}]`, regionNames, bad);
+      if (!resolved) return;
+      if (seen.has(resolved.name)) bad(`tables[${i}].name`, resolved.name, 'duplicate table name');
+      seen.add(resolved.name);
+      tables.push(resolved);
+    });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { appName, regions, tables };
+}
+
+function validateTable(
+  t: TableConfig,
+  path: string,
+  regionNames: readonly string[],
+  bad: (path: string, value: unknown, why: string) => void,
+): ResolvedTableConfig | undefined {
+  if (typeof t !== 'object' || t === null) {
+    bad(path, t, 'must be an object');
+    return undefined;
+  }
+  if (typeof t.name !== 'string' || !TABLE_NAME.test(t.name)) bad(`${path}.name`, t.name, 'must be 3-255 characters of letters, digits, _ . or -');
+  for (const which of ['partitionKey', 'sortKey'] as const) {
+    const k = t[which];
+    if (k === undefined) {
+      if (which === 'partitionKey') bad(`${path}.partitionKey`, k, 'key attribute missing: every table needs a partition key');
+      continue;
+    }
+    if (typeof k.name !== 'string' || k.name === '') bad(`${path}.${which}.name`, k.name, 'key attribute name missing');
+    else if (k.name.startsWith('_rs_')) bad(`${path}.${which}.name`, k.name, 'names starting with _rs_ are reserved for regionsync metadata');
+    if (!KEY_TYPES.includes(k.type)) bad(`${path}.${which}.type`, k.type, `must be one of ${KEY_TYPES.join(', ')}`);
+  }
+  if (t.sortKey && t.sortKey.name === t.partitionKey?.name) bad(`${path}.sortKey.name`, t.sortKey.name, 'must differ from the partition key');
+  const billingMode = t.billingMode ?? 'PAY_PER_REQUEST';
+  if (billingMode !== 'PAY_PER_REQUEST' && billingMode !== 'PROVISIONED') bad(`${path}.billingMode`, billingMode, 'must be PAY_PER_REQUEST or PROVISIONED');
+  for (const cap of ['readCapacity', 'writeCapacity'] as const) {
+    const v = t[cap];
+    if (v === undefined) continue;
+    if (billingMode !== 'PROVISIONED') bad(`${path}.${cap}`, v, 'only applies with billingMode PROVISIONED');
+    else if (!Number.isInteger(v) || v < 1) bad(`${path}.${cap}`, v, 'must be a whole number of at least 1');
+  }
+  const regions = t.regions ?? regionNames;
+  if (!Array.isArray(regions)) bad(`${path}.regions`, regions, 'must be a list of region names');
+  else {
+    regions.forEach((r, j) => {
+      if (!regionNames.includes(r)) bad(`${path}.regions[${j}]`, r, `not one of the configured regions (${regionNames.join(', ')})`);
+    });
+    if (new Set(regions).size !== regions.length) bad(`${path}.regions`, regions, 'a region is listed twice');
+    if (regions.length < 2) bad(`${path}.regions`, regions, 'a replicated table needs at least two regions');
+  }
+  const tombstoneTtlSeconds = t.tombstoneTtlSeconds ?? DEFAULT_TOMBSTONE_TTL_SECONDS;
+  if (!Number.isInteger(tombstoneTtlSeconds) || tombstoneTtlSeconds < MIN_TOMBSTONE_TTL_SECONDS) {
+    bad(
+      `${path}.tombstoneTtlSeconds`,
+      tombstoneTtlSeconds,
+      `must be a whole number of seconds of at least ${MIN_TOMBSTONE_TTL_SECONDS} (queue retention + stream retention), or a late older write could resurrect a deleted item`,
+    );
+  }
+  const ttlAttribute = t.ttlAttribute ?? '_rs_exp';
+  if (typeof ttlAttribute !== 'string' || ttlAttribute === '') bad(`${path}.ttlAttribute`, ttlAttribute, 'must be an attribute name');
+  else if (ttlAttribute === t.partitionKey?.name || ttlAttribute === t.sortKey?.name) bad(`${path}.ttlAttribute`, ttlAttribute, 'must not be a key attribute');
+  return {
+    name: t.name,
+    partitionKey: t.partitionKey,
+    ...(t.sortKey ? { sortKey: t.sortKey } : {}),
+    billingMode,
+    readCapacity: t.readCapacity ?? 5,
+    writeCapacity: t.writeCapacity ?? 5,
+    regions: Array.isArray(regions) ? regions : [],
+    tombstoneTtlSeconds,
+    ttlAttribute,
+    retainOnDelete: t.retainOnDelete ?? true,
+  };
+}

@@ -1,0 +1,210 @@
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  deadLetterQueueName,
+  ENV,
+  inboundQueueName,
+  METRICS,
+  type FunctionSettings,
+  type ReplicationTarget,
+} from '../../lambda/core/contract.ts';
+import type { KeyType, RegionConfig, ResolvedTableConfig } from '../config/schema.ts';
+
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * Largest change message body the shipper packs. SQS accepts 1 MiB but bills every 64 KB chunk
+ * as one request, so bigger messages do not cost less; 256 KiB keeps an applier batch of 10
+ * messages well under Lambda's 6 MB invocation payload. A single change above it (an item near
+ * DynamoDB's 400 KB limit) travels alone, up to SQS's 1 MiB.
+ */
+export const PACKED_MESSAGE_BYTES = 256 * 1024;
+/** AWS recommends a queue visibility timeout of at least six times the consumer's timeout. */
+const APPLIER_TIMEOUT = Duration.seconds(30);
+
+export interface ReplicatedTableProps {
+  readonly appName: string;
+  readonly table: ResolvedTableConfig;
+  /** This stack's region. */
+  readonly region: string;
+  /** Every configured region with its account, to address the other regions' queues. */
+  readonly regions: readonly RegionConfig[];
+  /**
+   * Stream records per shipper invocation: larger batches pack more changes per SQS message.
+   * @default 500
+   */
+  readonly shipperBatchSize?: number;
+  /**
+   * Lambda memory for shipper and applier, in MB.
+   * @default 512
+   */
+  readonly memorySize?: number;
+  /**
+   * Times the applier may fail a message before it moves to the dead-letter queue.
+   * @default 10
+   */
+  readonly maxReceiveCount?: number;
+}
+
+/**
+ * One replicated table in one region: the table and its stream, the shipper that sends its
+ * changes to the other regions, and the inbound queue, dead-letter queue and applier that
+ * receive the other regions' changes.
+ */
+export class ReplicatedTable extends Construct {
+  public readonly table: dynamodb.Table;
+  public readonly shipper: NodejsFunction;
+  public readonly applier: NodejsFunction;
+  public readonly inboundQueue: sqs.Queue;
+  public readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: ReplicatedTableProps) {
+    super(scope, id);
+    const { table: cfg, region, appName } = props;
+    const shipperBatchSize = props.shipperBatchSize ?? 500;
+    const memorySize = props.memorySize ?? 512;
+    const maxReceiveCount = props.maxReceiveCount ?? 10;
+    if (!cfg.regions.includes(region)) throw new Error(`ReplicatedTable: table "${cfg.name}" does not replicate in region "${region}" (its regions: ${cfg.regions.join(', ')})`);
+    if (!Number.isInteger(shipperBatchSize) || shipperBatchSize < 1 || shipperBatchSize > 10_000) {
+      throw new Error(`ReplicatedTable: shipperBatchSize must be 1..10000, got ${shipperBatchSize}`);
+    }
+    if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240) throw new Error(`ReplicatedTable: memorySize must be 128..10240 MB, got ${memorySize}`);
+    if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1) throw new Error(`ReplicatedTable: maxReceiveCount must be a positive integer, got ${maxReceiveCount}`);
+
+    // AWS::DynamoDB::Table, not TableV2's AWS::DynamoDB::GlobalTable: native replicas must stay
+    // off (regionsync is the replication), and the plain resource deploys on every emulator.
+    this.table = new dynamodb.Table(this, 'Table', {
+      tableName: cfg.name,
+      partitionKey: { name: cfg.partitionKey.name, type: attributeType(cfg.partitionKey.type) },
+      ...(cfg.sortKey ? { sortKey: { name: cfg.sortKey.name, type: attributeType(cfg.sortKey.type) } } : {}),
+      billingMode: cfg.billingMode === 'PROVISIONED' ? dynamodb.BillingMode.PROVISIONED : dynamodb.BillingMode.PAY_PER_REQUEST,
+      ...(cfg.billingMode === 'PROVISIONED' ? { readCapacity: cfg.readCapacity, writeCapacity: cfg.writeCapacity } : {}),
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      timeToLiveAttribute: cfg.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: cfg.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      queueName: deadLetterQueueName(appName, cfg.name),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    this.inboundQueue = new sqs.Queue(this, 'InboundQueue', {
+      queueName: inboundQueueName(appName, cfg.name),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(4),
+      visibilityTimeout: Duration.seconds(APPLIER_TIMEOUT.toSeconds() * 6),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
+    });
+
+    const key = { partitionKey: cfg.partitionKey.name, ...(cfg.sortKey ? { sortKey: cfg.sortKey.name } : {}) };
+    const targets: ReplicationTarget[] = cfg.regions
+      .filter((r) => r !== region)
+      .map((r) => ({ region: r, queueUrl: queueUrl(r, accountOf(props.regions, r), inboundQueueName(appName, cfg.name)) }));
+    const common = {
+      tableName: cfg.name,
+      logicalTable: cfg.name,
+      region,
+      key,
+      tombstoneTtlSeconds: cfg.tombstoneTtlSeconds,
+      ttlAttribute: cfg.ttlAttribute,
+      maxMessageBytes: PACKED_MESSAGE_BYTES,
+    } satisfies Partial<FunctionSettings>;
+
+    this.shipper = this.makeFunction('Shipper', 'shipper', memorySize, Duration.seconds(60), { ...common, targets });
+    this.shipper.addEventSource(
+      new DynamoEventSource(this.table, {
+        // TRIM_HORIZON: the table and its shipper are created together; nothing written before
+        // the mapping starts may be missed.
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: shipperBatchSize,
+        // Failed batches are split to isolate a bad record, and retried without limit: a change
+        // is never dropped because of an outage (retention is the stream's 24 h).
+        bisectBatchOnError: true,
+        reportBatchItemFailures: true,
+        parallelizationFactor: 1,
+      }),
+    );
+    // Stamping plain writes and writing tombstones: item-level writes on this table only.
+    this.shipper.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem'], resources: [this.table.tableArn] }),
+    );
+    if (targets.length > 0) {
+      this.shipper.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['sqs:SendMessage'],
+          resources: cfg.regions.filter((r) => r !== region).map((r) => queueArn(r, accountOf(props.regions, r), inboundQueueName(appName, cfg.name))),
+        }),
+      );
+    }
+
+    const sourceRegions = cfg.regions.filter((r) => r !== region);
+    this.applier = this.makeFunction('Applier', 'applier', memorySize, APPLIER_TIMEOUT, {
+      ...common,
+      sourceRegions,
+      deadLetterQueueUrl: this.deadLetterQueue.queueUrl,
+    });
+    this.applier.addEventSource(new SqsEventSource(this.inboundQueue, { batchSize: 10, reportBatchItemFailures: true }));
+    this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn] }));
+    this.deadLetterQueue.grantSendMessages(this.applier);
+  }
+
+  private makeFunction(id: string, dir: string, memorySize: number, timeout: Duration, settings: FunctionSettings): NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    return new NodejsFunction(this, id, {
+      entry: path.join(PROJECT_ROOT, 'lambda', dir, 'handler.ts'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_22_X,
+      // arm64: about 20% cheaper per GB-second than x86 for the same work.
+      architecture: lambda.Architecture.ARM_64,
+      memorySize,
+      timeout,
+      logGroup,
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      environment: {
+        [ENV.settings]: JSON.stringify(settings),
+        [ENV.metricsNamespace]: METRICS.namespace,
+        [ENV.serviceName]: `regionsync-${dir}`,
+      },
+      bundling: {
+        // Bundled locally by the esbuild devDependency, never in Docker. The AWS SDK is bundled
+        // too, so the code runs with the SDK version it was tested with (and runs locally).
+        forceDockerBundling: false,
+        format: OutputFormat.CJS,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        externalModules: [],
+      },
+    });
+  }
+}
+
+function attributeType(t: KeyType): dynamodb.AttributeType {
+  return t === 'number' ? dynamodb.AttributeType.NUMBER : t === 'binary' ? dynamodb.AttributeType.BINARY : dynamodb.AttributeType.STRING;
+}
+
+function accountOf(regions: readonly RegionConfig[], region: string): string {
+  return regions.find((r) => r.region === region)?.account ?? Aws.ACCOUNT_ID;
+}
+
+function queueUrl(region: string, account: string, name: string): string {
+  return `https://sqs.${region}.${Aws.URL_SUFFIX}/${account}/${name}`;
+}
+
+function queueArn(region: string, account: string, name: string): string {
+  return `arn:${Aws.PARTITION}:sqs:${region}:${account}:${name}`;
+}
