@@ -6,7 +6,9 @@ import { ConfigError } from '../lambda/core/errors.ts';
 
 const app = new App();
 try {
-  buildApp(app, await loadConfig());
+  // `-c regionsync:bootstrapVersionRule=false` (set by `regionsync up` for emulators).
+  const bootstrapVersionRule = String(app.node.tryGetContext('regionsync:bootstrapVersionRule') ?? 'true') !== 'false';
+  buildApp(app, await loadConfig(), { bootstrapVersionRule });
 } catch (e) {
   if (e instanceof ConfigError) {
     console.error(e.message);

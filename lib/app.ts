@@ -1,4 +1,4 @@
-import { App } from 'aws-cdk-lib';
+import { App, DefaultStackSynthesizer } from 'aws-cdk-lib';
 import { stackName } from '../lambda/core/contract.ts';
 import type { RegionSyncConfig } from './config/schema.ts';
 import { validateConfig } from './config/validate.ts';
@@ -7,6 +7,12 @@ import { RegionStack } from './stacks/region-stack.ts';
 export interface BuildAppOptions {
   /** Account for regions whose config names none. @default process.env.CDK_DEFAULT_ACCOUNT */
   readonly defaultAccount?: string;
+  /**
+   * Add the CDK's bootstrap-version check (an SSM parameter) to each template. Emulators that
+   * cannot update a stack with that SSM parameter (moto) deploy without it.
+   * @default true
+   */
+  readonly bootstrapVersionRule?: boolean;
 }
 
 /** Validates the config (throwing a ConfigError naming every bad field) and adds one stack per region. */
@@ -22,6 +28,7 @@ export function buildApp(app: App, config: RegionSyncConfig, options: BuildAppOp
         region: r.region,
         env: { region: r.region, ...(account ? { account } : {}) },
         description: `regionsync: replicated tables in ${r.region}`,
+        ...(options.bootstrapVersionRule === false ? { synthesizer: new DefaultStackSynthesizer({ generateBootstrapVersionRule: false }) } : {}),
       });
     });
 }

@@ -13,7 +13,7 @@
 import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from 'aws-lambda';
 import { META } from './contract.ts';
 import { keyOf, stripMeta, type AttributeMap, type Change } from './change.ts';
-import { decodeVersion, type Version } from './version.ts';
+import { compareVersions, decodeVersion, type Version } from './version.ts';
 import type { KeySchema } from './contract.ts';
 
 export type ShipperAction =
@@ -62,7 +62,10 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   // Plain application write (or metadata regionsync does not recognise): stamp it. The stamp is
   // conditional on the version still being the one this record saw, so a replicated change that
   // landed in between is never overwritten by the stamp.
-  return { kind: 'stamp', key, floor: decodeVersion(newVersion), expectedVersion: newVersion, writtenAt };
+  // The floor is the newest version the item held before or after the write: a PutItem that
+  // replaced the whole item dropped the metadata, yet its stamp must still beat the version it
+  // replaced, or a region whose clock runs behind would lose its own later write.
+  return { kind: 'stamp', key, floor: newest(versionOf(oldImage), decodeVersion(newVersion)), expectedVersion: newVersion, writtenAt };
 }
 
 /** Builds the change to ship from an item as stored (with metadata). */
@@ -93,4 +96,10 @@ function stringAttr(v: LambdaAttributeValue | AttributeMap[string] | undefined):
 /** Stream creation time is seconds (AWS rounds it); a fractional value is used as is. */
 function creationMs(seconds: number | undefined, fallback: number): number {
   return typeof seconds === 'number' && Number.isFinite(seconds) ? Math.round(seconds * 1000) : fallback;
+}
+
+function newest(a: Version | undefined, b: Version | undefined): Version | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return compareVersions(a, b) >= 0 ? a : b;
 }

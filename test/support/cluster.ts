@@ -1,0 +1,160 @@
+/**
+ * A simulated multi-region deployment for property tests: the real Shipper and Applier classes
+ * over FakeTable/FakeSqs, with the test in control of every scheduling decision (which stream
+ * batch ships when, which message is delivered when, duplicated or reordered).
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { Applier } from '../../lambda/applier/applier.ts';
+import { canonicalItem, toWire } from '../../lambda/core/codec.ts';
+import { META, type FunctionSettings, type KeySchema } from '../../lambda/core/contract.ts';
+import { HybridLogicalClock } from '../../lambda/core/version.ts';
+import { Shipper } from '../../lambda/shipper/shipper.ts';
+import { FakeSqs, FakeTable } from './fakes.ts';
+
+export const KEY: KeySchema = { partitionKey: 'pk', sortKey: 'sk' };
+const TABLE = 'items';
+
+export function silentLogger(): never {
+  const noop = () => undefined;
+  return { debug: noop, info: noop, warn: noop, error: noop } as never;
+}
+
+export function silentMetrics(): never {
+  const single = { addDimensions: () => undefined, addMetric: () => undefined, publishStoredMetrics: () => undefined };
+  return { addMetric: () => undefined, singleMetric: () => single, publishStoredMetrics: () => undefined } as never;
+}
+
+export function settingsFor(region: string, regions: readonly string[]): FunctionSettings {
+  return {
+    tableName: TABLE,
+    logicalTable: TABLE,
+    region,
+    key: KEY,
+    targets: regions.filter((r) => r !== region).map((r) => ({ region: r, queueUrl: queueUrl(r) })),
+    sourceRegions: regions.filter((r) => r !== region),
+    deadLetterQueueUrl: `dlq-${region}`,
+    tombstoneTtlSeconds: 1_296_000,
+    ttlAttribute: META.expiresAt,
+    maxMessageBytes: 256 * 1024,
+  };
+}
+
+export function queueUrl(region: string): string {
+  return `inbound-${region}`;
+}
+
+export class Cluster {
+  readonly tables = new Map<string, FakeTable>();
+  readonly sqs = new FakeSqs();
+  private readonly shippers = new Map<string, Shipper>();
+  private readonly appliers = new Map<string, Applier>();
+  private readonly streamPos = new Map<string, number>();
+  /** Messages sent and not yet delivered (indexes into sqs.sent). */
+  readonly pending: number[] = [];
+  private delivered = 0;
+  /** A logical time that moves forward with every step; each region's clock adds its own skew. */
+  private t = 1_764_000_000_000;
+
+  constructor(
+    readonly regions: readonly string[],
+    skewMs: Readonly<Record<string, number>> = {},
+  ) {
+    for (const r of regions) {
+      const table = new FakeTable(r, KEY);
+      this.tables.set(r, table);
+      this.streamPos.set(r, 0);
+      const now = () => this.t + (skewMs[r] ?? 0);
+      this.shippers.set(
+        r,
+        new Shipper(settingsFor(r, regions), {
+          dynamodb: table.client,
+          sqsFor: () => this.sqs.client,
+          logger: silentLogger(),
+          metrics: silentMetrics(),
+          clock: new HybridLogicalClock(r, now),
+          now,
+        }),
+      );
+      this.appliers.set(r, new Applier(settingsFor(r, regions), { dynamodb: table.client, sqs: this.sqs.client, logger: silentLogger(), metrics: silentMetrics(), now }));
+    }
+  }
+
+  tick(ms = 1): void {
+    this.t += ms;
+  }
+
+  table(region: string): FakeTable {
+    return this.tables.get(region)!;
+  }
+
+  /** Runs the shipper of `region` on up to `max` pending stream records, as Lambda would. */
+  async ship(region: string, max = 100): Promise<void> {
+    const table = this.table(region);
+    const pos = this.streamPos.get(region)!;
+    const records = table.stream.slice(pos, pos + max);
+    if (records.length === 0) return;
+    const before = this.sqs.sent.length;
+    const res = await this.shippers.get(region)!.handle({ Records: records });
+    for (let i = before; i < this.sqs.sent.length; i++) this.pending.push(i);
+    const failed = res.batchItemFailures[0]?.itemIdentifier;
+    const advance = failed === undefined ? records.length : records.findIndex((r) => r.dynamodb?.SequenceNumber === failed);
+    this.streamPos.set(region, pos + advance);
+    this.tick();
+  }
+
+  /** Delivers pending message number `pick` (modulo); with `duplicate` it stays pending, as an at-least-once redelivery. */
+  async deliver(pick: number, duplicate = false): Promise<void> {
+    const inbound = this.pending.filter((i) => this.sqs.sent[i]!.queueUrl.startsWith('inbound-'));
+    if (inbound.length === 0) return;
+    const index = inbound[pick % inbound.length]!;
+    const message = this.sqs.sent[index]!;
+    const region = message.queueUrl.slice('inbound-'.length);
+    const res = await this.appliers.get(region)!.handle({
+      Records: [{ messageId: String(index), receiptHandle: 'r', body: message.body, attributes: {} as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: region }],
+    });
+    if (!duplicate && res.batchItemFailures.length === 0) this.pending.splice(this.pending.indexOf(index), 1);
+    this.delivered++;
+    this.tick();
+  }
+
+  streamBacklog(region: string): number {
+    return this.table(region).stream.length - this.streamPos.get(region)!;
+  }
+
+  /** Ships and delivers everything until nothing is left in flight. */
+  async drain(pickOrder: (n: number) => number = () => 0): Promise<void> {
+    for (let guard = 0; guard < 100_000; guard++) {
+      const backlog = this.regions.find((r) => this.streamBacklog(r) > 0);
+      if (backlog) {
+        await this.ship(backlog);
+        continue;
+      }
+      if (this.pending.some((i) => this.sqs.sent[i]!.queueUrl.startsWith('inbound-'))) {
+        await this.deliver(pickOrder(this.pending.length));
+        continue;
+      }
+      return;
+    }
+    throw new Error('cluster did not drain');
+  }
+
+  /** What an observer compares across regions: the application's attributes plus version and tombstone flag. */
+  view(region: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [k, item] of this.table(region).items) {
+      const { [META.writer]: _w, [META.expiresAt]: _e, ...rest } = item;
+      out.set(k, canonicalItem(toWire(rest)));
+    }
+    return out;
+  }
+
+  /** The application's view: live items only, regionsync metadata removed. */
+  liveView(region: string): Map<string, Record<string, AttributeValue>> {
+    const out = new Map<string, Record<string, AttributeValue>>();
+    for (const [k, item] of this.table(region).items) {
+      if (item[META.deleted]?.BOOL) continue;
+      out.set(k, Object.fromEntries(Object.entries(item).filter(([n]) => !n.startsWith('_rs_'))));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * In-memory stand-ins for DynamoDB (with its stream) and SQS, for property-based tests that run
+ * the real Shipper and Applier thousands of times (moto serves the integration tests). The fake
+ * table interprets the exact condition and update expressions regionsync sends, so a wrong
+ * condition in core/writes.ts fails these tests the way it would fail in DynamoDB.
+ */
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  DeleteItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { DynamoDBRecord } from 'aws-lambda';
+import { toWire } from '../../lambda/core/codec.ts';
+import type { KeySchema } from '../../lambda/core/contract.ts';
+
+type Item = Record<string, AttributeValue>;
+
+export class FakeTable {
+  readonly items = new Map<string, Item>();
+  readonly stream: DynamoDBRecord[] = [];
+  private seq = 0;
+  /** Counted calls, for cost figures. */
+  readonly calls = { put: 0, update: 0, get: 0, delete: 0, conditionFailures: 0 };
+
+  constructor(
+    readonly region: string,
+    readonly key: KeySchema,
+  ) {}
+
+  private keyString(item: Item): string {
+    return JSON.stringify([item[this.key.partitionKey], this.key.sortKey ? item[this.key.sortKey] : null]);
+  }
+
+  get(key: Item): Item | undefined {
+    return this.items.get(this.keyString(key));
+  }
+
+  /** The client surface the handlers use: `send(command)`. */
+  readonly client = {
+    send: async (command: unknown): Promise<Record<string, unknown>> => this.dispatch(command),
+  } as never;
+
+  async dispatch(command: unknown): Promise<Record<string, unknown>> {
+    if (command instanceof PutItemCommand) {
+      this.calls.put++;
+      const input = command.input;
+      const item = clone(input.Item!);
+      const old = this.items.get(this.keyString(item));
+      this.check(input.ConditionExpression, old, input.ExpressionAttributeNames, input.ExpressionAttributeValues, input.ReturnValuesOnConditionCheckFailure);
+      this.write(item, old);
+      return {};
+    }
+    if (command instanceof UpdateItemCommand) {
+      this.calls.update++;
+      const input = command.input;
+      const k = this.keyString(input.Key!);
+      const old = this.items.get(k);
+      this.check(input.ConditionExpression, old, input.ExpressionAttributeNames, input.ExpressionAttributeValues, input.ReturnValuesOnConditionCheckFailure);
+      const next = applyUpdate(clone(old ?? input.Key!), input.UpdateExpression!, input.ExpressionAttributeNames ?? {}, input.ExpressionAttributeValues ?? {});
+      this.write(next, old);
+      return { Attributes: input.ReturnValues === 'ALL_NEW' ? clone(next) : undefined };
+    }
+    if (command instanceof DeleteItemCommand) {
+      this.calls.delete++;
+      this.delete(command.input.Key!);
+      return {};
+    }
+    if (command instanceof GetItemCommand) {
+      this.calls.get++;
+      const item = this.items.get(this.keyString(command.input.Key!));
+      return { Item: item ? clone(item) : undefined };
+    }
+    throw new Error(`FakeTable does not handle ${(command as object).constructor.name}`);
+  }
+
+  /** An application's plain write: no condition, stream record as DynamoDB would emit. */
+  appPut(item: Item): void {
+    this.write(clone(item), this.items.get(this.keyString(item)));
+  }
+  appUpdate(key: Item, set: Item): void {
+    const old = this.items.get(this.keyString(key));
+    this.write({ ...clone(old ?? key), ...clone(set) }, old);
+  }
+  delete(key: Item, service = false): void {
+    const k = this.keyString(key);
+    const old = this.items.get(k);
+    if (!old) return;
+    this.items.delete(k);
+    this.emit('REMOVE', old, undefined, service);
+  }
+
+  private check(
+    condition: string | undefined,
+    old: Item | undefined,
+    names: Record<string, string> | undefined,
+    values: Item | undefined,
+    onFailure: string | undefined,
+  ): void {
+    if (!condition) return;
+    if (!evaluateCondition(condition, old ?? {}, names ?? {}, values ?? {})) {
+      this.calls.conditionFailures++;
+      throw new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: onFailure === 'ALL_OLD' && old ? clone(old) : undefined,
+      });
+    }
+  }
+
+  private write(item: Item, old: Item | undefined): void {
+    this.items.set(this.keyString(item), item);
+    if (old && JSON.stringify(sortKeys(old)) === JSON.stringify(sortKeys(item))) return; // unchanged: no stream record
+    this.emit(old ? 'MODIFY' : 'INSERT', old, item, false);
+  }
+
+  private emit(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', old: Item | undefined, item: Item | undefined, service: boolean): void {
+    const source = (item ?? old)!;
+    const keys: Item = { [this.key.partitionKey]: source[this.key.partitionKey]! };
+    if (this.key.sortKey) keys[this.key.sortKey] = source[this.key.sortKey]!;
+    this.stream.push({
+      eventID: String(++this.seq),
+      eventName,
+      eventSource: 'aws:dynamodb',
+      awsRegion: this.region,
+      dynamodb: {
+        ApproximateCreationDateTime: Date.now() / 1000,
+        Keys: toWire(keys) as never,
+        ...(item ? { NewImage: toWire(item) as never } : {}),
+        ...(old ? { OldImage: toWire(old) as never } : {}),
+        SequenceNumber: String(this.seq).padStart(21, '0'),
+        SizeBytes: 100,
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+      },
+      ...(service ? { userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' } } : {}),
+    });
+  }
+}
+
+export interface SentMessage {
+  readonly queueUrl: string;
+  readonly body: string;
+  readonly attributes?: Record<string, unknown>;
+}
+
+/** Collects what is sent; the test decides when and in what order it is delivered. */
+export class FakeSqs {
+  readonly sent: SentMessage[] = [];
+  readonly calls = { sendBatch: 0, send: 0 };
+  /** When set, the next send to this queue URL fails (an outage). */
+  failingQueues = new Set<string>();
+
+  readonly client = {
+    send: async (command: unknown): Promise<Record<string, unknown>> => {
+      if (command instanceof SendMessageBatchCommand) {
+        this.calls.sendBatch++;
+        const url = command.input.QueueUrl!;
+        if (this.failingQueues.has(url)) throw new Error(`queue ${url} unavailable`);
+        for (const e of command.input.Entries ?? []) this.sent.push({ queueUrl: url, body: e.MessageBody! });
+        return { Successful: command.input.Entries?.map((e) => ({ Id: e.Id })), Failed: [] };
+      }
+      if (command instanceof SendMessageCommand) {
+        this.calls.send++;
+        this.sent.push({ queueUrl: command.input.QueueUrl!, body: command.input.MessageBody!, attributes: command.input.MessageAttributes });
+        return {};
+      }
+      throw new Error(`FakeSqs does not handle ${(command as object).constructor.name}`);
+    },
+  } as never;
+}
+
+// ---- a small interpreter for the expressions regionsync uses ----
+
+function evaluateCondition(expr: string, item: Item, names: Record<string, string>, values: Item): boolean {
+  const tokens = expr.match(/attribute_not_exists|attribute_exists|AND|OR|[#:][A-Za-z0-9_]+|<=|>=|<>|[=<>()]/g) ?? [];
+  let pos = 0;
+  const peek = () => tokens[pos];
+  const take = () => tokens[pos++]!;
+  const operand = (t: string): AttributeValue | undefined => (t.startsWith('#') ? item[names[t]!] : values[t]);
+  const term = (): boolean => {
+    const t = take();
+    if (t === '(') {
+      const v = orExpr();
+      take();
+      return v;
+    }
+    if (t === 'attribute_exists' || t === 'attribute_not_exists') {
+      take();
+      const name = names[take()]!;
+      take();
+      return t === 'attribute_exists' ? item[name] !== undefined : item[name] === undefined;
+    }
+    const op = take();
+    const a = operand(t);
+    const b = operand(take());
+    if (a === undefined || b === undefined) return false;
+    const cmp = compareAttr(a, b);
+    if (cmp === undefined) return op === '<>';
+    return { '=': cmp === 0, '<>': cmp !== 0, '<': cmp < 0, '<=': cmp <= 0, '>': cmp > 0, '>=': cmp >= 0 }[op] ?? fail(`operator ${op}`);
+  };
+  const andExpr = (): boolean => {
+    let v = term();
+    while (peek() === 'AND') {
+      take();
+      const r = term();
+      v = v && r;
+    }
+    return v;
+  };
+  const orExpr = (): boolean => {
+    let v = andExpr();
+    while (peek() === 'OR') {
+      take();
+      const r = andExpr();
+      v = v || r;
+    }
+    return v;
+  };
+  const result = orExpr();
+  if (pos !== tokens.length) fail(`unparsed condition: ${expr}`);
+  return result;
+}
+
+function compareAttr(a: AttributeValue, b: AttributeValue): number | undefined {
+  if (a.S !== undefined && b.S !== undefined) {
+    // DynamoDB compares strings by UTF-8 bytes.
+    return Buffer.compare(Buffer.from(a.S), Buffer.from(b.S));
+  }
+  if (a.N !== undefined && b.N !== undefined) return Math.sign(Number(a.N) - Number(b.N));
+  return undefined;
+}
+
+function applyUpdate(item: Item, expr: string, names: Record<string, string>, values: Item): Item {
+  const sections = expr.split(/\b(?=SET |REMOVE )/).map((s) => s.trim());
+  for (const section of sections) {
+    if (section.startsWith('SET ')) {
+      for (const assignment of section.slice(4).split(',')) {
+        const [lhs, rhs] = assignment.split('=').map((s) => s.trim());
+        item[names[lhs!] ?? lhs!] = values[rhs!] ?? fail(`value ${rhs}`);
+      }
+    } else if (section.startsWith('REMOVE ')) {
+      for (const name of section.slice(7).split(',')) delete item[names[name.trim()] ?? name.trim()];
+    } else if (section) {
+      fail(`update section ${section}`);
+    }
+  }
+  return item;
+}
+
+function fail(what: string): never {
+  throw new Error(`FakeTable cannot interpret ${what}`);
+}
+
+function clone<T>(v: T): T {
+  return structuredClone(v);
+}
+
+function sortKeys(item: Item): Item {
+  return Object.fromEntries(Object.keys(item).sort().map((k) => [k, item[k]!]));
+}

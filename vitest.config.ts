@@ -1,0 +1,23 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 } },
+      // Synthesizing bundles every Lambda with esbuild: slower than unit tests.
+      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
+      {
+        test: {
+          name: 'integ',
+          include: ['test/integ/**/*.test.ts'],
+          // One moto server for the whole run; each test file deploys into its own regions/tables.
+          globalSetup: ['test/integ/global-setup.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 300_000,
+          // Integration files share one emulator and 2 cores: run them one after another.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
