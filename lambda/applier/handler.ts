@@ -12,7 +12,7 @@ const settings = readSettings();
 const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.targetRegion]: settings.region } });
 const applier = new Applier(settings, {
   dynamodb: new DynamoDBClient({ region: settings.region }),
-  sqs: new SQSClient({ region: settings.region }),
+  sqs: new SQSClient({ region: settings.region, useQueueUrlAsEndpoint: false }),
   logger: new Logger(),
   metrics,
 });

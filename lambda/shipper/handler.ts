@@ -11,12 +11,14 @@ import { Shipper } from './shipper.ts';
 const settings = readSettings();
 const logger = new Logger();
 const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.sourceRegion]: settings.region } });
+// useQueueUrlAsEndpoint false: each client is already bound to its target region; letting the SDK
+// route by the queue URL's host would bypass AWS_ENDPOINT_URL (LocalStack, moto) entirely.
 const sqsClients = new Map<string, SQSClient>();
 const shipper = new Shipper(settings, {
   dynamodb: new DynamoDBClient({ region: settings.region }),
   sqsFor: (region) => {
     let client = sqsClients.get(region);
-    if (!client) sqsClients.set(region, (client = new SQSClient({ region })));
+    if (!client) sqsClients.set(region, (client = new SQSClient({ region, useQueueUrlAsEndpoint: false })));
     return client;
   },
   logger,
