@@ -1,0 +1,295 @@
+/**
+ * validateConfig and buildApp reject a bad config before anything is synthesized, with one
+ * problem per bad field naming the field path and the bad value, all reported together.
+ * (Pure and fast: nothing here bundles or synthesizes, hence the unit project.)
+ */
+import { App, Stack } from 'aws-cdk-lib';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../lambda/core/errors.ts';
+import { buildApp } from '../../lib/app.ts';
+import type { RegionSyncConfig, TableConfig } from '../../lib/config/schema.ts';
+import { DEFAULT_TOMBSTONE_TTL_SECONDS, MIN_TOMBSTONE_TTL_SECONDS, validateConfig } from '../../lib/config/validate.ts';
+
+/** A valid config: 3 regions, `orders` (sort key, provisioned, 2 regions) and `profiles` (all regions). */
+function baseConfig(overrides: Partial<RegionSyncConfig> = {}): RegionSyncConfig {
+  return {
+    appName: 'rsunit',
+    regions: [{ region: 'us-east-1', account: '111111111111' }, { region: 'eu-west-1', account: '222222222222' }, 'ap-southeast-1'],
+    tables: [
+      { name: 'orders', partitionKey: { name: 'pk', type: 'string' }, sortKey: { name: 'sk', type: 'number' }, billingMode: 'PROVISIONED', regions: ['us-east-1', 'eu-west-1'] },
+      { name: 'profiles', partitionKey: { name: 'id', type: 'string' } },
+    ],
+    ...overrides,
+  };
+}
+
+/** `baseConfig` with its first table changed. */
+function withTable(change: Partial<TableConfig> | ((t: TableConfig) => TableConfig)): RegionSyncConfig {
+  const base = baseConfig();
+  const first = base.tables[0]!;
+  const changed = typeof change === 'function' ? change(first) : { ...first, ...change };
+  return { ...base, tables: [changed, ...base.tables.slice(1)] };
+}
+
+/** The problems the ConfigError thrown by `act` lists; fails the test if it does not throw one. */
+function problemsOf(act: () => unknown): readonly string[] {
+  try {
+    act();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError, but nothing was thrown');
+}
+
+/** A problem that starts with `path:` and shows `value` as JSON. */
+function expectProblem(problems: readonly string[], path: string, value: unknown) {
+  const shown = value === undefined ? 'undefined' : JSON.stringify(value);
+  expect(problems.filter((p) => p.startsWith(`${path}: `) && p.includes(`(got ${shown})`)), `problems: ${JSON.stringify(problems, null, 2)}`).toHaveLength(1);
+}
+
+describe('validateConfig accepts a valid config', () => {
+  it('fills in every default', () => {
+    // Prepare
+    const config = baseConfig();
+
+    // Act
+    const resolved = validateConfig(config);
+
+    // Assess
+    expect(resolved.appName).toBe('rsunit');
+    expect(resolved.regions.map((r) => r.region)).toEqual(['us-east-1', 'eu-west-1', 'ap-southeast-1']);
+    expect(resolved.tables[1]).toEqual({
+      name: 'profiles',
+      partitionKey: { name: 'id', type: 'string' },
+      billingMode: 'PAY_PER_REQUEST',
+      readCapacity: 5,
+      writeCapacity: 5,
+      regions: ['us-east-1', 'eu-west-1', 'ap-southeast-1'],
+      tombstoneTtlSeconds: DEFAULT_TOMBSTONE_TTL_SECONDS,
+      ttlAttribute: '_rs_exp',
+      retainOnDelete: true,
+    });
+    expect(resolved.tables[0]).toMatchObject({ sortKey: { name: 'sk', type: 'number' }, billingMode: 'PROVISIONED', regions: ['us-east-1', 'eu-west-1'] });
+  });
+
+  it('accepts tombstoneTtlSeconds exactly at the minimum', () => {
+    // Prepare
+    const config = withTable({ tombstoneTtlSeconds: MIN_TOMBSTONE_TTL_SECONDS });
+
+    // Act
+    const resolved = validateConfig(config);
+
+    // Assess
+    expect(resolved.tables[0]!.tombstoneTtlSeconds).toBe(MIN_TOMBSTONE_TTL_SECONDS);
+  });
+});
+
+describe('validateConfig rejects, naming the field and the bad value', () => {
+  it('an unknown region name (string form)', () => {
+    // Prepare
+    const config = baseConfig({ regions: ['us-east-1', 'eu-west-1', 'ap-southeast-1', 'mars-north-1'] });
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'regions[3]', 'mars-north-1');
+  });
+
+  it('an unknown region name (object form)', () => {
+    // Prepare
+    const config = baseConfig({ regions: ['us-east-1', 'eu-west-1', 'ap-southeast-1', { region: 'us-east-7', account: '444444444444' }] });
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'regions[3].region', 'us-east-7');
+  });
+
+  it('a duplicate table name', () => {
+    // Prepare
+    const base = baseConfig();
+    const config = { ...base, tables: [...base.tables, { name: 'orders', partitionKey: { name: 'other', type: 'string' as const } }] };
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'tables[2].name', 'orders');
+  });
+
+  it('fewer than two regions overall', () => {
+    // Prepare
+    const config: RegionSyncConfig = { regions: ['us-east-1'], tables: [{ name: 'orders', partitionKey: { name: 'pk', type: 'string' } }] };
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'regions', ['us-east-1']);
+  });
+
+  it('fewer than two regions for one table', () => {
+    // Prepare
+    const config = withTable({ regions: ['eu-west-1'] });
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'tables[0].regions', ['eu-west-1']);
+  });
+
+  it('a missing partition key', () => {
+    // Prepare
+    const config = withTable((t) => ({ name: t.name, regions: t.regions }) as TableConfig);
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'tables[0].partitionKey', undefined);
+  });
+
+  it('a table region that is not in the region list', () => {
+    // Prepare
+    const config = withTable({ regions: ['us-east-1', 'eu-central-1'] });
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'tables[0].regions[1]', 'eu-central-1');
+  });
+
+  it('tombstoneTtlSeconds one second below the minimum', () => {
+    // Prepare
+    const config = withTable({ tombstoneTtlSeconds: MIN_TOMBSTONE_TTL_SECONDS - 1 });
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'tables[0].tombstoneTtlSeconds', MIN_TOMBSTONE_TTL_SECONDS - 1);
+  });
+
+  it.each([
+    ['partitionKey', { partitionKey: { name: '_rs_v', type: 'string' as const } }, '_rs_v'],
+    ['sortKey', { sortKey: { name: '_rs_sort', type: 'number' as const } }, '_rs_sort'],
+  ])('a reserved _rs_ name for the %s', (which, change, name) => {
+    // Prepare
+    const config = withTable(change);
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, `tables[0].${which}.name`, name);
+  });
+
+  it('every problem at once, not only the first', () => {
+    // Prepare
+    const base = baseConfig({ regions: ['us-east-1', 'eu-west-1', 'ap-southeast-1', 'mars-north-1'] });
+    const config: RegionSyncConfig = {
+      ...base,
+      tables: [
+        { ...base.tables[0]!, tombstoneTtlSeconds: 60 },
+        { name: 'profiles', partitionKey: { name: '_rs_id', type: 'string' } },
+        { name: 'profiles', partitionKey: { name: 'id', type: 'string' }, regions: ['us-east-1'] },
+      ],
+    };
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'regions[3]', 'mars-north-1');
+    expectProblem(problems, 'tables[0].tombstoneTtlSeconds', 60);
+    expectProblem(problems, 'tables[1].partitionKey.name', '_rs_id');
+    expectProblem(problems, 'tables[2].name', 'profiles');
+    expectProblem(problems, 'tables[2].regions', ['us-east-1']);
+    expect(problems).toHaveLength(5);
+  });
+});
+
+describe('buildApp', () => {
+  it('rejects a bad config with the same ConfigError, listing every problem in its message, and adds no stack', () => {
+    // Prepare
+    const app = new App();
+    const config = withTable({ regions: ['us-east-1', 'eu-central-1'], tombstoneTtlSeconds: 1 });
+
+    // Act
+    let error: unknown;
+    try {
+      buildApp(app, config, { defaultAccount: '999999999999' });
+    } catch (e) {
+      error = e;
+    }
+
+    // Assess
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    expect(message).toContain('tables[0].regions[1]');
+    expect(message).toContain('"eu-central-1"');
+    expect(message).toContain('tables[0].tombstoneTtlSeconds');
+    expect(message).toContain('(got 1)');
+    expect(app.node.children.filter((c) => Stack.isStack(c))).toEqual([]);
+  });
+
+  it('adds one stack per region that holds a table, for a valid config', () => {
+    // Prepare
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+
+    // Act
+    const stacks = buildApp(app, baseConfig(), { defaultAccount: '999999999999' });
+
+    // Assess
+    expect(stacks.map((s) => [s.stackName, s.region, s.account])).toEqual([
+      ['rsunit-us-east-1', 'us-east-1', '111111111111'],
+      ['rsunit-eu-west-1', 'eu-west-1', '222222222222'],
+      ['rsunit-ap-southeast-1', 'ap-southeast-1', '999999999999'],
+    ]);
+  });
+});
+
+/*
+ * Configs that validate today but cannot deploy. These fail until validate.ts checks them (see
+ * the proposed fixes in the infra test report).
+ */
+describe('validateConfig rejects configs that cannot deploy', () => {
+  it('a table name that is not a valid SQS queue name part (SQS allows letters, digits, - and _ only)', () => {
+    // Prepare: "orders.v2" is a valid DynamoDB table name, but "rsunit-orders.v2-inbound" is no valid queue name.
+    const config = withTable({ name: 'orders.v2' });
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'tables[0].name', 'orders.v2');
+  });
+
+  it('a table name that makes its queue names longer than SQS\'s 80 characters', () => {
+    // Prepare: 30 + 1 + 45 + "-inbound" = 84 characters.
+    const name = 'a'.repeat(45);
+    const config = { ...withTable({ name }), appName: 'a'.repeat(30) };
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, 'tables[0].name', name);
+  });
+
+  it('a table replicated across AWS partitions (no SQS, no IAM across aws and aws-cn)', () => {
+    // Prepare
+    const config: RegionSyncConfig = { regions: ['us-east-1', 'cn-north-1'], tables: [{ name: 'orders', partitionKey: { name: 'pk', type: 'string' } }] };
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expect(problems.filter((p) => p.includes('cn-north-1'))).not.toEqual([]);
+  });
+});
