@@ -10,7 +10,11 @@ const versionArb: fc.Arbitrary<Version> = fc.record({
 
 describe('version encoding', () => {
   it('round-trips', () => {
-    fc.assert(fc.property(versionArb, (v) => expect(decodeVersion(encodeVersion(v))).toEqual(v)));
+    fc.assert(
+      fc.property(versionArb, (v) => {
+        expect(decodeVersion(encodeVersion(v))).toEqual(v);
+      }),
+    );
   });
 
   it('orders encoded strings exactly as compareVersions orders versions (what DynamoDB`s string < relies on)', () => {
