@@ -1,6 +1,6 @@
 import { App, DefaultStackSynthesizer } from 'aws-cdk-lib';
 import { stackName } from '../lambda/core/contract.ts';
-import type { RegionSyncConfig } from './config/schema.ts';
+import type { RegionSyncConfig, ResolvedConfig } from './config/schema.ts';
 import { validateConfig } from './config/validate.ts';
 import { RegionStack } from './stacks/region-stack.ts';
 
@@ -16,15 +16,21 @@ export interface BuildAppOptions {
 }
 
 /** Validates the config (throwing a ConfigError naming every bad field) and adds one stack per region. */
-export function buildApp(app: App, config: RegionSyncConfig, options: BuildAppOptions = {}): RegionStack[] {
-  const resolved = validateConfig(config);
+export function buildApp(app: App, input: RegionSyncConfig, options: BuildAppOptions = {}): RegionStack[] {
+  const resolved = validateConfig(input);
   const defaultAccount = options.defaultAccount ?? process.env.CDK_DEFAULT_ACCOUNT;
-  return resolved.regions
-    .filter((r) => resolved.tables.some((t) => t.regions.includes(r.region)))
+  // Fill in the default account everywhere, so a shipper addresses another region's queue in the
+  // account that region really deploys to, not in its own.
+  const config: ResolvedConfig = {
+    ...resolved,
+    regions: resolved.regions.map((r) => (r.account ?? defaultAccount ? { ...r, account: r.account ?? defaultAccount } : r)),
+  };
+  return config.regions
+    .filter((r) => config.tables.some((t) => t.regions.includes(r.region)))
     .map((r) => {
       const account = r.account ?? defaultAccount;
       return new RegionStack(app, stackName(resolved.appName, r.region), {
-        config: resolved,
+        config,
         region: r.region,
         env: { region: r.region, ...(account ? { account } : {}) },
         description: `regionsync: replicated tables in ${r.region}`,

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Names shared by the CDK app (`lib/`), the Lambda handlers (`lambda/`) and the local
  * runtime (`local/`), so that what the infrastructure configures can never drift from
@@ -92,6 +94,13 @@ export function inboundQueueName(appName: string, logicalTable: string): string 
 }
 export function deadLetterQueueName(appName: string, logicalTable: string): string {
   return `${appName}-${logicalTable}-dlq`;
+}
+/**
+ * The shipper's role has a fixed name so that queue policies in other accounts can admit it
+ * before (or without) its stack being deployed. Hashed: IAM role names are limited to 64 characters.
+ */
+export function shipperRoleName(appName: string, logicalTable: string, region: string): string {
+  return `${appName}-shipper-${createHash('sha256').update(`${logicalTable}\0${region}`).digest('hex').slice(0, 16)}`;
 }
 export function stackName(appName: string, region: string): string {
   return `${appName}-${region}`;

@@ -35,9 +35,9 @@ export interface TableConfig {
   readonly regions?: readonly string[];
   /**
    * How long a tombstone (a deleted item's versioned marker) is kept, in seconds. Must exceed the
-   * longest a change can wait before it is applied (queue retention plus stream retention), or a
+   * longest a change can wait before it is applied (stream plus dead-letter retention), or a
    * late older write could resurrect a deleted item.
-   * @default 1_296_000 (15 days: longer than the 14-day dead-letter retention, so even a redriven message cannot resurrect)
+   * @default 1_296_000 (15 days: stream retention + the 14-day dead-letter retention, so even a redriven message cannot resurrect)
    */
   readonly tombstoneTtlSeconds?: number;
   /** The table's TTL attribute; tombstones expire through it. @default '_rs_exp' */

@@ -1,12 +1,17 @@
+import { deadLetterQueueName, inboundQueueName } from '../../lambda/core/contract.ts';
 import { ConfigError } from '../../lambda/core/errors.ts';
 import { KNOWN_REGIONS } from './regions.ts';
 import type { RegionConfig, RegionSyncConfig, ResolvedConfig, ResolvedTableConfig, TableConfig } from './schema.ts';
 
-/** Longest a change can wait before it is applied: inbound queue retention (4 days) + stream retention (1 day). */
-export const INBOUND_RETENTION_SECONDS = 4 * 24 * 3600;
+/**
+ * Longest a change can wait before it is applied: stream retention (1 day) + dead-letter queue
+ * retention (14 days; a message redriven from it must still find the tombstone).
+ */
+export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
 export const STREAM_RETENTION_SECONDS = 24 * 3600;
-export const MIN_TOMBSTONE_TTL_SECONDS = INBOUND_RETENTION_SECONDS + STREAM_RETENTION_SECONDS;
-export const DEFAULT_TOMBSTONE_TTL_SECONDS = 15 * 24 * 3600;
+export const MIN_TOMBSTONE_TTL_SECONDS = DEAD_LETTER_RETENTION_SECONDS + STREAM_RETENTION_SECONDS;
+export const DEFAULT_TOMBSTONE_TTL_SECONDS = MIN_TOMBSTONE_TTL_SECONDS;
+const QUEUE_NAME = /^[a-zA-Z0-9_-]{1,80}$/;
 
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 const APP_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,29}$/;
@@ -51,6 +56,12 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
     const seen = new Set<string>();
     input.tables.forEach((t, i) => {
       const resolved = validateTable(t, `tables[${i}]`, regionNames, bad);
+      if (resolved && typeof appName === 'string') {
+        const queues = [inboundQueueName(appName, resolved.name), deadLetterQueueName(appName, resolved.name)];
+        if (queues.some((q) => !QUEUE_NAME.test(q))) {
+          bad(`tables[${i}].name`, resolved.name, `regionsync derives SQS queue names from it ("${queues[0]}"), which allow only letters, digits, - and _ and at most 80 characters`);
+        }
+      }
       if (!resolved) return;
       if (seen.has(resolved.name)) bad(`tables[${i}].name`, resolved.name, 'duplicate table name');
       seen.add(resolved.name);
@@ -99,6 +110,8 @@ function validateTable(
     });
     if (new Set(regions).size !== regions.length) bad(`${path}.regions`, regions, 'a region is listed twice');
     if (regions.length < 2) bad(`${path}.regions`, regions, 'a replicated table needs at least two regions');
+    const partitions = new Set(regions.map(partitionOf));
+    if (partitions.size > 1) bad(`${path}.regions`, regions, `spans AWS partitions (${[...partitions].join(', ')}): SQS and IAM do not cross partitions`);
   }
   const tombstoneTtlSeconds = t.tombstoneTtlSeconds ?? DEFAULT_TOMBSTONE_TTL_SECONDS;
   if (!Number.isInteger(tombstoneTtlSeconds) || tombstoneTtlSeconds < MIN_TOMBSTONE_TTL_SECONDS) {
@@ -123,4 +136,10 @@ function validateTable(
     ttlAttribute,
     retainOnDelete: t.retainOnDelete ?? true,
   };
+}
+
+function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
 }

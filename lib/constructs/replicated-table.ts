@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -14,6 +14,7 @@ import {
   ENV,
   inboundQueueName,
   METRICS,
+  shipperRoleName,
   type FunctionSettings,
   type ReplicationTarget,
 } from '../../lambda/core/contract.ts';
@@ -123,7 +124,7 @@ export class ReplicatedTable extends Construct {
       maxMessageBytes: PACKED_MESSAGE_BYTES,
     } satisfies Partial<FunctionSettings>;
 
-    this.shipper = this.makeFunction('Shipper', 'shipper', memorySize, Duration.seconds(60), { ...common, targets });
+    this.shipper = this.makeFunction('Shipper', 'shipper', memorySize, Duration.seconds(60), { ...common, targets }, shipperRoleName(appName, cfg.name, region));
     this.shipper.addEventSource(
       new DynamoEventSource(this.table, {
         // TRIM_HORIZON: the table and its shipper are created together; nothing written before
@@ -159,14 +160,40 @@ export class ReplicatedTable extends Construct {
     this.applier.addEventSource(new SqsEventSource(this.inboundQueue, { batchSize: 10, reportBatchItemFailures: true }));
     this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn] }));
     this.deadLetterQueue.grantSendMessages(this.applier);
+
+    // Shippers in other accounts need the queue's permission as well as their own. Admit the
+    // account with a condition on the shipper's fixed role name: a principal naming a role that
+    // does not exist yet would be rejected, and stacks deploy in any order.
+    for (const source of sourceRegions) {
+      const account = props.regions.find((r) => r.region === source)?.account;
+      const own = props.regions.find((r) => r.region === region)?.account;
+      if (!account || account === own) continue;
+      this.inboundQueue.addToResourcePolicy(
+        new iam.PolicyStatement({
+          actions: ['sqs:SendMessage'],
+          principals: [new iam.AccountPrincipal(account)],
+          resources: [this.inboundQueue.queueArn],
+          conditions: { ArnEquals: { 'aws:PrincipalArn': `arn:${Aws.PARTITION}:iam::${account}:role/${shipperRoleName(appName, cfg.name, source)}` } },
+        }),
+      );
+    }
+
+    Validations.of(this.shipper.role!).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'dynamodb:ListStreams supports no resource-level permissions and the stream event source mapping needs it; every other action is scoped to this table, its stream or the named queues.',
+    });
   }
 
-  private makeFunction(id: string, dir: string, memorySize: number, timeout: Duration, settings: FunctionSettings): NodejsFunction {
+  private makeFunction(id: string, dir: string, memorySize: number, timeout: Duration, settings: FunctionSettings, roleName?: string): NodejsFunction {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    // Our own role instead of AWSLambdaBasicExecutionRole, which allows writing every log group.
+    const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), ...(roleName ? { roleName } : {}) });
+    logGroup.grantWrite(role);
     return new NodejsFunction(this, id, {
+      role,
       entry: path.join(PROJECT_ROOT, 'lambda', dir, 'handler.ts'),
       handler: 'handler',
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       // arm64: about 20% cheaper per GB-second than x86 for the same work.
       architecture: lambda.Architecture.ARM_64,
       memorySize,
@@ -184,7 +211,8 @@ export class ReplicatedTable extends Construct {
         // too, so the code runs with the SDK version it was tested with (and runs locally).
         forceDockerBundling: false,
         format: OutputFormat.CJS,
-        target: 'node22',
+        // node20: the same bundle also runs in the local runtime on this project's minimum Node.
+        target: 'node20',
         minify: true,
         sourceMap: true,
         externalModules: [],
