@@ -1,0 +1,207 @@
+/**
+ * The local Lambda runtime: discovers what is deployed in each region of the emulator, runs
+ * every function in its own worker (function-host.ts) and feeds it from its enabled event
+ * source mappings (stream-poller.ts, sqs-poller.ts), as the Lambda service would.
+ */
+import { resolve } from 'node:path';
+import { CheckpointStore } from './checkpoints.ts';
+import { createRegionClients, destroyRegionClients, type Credentials, type RegionClients } from './clients.ts';
+import { discoverFunctions, errorMessage, type DeployedFunction, type EventSourceMappingInfo } from './discovery.ts';
+import { FunctionHost, type InvokeOutcome, type LogHandler } from './function-host.ts';
+import { isDispatchDisabled } from './moto.ts';
+import { newStats, type LogLevel, type MappingStats, type RuntimeLogger } from './poller-common.ts';
+import { SqsPoller } from './sqs-poller.ts';
+import { StreamPoller } from './stream-poller.ts';
+
+export interface RuntimeOptions {
+  /** Emulator endpoint, e.g. http://localhost:5000. */
+  readonly endpoint: string;
+  readonly regions: readonly string[];
+  /** Local state (code cache, checkpoints); default `.regionsync` in the working directory. */
+  readonly stateDir?: string;
+  /** Print function output prefixed with [region/function], and the runtime's info messages. */
+  readonly verbose?: boolean;
+  /** Receives every line a function writes. */
+  readonly onLog?: LogHandler;
+  /** Receives the runtime's own messages (default: warnings and errors to stderr; info too when verbose). */
+  readonly logger?: RuntimeLogger;
+  readonly credentials?: Credentials;
+  /** Execution environments per function (default 1: invocations of a function run one at a time). */
+  readonly poolSize?: number;
+  /** Receive loops per SQS mapping (default 2). */
+  readonly sqsPollers?: number;
+  /** Function name → directory with its code, instead of the deployed package. */
+  readonly codeOverrides?: Readonly<Record<string, string>>;
+  /** Stream polling interval when idle (default 250 ms, like Lambda). */
+  readonly idlePollMs?: number;
+  /** First retry delay after a failed stream batch (default 200 ms, doubling to 5 s). */
+  readonly retryBaseMs?: number;
+  /** Clients per region, instead of creating them. */
+  readonly clients?: Readonly<Record<string, RegionClients>>;
+}
+
+export interface LocalRuntime {
+  /** Resolves once every mapping's poller has started (iterators obtained, queue URLs resolved). */
+  readonly ready: Promise<void>;
+  readonly isReady: boolean;
+  readonly functions: readonly DeployedFunction[];
+  /** Per-mapping counters, a snapshot. */
+  stats(): MappingStats[];
+  /** Invokes a function directly (RequestResponse), outside any mapping. */
+  invoke(region: string, functionName: string, event: unknown): Promise<InvokeOutcome>;
+  /** Stops polling, lets invocations in flight finish, ends the workers, writes the checkpoints. */
+  stop(): Promise<void>;
+}
+
+interface Poller {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntime> {
+  const stateDir = resolve(options.stateDir ?? '.regionsync');
+  const log = options.logger ?? defaultLogger(options.verbose ?? false);
+
+  if ((await isDispatchDisabled(options.endpoint)) === false) {
+    log(
+      'error',
+      `the emulator at ${options.endpoint} runs moto's own event source mapping dispatch: it drops DynamoDB stream ` +
+        `records and receives SQS messages itself. Start moto with local/moto.ts (startMoto) or local/moto_bootstrap.py.`,
+    );
+  }
+
+  const ownClients: RegionClients[] = [];
+  const clientsFor = (region: string): RegionClients => {
+    const given = options.clients?.[region];
+    if (given) return given;
+    let c = ownClients.find((x) => x.region === region);
+    if (!c) {
+      c = createRegionClients({ endpoint: options.endpoint, region, credentials: options.credentials });
+      ownClients.push(c);
+    }
+    return c;
+  };
+
+  const functions: DeployedFunction[] = [];
+  try {
+    for (const region of options.regions) {
+      functions.push(
+        ...(await discoverFunctions({
+          endpoint: options.endpoint,
+          region,
+          clients: clientsFor(region),
+          stateDir,
+          codeOverrides: options.codeOverrides,
+        })),
+      );
+    }
+  } catch (err) {
+    ownClients.forEach(destroyRegionClients);
+    throw new Error(`cannot discover the deployed functions at ${options.endpoint}: ${errorMessage(err)}`);
+  }
+
+  const hosts = new Map<string, FunctionHost>();
+  const hostKey = (region: string, name: string): string => `${region}/${name}`;
+  for (const fn of functions) {
+    if (!fn.code) continue;
+    hosts.set(
+      hostKey(fn.region, fn.name),
+      new FunctionHost(
+        { ...fn, codeDir: fn.code.dir },
+        { endpoint: options.endpoint, credentials: options.credentials, onLog: options.onLog, verbose: options.verbose, poolSize: options.poolSize },
+      ),
+    );
+  }
+
+  const allStats: MappingStats[] = [];
+  const pollers: Poller[] = [];
+  for (const fn of functions) {
+    for (const mapping of fn.mappings) {
+      const stats = newStats({ uuid: mapping.uuid, region: fn.region, functionName: fn.name, eventSourceArn: mapping.eventSourceArn, source: mapping.source });
+      allStats.push(stats);
+      const host = hosts.get(hostKey(fn.region, fn.name));
+      const skip = skipReason(fn, mapping, host);
+      if (skip) {
+        stats.state = 'skipped';
+        stats.lastError = skip;
+        log(mapping.enabled ? 'error' : 'info', `[${fn.region}/${fn.name}] mapping ${mapping.uuid} not polled: ${skip}`);
+        continue;
+      }
+      if (mapping.filterCriteria) {
+        log('warn', `[${fn.region}/${fn.name}] mapping ${mapping.uuid} has FilterCriteria, which the local runtime does not apply: every record is delivered`);
+      }
+      const invoke = (event: unknown): Promise<InvokeOutcome> => host!.invoke(event);
+      const sourceRegion = mapping.eventSourceArn.split(':')[3] || fn.region;
+      if (mapping.source === 'dynamodb') {
+        const checkpoints = await CheckpointStore.open(
+          CheckpointStore.fileFor(stateDir, fn.region, fn.name, mapping.eventSourceArn),
+          mapping.eventSourceArn,
+          fn.name,
+        );
+        pollers.push(
+          new StreamPoller({
+            mapping,
+            functionName: fn.name,
+            client: clientsFor(sourceRegion).streams,
+            invoke,
+            checkpoints,
+            stats,
+            log,
+            idlePollMs: options.idlePollMs,
+            retryBaseMs: options.retryBaseMs,
+          }),
+        );
+      } else {
+        pollers.push(
+          new SqsPoller({ mapping, functionName: fn.name, client: clientsFor(sourceRegion).sqs, invoke, stats, log, pollers: options.sqsPollers }),
+        );
+      }
+    }
+  }
+
+  let isReady = false;
+  // Each poller's start() never rejects: one failing source does not hold up or stop the others.
+  const ready = Promise.all(pollers.map((p) => p.start().catch((err) => log('error', `poller failed to start: ${errorMessage(err)}`)))).then(() => {
+    isReady = true;
+    log('info', `local runtime ready: ${hosts.size} function(s), ${pollers.length} mapping poller(s) in ${options.regions.join(', ')}`);
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    ready,
+    get isReady() {
+      return isReady;
+    },
+    functions,
+    stats: () => allStats.map((s) => ({ ...s })),
+    invoke(region, functionName, event) {
+      const host = hosts.get(hostKey(region, functionName));
+      if (!host) return Promise.reject(new Error(`no runnable function ${functionName} in ${region}`));
+      return host.invoke(event);
+    },
+    stop() {
+      stopping ??= (async () => {
+        // Not waiting for `ready`: a poller still retrying its start is stopped like the others.
+        await Promise.allSettled(pollers.map((p) => p.stop()));
+        await ready.catch(() => undefined);
+        await Promise.allSettled([...hosts.values()].map((h) => h.stop()));
+        ownClients.forEach(destroyRegionClients);
+      })();
+      return stopping;
+    },
+  };
+}
+
+function skipReason(fn: DeployedFunction, mapping: EventSourceMappingInfo, host: FunctionHost | undefined): string | undefined {
+  if (!mapping.enabled) return `state is ${mapping.state}`;
+  if (mapping.source !== 'dynamodb' && mapping.source !== 'sqs') return `event source ${mapping.eventSourceArn} is not supported locally`;
+  if (!host) return fn.codeError ?? 'the function has no code';
+  return undefined;
+}
+
+function defaultLogger(verbose: boolean): RuntimeLogger {
+  return (level: LogLevel, message: string) => {
+    if (level === 'error' || level === 'warn') process.stderr.write(`regionsync local ${level}: ${message}\n`);
+    else if (verbose) process.stdout.write(`regionsync local: ${message}\n`);
+  };
+}
