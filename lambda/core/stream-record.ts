@@ -20,7 +20,15 @@ export type ShipperAction =
   | { readonly kind: 'skip'; readonly reason: 'replicated' | 'stamp-echo' | 'ttl-expiry' | 'not-a-change' }
   | { readonly kind: 'ship'; readonly change: Change }
   /** A plain put/update: give it a version (greater than `floor`) and ship the item as it then is. */
-  | { readonly kind: 'stamp'; readonly key: AttributeMap; readonly floor?: Version; readonly expectedVersion?: string; readonly writtenAt: number }
+  | {
+      readonly kind: 'stamp';
+      readonly key: AttributeMap;
+      readonly floor?: Version;
+      readonly expectedVersion?: string;
+      /** The item as the application wrote it (restored if a stale replicated change overwrote it). */
+      readonly image: AttributeMap;
+      readonly writtenAt: number;
+    }
   /** A plain delete: write a versioned tombstone (greater than `floor`) and ship the delete. */
   | { readonly kind: 'tombstone'; readonly key: AttributeMap; readonly floor?: Version; readonly writtenAt: number };
 
@@ -65,7 +73,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   // The floor is the newest version the item held before or after the write: a PutItem that
   // replaced the whole item dropped the metadata, yet its stamp must still beat the version it
   // replaced, or a region whose clock runs behind would lose its own later write.
-  return { kind: 'stamp', key, floor: newest(versionOf(oldImage), decodeVersion(newVersion)), expectedVersion: newVersion, writtenAt };
+  return { kind: 'stamp', key, floor: newest(versionOf(oldImage), decodeVersion(newVersion)), expectedVersion: newVersion, image: newImage, writtenAt };
 }
 
 /** Builds the change to ship from an item as stored (with metadata). */
@@ -102,4 +110,38 @@ function newest(a: Version | undefined, b: Version | undefined): Version | undef
   if (!a) return b;
   if (!b) return a;
   return compareVersions(a, b) >= 0 ? a : b;
+}
+
+/** What the shipper does when its stamp or tombstone found the item changed since the record. */
+export type Reconciliation =
+  /** Nothing to ship: the item is gone (a later REMOVE record follows) or a newer change from elsewhere replaced the write. */
+  | { readonly kind: 'none' }
+  /** The item carries this region's stamp above the record's history: ship it as it is (idempotent on retry). */
+  | { readonly kind: 'ship'; readonly current: AttributeMap }
+  /** A local state without a high enough version of ours: stamp it (again) above `floor`, conditional on `expectedVersion`. */
+  | { readonly kind: 'restamp'; readonly floor?: Version; readonly expectedVersion?: string; readonly tombstone: boolean }
+  /**
+   * A change from another region that is no newer than what this record replaced has landed on an
+   * unstamped local write (the applier cannot see a version the write removed): put back what the
+   * record wrote, above both versions, so the region does not fall back to older data.
+   */
+  | { readonly kind: 'restore'; readonly floor?: Version; readonly expectedVersion: string };
+
+/**
+ * Decides from the item as it is now (returned by the failed condition) how to make sure the
+ * current local state carries a version above every version this record shows in its history.
+ */
+export function reconcile(current: AttributeMap | undefined, floor: Version | undefined, region: string): Reconciliation {
+  if (!current) return { kind: 'none' };
+  const encoded = current[META.version]?.S;
+  const version = decodeVersion(encoded);
+  const tombstone = current[META.deleted]?.BOOL === true;
+  // An unversioned item is a later plain write not stamped yet; stamping it here is safe and
+  // carries this record's floor forward (the later record alone may not know it).
+  if (!version) return { kind: 'restamp', floor, tombstone: false };
+  const ours = current[META.writer]?.S === 'stamp' && current[META.origin]?.S === region;
+  const newest = floor === undefined || compareVersions(version, floor) > 0 ? version : floor;
+  const aboveHistory = newest === version;
+  if (ours) return aboveHistory ? { kind: 'ship', current } : { kind: 'restamp', floor: newest, expectedVersion: encoded, tombstone };
+  return aboveHistory ? { kind: 'none' } : { kind: 'restore', floor: newest, expectedVersion: encoded! };
 }

@@ -54,8 +54,9 @@ export function stampInput(args: {
 
 /**
  * Replaces a plainly deleted item by a versioned tombstone, so a late, older put from another
- * region cannot resurrect it. `attribute_not_exists(pk)`: only while the item is still deleted;
- * if the application wrote it again in between, that write wins and is stamped on its own.
+ * region cannot resurrect it. Without `expectedVersion`: `attribute_not_exists(pk)`, only while
+ * the item is still deleted (if it was written again in between, that write is stamped on its
+ * own). With it: `_rs_v = :seen`, replacing exactly the state the shipper decided to replace.
  */
 export function tombstoneInput(args: {
   tableName: string;
@@ -64,21 +65,36 @@ export function tombstoneInput(args: {
   version: Version;
   expiresAt: number;
   ttlAttribute: string;
+  expectedVersion?: string;
 }): PutItemCommandInput {
-  return {
-    TableName: args.tableName,
-    Item: fromWire({
-      ...args.key,
-      [META.version]: { S: encodeVersion(args.version) },
-      [META.origin]: { S: args.version.region },
-      [META.writer]: { S: 'stamp' },
-      [META.deleted]: { BOOL: true },
-      [args.ttlAttribute]: { N: String(args.expiresAt) },
-    }),
-    ConditionExpression: 'attribute_not_exists(#pk)',
-    ExpressionAttributeNames: { '#pk': args.keySchema.partitionKey },
-    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  return stampedPutInput({
+    ...args,
+    item: { ...args.key, [META.deleted]: { BOOL: true }, [args.ttlAttribute]: { N: String(args.expiresAt) } },
+  });
+}
+
+/**
+ * Writes a whole item (content or tombstone) with this region's stamp. `_rs_v = :seen` when
+ * replacing a known state; `attribute_not_exists(pk)` when the item must still be absent.
+ */
+export function stampedPutInput(args: {
+  tableName: string;
+  item: AttributeMap;
+  keySchema: KeySchema;
+  version: Version;
+  expectedVersion?: string;
+}): PutItemCommandInput {
+  const item: AttributeMap = {
+    ...args.item,
+    [META.version]: { S: encodeVersion(args.version) },
+    [META.origin]: { S: args.version.region },
+    [META.writer]: { S: 'stamp' },
   };
+  const common = { TableName: args.tableName, Item: fromWire(item), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
+  if (args.expectedVersion === undefined) {
+    return { ...common, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': args.keySchema.partitionKey } };
+  }
+  return { ...common, ConditionExpression: '#v = :seen', ExpressionAttributeNames: { '#v': META.version }, ExpressionAttributeValues: { ':seen': { S: args.expectedVersion } } };
 }
 
 /**

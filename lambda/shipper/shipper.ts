@@ -9,16 +9,20 @@ import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { groupIntoBatches, keyToString, packChanges, type Change } from '../core/change.ts';
+import { groupIntoBatches, keyToString, packChanges, stripMeta, type AttributeMap, type Change } from '../core/change.ts';
 import { toWire } from '../core/codec.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
-import { META, METRICS, type FunctionSettings } from '../core/contract.ts';
-import { changeFromImage, classifyRecord, type ShipperAction } from '../core/stream-record.ts';
-import { HybridLogicalClock } from '../core/version.ts';
-import { stampInput, tombstoneInput } from '../core/writes.ts';
+import { METRICS, type FunctionSettings } from '../core/contract.ts';
+import { changeFromImage, classifyRecord, reconcile, type ShipperAction } from '../core/stream-record.ts';
+import { HybridLogicalClock, type Version } from '../core/version.ts';
+import { stampedPutInput, stampInput, tombstoneInput } from '../core/writes.ts';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call. */
 const SQS_MAX_BYTES = 1024 * 1024;
+/** Conditional writes one record may take to settle; more means the item is hot, and the batch retries. */
+const MAX_RECONCILE_ATTEMPTS = 5;
+type StampAction = Extract<ShipperAction, { kind: 'stamp' }>;
+type TombstoneAction = Extract<ShipperAction, { kind: 'tombstone' }>;
 /** Distinct keys stamped in parallel; records of one key are always handled in stream order. */
 const KEY_CONCURRENCY = 16;
 
@@ -98,58 +102,77 @@ export class Shipper {
       case 'ship':
         return action.change;
       case 'stamp':
-        return this.stamp(action);
       case 'tombstone':
-        return this.tombstone(action);
-    }
-  }
-
-  private async stamp(action: Extract<ShipperAction, { kind: 'stamp' }>): Promise<Change | undefined> {
-    const { settings } = this;
-    const version = this.clock.next(action.floor);
-    try {
-      const out = await this.deps.dynamodb.send(
-        new UpdateItemCommand(
-          stampInput({ tableName: settings.tableName, key: action.key, keySchema: settings.key, version, expectedVersion: action.expectedVersion, ttlAttribute: settings.ttlAttribute }),
-        ),
-      );
-      this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
-      return changeFromImage(toWire(out.Attributes ?? {}), settings, action.writtenAt, settings.ttlAttribute);
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return this.afterLostStamp(e, action.writtenAt);
-      throw e;
-    }
-  }
-
-  private async tombstone(action: Extract<ShipperAction, { kind: 'tombstone' }>): Promise<Change | undefined> {
-    const { settings } = this;
-    const version = this.clock.next(action.floor);
-    const expiresAt = Math.floor(this.now() / 1000) + settings.tombstoneTtlSeconds;
-    const input = tombstoneInput({ tableName: settings.tableName, key: action.key, keySchema: settings.key, version, expiresAt, ttlAttribute: settings.ttlAttribute });
-    try {
-      await this.deps.dynamodb.send(new PutItemCommand(input));
-      this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
-      return changeFromImage(toWire(input.Item!), settings, action.writtenAt, settings.ttlAttribute);
-    } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return this.afterLostStamp(e, action.writtenAt);
-      throw e;
+        return this.stampOrTombstone(action);
     }
   }
 
   /**
-   * The stamp's condition failed: the item changed after the record. If the item now carries a
-   * stamp of this region (our own, from an earlier attempt at this batch, or a later record's),
-   * ship the item as it is — shipping the true current state with its version is always safe,
-   * and it makes a retried batch lose nothing. If it carries a replicated change, the plain write
-   * lost to it here, and every region keeps that change: nothing to ship.
+   * Gives a plain write (or delete) its version and returns the change to ship. The first write is
+   * conditional on the item still being as the record left it; if it is not, `reconcile` decides
+   * from the item as it now is, until the local state carries a version of this region above
+   * everything the record's history shows, or a newer change from elsewhere has replaced it.
    */
-  private afterLostStamp(e: ConditionalCheckFailedException, writtenAt: number): Change | undefined {
-    const current = e.Item ? toWire(e.Item) : undefined;
-    if (current?.[META.writer]?.S === 'stamp' && current[META.origin]?.S === this.settings.region) {
-      return changeFromImage(current, this.settings, writtenAt, this.settings.ttlAttribute);
+  private async stampOrTombstone(action: StampAction | TombstoneAction): Promise<Change | undefined> {
+    const { settings } = this;
+    let write = action.kind === 'stamp' ? this.stampWrite(action.floor, action.expectedVersion, action.key) : this.tombstoneWrite(action.key, action.floor, undefined);
+    for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
+      try {
+        const image = await write();
+        this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
+        return changeFromImage(image, settings, action.writtenAt, settings.ttlAttribute);
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+        const current = e.Item ? toWire(e.Item) : undefined;
+        const next = reconcile(current, action.floor, settings.region);
+        switch (next.kind) {
+          case 'none':
+            this.deps.logger.debug('plain write superseded before it was stamped', { key: keyToString(action.key) });
+            return undefined;
+          case 'ship':
+            return changeFromImage(next.current, settings, action.writtenAt, settings.ttlAttribute);
+          case 'restamp':
+            write = next.tombstone ? this.tombstoneWrite(action.key, next.floor, next.expectedVersion) : this.stampWrite(next.floor, next.expectedVersion, action.key);
+            break;
+          case 'restore':
+            write =
+              action.kind === 'stamp'
+                ? this.putWrite(stripMeta(action.image), next.floor, next.expectedVersion)
+                : this.tombstoneWrite(action.key, next.floor, next.expectedVersion);
+            break;
+        }
+      }
     }
-    this.deps.logger.info('plain write superseded before it was stamped', { key: current ? keyToString(current) : undefined });
-    return undefined;
+    throw new Error(`item ${keyToString(action.key)} kept changing while being stamped; the batch will be retried`);
+  }
+
+  /** UpdateItem that adds this region's version to the item as it is; returns the item written. */
+  private stampWrite(floor: Version | undefined, expectedVersion: string | undefined, key: AttributeMap): () => Promise<AttributeMap> {
+    const { settings } = this;
+    return async () => {
+      const input = stampInput({ tableName: settings.tableName, key, keySchema: settings.key, version: this.clock.next(floor), expectedVersion, ttlAttribute: settings.ttlAttribute });
+      const out = await this.deps.dynamodb.send(new UpdateItemCommand(input));
+      return toWire(out.Attributes ?? {});
+    };
+  }
+
+  private tombstoneWrite(key: AttributeMap, floor: Version | undefined, expectedVersion: string | undefined): () => Promise<AttributeMap> {
+    const { settings } = this;
+    return async () => {
+      const expiresAt = Math.floor(this.now() / 1000) + settings.tombstoneTtlSeconds;
+      const input = tombstoneInput({ tableName: settings.tableName, key, keySchema: settings.key, version: this.clock.next(floor), expiresAt, ttlAttribute: settings.ttlAttribute, expectedVersion });
+      await this.deps.dynamodb.send(new PutItemCommand(input));
+      return toWire(input.Item!);
+    };
+  }
+
+  private putWrite(item: AttributeMap, floor: Version | undefined, expectedVersion: string): () => Promise<AttributeMap> {
+    const { settings } = this;
+    return async () => {
+      const input = stampedPutInput({ tableName: settings.tableName, item, keySchema: settings.key, version: this.clock.next(floor), expectedVersion });
+      await this.deps.dynamodb.send(new PutItemCommand(input));
+      return toWire(input.Item!);
+    };
   }
 
   /** Sends the changes to every target; returns the index of the first record whose change could not be sent, or -1. */

@@ -71,7 +71,25 @@ describe('convergence of plain application writes (last writer wins)', () => {
           for (const region of regions.slice(1)) expect(cluster.view(region)).toEqual(first);
         },
       ),
-      { numRuns: 300 },
+      {
+        numRuns: 300,
+        examples: [
+          // Found by this property: a stamp for an earlier record landed on a later plain put whose
+          // replaced version (from another region) was higher than the stamp.
+          [
+            2,
+            [-3, 5, 0, 0, 0],
+            [
+              { kind: 'put', region: 1, key: 2, value: 0 },
+              { kind: 'ship', region: 1, max: 1 },
+              { kind: 'put', region: 0, key: 2, value: 0 },
+              { kind: 'deliver', pick: 0, duplicate: false },
+              { kind: 'put', region: 0, key: 2, value: 0 },
+            ],
+            [],
+          ],
+        ],
+      },
     );
   });
 

@@ -1,7 +1,7 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { META } from '../../lambda/core/contract.ts';
-import { classifyRecord } from '../../lambda/core/stream-record.ts';
+import { classifyRecord, reconcile } from '../../lambda/core/stream-record.ts';
 
 const ctx = { logicalTable: 'orders', region: 'us-east-1', key: { partitionKey: 'pk' }, now: 1_000 };
 const V_EU = '000000000000500.000000.eu-west-1';
@@ -18,7 +18,7 @@ function record(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', images: { old?: objec
 describe('classifyRecord', () => {
   it('stamps a plain insert that carries no version', () => {
     const action = classifyRecord(record('INSERT', { new: { pk: { S: 'a' }, x: { N: '1' } } }), ctx);
-    expect(action).toEqual({ kind: 'stamp', key: { pk: { S: 'a' } }, floor: undefined, expectedVersion: undefined, writtenAt: 1500 });
+    expect(action).toEqual({ kind: 'stamp', key: { pk: { S: 'a' } }, floor: undefined, expectedVersion: undefined, image: { pk: { S: 'a' }, x: { N: '1' } }, writtenAt: 1500 });
   });
 
   it('stamps a plain update of a replicated item above the replicated version', () => {
@@ -61,5 +61,41 @@ describe('classifyRecord', () => {
       ctx,
     );
     expect(action).toEqual({ kind: 'skip', reason: 'ttl-expiry' });
+  });
+});
+
+describe('reconcile (after a stamp found the item changed)', () => {
+  const floor = { ms: 500, counter: 0, region: 'eu-west-1' };
+  const item = (v: string | undefined, writer: string, origin: string, extra: object = {}) => ({
+    pk: { S: 'a' },
+    ...(v ? { [META.version]: { S: v }, [META.writer]: { S: writer }, [META.origin]: { S: origin } } : {}),
+    ...extra,
+  });
+
+  it('does nothing when the item is gone (its REMOVE record follows)', () => {
+    expect(reconcile(undefined, floor, 'us-east-1')).toEqual({ kind: 'none' });
+  });
+
+  it('stamps a later unstamped plain write, carrying this record`s floor forward', () => {
+    expect(reconcile(item(undefined, '', ''), floor, 'us-east-1')).toEqual({ kind: 'restamp', floor, tombstone: false });
+  });
+
+  it('re-ships its own stamp when it is above the record`s history (a retried batch loses nothing)', () => {
+    const current = item('000000000000600.000000.us-east-1', 'stamp', 'us-east-1');
+    expect(reconcile(current, floor, 'us-east-1')).toEqual({ kind: 'ship', current });
+  });
+
+  it('stamps again when its own stamp is not above the version the record replaced', () => {
+    const current = item(V_US, 'stamp', 'us-east-1', { [META.deleted]: { BOOL: true } });
+    expect(reconcile(current, floor, 'us-east-1')).toEqual({ kind: 'restamp', floor, expectedVersion: V_US, tombstone: true });
+  });
+
+  it('leaves a newer change from another region in place (the plain write lost the conflict)', () => {
+    expect(reconcile(item('000000000000900.000000.eu-west-1', 'repl', 'eu-west-1'), floor, 'us-east-1')).toEqual({ kind: 'none' });
+  });
+
+  it('restores the write when a change no newer than what it replaced landed on it', () => {
+    const stale = '000000000000300.000000.eu-west-1';
+    expect(reconcile(item(stale, 'repl', 'eu-west-1'), floor, 'us-east-1')).toEqual({ kind: 'restore', floor, expectedVersion: stale });
   });
 });
