@@ -15,6 +15,9 @@ import {
 import { errorMessage, type EventSourceMappingInfo } from './discovery.ts';
 import { backoffMs, batchItemFailures, countWithinPayload, describeFailure, sleep, type Invoker, type MappingStats, type RuntimeLogger } from './poller-common.ts';
 
+/** Pause between empty short polls: about what a long poll that returns on arrival costs in AWS. */
+const IDLE_POLL_MS = 50;
+
 export interface SqsPollerOptions {
   readonly mapping: EventSourceMappingInfo;
   readonly functionName: string;
@@ -107,6 +110,9 @@ export class SqsPoller {
         if (this.o.stats.state === 'failed' || this.o.stats.state === 'starting') this.o.stats.state = 'running';
         const messages = await this.receiveBatch(this.queueUrl);
         errors = 0;
+        // Short polls with a pause when idle: moto answers long polls in whole-second steps, which
+        // would add up to 2 s per hop; AWS answers a long poll as soon as a message arrives.
+        if (messages.length === 0 && (this.o.waitTimeSeconds ?? 0) === 0) await sleep(IDLE_POLL_MS, this.abort.signal);
         // Received while stopping: still invoke, or the messages would hide for a visibility timeout.
         const records = messages.map((m) => toLambdaSqsRecord(m, this.queueArn, this.region));
         for (let i = 0; i < records.length; ) {
@@ -133,7 +139,7 @@ export class SqsPoller {
         new ReceiveMessageCommand({
           QueueUrl: queueUrl,
           MaxNumberOfMessages: Math.min(10, batchSize - out.length),
-          WaitTimeSeconds: this.o.waitTimeSeconds ?? 1,
+          WaitTimeSeconds: this.o.waitTimeSeconds ?? 0,
           MessageSystemAttributeNames: ['All'],
           MessageAttributeNames: ['All'],
         }),
