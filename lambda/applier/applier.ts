@@ -4,18 +4,25 @@
  * a message that can never apply goes to the dead-letter queue with the reason; a transient
  * failure fails only its own message (partial batch response), never the batch.
  */
-import { ConditionalCheckFailedException, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { decodeMessage, encodeMessage, keyToString, validateChange, type Change } from '../core/change.ts';
+import { decodeMessage, encodeMessage, keyToString, validateChange, type AttributeMap, type Change } from '../core/change.ts';
+import { fromWire, toWire } from '../core/codec.ts';
+import { conflictRecord, isConcurrent } from '../core/conflicts.ts';
+import { emptyState, mergeStates, parseState, sameState, serializeState } from '../core/item-state.ts';
+import { resolveCustom, type Resolver } from '../core/resolver.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
-import { METRICS, type FunctionSettings } from '../core/contract.ts';
-import { InvalidMessageError } from '../core/errors.ts';
-import { applyInput } from '../core/writes.ts';
+import { META, METRICS, type FunctionSettings } from '../core/contract.ts';
+import { InvalidMessageError, SettingsError } from '../core/errors.ts';
+import type { PairMetricsSink } from '../core/metrics.ts';
+import { applyInput, changeToItem, stateContext, statePutInput } from '../core/writes.ts';
 
 const CHANGE_CONCURRENCY = 16;
+/** Read–merge–write rounds for one change before its message is retried later. */
+const MAX_MERGE_ATTEMPTS = 8;
 
 export interface ApplierDeps {
   readonly dynamodb: DynamoDBClient;
@@ -23,6 +30,10 @@ export interface ApplierDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly now?: () => number;
+  /** The table's resolver, for the `custom` strategy. */
+  readonly resolver?: Resolver;
+  /** Per source region: lag, applied, stale (core/metrics.ts). @default none */
+  readonly pairMetrics?: PairMetricsSink;
 }
 
 export type ApplyResult = 'applied' | 'stale' | 'dead-lettered';
@@ -38,23 +49,22 @@ export class Applier {
   }
 
   async handle(event: SQSEvent): Promise<SQSBatchResponse> {
-    const lagBySource = new Map<string, number[]>();
     const failed: string[] = [];
     await Promise.all(
       event.Records.map(async (record) => {
         try {
-          await this.handleMessage(record, lagBySource);
+          await this.handleMessage(record);
         } catch (error) {
           this.deps.logger.error('message failed; it will be retried', { messageId: record.messageId, error: error as Error });
           failed.push(record.messageId);
         }
       }),
     );
-    this.emitLag(lagBySource);
+    this.deps.pairMetrics?.publish();
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
   }
 
-  private async handleMessage(record: SQSRecord, lagBySource: Map<string, number[]>): Promise<void> {
+  private async handleMessage(record: SQSRecord): Promise<void> {
     let changes: readonly Change[];
     try {
       changes = decodeMessage(record.body).changes;
@@ -70,33 +80,106 @@ export class Applier {
       }
       try {
         const result = await this.apply(change);
-        if (result === 'applied') {
-          const lags = lagBySource.get(change.origin) ?? [];
-          lags.push(Math.max(0, this.now() - change.writtenAt));
-          lagBySource.set(change.origin, lags);
-        }
+        if (result !== 'dead-lettered') this.deps.pairMetrics?.applyOutcome({ table: this.settings.logicalTable, source: change.origin, target: this.settings.region }, result, change, this.now());
         return result;
       } catch (e) {
         this.deps.logger.warn('change failed to apply', { key: keyToString(change.key), version: change.version, error: e as Error });
         return e as Error;
       }
     });
-    const count = (r: ApplyResult) => results.filter((x) => x === r).length;
-    this.deps.metrics.addMetric(METRICS.names.changesApplied, MetricUnit.Count, count('applied'));
-    this.deps.metrics.addMetric(METRICS.names.changesStale, MetricUnit.Count, count('stale'));
+    // Applied and stale changes are counted per source region (pairMetrics), not per message.
     const errors = results.filter((r): r is Error => r instanceof Error);
     // The whole message comes back; the changes that did apply are then duplicates and skip.
     if (errors.length > 0) throw errors[0];
   }
 
-  /** One conditional write; a failed condition means a newer or equal version is already here. */
+  /** Applies one change by the table's strategy; records a conflict when the versions were concurrent. */
   async apply(change: Change): Promise<ApplyResult> {
+    const strategy = this.settings.strategy?.strategy ?? 'lww';
+    return strategy === 'lww' ? this.applyLastWriterWins(change) : this.applyByMerge(change);
+  }
+
+  /**
+   * One conditional write, no read: a failed condition means a newer or equal version is already
+   * here. The replaced (or blocking) item comes back with the response, which is what tells a
+   * conflict (concurrent version vectors) from an ordinary newer or older change.
+   */
+  private async applyLastWriterWins(change: Change): Promise<ApplyResult> {
+    const input = applyInput({ tableName: this.settings.tableName, change, ttlAttribute: this.settings.ttlAttribute });
+    const incoming = toWire(input.Item!);
     try {
-      await this.deps.dynamodb.send(new PutItemCommand(applyInput({ tableName: this.settings.tableName, change, ttlAttribute: this.settings.ttlAttribute })));
+      const out = await this.deps.dynamodb.send(new PutItemCommand(input));
+      const replaced = out.Attributes ? toWire(out.Attributes) : undefined;
+      if (replaced && isConcurrent(replaced, incoming)) await this.recordConflict(change, replaced, incoming, incoming);
       return 'applied';
     } catch (e) {
-      if (e instanceof ConditionalCheckFailedException) return 'stale';
-      throw e;
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      const kept = e.Item ? toWire(e.Item) : undefined;
+      if (kept && isConcurrent(kept, incoming)) await this.recordConflict(change, kept, incoming, kept);
+      return 'stale';
+    }
+  }
+
+  /**
+   * `fields`, `merge` and `custom`: read the item, merge the change into it, write the result
+   * conditional on the version read (retried if another write got in first). A change that adds
+   * nothing to what is stored is stale and costs no write.
+   */
+  private async applyByMerge(change: Change): Promise<ApplyResult> {
+    const { settings } = this;
+    const ctx = stateContext(settings);
+    const incoming = changeToItem(change, settings.ttlAttribute);
+    for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
+      const stored = await this.deps.dynamodb
+        .send(new GetItemCommand({ TableName: settings.tableName, Key: fromWire(change.key), ConsistentRead: true }))
+        .then((o) => (o.Item ? toWire(o.Item) : undefined));
+      let result: AttributeMap;
+      let conflict: boolean;
+      if (settings.strategy?.strategy === 'custom') {
+        if (!this.deps.resolver) throw new SettingsError('table uses the custom strategy but the applier was built without a resolver');
+        const outcome = resolveCustom(stored, incoming, this.deps.resolver, settings.key, settings.ttlAttribute);
+        if (outcome.kind === 'stale') return 'stale';
+        result = outcome.item;
+        conflict = outcome.conflict;
+      } else {
+        const storedState = stored ? parseState(stored, ctx) : emptyState(change.key);
+        const merged = mergeStates(storedState, parseState(incoming, ctx), ctx);
+        if (stored?.[META.version] && sameState(merged, storedState, ctx)) return 'stale';
+        result = serializeState(merged, ctx, 'repl');
+        conflict = stored !== undefined && isConcurrent(stored, incoming);
+      }
+      // The sequence number is this region's own bookkeeping (see the shipper): keep it.
+      if (stored?.[META.sequence]) result = { ...result, [META.sequence]: stored[META.sequence]! };
+      try {
+        await this.deps.dynamodb.send(new PutItemCommand(statePutInput(settings, result, stored)));
+      } catch (e) {
+        if (e instanceof ConditionalCheckFailedException) continue;
+        throw e;
+      }
+      if (conflict && stored) await this.recordConflict(change, stored, incoming, result);
+      return 'applied';
+    }
+    throw new Error(`item ${keyToString(change.key)} kept changing while a change was merged into it; the message will be retried`);
+  }
+
+  /**
+   * Counts the conflict and, when the table keeps a conflict log, records both sides and the
+   * result. A failure to record is logged, not retried: the change itself has been applied, and
+   * a redelivery would no longer look like a conflict.
+   */
+  private async recordConflict(change: Change, local: AttributeMap, incoming: AttributeMap, result: AttributeMap): Promise<void> {
+    const { settings } = this;
+    const strategy = settings.strategy?.strategy ?? 'lww';
+    const metric = this.deps.metrics.singleMetric();
+    metric.addDimensions({ [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.targetRegion]: settings.region, [METRICS.dimensions.strategy]: strategy });
+    metric.addMetric(METRICS.names.conflicts, MetricUnit.Count, 1);
+    metric.publishStoredMetrics();
+    if (!settings.conflictLog) return;
+    const record = conflictRecord({ table: settings.logicalTable, region: settings.region, strategy, key: change.key, local, incoming, result, now: this.now(), retentionSeconds: settings.conflictLog.retentionSeconds });
+    try {
+      await this.deps.dynamodb.send(new PutItemCommand({ TableName: settings.conflictLog.tableName, Item: fromWire(record) }));
+    } catch (error) {
+      this.deps.logger.error('could not record a conflict', { key: keyToString(change.key), error: error as Error });
     }
   }
 
@@ -117,14 +200,5 @@ export class Applier {
       }),
     );
     this.deps.metrics.addMetric(METRICS.names.changesDeadLettered, MetricUnit.Count, 1);
-  }
-
-  private emitLag(lagBySource: Map<string, number[]>): void {
-    for (const [source, lags] of lagBySource) {
-      const metric = this.deps.metrics.singleMetric();
-      metric.addDimensions({ [METRICS.dimensions.table]: this.settings.logicalTable, [METRICS.dimensions.sourceRegion]: source, [METRICS.dimensions.targetRegion]: this.settings.region });
-      for (const lag of lags) metric.addMetric(METRICS.names.replicationLag, MetricUnit.Milliseconds, lag);
-      metric.publishStoredMetrics();
-    }
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { InvalidMessageError } from './errors.ts';
-import { META_ATTRIBUTES, type KeySchema } from './contract.ts';
+import { META_ATTRIBUTES, REPLICATED_META, type KeySchema } from './contract.ts';
 import { isVersion } from './version.ts';
 
 export type AttributeMap = Record<string, AttributeValue>;
@@ -28,6 +28,8 @@ export interface Change {
   readonly origin: string;
   /** Epoch ms of the write in the origin region, for lag. */
   readonly writtenAt: number;
+  /** Replicated metadata: version vector, and the strategy's merge state (`_rs_vv`, `_rs_fv`, `_rs_crdt`). */
+  readonly meta?: AttributeMap;
 }
 
 export interface ChangeMessage {
@@ -116,6 +118,11 @@ export function validateChange(
     }
   } else if (typeof change.expiresAt !== 'number') {
     return 'delete change has no expiresAt';
+  }
+  if (change.meta !== undefined) {
+    if (!isObject(change.meta)) return 'change.meta is not an object';
+    const unknown = Object.keys(change.meta).filter((k) => !REPLICATED_META.includes(k));
+    if (unknown.length > 0) return `change.meta has attributes regionsync does not replicate: ${unknown.join(', ')}`;
   }
   return undefined;
 }

@@ -78,3 +78,18 @@ function normalizeNumber(n: string): string {
   const x = Number(n);
   return Number.isFinite(x) && String(x).length <= 15 ? String(x) : n;
 }
+
+/** JSON with object keys sorted: merges in any order must store the same string. */
+export function stableStringify(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+

@@ -22,9 +22,29 @@ export const META = {
   deleted: '_rs_del',
   /** Default TTL attribute: epoch seconds at which DynamoDB may purge a tombstone. */
   expiresAt: '_rs_exp',
+  /** Version vector: region → newest version from that region in the item's history (detects concurrency). */
+  vector: '_rs_vv',
+  /** `fields`/`merge` strategies: attribute → version of its last write (a removed attribute keeps its version). */
+  fieldVersions: '_rs_fv',
+  /** `merge` strategy: CRDT state of the declared attributes (counters, sets, lists, registers). */
+  crdt: '_rs_crdt',
+  /** `custom` strategy: the concurrent versions not yet superseded (siblings), which the resolver folds into the item. */
+  siblings: '_rs_sib',
+  /** `fields`/`merge` strategies, local only: last stream sequence number folded in (makes a retried record a no-op). */
+  sequence: '_rs_sq',
 } as const;
 
 export const META_ATTRIBUTES: readonly string[] = Object.values(META);
+/** Metadata that travels with a change (the rest is local bookkeeping). */
+export const REPLICATED_META: readonly string[] = [META.vector, META.fieldVersions, META.crdt, META.siblings];
+
+/** Conflict-resolution strategy of a table (see README, "Conflict resolution"). */
+export type CrdtKind = 'counter' | 'set' | 'max' | 'min' | 'list';
+export type StrategySpec =
+  | { readonly strategy: 'lww' }
+  | { readonly strategy: 'fields' }
+  | { readonly strategy: 'merge'; readonly attributes: Readonly<Record<string, CrdtKind>> }
+  | { readonly strategy: 'custom' };
 
 export type Writer = 'stamp' | 'repl' | 'app';
 
@@ -68,6 +88,12 @@ export interface FunctionSettings {
   readonly ttlAttribute: string;
   /** Upper bound for one SQS message body, in bytes. */
   readonly maxMessageBytes: number;
+  /** How concurrent changes resolve. @default { strategy: 'lww' } */
+  readonly strategy?: StrategySpec;
+  /** Replicate TTL expirations as deletes. @default false (each region's TTL expires its own copy) */
+  readonly replicateTtlDeletes?: boolean;
+  /** Applier only: table that records conflicts in this region, and for how long (seconds). */
+  readonly conflictLog?: { readonly tableName: string; readonly retentionSeconds: number };
 }
 
 export const METRICS = {
@@ -76,6 +102,7 @@ export const METRICS = {
     table: 'Table',
     sourceRegion: 'SourceRegion',
     targetRegion: 'TargetRegion',
+    strategy: 'Strategy',
   },
   names: {
     changesShipped: 'ChangesShipped',
@@ -85,6 +112,7 @@ export const METRICS = {
     changesStale: 'ChangesSkippedStale',
     changesDeadLettered: 'ChangesDeadLettered',
     replicationLag: 'ReplicationLagMs',
+    conflicts: 'Conflicts',
   },
 } as const;
 
@@ -101,6 +129,9 @@ export function deadLetterQueueName(appName: string, logicalTable: string): stri
  */
 export function shipperRoleName(appName: string, logicalTable: string, region: string): string {
   return `${appName}-shipper-${createHash('sha256').update(`${logicalTable}\0${region}`).digest('hex').slice(0, 16)}`;
+}
+export function conflictTableName(appName: string): string {
+  return `${appName}-conflicts`;
 }
 export function stackName(appName: string, region: string): string {
   return `${appName}-${region}`;

@@ -11,9 +11,11 @@
  *     or the client helper (`app`, already versioned: ship as is).
  */
 import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from 'aws-lambda';
-import { META } from './contract.ts';
+import { META, META_ATTRIBUTES, REPLICATED_META } from './contract.ts';
+import { canonicalItem } from './codec.ts';
 import { keyOf, stripMeta, type AttributeMap, type Change } from './change.ts';
 import { compareVersions, decodeVersion, type Version } from './version.ts';
+import { mergeVectors, vectorFromAttribute, type VersionVector } from './vector.ts';
 import type { KeySchema } from './contract.ts';
 
 export type ShipperAction =
@@ -27,10 +29,23 @@ export type ShipperAction =
       readonly expectedVersion?: string;
       /** The item as the application wrote it (restored if a stale replicated change overwrote it). */
       readonly image: AttributeMap;
+      /** The item before the write (merge strategies fold in the difference). */
+      readonly oldImage?: AttributeMap;
+      /** The history the record shows (version vectors of both images merged). */
+      readonly baseVector: VersionVector;
+      readonly sequenceNumber: string;
       readonly writtenAt: number;
     }
   /** A plain delete: write a versioned tombstone (greater than `floor`) and ship the delete. */
-  | { readonly kind: 'tombstone'; readonly key: AttributeMap; readonly floor?: Version; readonly writtenAt: number };
+  | {
+      readonly kind: 'tombstone';
+      readonly key: AttributeMap;
+      readonly floor?: Version;
+      readonly oldImage?: AttributeMap;
+      readonly baseVector: VersionVector;
+      readonly sequenceNumber: string;
+      readonly writtenAt: number;
+    };
 
 export interface ClassifyContext {
   readonly logicalTable: string;
@@ -38,6 +53,8 @@ export interface ClassifyContext {
   readonly key: KeySchema;
   /** Used when the record carries no creation time. */
   readonly now: number;
+  /** Replicate TTL expirations as deletes. @default false */
+  readonly replicateTtlDeletes?: boolean;
 }
 
 export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): ShipperAction {
@@ -47,19 +64,26 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   const oldImage = db.OldImage as AttributeMap | undefined;
   const newImage = db.NewImage as AttributeMap | undefined;
   const writtenAt = creationMs(db.ApproximateCreationDateTime, ctx.now);
+  const sequenceNumber = (db.SequenceNumber ?? '').padStart(40, '0');
+  const baseVector = mergeVectors(vectorFromAttribute(oldImage?.[META.vector]), vectorFromAttribute(newImage?.[META.vector]));
 
   if (record.eventName === 'REMOVE') {
     // TTL deletions are made by the DynamoDB service, not a user; each region's TTL expires
     // its own copy (the TTL attribute replicates), and purging a tombstone must never ship.
-    if (isTtlExpiry(record)) return { kind: 'skip', reason: 'ttl-expiry' };
-    return { kind: 'tombstone', key, floor: versionOf(oldImage), writtenAt };
+    if (isTtlExpiry(record)) {
+      // Purging a tombstone never ships; expiring a live item does only if the table asks for it.
+      if (!ctx.replicateTtlDeletes || oldImage?.[META.deleted]?.BOOL === true) return { kind: 'skip', reason: 'ttl-expiry' };
+    }
+    return { kind: 'tombstone', key, floor: versionOf(oldImage), ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, writtenAt };
   }
   if (!newImage) return { kind: 'skip', reason: 'not-a-change' };
 
   const newVersion = stringAttr(newImage[META.version]);
-  const oldVersion = stringAttr(oldImage?.[META.version]);
-  const versionChanged = newVersion !== undefined && newVersion !== oldVersion;
-  if (versionChanged) {
+  // Applications never touch `_rs_*` attributes (a PutItem drops them all), so a record whose
+  // metadata changed was written by regionsync. The version alone is not enough: merging an
+  // older change into a newer item changes the merge state but keeps the version.
+  const metaChanged = newVersion !== undefined && META_ATTRIBUTES.some((m) => m !== META.sequence && !sameAttr(oldImage?.[m], newImage[m]));
+  if (metaChanged) {
     const writer = stringAttr(newImage[META.writer]);
     if (writer === 'repl') return { kind: 'skip', reason: 'replicated' };
     if (writer === 'stamp') return { kind: 'skip', reason: 'stamp-echo' };
@@ -73,7 +97,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   // The floor is the newest version the item held before or after the write: a PutItem that
   // replaced the whole item dropped the metadata, yet its stamp must still beat the version it
   // replaced, or a region whose clock runs behind would lose its own later write.
-  return { kind: 'stamp', key, floor: newest(versionOf(oldImage), decodeVersion(newVersion)), expectedVersion: newVersion, image: newImage, writtenAt };
+  return { kind: 'stamp', key, floor: newest(versionOf(oldImage), decodeVersion(newVersion)), expectedVersion: newVersion, image: newImage, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, writtenAt };
 }
 
 /** Builds the change to ship from an item as stored (with metadata). */
@@ -82,11 +106,16 @@ export function changeFromImage(image: AttributeMap, ctx: Pick<ClassifyContext, 
   const origin = stringAttr(image[META.origin]);
   if (!version || !origin) throw new Error('image has no regionsync version');
   const key = keyOf(image, ctx.key);
+  const meta = Object.fromEntries(REPLICATED_META.filter((m) => image[m] !== undefined).map((m) => [m, image[m]!]));
+  const withMeta = Object.keys(meta).length > 0 ? { meta } : {};
   if (image[META.deleted]?.BOOL === true) {
     const exp = ttlAttribute ? Number(image[ttlAttribute]?.N) : NaN;
-    return { table: ctx.logicalTable, op: 'delete', key, expiresAt: Number.isFinite(exp) ? exp : 0, version, origin, writtenAt };
+    // A merge-strategy tombstone still carries state (counters, removed attributes): keep its content.
+    const item = stripMeta(image, ttlAttribute ? [ttlAttribute] : []);
+    const content = Object.keys(item).length > Object.keys(key).length ? { item } : {};
+    return { table: ctx.logicalTable, op: 'delete', key, ...content, expiresAt: Number.isFinite(exp) ? exp : 0, version, origin, writtenAt, ...withMeta };
   }
-  return { table: ctx.logicalTable, op: 'put', key, item: stripMeta(image), version, origin, writtenAt };
+  return { table: ctx.logicalTable, op: 'put', key, item: stripMeta(image), version, origin, writtenAt, ...withMeta };
 }
 
 export function isTtlExpiry(record: DynamoDBRecord): boolean {
@@ -144,4 +173,9 @@ export function reconcile(current: AttributeMap | undefined, floor: Version | un
   const aboveHistory = newest === version;
   if (ours) return aboveHistory ? { kind: 'ship', current } : { kind: 'restamp', floor: newest, expectedVersion: encoded, tombstone };
   return aboveHistory ? { kind: 'none' } : { kind: 'restore', floor: newest, expectedVersion: encoded! };
+}
+
+function sameAttr(a: unknown, b: unknown): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return canonicalItem({ x: a } as unknown as AttributeMap) === canonicalItem({ x: b } as unknown as AttributeMap);
 }

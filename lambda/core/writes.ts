@@ -3,11 +3,13 @@
  * Every condition below is what makes replication safe under at-least-once, unordered
  * delivery; each says why it is there.
  */
-import type { PutItemCommandInput, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
-import { META, type KeySchema } from './contract.ts';
+import type { AttributeValue, PutItemCommandInput, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
+import { META, type FunctionSettings, type KeySchema } from './contract.ts';
+import type { StateContext } from './item-state.ts';
 import { type AttributeMap, type Change } from './change.ts';
 import { fromWire } from './codec.ts';
 import { encodeVersion, type Version } from './version.ts';
+import { vectorToAttribute, type VersionVector } from './vector.ts';
 
 /**
  * Stamps a plain application write with a version. Conditions:
@@ -24,9 +26,11 @@ export function stampInput(args: {
   version: Version;
   expectedVersion: string | undefined;
   ttlAttribute: string;
+  /** The item's history with this write: what tells a later change whether it is concurrent. */
+  vector: VersionVector;
 }): UpdateItemCommandInput {
-  const names: Record<string, string> = { '#pk': args.keySchema.partitionKey, '#v': META.version, '#o': META.origin, '#w': META.writer, '#d': META.deleted };
-  const values: Record<string, { S: string }> = { ':v': { S: encodeVersion(args.version) }, ':o': { S: args.version.region }, ':w': { S: 'stamp' } };
+  const names: Record<string, string> = { '#pk': args.keySchema.partitionKey, '#v': META.version, '#o': META.origin, '#w': META.writer, '#d': META.deleted, '#vv': META.vector };
+  const values: Record<string, AttributeValue> = { ':v': { S: encodeVersion(args.version) }, ':o': { S: args.version.region }, ':w': { S: 'stamp' }, ':vv': vectorToAttribute(args.vector) };
   let condition = 'attribute_exists(#pk) AND ';
   if (args.expectedVersion === undefined) {
     condition += 'attribute_not_exists(#v)';
@@ -34,7 +38,9 @@ export function stampInput(args: {
     condition += '#v = :seen';
     values[':seen'] = { S: args.expectedVersion };
   }
-  const remove = ['#d'];
+  // A local write supersedes every concurrent sibling (custom strategy): they collapse into it.
+  names['#sib'] = META.siblings;
+  const remove = ['#d', '#sib'];
   // Only our own tombstone expiry attribute is cleared; a user-owned TTL attribute is the user's.
   if (args.ttlAttribute === META.expiresAt) {
     names['#x'] = META.expiresAt;
@@ -43,7 +49,7 @@ export function stampInput(args: {
   return {
     TableName: args.tableName,
     Key: fromWire(args.key),
-    UpdateExpression: `SET #v = :v, #o = :o, #w = :w REMOVE ${remove.join(', ')}`,
+    UpdateExpression: `SET #v = :v, #o = :o, #w = :w, #vv = :vv REMOVE ${remove.join(', ')}`,
     ConditionExpression: condition,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
@@ -66,6 +72,7 @@ export function tombstoneInput(args: {
   expiresAt: number;
   ttlAttribute: string;
   expectedVersion?: string;
+  vector: VersionVector;
 }): PutItemCommandInput {
   return stampedPutInput({
     ...args,
@@ -83,12 +90,14 @@ export function stampedPutInput(args: {
   keySchema: KeySchema;
   version: Version;
   expectedVersion?: string;
+  vector: VersionVector;
 }): PutItemCommandInput {
   const item: AttributeMap = {
     ...args.item,
     [META.version]: { S: encodeVersion(args.version) },
     [META.origin]: { S: args.version.region },
     [META.writer]: { S: 'stamp' },
+    [META.vector]: vectorToAttribute(args.vector),
   };
   const common = { TableName: args.tableName, Item: fromWire(item), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
   if (args.expectedVersion === undefined) {
@@ -104,24 +113,50 @@ export function stampedPutInput(args: {
  * equal version is a duplicate delivery and changes nothing; an older one is stale. A missing
  * version means the item has never been replicated (or is a plain write not yet stamped, which
  * then loses, and its stamp's condition fails, so both regions keep this change).
- * The failed condition returns nothing extra and costs one write unit: no read before write.
+ * A failed condition costs one write unit and returns the item that blocked it: no read before write.
  */
 export function applyInput(args: { tableName: string; change: Change; ttlAttribute: string }): PutItemCommandInput {
-  const { change } = args;
+  return {
+    TableName: args.tableName,
+    Item: fromWire(changeToItem(args.change, args.ttlAttribute)),
+    ConditionExpression: 'attribute_not_exists(#v) OR #v < :v',
+    ExpressionAttributeNames: { '#v': META.version },
+    ExpressionAttributeValues: { ':v': { S: args.change.version } },
+    // The replaced item tells whether this was a conflict (concurrent versions) at no extra cost.
+    ReturnValues: 'ALL_OLD',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  };
+}
+
+/** The item a change describes, as the applier stores it (writer `repl`). */
+export function changeToItem(change: Change, ttlAttribute: string): AttributeMap {
   const meta: AttributeMap = {
+    ...change.meta,
     [META.version]: { S: change.version },
     [META.origin]: { S: change.origin },
     [META.writer]: { S: 'repl' },
   };
-  const item: AttributeMap =
-    change.op === 'put'
-      ? { ...change.item, ...meta }
-      : { ...change.key, ...meta, [META.deleted]: { BOOL: true }, [args.ttlAttribute]: { N: String(change.expiresAt ?? 0) } };
-  return {
-    TableName: args.tableName,
-    Item: fromWire(item),
-    ConditionExpression: 'attribute_not_exists(#v) OR #v < :v',
-    ExpressionAttributeNames: { '#v': META.version },
-    ExpressionAttributeValues: { ':v': { S: change.version } },
-  };
+  if (change.op === 'put') return { ...change.item, ...meta };
+  return { ...(change.item ?? change.key), ...meta, [META.deleted]: { BOOL: true }, [ttlAttribute]: { N: String(change.expiresAt ?? 0) } };
+}
+
+/** What the state functions need to know about a table. */
+export function stateContext(settings: FunctionSettings): StateContext {
+  return { key: settings.key, strategy: settings.strategy ?? { strategy: 'lww' }, ttlAttribute: settings.ttlAttribute };
+}
+
+/**
+ * Writes a merged item state (`fields`, `merge`, `custom`) read a moment ago. The condition is the
+ * optimistic lock: the version read is still there (`_rs_v = :read`), or the item is still
+ * unversioned (a plain write not folded in yet), or still absent. If another write got in, the
+ * caller reads again and merges again.
+ */
+export function statePutInput(settings: FunctionSettings, item: AttributeMap, read: AttributeMap | undefined): PutItemCommandInput {
+  const common = { TableName: settings.tableName, Item: fromWire(item) };
+  const readVersion = read?.[META.version]?.S;
+  if (!read) return { ...common, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': settings.key.partitionKey } };
+  if (readVersion === undefined) {
+    return { ...common, ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#v)', ExpressionAttributeNames: { '#pk': settings.key.partitionKey, '#v': META.version } };
+  }
+  return { ...common, ConditionExpression: '#v = :read', ExpressionAttributeNames: { '#v': META.version }, ExpressionAttributeValues: { ':read': { S: readVersion } } };
 }

@@ -4,18 +4,23 @@
  * first (one conditional UpdateItem each); writes made by regionsync itself are never
  * re-shipped, so replication cannot loop.
  */
-import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { groupIntoBatches, keyToString, packChanges, stripMeta, type AttributeMap, type Change } from '../core/change.ts';
-import { toWire } from '../core/codec.ts';
+import { fromWire, toWire } from '../core/codec.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
-import { METRICS, type FunctionSettings } from '../core/contract.ts';
+import { META, METRICS, type FunctionSettings } from '../core/contract.ts';
+import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState } from '../core/item-state.ts';
+import { advance, mergeVectors, vectorFromAttribute, type VersionVector } from '../core/vector.ts';
+import type { PairMetricsSink } from '../core/metrics.ts';
 import { changeFromImage, classifyRecord, reconcile, type ShipperAction } from '../core/stream-record.ts';
-import { HybridLogicalClock, type Version } from '../core/version.ts';
-import { stampedPutInput, stampInput, tombstoneInput } from '../core/writes.ts';
+import { compareVersions, decodeVersion, HybridLogicalClock, type Version } from '../core/version.ts';
+import { customLocalWrite, type Resolver } from '../core/resolver.ts';
+import { SettingsError } from '../core/errors.ts';
+import { stampedPutInput, stampInput, stateContext, statePutInput, tombstoneInput } from '../core/writes.ts';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call. */
 const SQS_MAX_BYTES = 1024 * 1024;
@@ -32,8 +37,12 @@ export interface ShipperDeps {
   readonly sqsFor: (region: string) => SQSClient;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** Per target region: changes shipped (core/metrics.ts), published by the handler. @default none */
+  readonly pairMetrics?: PairMetricsSink;
   readonly clock?: HybridLogicalClock;
   readonly now?: () => number;
+  /** The table's resolver, for the `custom` strategy (it resolves local writes too). */
+  readonly resolver?: Resolver;
 }
 
 interface RecordOutcome {
@@ -95,7 +104,14 @@ export class Shipper {
   }
 
   private async processRecord(record: DynamoDBRecord): Promise<Change | undefined> {
-    const action = classifyRecord(record, { logicalTable: this.settings.logicalTable, region: this.settings.region, key: this.settings.key, now: this.now() });
+    const { settings } = this;
+    const action = classifyRecord(record, {
+      logicalTable: settings.logicalTable,
+      region: settings.region,
+      key: settings.key,
+      now: this.now(),
+      replicateTtlDeletes: settings.replicateTtlDeletes ?? false,
+    });
     switch (action.kind) {
       case 'skip':
         return undefined;
@@ -115,7 +131,10 @@ export class Shipper {
    */
   private async stampOrTombstone(action: StampAction | TombstoneAction): Promise<Change | undefined> {
     const { settings } = this;
-    let write = action.kind === 'stamp' ? this.stampWrite(action.floor, action.expectedVersion, action.key) : this.tombstoneWrite(action.key, action.floor, undefined);
+    const strategy = settings.strategy?.strategy ?? 'lww';
+    if (strategy !== 'lww') return this.foldIntoState(action);
+    let base = action.baseVector;
+    let write = action.kind === 'stamp' ? this.stampWrite(action.key, action.floor, action.expectedVersion, base) : this.tombstoneWrite(action.key, action.floor, undefined, base);
     for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
       try {
         const image = await write();
@@ -124,6 +143,7 @@ export class Shipper {
       } catch (e) {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
         const current = e.Item ? toWire(e.Item) : undefined;
+        base = mergeVectors(base, vectorFromAttribute(current?.[META.vector]));
         const next = reconcile(current, action.floor, settings.region);
         switch (next.kind) {
           case 'none':
@@ -132,13 +152,13 @@ export class Shipper {
           case 'ship':
             return changeFromImage(next.current, settings, action.writtenAt, settings.ttlAttribute);
           case 'restamp':
-            write = next.tombstone ? this.tombstoneWrite(action.key, next.floor, next.expectedVersion) : this.stampWrite(next.floor, next.expectedVersion, action.key);
+            write = next.tombstone ? this.tombstoneWrite(action.key, next.floor, next.expectedVersion, base) : this.stampWrite(action.key, next.floor, next.expectedVersion, base);
             break;
           case 'restore':
             write =
               action.kind === 'stamp'
-                ? this.putWrite(stripMeta(action.image), next.floor, next.expectedVersion)
-                : this.tombstoneWrite(action.key, next.floor, next.expectedVersion);
+                ? this.putWrite(stripMeta(action.image), next.floor, next.expectedVersion, base)
+                : this.tombstoneWrite(action.key, next.floor, next.expectedVersion, base);
             break;
         }
       }
@@ -146,30 +166,82 @@ export class Shipper {
     throw new Error(`item ${keyToString(action.key)} kept changing while being stamped; the batch will be retried`);
   }
 
+  /**
+   * `fields` and `merge` strategies: fold the record's difference (old image → new image) into the
+   * item's mergeable state, read fresh, and write it back conditional on the version read. Any
+   * replicated change that landed in between is kept: the merge is what makes both survive. The
+   * record's sequence number is kept on the item, so a retried record is not folded in twice.
+   */
+  private async foldIntoState(action: StampAction | TombstoneAction): Promise<Change | undefined> {
+    const { settings } = this;
+    const ctx = stateContext(settings);
+    for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
+      const current = await this.deps.dynamodb
+        .send(new GetItemCommand({ TableName: settings.tableName, Key: fromWire(action.key), ConsistentRead: true }))
+        .then((o) => (o.Item ? toWire(o.Item) : undefined));
+      if (current && (current[META.sequence]?.S ?? '') >= action.sequenceNumber && current[META.version]) {
+        // Already folded in by an earlier attempt: shipping the current state again is harmless.
+        return changeFromImage(current, settings, action.writtenAt, settings.ttlAttribute);
+      }
+      // The old image is a past state of this very item: joining it in changes nothing the item
+      // still has, and brings back the merge state a delete or a whole-item PutItem dropped.
+      const past = action.oldImage?.[META.version] ? parseState(action.oldImage, ctx) : emptyState(action.key);
+      const state = mergeStates(current ? parseState(current, ctx) : emptyState(action.key), past, ctx);
+      const floor = [action.floor, decodeVersion(state.version)].filter((v): v is Version => v !== undefined).sort(compareVersions).pop();
+      const version = this.clock.next(floor);
+      const expiresAt = Math.floor(this.now() / 1000) + settings.tombstoneTtlSeconds;
+      const image = action.kind === 'stamp' ? action.image : undefined;
+      let written: AttributeMap;
+      if (settings.strategy?.strategy === 'custom') {
+        if (!this.deps.resolver) throw new SettingsError('table uses the custom strategy but the shipper was built without a resolver');
+        // With the item gone (a delete), the record's old image is the state the delete removes.
+        const seen = current ?? (action.oldImage?.[META.version] ? action.oldImage : undefined);
+        const args = { current: seen, keyItem: action.key, image, baseVector: action.baseVector, version, resolver: this.deps.resolver, key: settings.key, ttlAttribute: settings.ttlAttribute, tombstoneExpiresAt: expiresAt };
+        written = customLocalWrite(args).item;
+      } else {
+        const next = applyLocalWrite(state, action.oldImage, image, version, ctx, expiresAt);
+        next.vector = mergeVectors(next.vector, action.baseVector);
+        written = serializeState(next, ctx, 'stamp');
+      }
+      const item = { ...written, [META.sequence]: { S: action.sequenceNumber } };
+      try {
+        await this.deps.dynamodb.send(new PutItemCommand(statePutInput(settings, item, current)));
+        this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
+        return changeFromImage(item, settings, action.writtenAt, settings.ttlAttribute);
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
+    }
+    throw new Error(`item ${keyToString(action.key)} kept changing while its write was folded in; the batch will be retried`);
+  }
+
   /** UpdateItem that adds this region's version to the item as it is; returns the item written. */
-  private stampWrite(floor: Version | undefined, expectedVersion: string | undefined, key: AttributeMap): () => Promise<AttributeMap> {
+  private stampWrite(key: AttributeMap, floor: Version | undefined, expectedVersion: string | undefined, base: VersionVector): () => Promise<AttributeMap> {
     const { settings } = this;
     return async () => {
-      const input = stampInput({ tableName: settings.tableName, key, keySchema: settings.key, version: this.clock.next(floor), expectedVersion, ttlAttribute: settings.ttlAttribute });
+      const version = this.clock.next(floor);
+      const input = stampInput({ tableName: settings.tableName, key, keySchema: settings.key, version, expectedVersion, ttlAttribute: settings.ttlAttribute, vector: advance(base, version) });
       const out = await this.deps.dynamodb.send(new UpdateItemCommand(input));
       return toWire(out.Attributes ?? {});
     };
   }
 
-  private tombstoneWrite(key: AttributeMap, floor: Version | undefined, expectedVersion: string | undefined): () => Promise<AttributeMap> {
+  private tombstoneWrite(key: AttributeMap, floor: Version | undefined, expectedVersion: string | undefined, base: VersionVector): () => Promise<AttributeMap> {
     const { settings } = this;
     return async () => {
+      const version = this.clock.next(floor);
       const expiresAt = Math.floor(this.now() / 1000) + settings.tombstoneTtlSeconds;
-      const input = tombstoneInput({ tableName: settings.tableName, key, keySchema: settings.key, version: this.clock.next(floor), expiresAt, ttlAttribute: settings.ttlAttribute, expectedVersion });
+      const input = tombstoneInput({ tableName: settings.tableName, key, keySchema: settings.key, version, expiresAt, ttlAttribute: settings.ttlAttribute, expectedVersion, vector: advance(base, version) });
       await this.deps.dynamodb.send(new PutItemCommand(input));
       return toWire(input.Item!);
     };
   }
 
-  private putWrite(item: AttributeMap, floor: Version | undefined, expectedVersion: string): () => Promise<AttributeMap> {
+  private putWrite(item: AttributeMap, floor: Version | undefined, expectedVersion: string, base: VersionVector): () => Promise<AttributeMap> {
     const { settings } = this;
     return async () => {
-      const input = stampedPutInput({ tableName: settings.tableName, item, keySchema: settings.key, version: this.clock.next(floor), expectedVersion });
+      const version = this.clock.next(floor);
+      const input = stampedPutInput({ tableName: settings.tableName, item, keySchema: settings.key, version, expectedVersion, vector: advance(base, version) });
       await this.deps.dynamodb.send(new PutItemCommand(input));
       return toWire(input.Item!);
     };
@@ -193,7 +265,7 @@ export class Shipper {
           );
           if (out.Failed && out.Failed.length > 0) throw new Error(`SendMessageBatch to ${target.region} failed for ${out.Failed.length} entries: ${out.Failed[0]?.Code} ${out.Failed[0]?.Message}`);
           this.deps.metrics.addMetric(METRICS.names.messagesSent, MetricUnit.Count, batch.length);
-        }),
+        }).then(() => this.deps.pairMetrics?.shipped({ table: this.settings.logicalTable, source: this.settings.region, target: target.region }, changes.length)),
       ),
     );
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

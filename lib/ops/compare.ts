@@ -38,9 +38,9 @@ export async function scanAll(t: Target, region: string, tableName: string): Pro
   return items;
 }
 
-/** What must be equal in every region: everything but who wrote the version (stamp here, repl there). */
+/** What must be equal in every region: everything but who wrote the version (stamp here, repl there) and local bookkeeping. */
 export function replicaView(item: Item): string {
-  const { [META.writer]: _writer, ...rest } = item;
+  const { [META.writer]: _writer, [META.sequence]: _sequence, ...rest } = item;
   return canonicalItem(toWire(rest));
 }
 

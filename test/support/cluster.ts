@@ -6,7 +6,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { Applier } from '../../lambda/applier/applier.ts';
 import { canonicalItem, toWire } from '../../lambda/core/codec.ts';
-import { META, type FunctionSettings, type KeySchema } from '../../lambda/core/contract.ts';
+import { META, type FunctionSettings, type KeySchema, type StrategySpec } from '../../lambda/core/contract.ts';
+import type { Resolver } from '../../lambda/core/resolver.ts';
 import { HybridLogicalClock } from '../../lambda/core/version.ts';
 import { Shipper } from '../../lambda/shipper/shipper.ts';
 import { FakeSqs, FakeTable } from './fakes.ts';
@@ -24,8 +25,9 @@ export function silentMetrics(): never {
   return { addMetric: () => undefined, singleMetric: () => single, publishStoredMetrics: () => undefined } as never;
 }
 
-export function settingsFor(region: string, regions: readonly string[]): FunctionSettings {
+export function settingsFor(region: string, regions: readonly string[], strategy: StrategySpec = { strategy: 'lww' }): FunctionSettings {
   return {
+    strategy,
     tableName: TABLE,
     logicalTable: TABLE,
     region,
@@ -58,6 +60,8 @@ export class Cluster {
   constructor(
     readonly regions: readonly string[],
     skewMs: Readonly<Record<string, number>> = {},
+    readonly strategy: StrategySpec = { strategy: 'lww' },
+    resolver?: Resolver,
   ) {
     for (const r of regions) {
       const table = new FakeTable(r, KEY);
@@ -66,16 +70,20 @@ export class Cluster {
       const now = () => this.t + (skewMs[r] ?? 0);
       this.shippers.set(
         r,
-        new Shipper(settingsFor(r, regions), {
+        new Shipper(settingsFor(r, regions, strategy), {
           dynamodb: table.client,
           sqsFor: () => this.sqs.client,
           logger: silentLogger(),
           metrics: silentMetrics(),
           clock: new HybridLogicalClock(r, now),
           now,
+          ...(resolver ? { resolver } : {}),
         }),
       );
-      this.appliers.set(r, new Applier(settingsFor(r, regions), { dynamodb: table.client, sqs: this.sqs.client, logger: silentLogger(), metrics: silentMetrics(), now }));
+      this.appliers.set(
+        r,
+        new Applier(settingsFor(r, regions, strategy), { dynamodb: table.client, sqs: this.sqs.client, logger: silentLogger(), metrics: silentMetrics(), now, ...(resolver ? { resolver } : {}) }),
+      );
     }
   }
 
@@ -142,7 +150,7 @@ export class Cluster {
   view(region: string): Map<string, string> {
     const out = new Map<string, string>();
     for (const [k, item] of this.table(region).items) {
-      const { [META.writer]: _w, [META.expiresAt]: _e, ...rest } = item;
+      const { [META.writer]: _w, [META.expiresAt]: _e, [META.sequence]: _s, ...rest } = item;
       out.set(k, canonicalItem(toWire(rest)));
     }
     return out;

@@ -52,7 +52,7 @@ export class FakeTable {
       const old = this.items.get(this.keyString(item));
       this.check(input.ConditionExpression, old, input.ExpressionAttributeNames, input.ExpressionAttributeValues, input.ReturnValuesOnConditionCheckFailure);
       this.write(item, old);
-      return {};
+      return { Attributes: input.ReturnValues === 'ALL_OLD' && old ? clone(old) : undefined };
     }
     if (command instanceof UpdateItemCommand) {
       this.calls.update++;
@@ -85,6 +85,31 @@ export class FakeTable {
     const old = this.items.get(this.keyString(key));
     this.write({ ...clone(old ?? key), ...clone(set) }, old);
   }
+  /** `UpdateItem ADD attr :delta` (numbers) or set union / difference, atomically like DynamoDB. */
+  appAdd(key: Item, attr: string, delta: number): void {
+    const old = this.items.get(this.keyString(key));
+    const n = Number(old?.[attr]?.N ?? 0) + delta;
+    this.write({ ...clone(old ?? key), [attr]: { N: String(n) } }, old);
+  }
+  appSetAdd(key: Item, attr: string, elems: string[]): void {
+    const old = this.items.get(this.keyString(key));
+    const next = [...new Set([...(old?.[attr]?.SS ?? []), ...elems])].sort();
+    this.write({ ...clone(old ?? key), [attr]: { SS: next } }, old);
+  }
+  appSetDelete(key: Item, attr: string, elems: string[]): void {
+    const old = this.items.get(this.keyString(key));
+    if (!old) return;
+    const next = (old[attr]?.SS ?? []).filter((e) => !elems.includes(e));
+    const item = clone(old);
+    if (next.length > 0) item[attr] = { SS: next };
+    else delete item[attr];
+    this.write(item, old);
+  }
+  appAppend(key: Item, attr: string, value: string): void {
+    const old = this.items.get(this.keyString(key));
+    this.write({ ...clone(old ?? key), [attr]: { L: [...(old?.[attr]?.L ?? []), { S: value }] } }, old);
+  }
+
   delete(key: Item, service = false): void {
     const k = this.keyString(key);
     const old = this.items.get(k);

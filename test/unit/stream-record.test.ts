@@ -18,7 +18,16 @@ function record(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', images: { old?: objec
 describe('classifyRecord', () => {
   it('stamps a plain insert that carries no version', () => {
     const action = classifyRecord(record('INSERT', { new: { pk: { S: 'a' }, x: { N: '1' } } }), ctx);
-    expect(action).toEqual({ kind: 'stamp', key: { pk: { S: 'a' } }, floor: undefined, expectedVersion: undefined, image: { pk: { S: 'a' }, x: { N: '1' } }, writtenAt: 1500 });
+    expect(action).toEqual({
+      kind: 'stamp',
+      key: { pk: { S: 'a' } },
+      floor: undefined,
+      expectedVersion: undefined,
+      image: { pk: { S: 'a' }, x: { N: '1' } },
+      baseVector: {},
+      sequenceNumber: '1'.padStart(40, '0'),
+      writtenAt: 1500,
+    });
   });
 
   it('stamps a plain update of a replicated item above the replicated version', () => {
