@@ -1,6 +1,10 @@
 import { deadLetterQueueName, inboundQueueName } from '../../lambda/core/contract.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import type { StrategySpec } from '../../lambda/core/contract.ts';
 import { ConfigError } from '../../lambda/core/errors.ts';
 import { KNOWN_REGIONS } from './regions.ts';
+import { validateMonitoring } from './monitoring.ts';
 import type { RegionConfig, RegionSyncConfig, ResolvedConfig, ResolvedTableConfig, TableConfig } from './schema.ts';
 
 /**
@@ -68,8 +72,9 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
       tables.push(resolved);
     });
   }
+  const monitoring = validateMonitoring(input, regionNames, bad);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { appName, regions, tables };
+  return { appName, regions, tables, monitoring };
 }
 
 function validateTable(
@@ -124,7 +129,16 @@ function validateTable(
   const ttlAttribute = t.ttlAttribute ?? '_rs_exp';
   if (typeof ttlAttribute !== 'string' || ttlAttribute === '') bad(`${path}.ttlAttribute`, ttlAttribute, 'must be an attribute name');
   else if (ttlAttribute === t.partitionKey?.name || ttlAttribute === t.sortKey?.name) bad(`${path}.ttlAttribute`, ttlAttribute, 'must not be a key attribute');
+  const resolution = validateResolution(t, path, bad);
+  const log = t.conflictLog ?? {};
+  if (typeof log !== 'object' || log === null) bad(`${path}.conflictLog`, log, 'must be an object { enabled?, retentionDays? }');
+  const retentionDays = log.retentionDays ?? 30;
+  if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650) bad(`${path}.conflictLog.retentionDays`, retentionDays, 'must be a whole number of days from 1 to 3650');
+  if (t.replicateTtlDeletes !== undefined && typeof t.replicateTtlDeletes !== 'boolean') bad(`${path}.replicateTtlDeletes`, t.replicateTtlDeletes, 'must be true or false');
   return {
+    ...resolution,
+    ...(log.enabled === false ? {} : { conflictLogRetentionSeconds: retentionDays * 86_400 }),
+    replicateTtlDeletes: t.replicateTtlDeletes ?? false,
     name: t.name,
     partitionKey: t.partitionKey,
     ...(t.sortKey ? { sortKey: t.sortKey } : {}),
@@ -142,4 +156,46 @@ function partitionOf(region: string): string {
   if (region.startsWith('cn-')) return 'aws-cn';
   if (region.startsWith('us-gov-')) return 'aws-us-gov';
   return 'aws';
+}
+
+const CRDT_KINDS = ['counter', 'set', 'max', 'min', 'list'];
+
+/** Checks `conflictResolution`; a custom resolver's module must exist and export the function. */
+function validateResolution(
+  t: TableConfig,
+  path: string,
+  bad: (path: string, value: unknown, why: string) => void,
+): { strategy: StrategySpec; resolver?: { file: string; exportName: string } } {
+  const c = t.conflictResolution ?? { strategy: 'lww' as const };
+  const at = `${path}.conflictResolution`;
+  switch (c.strategy) {
+    case 'lww':
+    case 'fields':
+      return { strategy: { strategy: c.strategy } };
+    case 'merge': {
+      if (typeof c.attributes !== 'object' || c.attributes === null || Object.keys(c.attributes).length === 0) {
+        bad(`${at}.attributes`, c.attributes, 'the merge strategy needs at least one attribute, e.g. { likes: "counter" }');
+        return { strategy: { strategy: 'fields' } };
+      }
+      for (const [name, kind] of Object.entries(c.attributes)) {
+        if (!CRDT_KINDS.includes(kind)) bad(`${at}.attributes.${name}`, kind, `must be one of ${CRDT_KINDS.join(', ')}`);
+        if (name === t.partitionKey?.name || name === t.sortKey?.name) bad(`${at}.attributes.${name}`, kind, 'a key attribute cannot merge');
+        if (name.startsWith('_rs_')) bad(`${at}.attributes.${name}`, kind, 'names starting with _rs_ are reserved for regionsync metadata');
+      }
+      return { strategy: { strategy: 'merge', attributes: c.attributes } };
+    }
+    case 'custom': {
+      const [file, exportName = 'default'] = String(c.resolver ?? '').split('#');
+      const absolute = file ? resolvePath(file) : '';
+      if (!file || !existsSync(absolute)) {
+        bad(`${at}.resolver`, c.resolver, 'must name an existing module, e.g. "resolvers/orders.ts#resolveOrder"');
+      } else if (exportName !== 'default' && !new RegExp(`export\\s+(const|function|let|async\\s+function)\\s+${exportName}\\b|export\\s*\\{[^}]*\\b${exportName}\\b`).test(readFileSync(absolute, 'utf8'))) {
+        bad(`${at}.resolver`, c.resolver, `${file} does not export "${exportName}"`);
+      }
+      return { strategy: { strategy: 'custom' }, resolver: { file: absolute, exportName } };
+    }
+    default:
+      bad(`${at}.strategy`, (c as { strategy?: unknown }).strategy, 'must be one of lww, fields, merge, custom');
+      return { strategy: { strategy: 'lww' } };
+  }
 }

@@ -1,7 +1,9 @@
 import { Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { ResolvedConfig } from '../config/schema.ts';
+import { ConflictLog } from '../constructs/conflict-log.ts';
 import { ReplicatedTable } from '../constructs/replicated-table.ts';
+import { RegionMonitoring } from '../constructs/region-monitoring.ts';
 
 export interface RegionStackProps extends StackProps {
   readonly config: ResolvedConfig;
@@ -12,15 +14,32 @@ export interface RegionStackProps extends StackProps {
 /** Everything regionsync runs in one region: a ReplicatedTable per table that lives there. */
 export class RegionStack extends Stack {
   public readonly tables: ReadonlyMap<string, ReplicatedTable>;
+  public readonly conflictLog?: ConflictLog;
+  /** Alarms, alarm topic, dashboards and write fence (see RegionMonitoring). */
+  public readonly monitoring: RegionMonitoring;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
     const tables = new Map<string, ReplicatedTable>();
+    const here = props.config.tables.filter((t) => t.regions.includes(props.region));
+    // One conflict log per region, shared by its tables, when any of them keeps one.
+    this.conflictLog = here.some((t) => t.conflictLogRetentionSeconds) ? new ConflictLog(this, 'rs:ConflictLog', { appName: props.config.appName }) : undefined;
     for (const table of props.config.tables.filter((t) => t.regions.includes(props.region))) {
       // Construct IDs are the table names: stable across deploys, so resources are never replaced by a re-ordering.
-      tables.set(table.name, new ReplicatedTable(this, table.name, { appName: props.config.appName, table, region: props.region, regions: props.config.regions }));
+      tables.set(
+        table.name,
+        new ReplicatedTable(this, table.name, {
+          appName: props.config.appName,
+          table,
+          region: props.region,
+          regions: props.config.regions,
+          ...(this.conflictLog ? { conflictLog: this.conflictLog.table } : {}),
+        }),
+      );
     }
     this.tables = tables;
+    // "rs:" cannot start a table name, so this ID never collides with a table's.
+    this.monitoring = new RegionMonitoring(this, 'rs:Monitoring', { config: props.config, region: props.region, tables });
     Tags.of(this).add('regionsync:app', props.config.appName);
   }
 }

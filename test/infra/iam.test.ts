@@ -98,11 +98,14 @@ describe('shipper role', () => {
 });
 
 describe('applier role', () => {
-  it.each(PLACEMENTS)('$table in $region: exactly PutItem on its table, consume its inbound queue, send to its DLQ', ({ region, table }) => {
+  it.each(PLACEMENTS)('$table in $region: exactly PutItem on its table and its region`s conflict log, consume its inbound queue, send to its DLQ', ({ region, table }) => {
     // Prepare
     const i = ids(region, table);
+    const conflictLog = regionOf(synth, region).stack.conflictLog;
+    expect(conflictLog, 'every fixture table keeps a conflict log (the default)').toBeDefined();
     const required = [
       ...on(ref(i.table, 'Arn'), 'dynamodb:PutItem'),
+      ...on(ref(logicalId(conflictLog!.table), 'Arn'), 'dynamodb:PutItem'),
       ...on(ref(i.inbound, 'Arn'), 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'),
       ...on(ref(i.dlq, 'Arn'), 'sqs:SendMessage'),
     ];
@@ -147,7 +150,7 @@ describe('every role and policy', () => {
     expect(wildcards).toEqual([]);
   });
 
-  it.each(REGIONS)('%s: Deny statements with sqs:* are only the TLS-only guards on queues', (region) => {
+  it.each(REGIONS)('%s: Deny statements are only the TLS-only guards on queues (sqs:*) and the alarm topic (sns:Publish)', (region) => {
     // Prepare
     const statements = allStatements(regionOf(synth, region).template);
 
@@ -156,7 +159,10 @@ describe('every role and policy', () => {
 
     // Assess
     expect(denies.length).toBeGreaterThan(0);
-    for (const { statement } of denies) expect(statement).toMatchObject({ Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    for (const { statement } of denies) {
+      expect(['sqs:*', 'sns:Publish']).toContain(statement.Action);
+      expect(statement).toMatchObject({ Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    }
   });
 
   it.each(REGIONS)('%s: Resource "*" only for dynamodb:ListStreams on shipper roles (AWS requires it there)', (region) => {

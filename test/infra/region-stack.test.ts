@@ -57,7 +57,8 @@ describe('stacks and tables per region', () => {
   it.each(REGIONS)('%s holds exactly the tables configured for it, as plain tables without replicas', (region) => {
     // Prepare
     const { template } = regionOf(synth, region);
-    const expected = Object.keys(TABLE_REGIONS).filter((t) => TABLE_REGIONS[t]!.includes(region)).sort();
+    // Its replicated tables, and the region's conflict log (kept by default).
+    const expected = [...Object.keys(TABLE_REGIONS).filter((t) => TABLE_REGIONS[t]!.includes(region)), `${APP_NAME}-conflicts`].sort();
 
     // Act
     const tables = Object.values(template.findResources('AWS::DynamoDB::Table')).map((r) => r.Properties.TableName as string);

@@ -1,0 +1,40 @@
+/**
+ * Builds the Lambda handler: a thin adapter over Applier. Clients are created once per container.
+ * Tables with a custom resolver get a generated entry point that passes it in.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { METRICS } from '../core/contract.ts';
+import { PairMetrics } from '../core/metrics.ts';
+import { readSettings } from '../core/settings.ts';
+import { Applier } from './applier.ts';
+import type { Resolver } from '../core/resolver.ts';
+
+export interface ApplierHandlerOptions {
+  /** The table's resolver (custom strategy). @default none */
+  readonly resolver?: Resolver;
+}
+
+export function createApplierHandler(options: ApplierHandlerOptions = {}): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  const settings = readSettings();
+  const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.targetRegion]: settings.region } });
+  const applier = new Applier(settings, {
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+    dynamodb: new DynamoDBClient({ region: settings.region }),
+    sqs: new SQSClient({ region: settings.region, useQueueUrlAsEndpoint: false }),
+    logger: new Logger(),
+    metrics,
+    pairMetrics: new PairMetrics(),
+  });
+
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    try {
+      return await applier.handle(event);
+    } finally {
+      metrics.publishStoredMetrics();
+    }
+  };
+}

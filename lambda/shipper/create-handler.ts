@@ -1,0 +1,50 @@
+/**
+ * Builds the Lambda handler: a thin adapter over Shipper. Clients are created once per container.
+ * Tables with a custom resolver get a generated entry point that passes it in.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { METRICS } from '../core/contract.ts';
+import { PairMetrics } from '../core/metrics.ts';
+import { readSettings } from '../core/settings.ts';
+import { Shipper } from './shipper.ts';
+import type { Resolver } from '../core/resolver.ts';
+
+export interface ShipperHandlerOptions {
+  /** The table's resolver (custom strategy). @default none */
+  readonly resolver?: Resolver;
+}
+
+export function createShipperHandler(options: ShipperHandlerOptions = {}): (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse> {
+  const settings = readSettings();
+  const logger = new Logger();
+  const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.sourceRegion]: settings.region } });
+  // useQueueUrlAsEndpoint false: each client is already bound to its target region; letting the SDK
+  // route by the queue URL's host would bypass AWS_ENDPOINT_URL (LocalStack, moto) entirely.
+  const pairMetrics = new PairMetrics();
+  const sqsClients = new Map<string, SQSClient>();
+  const shipper = new Shipper(settings, {
+    ...(options.resolver ? { resolver: options.resolver } : {}),
+    dynamodb: new DynamoDBClient({ region: settings.region }),
+    sqsFor: (region) => {
+      let client = sqsClients.get(region);
+      if (!client) sqsClients.set(region, (client = new SQSClient({ region, useQueueUrlAsEndpoint: false })));
+      return client;
+    },
+    logger,
+    metrics,
+    pairMetrics,
+  });
+
+  return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    try {
+      return await shipper.handle(event);
+    } finally {
+      metrics.publishStoredMetrics();
+      pairMetrics.publish();
+    }
+  };
+}

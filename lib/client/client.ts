@@ -1,0 +1,210 @@
+/**
+ * The client helper: writes that carry their regionsync version from the moment they are made.
+ *
+ * Plain writes from any SDK replicate too, but get their version from the shipper a moment later
+ * (one extra write per item, ordered at stamp time). Through this helper a write is ordered when
+ * it is made, costs one consistent read instead of the stamping write, and the CRDT operations of
+ * the `merge` strategy are explicit (`increment`, `addToSet`, ...). Reads leave tombstones out.
+ *
+ * ```ts
+ * const posts = new RegionSyncClient({ dynamodb: new DynamoDBClient({ region: 'eu-west-1' }), region: 'eu-west-1',
+ *   table: { name: 'posts', partitionKey: 'postId', strategy: { strategy: 'merge', attributes: { likes: 'counter', tags: 'set' } } } });
+ * await posts.increment({ postId: 'p1' }, 'likes');            // never lost, whatever other regions do
+ * await posts.addToSet({ postId: 'p1' }, 'tags', ['news']);
+ * const post = await posts.get({ postId: 'p1' });              // undefined if deleted (tombstone)
+ * ```
+ */
+import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
+import { stripMeta, type AttributeMap } from '../../lambda/core/change.ts';
+import { fromWire, toWire } from '../../lambda/core/codec.ts';
+import { META, type KeySchema, type StrategySpec } from '../../lambda/core/contract.ts';
+import { applyLocalWrite, emptyState, parseState, serializeState, type StateContext } from '../../lambda/core/item-state.ts';
+import { customLocalWrite, type Resolver } from '../../lambda/core/resolver.ts';
+import { advance, vectorFromAttribute, vectorToAttribute } from '../../lambda/core/vector.ts';
+import { decodeVersion, encodeVersion, HybridLogicalClock, type Version } from '../../lambda/core/version.ts';
+import { statePutInput } from '../../lambda/core/writes.ts';
+
+export type PlainItem = Record<string, NativeAttributeValue>;
+
+export interface ClientTable {
+  readonly name: string;
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+  /** @default { strategy: 'lww' } */
+  readonly strategy?: StrategySpec;
+  /** The custom strategy's resolver (the same function the table is deployed with). */
+  readonly resolver?: Resolver;
+  /** @default '_rs_exp' */
+  readonly ttlAttribute?: string;
+  /** Seconds a tombstone is kept. @default 1_296_000 */
+  readonly tombstoneTtlSeconds?: number;
+}
+
+export interface RegionSyncClientOptions {
+  readonly dynamodb: DynamoDBClient;
+  /** The region this client writes to (the origin of its versions). */
+  readonly region: string;
+  readonly table: ClientTable;
+  /** Conditional-write attempts before giving up on a hot item. @default 8 */
+  readonly maxAttempts?: number;
+}
+
+export interface WriteResult {
+  /** The version the write carries: pass it to awaitReplicated for read-your-writes elsewhere. */
+  readonly version: string;
+}
+
+/** One clock per region and process: versions from this process only move forward. */
+const clocks = new Map<string, HybridLogicalClock>();
+
+export class RegionSyncClient {
+  private readonly ctx: StateContext;
+  private readonly clock: HybridLogicalClock;
+
+  constructor(private readonly options: RegionSyncClientOptions) {
+    const t = options.table;
+    const key: KeySchema = { partitionKey: t.partitionKey, ...(t.sortKey ? { sortKey: t.sortKey } : {}) };
+    this.ctx = { key, strategy: t.strategy ?? { strategy: 'lww' }, ttlAttribute: t.ttlAttribute ?? META.expiresAt };
+    if (this.ctx.strategy.strategy === 'custom' && !t.resolver) throw new Error(`RegionSyncClient: table ${t.name} uses the custom strategy; pass its resolver`);
+    let clock = clocks.get(options.region);
+    if (!clock) clocks.set(options.region, (clock = new HybridLogicalClock(options.region)));
+    this.clock = clock;
+  }
+
+  /** The item, without regionsync's metadata; undefined when absent or deleted (a tombstone). */
+  async get(key: PlainItem): Promise<PlainItem | undefined> {
+    const item = await this.read(key);
+    return item && !isTombstone(item) ? unmarshall(fromWire(stripMeta(item, [this.ctx.ttlAttribute]))) : undefined;
+  }
+
+  /** Replaces the whole item. */
+  put(item: PlainItem): Promise<WriteResult> {
+    return this.write(this.keyOf(item), () => item);
+  }
+
+  /** Sets (or, with undefined, removes) the given attributes. */
+  update(key: PlainItem, changes: PlainItem): Promise<WriteResult> {
+    return this.write(key, (current) => {
+      const next: PlainItem = { ...(current ?? key) };
+      for (const [name, value] of Object.entries(changes)) {
+        if (value === undefined) delete next[name];
+        else next[name] = value;
+      }
+      return next;
+    });
+  }
+
+  delete(key: PlainItem): Promise<WriteResult> {
+    return this.write(key, () => undefined);
+  }
+
+  /** Counter (`merge` strategy): increments from every region add up; none is lost. */
+  increment(key: PlainItem, attribute: string, by = 1): Promise<WriteResult> {
+    return this.write(key, (current) => ({ ...(current ?? key), [attribute]: Number(current?.[attribute] ?? 0) + by }));
+  }
+
+  /** Set (`merge` strategy): an add wins over a concurrent remove of the same element. */
+  addToSet(key: PlainItem, attribute: string, values: readonly (string | number)[]): Promise<WriteResult> {
+    return this.write(key, (current) => ({ ...(current ?? key), [attribute]: new Set([...toSet(current?.[attribute]), ...values]) }));
+  }
+
+  removeFromSet(key: PlainItem, attribute: string, values: readonly (string | number)[]): Promise<WriteResult> {
+    return this.write(key, (current) => {
+      const next: PlainItem = { ...(current ?? key) };
+      const remaining = [...toSet(current?.[attribute])].filter((v) => !values.includes(v as string | number));
+      if (remaining.length > 0) next[attribute] = new Set(remaining);
+      else delete next[attribute];
+      return next;
+    });
+  }
+
+  /** Append-only list (`merge` strategy): appends from every region are kept, ordered by version. */
+  append(key: PlainItem, attribute: string, value: NativeAttributeValue): Promise<WriteResult> {
+    return this.write(key, (current) => ({ ...(current ?? key), [attribute]: [...((current?.[attribute] as unknown[]) ?? []), value] }));
+  }
+
+  /**
+   * Read, compute the next item from what the application sees, and write it with a new version
+   * of this region, conditional on the version read: the same fold the shipper does for plain
+   * writes, done at write time (writer `app`, which the shipper ships as it is).
+   */
+  private async write(key: PlainItem, next: (current: PlainItem | undefined) => PlainItem | undefined): Promise<WriteResult> {
+    const { ctx } = this;
+    const wireKey = toWire(marshall(this.keyOf(key)));
+    for (let attempt = 0; attempt < (this.options.maxAttempts ?? 8); attempt++) {
+      const current = await this.read(key);
+      const visible = current && !isTombstone(current) ? unmarshall(fromWire(stripMeta(current, [ctx.ttlAttribute]))) : undefined;
+      const wanted = next(visible);
+      const oldImage = visible ? stripMeta(current!, [ctx.ttlAttribute]) : undefined;
+      const newImage = wanted ? { ...toWire(marshall(wanted, { removeUndefinedValues: true })), ...wireKey } : undefined;
+      const floor = decodeVersion(current?.[META.version]?.S);
+      const version = this.clock.next(floor);
+      const expiresAt = Math.floor(Date.now() / 1000) + (this.options.table.tombstoneTtlSeconds ?? 1_296_000);
+      const item: AttributeMap = { ...this.stateAfter(current, oldImage, newImage, wireKey, version, expiresAt), [META.writer]: { S: 'app' } };
+      if (current?.[META.sequence]) item[META.sequence] = current[META.sequence]!;
+      try {
+        await this.options.dynamodb.send(new PutItemCommand(statePutInput({ tableName: this.options.table.name, key: ctx.key } as never, item, current)));
+        return { version: encodeVersion(version) };
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
+    }
+    throw new Error(`RegionSyncClient: ${this.options.table.name} item kept changing; gave up after ${this.options.maxAttempts ?? 8} attempts`);
+  }
+
+  private stateAfter(current: AttributeMap | undefined, oldImage: AttributeMap | undefined, newImage: AttributeMap | undefined, key: AttributeMap, version: Version, expiresAt: number): AttributeMap {
+    const { ctx } = this;
+    switch (ctx.strategy.strategy) {
+      case 'lww': {
+        const vector = vectorToAttribute(advance(vectorFromAttribute(current?.[META.vector]), version));
+        const meta = { [META.version]: { S: encodeVersion(version) }, [META.origin]: { S: version.region }, [META.vector]: vector };
+        if (newImage) return { ...newImage, ...meta };
+        return { ...key, ...meta, [META.deleted]: { BOOL: true }, [ctx.ttlAttribute]: { N: String(expiresAt) } };
+      }
+      case 'custom':
+        return customLocalWrite({
+          current,
+          keyItem: key,
+          image: newImage,
+          baseVector: vectorFromAttribute(current?.[META.vector]),
+          version,
+          resolver: this.options.table.resolver!,
+          key: ctx.key,
+          ttlAttribute: ctx.ttlAttribute,
+          tombstoneExpiresAt: expiresAt,
+        }).item;
+      default: {
+        const state = current?.[META.version] ? parseState(current, ctx) : emptyState(key);
+        return serializeState(applyLocalWrite(state, oldImage, newImage, version, ctx, expiresAt), ctx, 'app');
+      }
+    }
+  }
+
+  private async read(key: PlainItem): Promise<AttributeMap | undefined> {
+    const out = await this.options.dynamodb.send(new GetItemCommand({ TableName: this.options.table.name, Key: marshall(this.keyOf(key)), ConsistentRead: true }));
+    return out.Item ? toWire(out.Item) : undefined;
+  }
+
+  private keyOf(item: PlainItem): PlainItem {
+    const { partitionKey, sortKey } = this.ctx.key;
+    if (item[partitionKey] === undefined) throw new Error(`RegionSyncClient: ${this.options.table.name} key needs "${partitionKey}"`);
+    if (sortKey && item[sortKey] === undefined) throw new Error(`RegionSyncClient: ${this.options.table.name} key needs "${sortKey}"`);
+    return { [partitionKey]: item[partitionKey], ...(sortKey ? { [sortKey]: item[sortKey] } : {}) };
+  }
+}
+
+/** Read filter: true for a deleted item that regionsync keeps as a tombstone. */
+export function isTombstone(item: Record<string, unknown>): boolean {
+  const flag = item[META.deleted] as { BOOL?: boolean } | boolean | undefined;
+  return flag === true || (typeof flag === 'object' && flag?.BOOL === true);
+}
+
+/** Read filter for Query/Scan results: drops tombstones. */
+export function withoutTombstones<T extends Record<string, unknown>>(items: readonly T[]): T[] {
+  return items.filter((i) => !isTombstone(i));
+}
+
+function toSet(v: unknown): Set<unknown> {
+  return v instanceof Set ? v : new Set(Array.isArray(v) ? v : []);
+}
