@@ -24,6 +24,8 @@ from typing import Any
 from moto.awslambda.models import LambdaBackend
 from moto.moto_api._internal.models import MotoAPIBackend
 
+import moto_cloudwatch  # noqa: F401  (percentile statistics; see moto_cloudwatch.py)
+
 
 def _detach(esm: Any, owners: Any) -> None:
     for owner in owners:
@@ -60,7 +62,7 @@ _original_get_config = MotoAPIBackend.get_config
 
 def _get_config(self: MotoAPIBackend) -> dict[str, Any]:
     config = _original_get_config(self)
-    config["regionsync"] = {"esmDispatch": False}
+    config["regionsync"] = {"esmDispatch": False, "cloudwatchPercentiles": True}
     return config
 
 

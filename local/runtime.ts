@@ -10,6 +10,7 @@ import { discoverFunctions, errorMessage, type DeployedFunction, type EventSourc
 import { FunctionHost, type InvokeOutcome, type LogHandler } from './function-host.ts';
 import { isDispatchDisabled } from './moto.ts';
 import { newStats, type LogLevel, type MappingStats, type RuntimeLogger } from './poller-common.ts';
+import { LocalMetrics } from './service-metrics.ts';
 import { SqsPoller } from './sqs-poller.ts';
 import { StreamPoller } from './stream-poller.ts';
 
@@ -38,6 +39,24 @@ export interface RuntimeOptions {
   readonly retryBaseMs?: number;
   /** Clients per region, instead of creating them. */
   readonly clients?: Readonly<Record<string, RegionClients>>;
+  /**
+   * Publish metrics into the emulator's CloudWatch as AWS would: the EMF lines functions print,
+   * and Lambda and SQS service metrics (see service-metrics.ts). @default true
+   */
+  readonly publishMetrics?: boolean;
+  /** Credentials for one function's environment (default `credentials`): a distinct key per function lets a proxy tell callers apart. */
+  readonly functionCredentials?: (fn: DeployedFunction) => Credentials | undefined;
+  /** Called after every invocation a mapping makes (bench: durations and batch sizes). */
+  readonly onInvoke?: (info: InvocationInfo) => void;
+}
+
+export interface InvocationInfo {
+  readonly region: string;
+  readonly functionName: string;
+  readonly source: EventSourceMappingInfo['source'];
+  /** Records (stream records or messages) in the event. */
+  readonly records: number;
+  readonly outcome: InvokeOutcome;
 }
 
 export interface LocalRuntime {
@@ -100,6 +119,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     throw new Error(`cannot discover the deployed functions at ${options.endpoint}: ${errorMessage(err)}`);
   }
 
+  const metrics = options.publishMetrics === false ? undefined : new LocalMetrics({ endpoint: options.endpoint, credentials: options.credentials, log });
   const hosts = new Map<string, FunctionHost>();
   const hostKey = (region: string, name: string): string => `${region}/${name}`;
   for (const fn of functions) {
@@ -108,7 +128,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       hostKey(fn.region, fn.name),
       new FunctionHost(
         { ...fn, codeDir: fn.code.dir },
-        { endpoint: options.endpoint, credentials: options.credentials, onLog: options.onLog, verbose: options.verbose, poolSize: options.poolSize },
+        { endpoint: options.endpoint, credentials: options.functionCredentials?.(fn) ?? options.credentials, onLog: metrics ? metrics.tapLog(options.onLog) : options.onLog, verbose: options.verbose, poolSize: options.poolSize },
       ),
     );
   }
@@ -130,7 +150,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       if (mapping.filterCriteria) {
         log('warn', `[${fn.region}/${fn.name}] mapping ${mapping.uuid} has FilterCriteria, which the local runtime does not apply: every record is delivered`);
       }
-      const invoke = (event: unknown): Promise<InvokeOutcome> => host!.invoke(event);
+      const run = metrics ? metrics.instrument(fn.region, fn.name, mapping, (e) => host!.invoke(e)) : (e: unknown) => host!.invoke(e);
+      const invoke = async (event: unknown): Promise<InvokeOutcome> => {
+        const outcome = await run(event);
+        const records = (event as { Records?: unknown[] }).Records?.length ?? 0;
+        options.onInvoke?.({ region: fn.region, functionName: fn.name, source: mapping.source, records, outcome });
+        return outcome;
+      };
       const sourceRegion = mapping.eventSourceArn.split(':')[3] || fn.region;
       if (mapping.source === 'dynamodb') {
         const checkpoints = await CheckpointStore.open(
@@ -152,6 +178,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
           }),
         );
       } else {
+        metrics?.watchQueue(sourceRegion, clientsFor(sourceRegion).sqs, mapping.eventSourceArn);
         pollers.push(
           new SqsPoller({ mapping, functionName: fn.name, client: clientsFor(sourceRegion).sqs, invoke, stats, log, pollers: options.sqsPollers }),
         );
@@ -185,6 +212,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
         await Promise.allSettled(pollers.map((p) => p.stop()));
         await ready.catch(() => undefined);
         await Promise.allSettled([...hosts.values()].map((h) => h.stop()));
+        await metrics?.stop();
         ownClients.forEach(destroyRegionClients);
       })();
       return stopping;

@@ -17,6 +17,8 @@ export interface DeployOptions extends Target {
   readonly log?: (line: string) => void;
   /** Print the CDK's own output. @default false */
   readonly verbose?: boolean;
+  /** The CDK's cloud assembly directory, so concurrent deploys do not share (and lock) one. @default .regionsync/cdk.out */
+  readonly outputDir?: string;
 }
 
 export async function deploy(opts: DeployOptions): Promise<{ account: string; seconds: number }> {
@@ -30,10 +32,11 @@ export async function deploy(opts: DeployOptions): Promise<{ account: string; se
   const env = childEnv(opts, { CDK_DEFAULT_ACCOUNT: account, CDK_DEFAULT_REGION: opts.regions[0]!, REGIONSYNC_CONFIG: opts.configFile, AWS_REGION: opts.regions[0]! });
   if (missing.length > 0) {
     log(`bootstrapping ${missing.join(', ')} (account ${account})`);
-    await runCdk(['bootstrap', ...missing.map((r) => `aws://${account}/${r}`)], env, opts.verbose);
+    // bootstrap synthesizes the app too: into the same directory, so it never locks another deploy's.
+    await runCdk(['bootstrap', ...missing.map((r) => `aws://${account}/${r}`), '--output', opts.outputDir ?? path.join('.regionsync', 'cdk.out')], env, opts.verbose);
   }
   log(`deploying ${opts.regions.length} region stacks to ${opts.endpoint ?? 'AWS'}`);
-  const args = ['deploy', '--all', '--require-approval', 'never', '--concurrency', String(opts.regions.length), '--output', path.join('.regionsync', 'cdk.out')];
+  const args = ['deploy', '--all', '--require-approval', 'never', '--concurrency', String(opts.regions.length), '--output', opts.outputDir ?? path.join('.regionsync', 'cdk.out')];
   if (opts.endpoint) {
     // moto cannot delete an empty change set nor update a stack with the SSM bootstrap-version
     // parameter; direct stack updates without that parameter work on moto and LocalStack alike.

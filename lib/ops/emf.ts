@@ -4,13 +4,17 @@
  */
 export interface MetricPoint {
   readonly name: string;
+  /** The document's CloudWatch namespace (EMF lines always name one). */
+  readonly namespace?: string;
   readonly dimensions: Readonly<Record<string, string>>;
   readonly values: readonly number[];
   readonly timestamp: number;
+  /** CloudWatch unit (`Count`, `Milliseconds`, ...), when the document names one. */
+  readonly unit?: string;
 }
 
 interface EmfDocument {
-  _aws?: { Timestamp?: number; CloudWatchMetrics?: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+  _aws?: { Timestamp?: number; CloudWatchMetrics?: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit?: string }[] }[] };
   [k: string]: unknown;
 }
 
@@ -31,7 +35,7 @@ export function parseEmf(line: string): MetricPoint[] {
     for (const m of directive.Metrics) {
       const raw = doc[m.Name];
       const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is number => typeof v === 'number');
-      points.push({ name: m.Name, dimensions, values, timestamp: doc._aws?.Timestamp ?? Date.now() });
+      points.push({ name: m.Name, dimensions, values, timestamp: doc._aws?.Timestamp ?? Date.now(), ...(m.Unit ? { unit: m.Unit } : {}), namespace: directive.Namespace });
     }
   }
   return points;

@@ -1,0 +1,42 @@
+/**
+ * The region's alarm topic: every regionsync alarm in the region notifies it on ALARM and OK.
+ * Subscriptions (email, HTTPS) come from the config.
+ */
+import { Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+
+export interface AlarmTopicProps {
+  readonly appName: string;
+  readonly emails?: readonly string[];
+  readonly httpsEndpoints?: readonly string[];
+}
+
+export function alarmTopicName(appName: string): string {
+  return `${appName}-alarms`;
+}
+
+export class AlarmTopic extends Construct {
+  public readonly topic: sns.Topic;
+  public readonly action: cloudwatch.IAlarmAction;
+
+  constructor(scope: Construct, id: string, props: AlarmTopicProps) {
+    super(scope, id);
+    this.topic = new sns.Topic(this, 'Topic', {
+      topicName: alarmTopicName(props.appName),
+      displayName: `regionsync ${props.appName} alarms`,
+      enforceSSL: true,
+    });
+    for (const email of props.emails ?? []) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
+    for (const url of props.httpsEndpoints ?? []) this.topic.addSubscription(new subscriptions.UrlSubscription(url, { protocol: sns.SubscriptionProtocol.HTTPS }));
+    this.action = new actions.SnsAction(this.topic);
+    Validations.of(this.topic).acknowledge({
+      id: 'AwsSolutions-SNS2',
+      reason:
+        'Alarm notifications carry alarm names and thresholds, no table data. CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed SNS key, and a customer-managed key would cost more than every other regionsync resource at rest.',
+    });
+  }
+}

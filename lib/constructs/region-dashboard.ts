@@ -1,0 +1,133 @@
+/**
+ * One CloudWatch dashboard per region (`<app>-<region>`): for each table, the lag of every pair
+ * into this region with the alarm thresholds drawn, throughput, conflicts and dead-lettered
+ * changes, the inbound backlog and DLQ, the shipper's iterator age, errors and throttles; then
+ * the state of every alarm in the region.
+ */
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { Construct } from 'constructs';
+import type { ResolvedTableConfig, ResolvedTableMonitoring } from '../config/schema.ts';
+import { functionMetric, pairMetric, queueMetric, tableSearch } from './monitoring-metrics.ts';
+import type { ReplicatedTable } from './replicated-table.ts';
+
+export interface DashboardTable {
+  readonly config: ResolvedTableConfig;
+  readonly replicated: ReplicatedTable;
+  readonly thresholds: ResolvedTableMonitoring;
+}
+
+export interface RegionDashboardProps {
+  readonly appName: string;
+  readonly region: string;
+  readonly tables: readonly DashboardTable[];
+  /** Alarms shown in the alarm status widget (none: no widget). */
+  readonly alarms?: readonly cloudwatch.IAlarm[];
+}
+
+export function regionDashboardName(appName: string, region: string): string {
+  return `${appName}-${region}`;
+}
+
+/** An alarm status widget holds at most 100 alarms. */
+export const ALARMS_PER_WIDGET = 100;
+
+export class RegionDashboard extends Construct {
+  public readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: RegionDashboardProps) {
+    super(scope, id);
+    const { appName, region } = props;
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: regionDashboardName(appName, region),
+    });
+    for (const t of props.tables) this.dashboard.addWidgets(...tableWidgets(appName, region, t));
+    alarmStatusWidgets(`Alarms in ${region}`, props.alarms ?? []).forEach((w) => this.dashboard.addWidgets(w));
+  }
+}
+
+function tableWidgets(appName: string, region: string, t: DashboardTable): cloudwatch.IWidget[] {
+  const { config, replicated, thresholds } = t;
+  const name = config.name;
+  const sources = config.regions.filter((r) => r !== region);
+  const pairsIn = sources.map((source) => ({ table: name, source, target: region }));
+  const pairsOut = sources.map((target) => ({ table: name, source: region, target }));
+  const lag = new cloudwatch.GraphWidget({
+    title: `${name}: replication lag into ${region} (ms)`,
+    width: 8,
+    left: pairsIn.flatMap((p) => [pairMetric(p, 'lag', 'p99', { label: `p99 from ${p.source}` }), pairMetric(p, 'lag', 'p50', { label: `p50 from ${p.source}` })]),
+    right: pairsIn.map((p) => pairMetric(p, 'lag', 'Maximum', { label: `max from ${p.source}` })),
+    leftAnnotations: [{ value: thresholds.lagP99ThresholdMs, label: `p99 alarm (${thresholds.lagP99ThresholdMs} ms for ${thresholds.lagEvaluationMinutes} min)`, color: cloudwatch.Color.RED }],
+    rightAnnotations: [{ value: thresholds.lagMaxThresholdMs, label: `max alarm (${thresholds.lagMaxThresholdMs} ms)`, color: cloudwatch.Color.ORANGE }],
+    leftYAxis: { min: 0, showUnits: false },
+    rightYAxis: { min: 0, showUnits: false },
+  });
+  const throughput = new cloudwatch.GraphWidget({
+    title: `${name}: changes per minute`,
+    width: 8,
+    left: [
+      ...pairsIn.map((p) => pairMetric(p, 'applied', 'Sum', { label: `applied from ${p.source}` })),
+      ...pairsIn.map((p) => pairMetric(p, 'stale', 'Sum', { label: `stale from ${p.source}` })),
+      ...pairsOut.map((p) => pairMetric(p, 'shipped', 'Sum', { label: `shipped to ${p.target}` })),
+    ],
+    leftYAxis: { min: 0, showUnits: false },
+  });
+  const conflicts = new cloudwatch.GraphWidget({
+    title: `${name}: conflicts and dead-lettered changes in ${region}`,
+    width: 8,
+    left: [tableSearch('conflicts', name, region, 'conflicts'), tableSearch('deadLettered', name, region, 'dead-lettered')],
+    leftYAxis: { min: 0, showUnits: false },
+  });
+  const backlog = new cloudwatch.GraphWidget({
+    title: `${name}: inbound backlog in ${region}`,
+    width: 6,
+    left: [queueMetric(appName, name, region, 'inbound', 'visible', 'Maximum', 'waiting'), queueMetric(appName, name, region, 'inbound', 'inFlight', 'Maximum', 'in flight')],
+    right: [queueMetric(appName, name, region, 'inbound', 'oldestAge', 'Maximum', 'oldest (s)')],
+    rightAnnotations: [{ value: thresholds.backlogAgeThresholdSeconds, label: `backlog age alarm (${thresholds.backlogAgeThresholdSeconds} s)`, color: cloudwatch.Color.RED }],
+    leftYAxis: { min: 0, showUnits: false },
+    rightYAxis: { min: 0, showUnits: false },
+  });
+  const dlq = new cloudwatch.GraphWidget({
+    title: `${name}: dead-letter queue in ${region}`,
+    width: 6,
+    left: [queueMetric(appName, name, region, 'dlq', 'visible', 'Maximum', 'messages')],
+    leftAnnotations: [{ value: 1, label: 'DLQ alarm (any message)', color: cloudwatch.Color.RED }],
+    leftYAxis: { min: 0, showUnits: false },
+  });
+  const iterator = new cloudwatch.GraphWidget({
+    title: `${name}: shipper iterator age in ${region} (ms)`,
+    width: 6,
+    left: [functionMetric(replicated.shipper, 'iteratorAge', 'Maximum', undefined, 'iterator age')],
+    leftAnnotations: [{ value: thresholds.iteratorAgeThresholdSeconds * 1000, label: `iterator age alarm (${thresholds.iteratorAgeThresholdSeconds} s)`, color: cloudwatch.Color.RED }],
+    leftYAxis: { min: 0, showUnits: false },
+  });
+  const errors = new cloudwatch.GraphWidget({
+    title: `${name}: errors and throttles in ${region}`,
+    width: 6,
+    left: [
+      functionMetric(replicated.shipper, 'errors', 'Sum', undefined, 'shipper errors'),
+      functionMetric(replicated.shipper, 'throttles', 'Sum', undefined, 'shipper throttles'),
+      functionMetric(replicated.applier, 'errors', 'Sum', undefined, 'applier errors'),
+      functionMetric(replicated.applier, 'throttles', 'Sum', undefined, 'applier throttles'),
+    ],
+    leftYAxis: { min: 0, showUnits: false },
+  });
+  return [new cloudwatch.TextWidget({ markdown: `## ${name} in ${region}`, width: 24, height: 1 }), new cloudwatch.Row(lag, throughput, conflicts), new cloudwatch.Row(backlog, dlq, iterator, errors)];
+}
+
+/** Alarm status widgets of at most {@link ALARMS_PER_WIDGET} alarms each. */
+export function alarmStatusWidgets(title: string, alarms: readonly cloudwatch.IAlarm[]): cloudwatch.IWidget[] {
+  const out: cloudwatch.IWidget[] = [];
+  for (let i = 0; i < alarms.length; i += ALARMS_PER_WIDGET) {
+    const chunk = alarms.slice(i, i + ALARMS_PER_WIDGET);
+    out.push(
+      new cloudwatch.AlarmStatusWidget({
+        title: alarms.length > ALARMS_PER_WIDGET ? `${title} (${i / ALARMS_PER_WIDGET + 1})` : title,
+        alarms: [...chunk],
+        width: 24,
+        height: Math.min(12, 2 + Math.ceil(chunk.length / 4)),
+        sortBy: cloudwatch.AlarmStatusWidgetSortBy.STATE_UPDATED_TIMESTAMP,
+      }),
+    );
+  }
+  return out;
+}
