@@ -69,6 +69,9 @@ describe('validateConfig accepts a valid config', () => {
       tombstoneTtlSeconds: DEFAULT_TOMBSTONE_TTL_SECONDS,
       ttlAttribute: '_rs_exp',
       retainOnDelete: true,
+      strategy: { strategy: 'lww' },
+      conflictLogRetentionSeconds: 30 * 86_400,
+      replicateTtlDeletes: false,
     });
     expect(resolved.tables[0]).toMatchObject({ sortKey: { name: 'sk', type: 'number' }, billingMode: 'PROVISIONED', regions: ['us-east-1', 'eu-west-1'] });
   });
@@ -293,3 +296,34 @@ describe('validateConfig rejects configs that cannot deploy', () => {
     expect(problems.filter((p) => p.includes('cn-north-1'))).not.toEqual([]);
   });
 });
+
+describe('conflict resolution settings', () => {
+  it.each<[string, unknown, string, unknown]>([
+    ['an unknown strategy', { strategy: 'newest' }, 'tables[0].conflictResolution.strategy', 'newest'],
+    ['a merge strategy without attributes', { strategy: 'merge', attributes: {} }, 'tables[0].conflictResolution.attributes', {}],
+    ['an unknown CRDT kind', { strategy: 'merge', attributes: { likes: 'gauge' } }, 'tables[0].conflictResolution.attributes.likes', 'gauge'],
+    ['a key attribute declared as a CRDT', { strategy: 'merge', attributes: { pk: 'counter' } }, 'tables[0].conflictResolution.attributes.pk', 'counter'],
+    ['a resolver module that does not exist', { strategy: 'custom', resolver: 'resolvers/nope.ts#x' }, 'tables[0].conflictResolution.resolver', 'resolvers/nope.ts#x'],
+    ['a resolver export that does not exist', { strategy: 'custom', resolver: 'resolvers/documents.ts#nope' }, 'tables[0].conflictResolution.resolver', 'resolvers/documents.ts#nope'],
+  ])('rejects %s, naming the field and the value', (_name, conflictResolution, field, value) => {
+    // Prepare
+    const config = withTable({ conflictResolution } as never);
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+    // Assess
+    expectProblem(problems, field, value);
+  });
+
+  it('resolves a custom resolver to its module and export', () => {
+    const resolved = validateConfig(withTable({ conflictResolution: { strategy: 'custom', resolver: 'resolvers/documents.ts#resolveDocument' } }));
+    expect(resolved.tables[0]!.strategy).toEqual({ strategy: 'custom' });
+    expect(resolved.tables[0]!.resolver?.exportName).toBe('resolveDocument');
+    expect(resolved.tables[0]!.resolver?.file).toMatch(/resolvers\/documents\.ts$/);
+  });
+
+  it('rejects a conflict log retention outside 1..3650 days', () => {
+    const problems = problemsOf(() => validateConfig(withTable({ conflictLog: { retentionDays: 0 } })));
+    expectProblem(problems, 'tables[0].conflictLog.retentionDays', 0);
+  });
+});
+
