@@ -1,0 +1,71 @@
+/** `regionsync replay`: ship again a region's changes from its stream, or move dead-lettered messages back. */
+import { redriveDeadLetters } from '../ops/redrive.ts';
+import { parseTime, replayStream } from '../ops/replay.ts';
+import { loadOpsTable, parseCommand, positiveInteger, printJson, regionList, runOps, UsageError } from './ops-common.ts';
+
+export const REPLAY_USAGE = `usage: regionsync replay --table T --region R --since TIME [--until TIME] [--to R1,R2] [--dry-run] [--json]
+       regionsync replay --dlq --table T --region R [--max N] [--json]
+                         [--endpoint URL] [--config FILE]
+
+From the stream (kept 24 h): ships again the changes region R made between --since and --until
+(default now) to the other regions (or --to); per key the newest version in the range. TIME is
+ISO 8601, epoch ms, or a duration ago (90s, 15m, 2h).
+With --dlq: moves the messages in R's dead-letter queue back to R's inbound queue (after fixing
+why they failed) and reports what moved, by reason.`;
+
+export function replayCommand(args: string[]): Promise<number> {
+  return runOps(REPLAY_USAGE, async () => {
+    const v = parseCommand('replay', args, {
+      region: { type: 'string' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      to: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      dlq: { type: 'boolean', default: false },
+      max: { type: 'string' },
+    });
+    if (v.help) {
+      console.log(REPLAY_USAGE);
+      return 0;
+    }
+    if (!v.region) throw new UsageError('regionsync replay: --region R is required');
+    const ops = await loadOpsTable('replay', v);
+    if (!ops.table.regions.includes(v.region)) throw new UsageError(`regionsync replay: --region ${v.region} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
+    if (v.dlq) {
+      const r = await redriveDeadLetters({
+        target: ops.target,
+        appName: ops.appName,
+        table: ops.table.name,
+        region: v.region,
+        ...(ops.accounts[v.region] ? { account: ops.accounts[v.region] } : {}),
+        ...(v.max ? { max: positiveInteger('max', v.max)! } : {}),
+      });
+      if (v.json) printJson(r);
+      else {
+        console.log(`moved ${r.moved} messages (${r.changes} changes) from ${r.deadLetterQueue} to ${r.inboundQueue}`);
+        for (const [reason, n] of Object.entries(r.byReason)) console.log(`  ${String(n).padStart(6)}  ${reason}`);
+      }
+      return 0;
+    }
+    if (!v.since) throw new UsageError('regionsync replay: --since TIME is required (or --dlq)');
+    let since: number;
+    let until: number | undefined;
+    try {
+      since = parseTime(v.since);
+      until = v.until ? parseTime(v.until) : undefined;
+    } catch (e) {
+      throw new UsageError(`regionsync replay: ${(e as Error).message}`);
+    }
+    const to = regionList(v.to);
+    const r = await replayStream({ ops, region: v.region, since, ...(until !== undefined ? { until } : {}), ...(to ? { to } : {}), dryRun: v['dry-run'] });
+    if (v.json) printJson(r);
+    else {
+      console.log(
+        `replay ${r.table} ${r.region} ${r.since} .. ${r.until}: ${r.records} stream records read, ${r.inRange} in range; ` +
+          `${r.keys} keys ${r.dryRun ? 'would be shipped' : `shipped (${r.changesSent} changes, ${r.messagesSent} messages)`} to ${r.to.join(', ')}; ` +
+          `skipped ${r.skipped.unversioned} not yet stamped, ${r.skipped.otherOrigin} made in other regions, ${r.skipped.noImage} without a new image`,
+      );
+    }
+    return 0;
+  });
+}
