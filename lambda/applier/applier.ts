@@ -19,6 +19,8 @@ import { META, METRICS, type FunctionSettings } from '../core/contract.ts';
 import { InvalidMessageError, SettingsError } from '../core/errors.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
 import { applyInput, changeToItem, stateContext, statePutInput } from '../core/writes.ts';
+import { localOnlyAttributes, redact } from '../core/selection.ts';
+import { putKeepingLocal } from './keep-local.ts';
 
 const CHANGE_CONCURRENCY = 16;
 /** Read–merge–write rounds for one change before its message is retried later. */
@@ -83,6 +85,12 @@ export class Applier {
         if (result !== 'dead-lettered') this.deps.pairMetrics?.applyOutcome({ table: this.settings.logicalTable, source: change.origin, target: this.settings.region }, result, change, this.now());
         return result;
       } catch (e) {
+        // DynamoDB's ValidationException (an item over 400 KB, a bad attribute) is permanent:
+        // retrying would only hold the message for maxReceiveCount visibility timeouts.
+        if ((e as Error).name === 'ValidationException') {
+          await this.deadLetter(encodeMessage([change]), `change ${i}: rejected by DynamoDB: ${(e as Error).message}`, record.messageId);
+          return 'dead-lettered';
+        }
         this.deps.logger.warn('change failed to apply', { key: keyToString(change.key), version: change.version, error: e as Error });
         return e as Error;
       }
@@ -96,7 +104,10 @@ export class Applier {
   /** Applies one change by the table's strategy; records a conflict when the versions were concurrent. */
   async apply(change: Change): Promise<ApplyResult> {
     const strategy = this.settings.strategy?.strategy ?? 'lww';
-    return strategy === 'lww' ? this.applyLastWriterWins(change) : this.applyByMerge(change);
+    // Selective replication: attributes this pair of regions does not share stay as stored here.
+    const isLocal = localOnlyAttributes(this.settings.selection, this.settings.region, change.origin, this.settings.key);
+    if (isLocal) change = redact(change, (n) => !isLocal(n));
+    return strategy === 'lww' ? this.applyLastWriterWins(change, isLocal) : this.applyByMerge(change);
   }
 
   /**
@@ -104,11 +115,11 @@ export class Applier {
    * here. The replaced (or blocking) item comes back with the response, which is what tells a
    * conflict (concurrent version vectors) from an ordinary newer or older change.
    */
-  private async applyLastWriterWins(change: Change): Promise<ApplyResult> {
+  private async applyLastWriterWins(change: Change, isLocal?: (name: string) => boolean): Promise<ApplyResult> {
     const input = applyInput({ tableName: this.settings.tableName, change, ttlAttribute: this.settings.ttlAttribute });
     const incoming = toWire(input.Item!);
     try {
-      const out = await this.deps.dynamodb.send(new PutItemCommand(input));
+      const out = await (isLocal ? putKeepingLocal(this.deps.dynamodb, input, change.key, isLocal) : this.deps.dynamodb.send(new PutItemCommand(input)));
       const replaced = out.Attributes ? toWire(out.Attributes) : undefined;
       if (replaced && isConcurrent(replaced, incoming)) await this.recordConflict(change, replaced, incoming, incoming);
       return 'applied';

@@ -7,6 +7,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { InvalidMessageError } from './errors.ts';
 import { META_ATTRIBUTES, REPLICATED_META, type KeySchema } from './contract.ts';
 import { isVersion } from './version.ts';
+import { checkChangeLimits } from './change-limits.ts';
 
 export type AttributeMap = Record<string, AttributeValue>;
 
@@ -124,7 +125,7 @@ export function validateChange(
     const unknown = Object.keys(change.meta).filter((k) => !REPLICATED_META.includes(k));
     if (unknown.length > 0) return `change.meta has attributes regionsync does not replicate: ${unknown.join(', ')}`;
   }
-  return undefined;
+  return checkChangeLimits(change as unknown as Change);
 }
 
 /**

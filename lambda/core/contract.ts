@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SelectionSpec } from './selection.ts';
 
 /**
  * Names shared by the CDK app (`lib/`), the Lambda handlers (`lambda/`) and the local
@@ -30,6 +31,12 @@ export const META = {
   crdt: '_rs_crdt',
   /** `custom` strategy: the concurrent versions not yet superseded (siblings), which the resolver folds into the item. */
   siblings: '_rs_sib',
+  /**
+   * Merging strategies, local only: a fresh token on every read–merge–write. The version alone
+   * cannot be the lock: merging an older change in keeps the version, so two merges could both
+   * pass a condition on it and one would overwrite the other.
+   */
+  lock: '_rs_lk',
   /** `fields`/`merge` strategies, local only: last stream sequence number folded in (makes a retried record a no-op). */
   sequence: '_rs_sq',
 } as const;
@@ -80,6 +87,11 @@ export interface FunctionSettings {
   readonly targets?: readonly ReplicationTarget[];
   /** Applier only: regions whose changes it accepts. */
   readonly sourceRegions?: readonly string[];
+  /**
+   * Shipper only: this region's backlog queue (14-day retention). Changes a target region could
+   * not take wait there, with a `target` attribute, until the shipper drains them to it.
+   */
+  readonly backlogQueueUrl?: string;
   /** Applier only: dead-letter queue for messages that can never apply, with the reason attached. */
   readonly deadLetterQueueUrl?: string;
   /** Seconds a tombstone is kept before TTL may purge it. */
@@ -92,6 +104,8 @@ export interface FunctionSettings {
   readonly strategy?: StrategySpec;
   /** Replicate TTL expirations as deletes. @default false (each region's TTL expires its own copy) */
   readonly replicateTtlDeletes?: boolean;
+  /** Selective replication: item filters and attribute projection per target region (core/selection.ts). @default everything everywhere */
+  readonly selection?: SelectionSpec;
   /** Applier only: table that records conflicts in this region, and for how long (seconds). */
   readonly conflictLog?: { readonly tableName: string; readonly retentionSeconds: number };
 }
@@ -113,6 +127,10 @@ export const METRICS = {
     changesDeadLettered: 'ChangesDeadLettered',
     replicationLag: 'ReplicationLagMs',
     conflicts: 'Conflicts',
+    /** Change messages parked in the backlog because their target region failed. */
+    messagesBacklogged: 'MessagesBacklogged',
+    /** Backlog messages delivered to their target region. */
+    messagesDrained: 'MessagesDrained',
   },
 } as const;
 
@@ -123,6 +141,12 @@ export function inboundQueueName(appName: string, logicalTable: string): string 
 export function deadLetterQueueName(appName: string, logicalTable: string): string {
   return `${appName}-${logicalTable}-dlq`;
 }
+/** Source-region queue of changes waiting for an unreachable target region (message attribute `target`). */
+export function backlogQueueName(appName: string, logicalTable: string): string {
+  return `${appName}-${logicalTable}-backlog`;
+}
+/** Message attribute of a backlog message: the target region it waits for. */
+export const BACKLOG_TARGET_ATTRIBUTE = 'target';
 /**
  * The shipper's role has a fixed name so that queue policies in other accounts can admit it
  * before (or without) its stack being deployed. Hashed: IAM role names are limited to 64 characters.

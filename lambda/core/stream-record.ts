@@ -55,6 +55,8 @@ export interface ClassifyContext {
   readonly now: number;
   /** Replicate TTL expirations as deletes. @default false */
   readonly replicateTtlDeletes?: boolean;
+  /** The table's TTL attribute: a tombstone's expiry travels with its delete. @default '_rs_exp' */
+  readonly ttlAttribute?: string;
 }
 
 export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): ShipperAction {
@@ -88,7 +90,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
     if (writer === 'repl') return { kind: 'skip', reason: 'replicated' };
     if (writer === 'stamp') return { kind: 'skip', reason: 'stamp-echo' };
     if (writer === 'app' && stringAttr(newImage[META.origin]) === ctx.region && decodeVersion(newVersion)?.region === ctx.region) {
-      return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt) };
+      return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt, ctx.ttlAttribute ?? META.expiresAt) };
     }
   }
   // Plain application write (or metadata regionsync does not recognise): stamp it. The stamp is

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 /**
  * The conditional writes regionsync makes, built as plain SDK inputs (no AWS calls here).
  * Every condition below is what makes replication safe under at-least-once, unordered
@@ -147,16 +148,26 @@ export function stateContext(settings: FunctionSettings): StateContext {
 
 /**
  * Writes a merged item state (`fields`, `merge`, `custom`) read a moment ago. The condition is the
- * optimistic lock: the version read is still there (`_rs_v = :read`), or the item is still
- * unversioned (a plain write not folded in yet), or still absent. If another write got in, the
- * caller reads again and merges again.
+ * optimistic lock: the lock token read is still there (`_rs_lk = :lk`; every merged write puts a
+ * fresh one), or, for an item no merge has written yet, its version read is (or it is still
+ * unversioned, or still absent). If another write got in, the caller reads and merges again.
  */
-export function statePutInput(settings: FunctionSettings, item: AttributeMap, read: AttributeMap | undefined): PutItemCommandInput {
-  const common = { TableName: settings.tableName, Item: fromWire(item) };
-  const readVersion = read?.[META.version]?.S;
+export function statePutInput(settings: Pick<FunctionSettings, 'tableName' | 'key'>, item: AttributeMap, read: AttributeMap | undefined): PutItemCommandInput {
+  const common = { TableName: settings.tableName, Item: fromWire({ ...item, [META.lock]: { S: randomUUID() } }) };
   if (!read) return { ...common, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': settings.key.partitionKey } };
-  if (readVersion === undefined) {
-    return { ...common, ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#v)', ExpressionAttributeNames: { '#pk': settings.key.partitionKey, '#v': META.version } };
+  const lock = read[META.lock]?.S;
+  if (lock !== undefined) {
+    return { ...common, ConditionExpression: '#lk = :lk', ExpressionAttributeNames: { '#lk': META.lock }, ExpressionAttributeValues: { ':lk': { S: lock } } };
   }
-  return { ...common, ConditionExpression: '#v = :read', ExpressionAttributeNames: { '#v': META.version }, ExpressionAttributeValues: { ':read': { S: readVersion } } };
+  const readVersion = read[META.version]?.S;
+  if (readVersion === undefined) {
+    const names = { '#pk': settings.key.partitionKey, '#v': META.version, '#lk': META.lock };
+    return { ...common, ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#v) AND attribute_not_exists(#lk)', ExpressionAttributeNames: names };
+  }
+  return {
+    ...common,
+    ConditionExpression: '#v = :read AND attribute_not_exists(#lk)',
+    ExpressionAttributeNames: { '#v': META.version, '#lk': META.lock },
+    ExpressionAttributeValues: { ':read': { S: readVersion } },
+  };
 }

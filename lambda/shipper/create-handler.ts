@@ -6,11 +6,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { METRICS } from '../core/contract.ts';
 import { PairMetrics } from '../core/metrics.ts';
 import { readSettings } from '../core/settings.ts';
 import { Shipper } from './shipper.ts';
+import { BacklogDrainer, isSqsEvent } from './drain.ts';
 import type { Resolver } from '../core/resolver.ts';
 
 export interface ShipperHandlerOptions {
@@ -18,7 +19,7 @@ export interface ShipperHandlerOptions {
   readonly resolver?: Resolver;
 }
 
-export function createShipperHandler(options: ShipperHandlerOptions = {}): (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse> {
+export function createShipperHandler(options: ShipperHandlerOptions = {}): (event: DynamoDBStreamEvent | SQSEvent) => Promise<DynamoDBBatchResponse> {
   const settings = readSettings();
   const logger = new Logger();
   const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.sourceRegion]: settings.region } });
@@ -39,8 +40,17 @@ export function createShipperHandler(options: ShipperHandlerOptions = {}): (even
     pairMetrics,
   });
 
-  return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+  const sqsFor = (region: string) => {
+    let client = sqsClients.get(region);
+    if (!client) sqsClients.set(region, (client = new SQSClient({ region, useQueueUrlAsEndpoint: false })));
+    return client;
+  };
+  // The same function drains this region's backlog queue (its second event source, see drain.ts).
+  const drainer = new BacklogDrainer(settings, { sqsFor, logger, metrics });
+
+  return async (event: DynamoDBStreamEvent | SQSEvent): Promise<DynamoDBBatchResponse> => {
     try {
+      if (isSqsEvent(event)) return await drainer.handle(event);
       return await shipper.handle(event);
     } finally {
       metrics.publishStoredMetrics();

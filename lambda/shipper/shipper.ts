@@ -12,7 +12,7 @@ import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 
 import { groupIntoBatches, keyToString, packChanges, stripMeta, type AttributeMap, type Change } from '../core/change.ts';
 import { fromWire, toWire } from '../core/codec.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
-import { META, METRICS, type FunctionSettings } from '../core/contract.ts';
+import { BACKLOG_TARGET_ATTRIBUTE, META, METRICS, type FunctionSettings } from '../core/contract.ts';
 import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState } from '../core/item-state.ts';
 import { advance, mergeVectors, vectorFromAttribute, type VersionVector } from '../core/vector.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
@@ -20,10 +20,13 @@ import { changeFromImage, classifyRecord, reconcile, type ShipperAction } from '
 import { compareVersions, decodeVersion, HybridLogicalClock, type Version } from '../core/version.ts';
 import { customLocalWrite, type Resolver } from '../core/resolver.ts';
 import { SettingsError } from '../core/errors.ts';
+import { selectedBatches } from './selective.ts';
 import { stampedPutInput, stampInput, stateContext, statePutInput, tombstoneInput } from '../core/writes.ts';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call. */
 const SQS_MAX_BYTES = 1024 * 1024;
+/** A send to one target that takes longer than this is abandoned and its changes go to the backlog. */
+const TARGET_SEND_TIMEOUT_MS = 10_000;
 /** Conditional writes one record may take to settle; more means the item is hot, and the batch retries. */
 const MAX_RECONCILE_ATTEMPTS = 5;
 type StampAction = Extract<ShipperAction, { kind: 'stamp' }>;
@@ -67,9 +70,10 @@ export class Shipper {
     const outcomes = await this.processRecords(records);
 
     const firstFailed = outcomes.findIndex((o) => o.failed !== undefined);
-    const changes: { change: Change; index: number }[] = [];
+    const changes: { change: Change; index: number; old?: AttributeMap }[] = [];
     outcomes.forEach((o, index) => {
-      if (o.change) changes.push({ change: o.change, index });
+      // The item before the write decides whether a target that filters it held a copy (selective replication).
+      if (o.change) changes.push({ change: o.change, index, old: records[index]!.dynamodb?.OldImage as AttributeMap | undefined });
     });
 
     const sendFailedAt = await this.ship(changes);
@@ -111,6 +115,7 @@ export class Shipper {
       key: settings.key,
       now: this.now(),
       replicateTtlDeletes: settings.replicateTtlDeletes ?? false,
+      ttlAttribute: settings.ttlAttribute,
     });
     switch (action.kind) {
       case 'skip':
@@ -247,8 +252,23 @@ export class Shipper {
     };
   }
 
+  /** Parks message bodies a target could not take in this region's backlog queue; throws the target's error when there is none or it fails too. */
+  private async toBacklog(region: string, bodies: readonly string[], cause: unknown): Promise<void> {
+    const url = this.settings.backlogQueueUrl;
+    if (!url) throw cause;
+    this.deps.logger.warn('target region failed; changes parked in the backlog', { target: region, messages: bodies.length, error: cause as Error });
+    const out = await this.deps.sqsFor(this.settings.region).send(
+      new SendMessageBatchCommand({
+        QueueUrl: url,
+        Entries: bodies.map((body, i) => ({ Id: String(i), MessageBody: body, MessageAttributes: { [BACKLOG_TARGET_ATTRIBUTE]: { DataType: 'String', StringValue: region } } })),
+      }),
+    );
+    if (out.Failed && out.Failed.length > 0) throw new Error(`target ${region} failed (${(cause as Error).message}) and the backlog refused ${out.Failed.length} messages: ${out.Failed[0]?.Code} ${out.Failed[0]?.Message}`);
+    this.deps.metrics.addMetric(METRICS.names.messagesBacklogged, MetricUnit.Count, bodies.length);
+  }
+
   /** Sends the changes to every target; returns the index of the first record whose change could not be sent, or -1. */
-  private async ship(changes: readonly { change: Change; index: number }[]): Promise<number> {
+  private async ship(changes: readonly { change: Change; index: number; old?: AttributeMap }[]): Promise<number> {
     if (changes.length === 0) return -1;
     const { bodies, oversized } = packChanges(
       changes.map((c) => c.change),
@@ -259,11 +279,21 @@ export class Shipper {
     const batches = groupIntoBatches(bodies, SQS_MAX_BYTES);
     const results = await Promise.allSettled(
       (this.settings.targets ?? []).map((target) =>
-        mapWithConcurrency(batches, 4, async (batch) => {
-          const out = await this.deps.sqsFor(target.region).send(
-            new SendMessageBatchCommand({ QueueUrl: target.queueUrl, Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })) }),
-          );
-          if (out.Failed && out.Failed.length > 0) throw new Error(`SendMessageBatch to ${target.region} failed for ${out.Failed.length} entries: ${out.Failed[0]?.Code} ${out.Failed[0]?.Message}`);
+        mapWithConcurrency(this.settings.selection ? selectedBatches(changes, this.settings, target.region) : batches, 4, async (batch) => {
+          try {
+            const out = await this.deps.sqsFor(target.region).send(
+              new SendMessageBatchCommand({ QueueUrl: target.queueUrl, Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })) }),
+              // A target that hangs must not hold the other targets' batch (issue 5): it goes to the backlog.
+              { abortSignal: AbortSignal.timeout(TARGET_SEND_TIMEOUT_MS) },
+            );
+            if (out.Failed && out.Failed.length > 0) throw new Error(`SendMessageBatch to ${target.region} failed for ${out.Failed.length} entries: ${out.Failed[0]?.Code} ${out.Failed[0]?.Message}`);
+          } catch (error) {
+            // Region isolation: a failed target must neither block the others nor lose its changes
+            // (the stream keeps them only 24 h). Park them in this region's backlog, which the
+            // drainer (drain.ts) delivers once the target is back; only if that fails too does the batch fail.
+            await this.toBacklog(target.region, batch, error);
+            return;
+          }
           this.deps.metrics.addMetric(METRICS.names.messagesSent, MetricUnit.Count, batch.length);
         }).then(() => this.deps.pairMetrics?.shipped({ table: this.settings.logicalTable, source: this.settings.region, target: target.region }, changes.length)),
       ),

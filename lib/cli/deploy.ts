@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * Deploys every region stack with the real CDK CLI (`cdk bootstrap` where needed, then
  * `cdk deploy --all`) to an endpoint: moto, LocalStack, or AWS when no endpoint is given.
@@ -25,6 +26,8 @@ export async function deploy(opts: DeployOptions): Promise<{ account: string; se
   const started = Date.now();
   const log = opts.log ?? ((l: string) => console.log(l));
   const account = await accountOf(opts, opts.regions[0]!);
+  // One output directory per config and endpoint: the CDK refuses two runs synthesizing into one.
+  const outputDir = opts.outputDir ?? path.join('.regionsync', 'cdk.out', createHash('sha256').update(`${opts.configFile}\0${opts.endpoint ?? 'aws'}`).digest('hex').slice(0, 12));
   const missing: string[] = [];
   for (const region of opts.regions) {
     if (!(await stackExists(opts, region, 'CDKToolkit'))) missing.push(region);
@@ -33,10 +36,10 @@ export async function deploy(opts: DeployOptions): Promise<{ account: string; se
   if (missing.length > 0) {
     log(`bootstrapping ${missing.join(', ')} (account ${account})`);
     // bootstrap synthesizes the app too: into the same directory, so it never locks another deploy's.
-    await runCdk(['bootstrap', ...missing.map((r) => `aws://${account}/${r}`), '--output', opts.outputDir ?? path.join('.regionsync', 'cdk.out')], env, opts.verbose);
+    await runCdk(['bootstrap', ...missing.map((r) => `aws://${account}/${r}`), '--output', outputDir], env, opts.verbose);
   }
   log(`deploying ${opts.regions.length} region stacks to ${opts.endpoint ?? 'AWS'}`);
-  const args = ['deploy', '--all', '--require-approval', 'never', '--concurrency', String(opts.regions.length), '--output', opts.outputDir ?? path.join('.regionsync', 'cdk.out')];
+  const args = ['deploy', '--all', '--require-approval', 'never', '--concurrency', String(opts.regions.length), '--output', outputDir];
   if (opts.endpoint) {
     // moto cannot delete an empty change set nor update a stack with the SSM bootstrap-version
     // parameter; direct stack updates without that parameter work on moto and LocalStack alike.

@@ -4,6 +4,8 @@
  * Lambdas itself).
  */
 import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
+import { startAwsProxy, type AwsProxy } from '../../local/aws-proxy.ts';
+import { Chaos, chaosFunctionCredentials, parseChaosSpec } from '../../local/chaos.ts';
 import { validateConfig } from '../config/validate.ts';
 import { configPath, loadConfig } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
@@ -16,6 +18,10 @@ export interface UpOptions {
   readonly runtime?: boolean;
   readonly verbose?: boolean;
   readonly log?: (line: string) => void;
+  /** Fault spec (local/chaos.ts): the runtime's and the functions' calls go through a fault-injecting proxy. */
+  readonly chaos?: string;
+  /** Local state directory of the runtime (default `.regionsync`). */
+  readonly stateDir?: string;
 }
 
 export interface Running {
@@ -23,6 +29,9 @@ export interface Running {
   readonly regions: readonly string[];
   readonly runtime?: LocalRuntime;
   readonly metrics: MetricCollector;
+  /** With `chaos`: the faults in force (change them at any time) and the proxy applying them. */
+  readonly chaos?: Chaos;
+  readonly proxy?: AwsProxy;
   stop(): Promise<void>;
 }
 
@@ -35,14 +44,25 @@ export async function bringUp(opts: UpOptions): Promise<Running> {
   await deploy({ endpoint: opts.endpoint, configFile, regions, log, verbose: opts.verbose });
   const metrics = new MetricCollector();
   if (opts.runtime === false) return { config, regions, metrics, stop: async () => undefined };
+  // Under chaos every call the runtime and the functions make passes the proxy; each function
+  // signs with its own key, so a fault can tell its region from the region it calls.
+  const chaos = opts.chaos !== undefined ? new Chaos(parseChaosSpec(opts.chaos)) : undefined;
+  const proxy = chaos ? await startAwsProxy({ target: opts.endpoint, hooks: chaos }) : undefined;
   const runtime = await startRuntime({
-    endpoint: opts.endpoint,
+    endpoint: proxy?.endpoint ?? opts.endpoint,
     regions,
     verbose: opts.verbose,
+    ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    ...(chaos ? { functionCredentials: chaosFunctionCredentials } : {}),
     onLog: (_fn, line) => metrics.accept(line),
   });
   await runtime.ready;
-  return { config, regions, runtime, metrics, stop: () => runtime.stop() };
+  const stop = async () => {
+    chaos?.heal();
+    await runtime.stop();
+    await proxy?.stop();
+  };
+  return { config, regions, runtime, metrics, ...(chaos && proxy ? { chaos, proxy } : {}), stop };
 }
 
 export async function upCommand(opts: UpOptions): Promise<void> {
@@ -53,6 +73,7 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     return;
   }
   console.log(`ready: replicating ${tables} across ${running.regions.join(', ')} via ${opts.endpoint} (${running.runtime.functions.length} functions; Ctrl-C to stop)`);
+  if (running.chaos) console.log(`chaos: ${running.chaos.active.length} fault(s) through ${running.proxy!.endpoint}: ${opts.chaos}`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       console.log(`${signal}: stopping the local runtime`);

@@ -144,7 +144,7 @@ export class RegionSyncClient {
       const item: AttributeMap = { ...this.stateAfter(current, oldImage, newImage, wireKey, version, expiresAt), [META.writer]: { S: 'app' } };
       if (current?.[META.sequence]) item[META.sequence] = current[META.sequence]!;
       try {
-        await this.options.dynamodb.send(new PutItemCommand(statePutInput({ tableName: this.options.table.name, key: ctx.key } as never, item, current)));
+        await this.options.dynamodb.send(new PutItemCommand(statePutInput({ tableName: this.options.table.name, key: ctx.key }, item, current)));
         return { version: encodeVersion(version) };
       } catch (e) {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;

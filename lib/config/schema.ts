@@ -1,4 +1,5 @@
 import type { StrategySpec } from '../../lambda/core/contract.ts';
+import type { SelectionSpec } from '../../lambda/core/selection.ts';
 /**
  * The configuration a user writes in `regionsync.config.ts`: regions and, per table, its key
  * schema and where it replicates. Validated by `validateConfig` before anything is synthesized.
@@ -57,6 +58,15 @@ export interface TableConfig {
   readonly replicateTtlDeletes?: boolean;
   /** This table's alarm thresholds (overriding `monitoring`) and its write fence. */
   readonly monitoring?: TableMonitoringConfig;
+  /**
+   * Selective replication (README, "Selective replication"): which items go to the other regions
+   * and which attributes never go to a given region, e.g.
+   * `{ to: { 'us-east-1': { filter: { attribute: 'country', equals: 'US' }, exclude: ['email'] } } }`.
+   * @default every item and attribute to every region of the table
+   */
+  readonly replicate?: SelectionSpec;
+  /** The table's physical name per region, when it differs from `name` (same key schema everywhere). @default `name` in every region */
+  readonly names?: Readonly<Record<string, string>>;
 }
 
 export type CrdtKindConfig = 'counter' | 'set' | 'max' | 'min' | 'list';
@@ -100,6 +110,9 @@ export interface ResolvedTableConfig {
   /** Seconds to keep conflict records; undefined when the conflict log is off. */
   readonly conflictLogRetentionSeconds?: number;
   readonly replicateTtlDeletes: boolean;
+  readonly selection?: SelectionSpec;
+  /** Physical table name per region, when configured (read it through `physicalTableName`). */
+  readonly names?: Readonly<Record<string, string>>;
 }
 
 export interface ResolvedConfig {
@@ -195,4 +208,9 @@ export interface ResolvedMonitoring {
   readonly alarmHttpsEndpoints: readonly string[];
   /** Per table name. */
   readonly tables: Readonly<Record<string, ResolvedTableMonitoring>>;
+}
+
+/** The table's physical name in `region`. */
+export function physicalTableName(table: Pick<ResolvedTableConfig, 'name' | 'names'>, region: string): string {
+  return table.names?.[region] ?? table.name;
 }

@@ -5,6 +5,7 @@ import type { StrategySpec } from '../../lambda/core/contract.ts';
 import { ConfigError } from '../../lambda/core/errors.ts';
 import { KNOWN_REGIONS } from './regions.ts';
 import { validateMonitoring } from './monitoring.ts';
+import { checkSelection } from '../../lambda/core/selection.ts';
 import type { RegionConfig, RegionSyncConfig, ResolvedConfig, ResolvedTableConfig, TableConfig } from './schema.ts';
 
 /**
@@ -59,7 +60,7 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
   } else {
     const seen = new Set<string>();
     input.tables.forEach((t, i) => {
-      const resolved = validateTable(t, `tables[${i}]`, regionNames, bad);
+      const resolved = validateTable(t, `tables[${i}]`, regionNames, bad, problems);
       if (resolved && typeof appName === 'string') {
         const queues = [inboundQueueName(appName, resolved.name), deadLetterQueueName(appName, resolved.name)];
         if (queues.some((q) => !QUEUE_NAME.test(q))) {
@@ -82,6 +83,7 @@ function validateTable(
   path: string,
   regionNames: readonly string[],
   bad: (path: string, value: unknown, why: string) => void,
+  problems: string[],
 ): ResolvedTableConfig | undefined {
   if (typeof t !== 'object' || t === null) {
     bad(path, t, 'must be an object');
@@ -135,8 +137,24 @@ function validateTable(
   const retentionDays = log.retentionDays ?? 30;
   if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650) bad(`${path}.conflictLog.retentionDays`, retentionDays, 'must be a whole number of days from 1 to 3650');
   if (t.replicateTtlDeletes !== undefined && typeof t.replicateTtlDeletes !== 'boolean') bad(`${path}.replicateTtlDeletes`, t.replicateTtlDeletes, 'must be true or false');
+  const tableRegions = Array.isArray(regions) ? regions : [];
+  const key = { partitionKey: t.partitionKey?.name, ...(t.sortKey ? { sortKey: t.sortKey.name } : {}) };
+  for (const problem of checkSelection(t.replicate, `${path}.replicate`, { regions: tableRegions, key, strategy: resolution.strategy.strategy })) problems.push(problem);
+  const names: Record<string, string> = Object.fromEntries(tableRegions.map((r) => [r, t.name]));
+  if (t.names !== undefined) {
+    if (typeof t.names !== 'object' || t.names === null || Array.isArray(t.names)) bad(`${path}.names`, t.names, 'must map region names to table names');
+    else {
+      for (const [r, n] of Object.entries(t.names)) {
+        if (!tableRegions.includes(r)) bad(`${path}.names.${r}`, r, `not one of the table's regions (${tableRegions.join(', ')})`);
+        else if (typeof n !== 'string' || !TABLE_NAME.test(n)) bad(`${path}.names.${r}`, n, 'must be 3-255 characters of letters, digits, _ . or -');
+        else names[r] = n;
+      }
+    }
+  }
   return {
     ...resolution,
+    ...(t.replicate !== undefined ? { selection: t.replicate } : {}),
+    ...(t.names !== undefined ? { names } : {}),
     ...(log.enabled === false ? {} : { conflictLogRetentionSeconds: retentionDays * 86_400 }),
     replicateTtlDeletes: t.replicateTtlDeletes ?? false,
     name: t.name,

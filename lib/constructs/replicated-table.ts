@@ -12,6 +12,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import {
   conflictTableName,
+  backlogQueueName,
   deadLetterQueueName,
   ENV,
   inboundQueueName,
@@ -20,7 +21,7 @@ import {
   type FunctionSettings,
   type ReplicationTarget,
 } from '../../lambda/core/contract.ts';
-import type { KeyType, RegionConfig, ResolvedTableConfig } from '../config/schema.ts';
+import { physicalTableName, type KeyType, type RegionConfig, type ResolvedTableConfig } from '../config/schema.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -74,6 +75,8 @@ export class ReplicatedTable extends Construct {
   public readonly applier: NodejsFunction;
   public readonly inboundQueue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
+  /** Changes an unreachable target region could not take, kept 14 days until the shipper drains them. */
+  public readonly backlogQueue: sqs.Queue;
   private readonly resolver?: { readonly file: string; readonly exportName: string };
 
   constructor(scope: Construct, id: string, props: ReplicatedTableProps) {
@@ -93,7 +96,7 @@ export class ReplicatedTable extends Construct {
     // AWS::DynamoDB::Table, not TableV2's AWS::DynamoDB::GlobalTable: native replicas must stay
     // off (regionsync is the replication), and the plain resource deploys on every emulator.
     this.table = new dynamodb.Table(this, 'Table', {
-      tableName: cfg.name,
+      tableName: physicalTableName(cfg, region),
       partitionKey: { name: cfg.partitionKey.name, type: attributeType(cfg.partitionKey.type) },
       ...(cfg.sortKey ? { sortKey: { name: cfg.sortKey.name, type: attributeType(cfg.sortKey.type) } } : {}),
       billingMode: cfg.billingMode === 'PROVISIONED' ? dynamodb.BillingMode.PROVISIONED : dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -119,12 +122,26 @@ export class ReplicatedTable extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
 
+    // Region isolation: an outage of one target outlasting the stream's 24 h loses nothing. The
+    // shipper drains it itself (an SQS event source), so visibility covers its 60 s timeout.
+    this.backlogQueue = new sqs.Queue(this, 'BacklogQueue', {
+      queueName: backlogQueueName(appName, cfg.name),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      visibilityTimeout: Duration.seconds(6 * 60),
+    });
+    Validations.of(this.backlogQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'The backlog holds changes until their target region is back; a message has no poison form (it is a body the target queue took before), so it is retried for the whole 14-day retention rather than dead-lettered.',
+    });
+
     const key = { partitionKey: cfg.partitionKey.name, ...(cfg.sortKey ? { sortKey: cfg.sortKey.name } : {}) };
     const targets: ReplicationTarget[] = cfg.regions
       .filter((r) => r !== region)
       .map((r) => ({ region: r, queueUrl: queueUrl(r, accountOf(props.regions, r), inboundQueueName(appName, cfg.name)) }));
     const common = {
-      tableName: cfg.name,
+      tableName: physicalTableName(cfg, region),
       logicalTable: cfg.name,
       region,
       key,
@@ -133,11 +150,12 @@ export class ReplicatedTable extends Construct {
       maxMessageBytes: PACKED_MESSAGE_BYTES,
       strategy: cfg.strategy,
       replicateTtlDeletes: cfg.replicateTtlDeletes,
+      ...(cfg.selection ? { selection: cfg.selection } : {}),
     } satisfies Partial<FunctionSettings>;
     // Merging strategies read the item before they write it; last-writer-wins never reads.
     const reads = cfg.strategy.strategy === 'lww' ? [] : ['dynamodb:GetItem'];
 
-    this.shipper = this.makeFunction('Shipper', 'shipper', memorySize, Duration.seconds(60), { ...common, targets }, shipperRoleName(appName, cfg.name, region));
+    this.shipper = this.makeFunction('Shipper', 'shipper', memorySize, Duration.seconds(60), { ...common, targets, backlogQueueUrl: this.backlogQueue.queueUrl }, shipperRoleName(appName, cfg.name, region));
     this.shipper.addEventSource(
       new DynamoEventSource(this.table, {
         // TRIM_HORIZON: the table and its shipper are created together; nothing written before
@@ -151,6 +169,9 @@ export class ReplicatedTable extends Construct {
         parallelizationFactor: 1,
       }),
     );
+    // The backlog: parked by the shipper when a target fails, drained by it (drain.ts) when it is back.
+    this.shipper.addEventSource(new SqsEventSource(this.backlogQueue, { batchSize: 10, reportBatchItemFailures: true }));
+    this.backlogQueue.grantSendMessages(this.shipper);
     // Stamping plain writes and writing tombstones: item-level writes on this table only.
     this.shipper.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem', ...reads], resources: [this.table.tableArn] }),

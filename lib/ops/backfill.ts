@@ -36,6 +36,7 @@ import { isExpiredTombstone } from './digest.ts';
 import { progressFor, type ProgressSink } from './progress.ts';
 import { CapacityLimiter, emptyCapacity, parallelScan, type CapacityCount } from './scan.ts';
 import { ChangeSender, changeOf, deliverable, Toucher, type OpsTable } from './ship.ts';
+import { physicalTableName } from '../config/schema.ts';
 
 export interface BackfillOptions {
   readonly ops: OpsTable;
@@ -155,7 +156,7 @@ export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
   await saver.save(s);
 
   const client = dynamodb(o.ops.target, from);
-  const total = (await client.send(new DescribeTableCommand({ TableName: table.name }))).Table?.ItemCount;
+  const total = (await client.send(new DescribeTableCommand({ TableName: physicalTableName(table, from) }))).Table?.ItemCount;
   const progress = progressFor(o.progress, `backfill ${table.name} ${from} → ${o.to}`, total);
   progress?.resumeAt(s.counts.scanned);
   const sender = new ChangeSender(o.ops);
@@ -164,7 +165,7 @@ export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
 
   await parallelScan({
     client,
-    tableName: table.name,
+    tableName: physicalTableName(table, from),
     segments,
     limiter: new CapacityLimiter(o.maxRcu),
     capacity,

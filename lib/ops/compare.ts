@@ -7,6 +7,8 @@ import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { canonicalItem, toWire } from '../../lambda/core/codec.ts';
 import { META } from '../../lambda/core/contract.ts';
 import { dynamodb, type Target } from '../cli/aws.ts';
+import { physicalTableName, type ResolvedTableConfig } from '../config/schema.ts';
+import { comparisonScope, type ComparisonScope } from './selection-view.ts';
 
 export type Item = Record<string, AttributeValue>;
 
@@ -38,9 +40,9 @@ export async function scanAll(t: Target, region: string, tableName: string): Pro
   return items;
 }
 
-/** What must be equal in every region: everything but who wrote the version (stamp here, repl there) and local bookkeeping. */
+/** What must be equal in every region: everything but who wrote the version (stamp here, repl there) and local bookkeeping (sequence, lock). */
 export function replicaView(item: Item): string {
-  const { [META.writer]: _writer, [META.sequence]: _sequence, ...rest } = item;
+  const { [META.writer]: _writer, [META.sequence]: _sequence, [META.lock]: _lock, ...rest } = item;
   return canonicalItem(toWire(rest));
 }
 
@@ -48,9 +50,25 @@ export function isTombstone(item: Item): boolean {
   return item[META.deleted]?.BOOL === true;
 }
 
-export async function compareTable(t: Target, table: string, regions: readonly string[], keyAttributes: readonly string[]): Promise<Comparison> {
-  const scans = await Promise.all(regions.map((r) => scanAll(t, r, table)));
+/** A table as compareTable addresses it: physical name per region, key, selection. */
+export type CompareTarget = Pick<ResolvedTableConfig, 'name' | 'names' | 'regions' | 'partitionKey' | 'sortKey' | 'selection'>;
+
+/**
+ * Compares the table's copies in `regions` (default: all of its regions), each read under its
+ * physical name, through the table's selection (selection-view.ts): filtered items and excluded
+ * attributes are not divergences.
+ */
+export async function compareTable(t: Target, table: CompareTarget, regions: readonly string[] = table.regions): Promise<Comparison> {
+  const keyAttributes = [table.partitionKey.name, ...(table.sortKey ? [table.sortKey.name] : [])];
+  const scope = comparisonScope({ ...(table.selection ? { selection: table.selection } : {}), key: { partitionKey: table.partitionKey.name, ...(table.sortKey ? { sortKey: table.sortKey.name } : {}) } }, regions);
+  const scans = await Promise.all(regions.map((r) => scanAll(t, r, physicalTableName(table, r))));
+  return compareScans(scans, regions, keyAttributes, scope, table.name);
+}
+
+/** The comparison of scanned copies (one list per region, in `regions` order). Pure. */
+export function compareScans(scans: readonly (readonly Item[])[], regions: readonly string[], keyAttributes: readonly string[], scope: ComparisonScope, table: string): Comparison {
   const byKey = new Map<string, Record<string, string | undefined>>();
+  const out = new Set<string>();
   const liveItems: Record<string, number> = {};
   scans.forEach((items, i) => {
     const region = regions[i]!;
@@ -58,12 +76,15 @@ export async function compareTable(t: Target, table: string, regions: readonly s
     for (const item of items) {
       const key = canonicalItem(toWire(Object.fromEntries(keyAttributes.map((k) => [k, item[k]!]))));
       const entry = byKey.get(key) ?? {};
-      entry[region] = replicaView(item);
+      const view = scope.view(item, region);
+      if (view.kind === 'out') out.add(key);
+      if (view.kind === 'in') entry[region] = replicaView(view.item);
       byKey.set(key, entry);
     }
   });
   const divergent: Divergence[] = [];
   for (const [key, byRegion] of byKey) {
+    if (out.has(key)) continue;
     const values = regions.map((r) => byRegion[r]);
     if (values.some((v) => v !== values[0])) divergent.push({ key, byRegion: Object.fromEntries(regions.map((r) => [r, byRegion[r]])) });
   }

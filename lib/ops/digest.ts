@@ -14,6 +14,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { canonicalItem, toWire } from '../../lambda/core/codec.ts';
 import { META } from '../../lambda/core/contract.ts';
 import { replicaView, type Item } from './compare.ts';
+import type { CopyView } from './selection-view.ts';
 
 export const DEFAULT_BUCKETS = 256;
 
@@ -126,12 +127,15 @@ export function keyString(item: Item, keyAttributes: readonly string[]): string 
  * is as good as purged: DynamoDB deletes expired items up to days late, at different times in
  * each region).
  */
-export function leafOf(item: Item, keyAttributes: readonly string[], ttlAttribute: string, nowSeconds: number): Leaf | undefined {
+export function leafOf(item: Item, keyAttributes: readonly string[], ttlAttribute: string, nowSeconds: number, view?: (item: Item) => CopyView): Leaf | undefined {
   if (isExpiredTombstone(item, ttlAttribute, nowSeconds)) return undefined;
+  // Under selective replication, as compareTable sees it (selection-view.ts): a copy that is filtered out or counts as absent has no leaf.
+  const v = view?.(item) ?? { kind: 'in', item };
+  if (v.kind !== 'in') return undefined;
   return {
     key: keyString(item, keyAttributes),
     version: item[META.version]?.S,
-    content: createHash('sha256').update(replicaView(item)).digest('hex'),
+    content: createHash('sha256').update(replicaView(v.item)).digest('hex'),
   };
 }
 

@@ -21,8 +21,10 @@ import { compareVersions, decodeVersion, type Version } from '../../lambda/core/
 import { mergeVectors, vectorFromAttribute, type VersionVector } from '../../lambda/core/vector.ts';
 import { replicaView, type Item } from './compare.ts';
 import { ChangeSender, changeOf, deliverable, Toucher, type OpsTable } from './ship.ts';
-import { describeHolding, holdingOf, readStates, recheckKeys, verifyTable, type DivergentKey, type VerifyOptions, type VerifyReport } from './verify.ts';
+import { describeHolding, holdingOf, readStates, recheckKeys, scopeOf, verifyTable, type DivergentKey, type VerifyOptions, type VerifyReport } from './verify.ts';
 import type { Change } from '../../lambda/core/change.ts';
+import { toWire } from '../../lambda/core/codec.ts';
+import type { CopyView } from './selection-view.ts';
 
 export type RepairStep =
   | { readonly kind: 'touch'; readonly region: string; readonly reason: string }
@@ -51,10 +53,15 @@ export function planKey(
      * cannot do without counting it twice if the record is still on its way. @default true
      */
     readonly stampPlain?: boolean;
+    /** How a region's copy is compared under the table's selection (verify.ts scopeOf). @default the copy whole */
+    readonly view?: (item: Item, region: string) => CopyView;
   },
 ): KeyPlan {
   const { regions, tableRegions } = opts;
-  const views = new Map(regions.map((r) => [r, states[r] ? replicaView(states[r]!) : undefined]));
+  const copies = regions.map((r) => [r, states[r] ? (opts.view?.(states[r]!, r) ?? { kind: 'in' as const, item: states[r]! }) : undefined] as const);
+  // A copy the selection filters out: the key is not one every region should hold, so nothing to repair.
+  if (copies.some(([, c]) => c?.kind === 'out')) return { steps: [] };
+  const views = new Map(copies.map(([r, c]) => [r, c?.kind === 'in' ? replicaView(c.item) : undefined]));
   if (regions.every((r) => views.get(r) === views.get(regions[0]!))) return { steps: [] };
 
   const versionOf = (r: string) => decodeVersion(states[r]?.[META.version]?.S);
@@ -169,24 +176,32 @@ export async function repairTable(o: RepairOptions): Promise<RepairReport> {
   // What each region holds right now: the plan is made on fresh reads, not on the scan.
   const states = await readStates({ ops: o.ops, regions, keys: report.divergent.map((d) => d.key) });
   const stampPlain = table.strategy.strategy === 'lww';
+  const scope = scopeOf(o.ops, regions);
+  // Each shipped change with what the regions held when it was planned: a target's copy is the change's previous state there.
+  const heldWhenPlanned = new WeakMap<Change, Readonly<Record<string, Item | undefined>>>();
   try {
     for (const d of report.divergent) {
       const byRegion = states.get(d.key)!;
       const before = Object.fromEntries(regions.map((r) => [r, holdingOf(byRegion[r])]));
-      const plan = planKey(byRegion, { regions, tableRegions: table.regions, stampPlain, ...(o.prefer ? { prefer: o.prefer } : {}) });
+      const plan = planKey(byRegion, { regions, tableRegions: table.regions, stampPlain, view: (x, r) => scope.view(x, r), ...(o.prefer ? { prefer: o.prefer } : {}) });
       if (plan.steps.length === 0) {
         keys.push({ key: d.key, before, steps: [], outcome: plan.note ? 'nothing-to-ship' : 'converged-meanwhile', ...(plan.note ? { note: plan.note } : {}) });
       } else if (!o.apply) {
         keys.push({ key: d.key, before, steps: plan.steps, outcome: 'planned' });
       } else {
-        const outcome = await executePlan(o.ops, plan, byRegion, regions, toucher, outbox);
+        const outcome = await executePlan(o.ops, plan, byRegion, regions, toucher, outbox, heldWhenPlanned);
         keys.push({ key: d.key, before, steps: plan.steps, ...outcome });
         if (outcome.note) log(`${d.key}: ${outcome.note}`);
       }
     }
   } finally {
     // Touched items must reach the other regions even if a later key failed: the shipper skips their echo.
-    for (const [region, changes] of outbox) await sender.send(region, changes);
+    for (const [region, changes] of outbox) {
+      await sender.send(region, changes, (c) => {
+        const held = heldWhenPlanned.get(c)?.[region];
+        return held ? toWire(held) : undefined;
+      });
+    }
   }
   if (!o.apply) return result();
 
@@ -207,6 +222,7 @@ async function executePlan(
   regions: readonly string[],
   toucher: Toucher,
   outbox: Map<string, Change[]>,
+  heldWhenPlanned: WeakMap<Change, Readonly<Record<string, Item | undefined>>>,
 ): Promise<Pick<KeyRepair, 'outcome' | 'note'>> {
   const current: Record<string, Item | undefined> = { ...states };
   // The touch sees every region's history: its version is above all of them, its vector covers them.
@@ -226,6 +242,7 @@ async function executePlan(
   for (const step of plan.steps) {
     if (step.kind !== 'ship' || changed.includes(step.from)) continue;
     const change = changeOf(ops, current[step.from]!, writtenAt);
+    heldWhenPlanned.set(change, states);
     for (const to of step.to) outbox.set(to, [...(outbox.get(to) ?? []), change]);
   }
   if (changed.length > 0) {

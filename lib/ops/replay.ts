@@ -21,6 +21,7 @@ import type { Item } from './compare.ts';
 import { keyString } from './digest.ts';
 import { progressFor, type ProgressSink } from './progress.ts';
 import { ChangeSender, changeOf, keyAttributesOf, type OpsTable } from './ship.ts';
+import { physicalTableName } from '../config/schema.ts';
 
 export interface ReplayOptions {
   readonly ops: OpsTable;
@@ -67,7 +68,7 @@ export async function replayStream(o: ReplayOptions): Promise<ReplayReport> {
   for (const r of to) {
     if (r === o.region || !table.regions.includes(r)) throw new Error(`--to: ${r} is not another region of table ${table.name} (${table.regions.filter((x) => x !== o.region).join(', ')})`);
   }
-  const streamArn = (await dynamodb(o.ops.target, o.region).send(new DescribeTableCommand({ TableName: table.name }))).Table?.LatestStreamArn;
+  const streamArn = (await dynamodb(o.ops.target, o.region).send(new DescribeTableCommand({ TableName: physicalTableName(table, o.region) }))).Table?.LatestStreamArn;
   if (!streamArn) throw new Error(`table ${table.name} in ${o.region} has no stream`);
   const streams = new DynamoDBStreamsClient(clientConfig(o.ops.target, o.region));
   const keyAttrs = keyAttributesOf(table);

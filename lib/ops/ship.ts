@@ -7,15 +7,16 @@
  */
 import { ConditionalCheckFailedException, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueUrlCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { groupIntoBatches, keyToString, packChanges, type Change } from '../../lambda/core/change.ts';
+import { groupIntoBatches, keyToString, packChanges, type AttributeMap, type Change } from '../../lambda/core/change.ts';
 import { toWire } from '../../lambda/core/codec.ts';
 import { mapWithConcurrency } from '../../lambda/core/concurrency.ts';
 import { inboundQueueName, META, type KeySchema } from '../../lambda/core/contract.ts';
+import { selectFor } from '../../lambda/core/selection.ts';
 import { changeFromImage } from '../../lambda/core/stream-record.ts';
 import { compareVersions, decodeVersion, HybridLogicalClock, type Version } from '../../lambda/core/version.ts';
 import { advance, mergeVectors, vectorFromAttribute, type VersionVector } from '../../lambda/core/vector.ts';
 import { stampedPutInput, stampInput } from '../../lambda/core/writes.ts';
-import type { ResolvedConfig, ResolvedTableConfig } from '../config/schema.ts';
+import { physicalTableName, type ResolvedConfig, type ResolvedTableConfig } from '../config/schema.ts';
 import { clientConfig, dynamodb, type Target } from '../cli/aws.ts';
 import type { Item } from './compare.ts';
 
@@ -61,6 +62,21 @@ export function changeOf(o: OpsTable, item: Item, writtenAt: number): Change {
   return changeFromImage(toWire(item), { logicalTable: o.table.name, key: keySchemaOf(o.table) }, writtenAt, o.table.ttlAttribute);
 }
 
+/** What of `changes` the table's selection lets reach `region`, projected (as the shipper's selectedBatches). */
+export function selectedFor(table: ResolvedTableConfig, region: string, changes: readonly Change[], old?: (change: Change) => AttributeMap | undefined): Change[] {
+  if (!table.selection) return [...changes];
+  return selectFor(
+    changes.map((change) => {
+      const o = old?.(change);
+      return o ? { change, old: o } : { change };
+    }),
+    table.selection,
+    region,
+    keySchemaOf(table),
+    table.tombstoneTtlSeconds,
+  );
+}
+
 export class ChangeSender {
   private readonly urls = new Map<string, Promise<string>>();
   private readonly clients = new Map<string, SQSClient>();
@@ -87,8 +103,13 @@ export class ChangeSender {
     return url;
   }
 
-  /** Packs the changes many to a message, as the shipper does, and sends them to the region's inbound queue. */
-  async send(region: string, changes: readonly Change[]): Promise<{ messages: number }> {
+  /**
+   * Sends the changes to the region's inbound queue as the shipper would: only what the table's
+   * selection lets reach the region, projected, packed many to a message. `old` gives a change's
+   * previous state where known (the target's copy), so an item that stopped matching is deleted there.
+   */
+  async send(region: string, all: readonly Change[], old?: (change: Change) => AttributeMap | undefined): Promise<{ messages: number }> {
+    const changes = selectedFor(this.o.table, region, all, old);
     if (changes.length === 0) return { messages: 0 };
     for (const c of changes) {
       if (!deliverable(c.origin, region, this.o.table.regions)) {
@@ -159,12 +180,12 @@ export class Toucher {
         if (expected === undefined) return { kind: 'changed', current };
         // The version metadata is replaced; everything else (merge state, the shipper's sequence bookkeeping) is kept.
         const { [META.version]: _v, [META.origin]: _o, [META.writer]: _w, [META.vector]: _vv, ...rest } = current;
-        const input = stampedPutInput({ tableName: table.name, item: toWire(rest), keySchema, version, expectedVersion: expected, vector });
+        const input = stampedPutInput({ tableName: physicalTableName(table, region), item: toWire(rest), keySchema, version, expectedVersion: expected, vector });
         await client.send(new PutItemCommand(input));
         this.touched++;
         return { kind: 'stamped', item: input.Item! };
       }
-      const input = stampInput({ tableName: table.name, key: toWire(keyOf(current, keySchema)), keySchema, version, expectedVersion: expected, ttlAttribute: table.ttlAttribute, vector });
+      const input = stampInput({ tableName: physicalTableName(table, region), key: toWire(keyOf(current, keySchema)), keySchema, version, expectedVersion: expected, ttlAttribute: table.ttlAttribute, vector });
       const out = await client.send(new UpdateItemCommand(input));
       this.touched++;
       return { kind: 'stamped', item: out.Attributes ?? {} };

@@ -13,7 +13,9 @@ import { replicaView, type Item } from './compare.ts';
 import { bucketOf, DEFAULT_BUCKETS, differingBuckets, differingKeys, isExpiredTombstone, keyString, leafOf, RegionDigest, type Leaf } from './digest.ts';
 import { progressFor, type ProgressSink } from './progress.ts';
 import { batchGet, CapacityLimiter, emptyCapacity, parallelScan, type CapacityCount } from './scan.ts';
-import { keyAttributesOf, type OpsTable } from './ship.ts';
+import { keyAttributesOf, keySchemaOf, type OpsTable } from './ship.ts';
+import { comparisonScope, type ComparisonScope } from './selection-view.ts';
+import { physicalTableName } from '../config/schema.ts';
 
 export interface VerifyOptions {
   readonly ops: OpsTable;
@@ -95,27 +97,28 @@ export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
   const segments = o.segments ?? 4;
   const leafCap = o.leafCap ?? 250_000;
   const keyAttrs = keyAttributesOf(table);
+  const scope = scopeOf(o.ops, regions);
   const clients = new Map(regions.map((r) => [r, dynamodb(o.ops.target, r)] as const));
   const limiters = new Map(regions.map((r) => [r, new CapacityLimiter(o.maxRcu)] as const));
   const capacity: Record<string, CapacityCount> = Object.fromEntries(regions.map((r) => [r, emptyCapacity()]));
   const nowSeconds = () => Math.floor(now() / 1000);
 
   // 1. One scan per region into bucket digests.
-  const total = (await Promise.all(regions.map((r) => itemCount(clients.get(r)!, table.name)))).reduce((a, b) => a + b, 0);
+  const total = (await Promise.all(regions.map((r) => itemCount(clients.get(r)!, physicalTableName(table, r))))).reduce((a, b) => a + b, 0);
   const progress = progressFor(o.progress, `verify ${table.name}: scanning ${regions.length} regions`, total);
   const scans: RegionScan[] = await Promise.all(
     regions.map(async (region) => {
       const scan: RegionScan = { region, digest: new RegionDigest(bucketCount), leaves: new Map() };
       await parallelScan({
         client: clients.get(region)!,
-        tableName: table.name,
+        tableName: physicalTableName(table, region),
         segments,
         limiter: limiters.get(region)!,
         capacity: capacity[region]!,
         consistent: o.consistentScan,
         onPage: (_segment, items) => {
           for (const item of items) {
-            const leaf = leafOf(item, keyAttrs, table.ttlAttribute, nowSeconds());
+            const leaf = leafOf(item, keyAttrs, table.ttlAttribute, nowSeconds(), (x) => scope.view(x, region));
             if (!leaf) continue;
             const bucket = scan.digest.add(leaf);
             if (scan.leaves) {
@@ -157,14 +160,14 @@ export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
       scansPerRegion = 2;
       await parallelScan({
         client: clients.get(scan.region)!,
-        tableName: table.name,
+        tableName: physicalTableName(table, scan.region),
         segments,
         limiter: limiters.get(scan.region)!,
         capacity: capacity[scan.region]!,
         consistent: o.consistentScan,
         onPage: (_segment, items) => {
           for (const item of items) {
-            const leaf = leafOf(item, keyAttrs, table.ttlAttribute, nowSeconds());
+            const leaf = leafOf(item, keyAttrs, table.ttlAttribute, nowSeconds(), (x) => scope.view(x, scan.region));
             if (leaf && wanted.has(bucketOf(leaf.key, bucketCount))) out.set(leaf.key, leaf);
           }
         },
@@ -192,6 +195,7 @@ export async function recheckKeys(o: {
   readonly nowSeconds?: () => number;
 }): Promise<DivergentKey[]> {
   const rechecks = o.rechecks ?? 3;
+  const scope = scopeOf(o.ops, o.regions);
   let pending = [...o.keys];
   let previous = new Map<string, string>();
   const changing = new Set<string>();
@@ -203,7 +207,10 @@ export async function recheckKeys(o: {
     const fingerprints = new Map<string, string>();
     for (const key of pending) {
       const byRegion = states.get(key)!;
-      const views = o.regions.map((r) => (byRegion[r] ? replicaView(byRegion[r]!) : undefined));
+      // Compared through the selection (selection-view.ts), as the digests were.
+      const copies = o.regions.map((r) => (byRegion[r] ? scope.view(byRegion[r]!, r) : undefined));
+      if (copies.some((c) => c?.kind === 'out')) continue;
+      const views = copies.map((c) => (c?.kind === 'in' ? replicaView(c.item) : undefined));
       if (views.every((v) => v === views[0])) continue;
       const fp = JSON.stringify(views);
       fingerprints.set(key, fp);
@@ -238,7 +245,7 @@ export async function readStates(o: {
       const items = await batchGet(
         {
           client: o.clients?.get(region) ?? dynamodb(o.ops.target, region),
-          tableName: table.name,
+          tableName: physicalTableName(table, region),
           limiter: o.limiters?.get(region) ?? new CapacityLimiter(undefined),
           capacity: o.capacity?.[region] ?? emptyCapacity(),
         },
@@ -296,4 +303,9 @@ export function describeHolding(h: Holding): string {
   const what = h.tombstone ? 'tombstone' : 'item';
   if (!h.version) return `${what} never stamped (no ${META.version})`;
   return `${what} ${h.version} (writer ${h.writer ?? '?'})`;
+}
+
+/** What verify compares for these regions under the table's selection. */
+export function scopeOf(ops: OpsTable, regions: readonly string[]): ComparisonScope {
+  return comparisonScope({ ...(ops.table.selection ? { selection: ops.table.selection } : {}), key: keySchemaOf(ops.table) }, regions);
 }

@@ -39,6 +39,7 @@ function ids(region: string, table: string) {
     applier: logicalId(rt.applier),
     inbound: logicalId(rt.inboundQueue),
     dlq: logicalId(rt.deadLetterQueue),
+    backlog: logicalId(rt.backlogQueue),
   };
 }
 
@@ -64,8 +65,10 @@ describe('shipper role', () => {
       ...on(ref(i.table, 'StreamArn'), 'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'),
       ...on(ref(i.table, 'Arn'), 'dynamodb:UpdateItem', 'dynamodb:PutItem'),
       ...targets.flatMap((arn) => on(arn, 'sqs:SendMessage')),
+      // Region isolation: parks a failed target's changes in its own backlog queue, and drains it.
+      ...on(ref(i.backlog, 'Arn'), 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'),
     ];
-    return { required, allowed: [...required, ...ownLogGrants(region, i.shipper)], targets };
+    return { required, allowed: [...required, ...on(ref(i.backlog, 'Arn'), 'sqs:GetQueueUrl'), ...ownLogGrants(region, i.shipper)], targets, backlog: ref(i.backlog, 'Arn') };
   }
 
   it.each(PLACEMENTS)('$table in $region: exactly stream read, item writes on its table, and sends to the other regions\' queues', ({ region, table }) => {
@@ -81,7 +84,7 @@ describe('shipper role', () => {
 
   it.each(PLACEMENTS)('$table in $region: sqs:SendMessage only to the other regions\' inbound queues of this table', ({ region, table }) => {
     // Prepare
-    const { targets } = expectedShipper(region, table);
+    const { targets, backlog } = expectedShipper(region, table);
     const ownQueue = inboundQueueArn(table, region);
     const otherTables = Object.keys(TABLE_REGIONS).filter((t) => t !== table);
 
@@ -91,7 +94,7 @@ describe('shipper role', () => {
       .map((g) => g.resource);
 
     // Assess
-    expect(sendsTo.sort()).toEqual([...targets].sort());
+    expect(sendsTo.filter((r) => r !== backlog).sort()).toEqual([...targets].sort());
     expect(sendsTo).not.toContain(ownQueue);
     expect(sendsTo.filter((arn) => otherTables.some((t) => arn.includes(`-${t}-`)))).toEqual([]);
   });

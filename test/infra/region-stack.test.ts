@@ -183,7 +183,7 @@ describe('functions', () => {
     expect(mappings[0]!.Properties).not.toHaveProperty('StartingPosition');
   });
 
-  it.each(REGIONS)('%s: no event source mapping other than one stream and one queue per table', (region) => {
+  it.each(REGIONS)('%s: no event source mapping other than one stream and two queues (inbound, backlog) per table', (region) => {
     // Prepare
     const { template, stack } = regionOf(synth, region);
 
@@ -191,7 +191,7 @@ describe('functions', () => {
     const count = Object.keys(template.findResources('AWS::Lambda::EventSourceMapping')).length;
 
     // Assess
-    expect(count).toBe(2 * stack.tables.size);
+    expect(count).toBe(3 * stack.tables.size);
   });
 });
 

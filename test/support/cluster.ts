@@ -150,7 +150,7 @@ export class Cluster {
   view(region: string): Map<string, string> {
     const out = new Map<string, string>();
     for (const [k, item] of this.table(region).items) {
-      const { [META.writer]: _w, [META.expiresAt]: _e, [META.sequence]: _s, ...rest } = item;
+      const { [META.writer]: _w, [META.expiresAt]: _e, [META.sequence]: _s, [META.lock]: _l, ...rest } = item;
       out.set(k, canonicalItem(toWire(rest)));
     }
     return out;

@@ -1,0 +1,37 @@
+/** `regionsync redrive`: move a region's dead-lettered change messages back to its inbound queue, after a fix. */
+import { redriveDeadLetters } from '../ops/redrive.ts';
+import { loadOpsTable, parseCommand, positiveInteger, printJson, runOps, UsageError } from './ops-common.ts';
+
+export const REDRIVE_USAGE = `usage: regionsync redrive --region R --table T [--max N] [--endpoint URL] [--config FILE] [--json]
+
+Moves the messages in region R's dead-letter queue of table T back to R's inbound queue, so its
+applier tries them again (fix the cause first: a region missing from the config, a bug, a
+message schema the applier did not read), and reports what moved, by reason. A message is deleted
+from the dead-letter queue only once the inbound queue accepted it.`;
+
+export function redriveCommand(args: string[]): Promise<number> {
+  return runOps(REDRIVE_USAGE, async () => {
+    const v = parseCommand('redrive', args, { region: { type: 'string' }, max: { type: 'string' } });
+    if (v.help) {
+      console.log(REDRIVE_USAGE);
+      return 0;
+    }
+    if (!v.region) throw new UsageError('regionsync redrive: --region R is required');
+    const ops = await loadOpsTable('redrive', v);
+    if (!ops.table.regions.includes(v.region)) throw new UsageError(`regionsync redrive: --region ${v.region} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
+    const r = await redriveDeadLetters({
+      target: ops.target,
+      appName: ops.appName,
+      table: ops.table.name,
+      region: v.region,
+      ...(ops.accounts[v.region] ? { account: ops.accounts[v.region] } : {}),
+      ...(v.max ? { max: positiveInteger('max', v.max)! } : {}),
+    });
+    if (v.json) printJson(r);
+    else {
+      console.log(`redrive ${ops.table.name} ${r.region}: moved ${r.moved} messages (${r.changes} changes) from ${r.deadLetterQueue} to ${r.inboundQueue}`);
+      for (const [reason, n] of Object.entries(r.byReason)) console.log(`  ${String(n).padStart(6)}  ${reason}`);
+    }
+    return 0;
+  });
+}

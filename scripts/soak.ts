@@ -1,0 +1,214 @@
+/**
+ * Chaos soak: `npm run soak -- --minutes N [--seed S] [--endpoint URL]`.
+ *
+ * Deploys soak.config.ts (3 regions, a last-writer-wins table and a `merge` table with a counter)
+ * to moto (started here unless --endpoint), runs the functions through the chaos proxy, and for N
+ * minutes drives a random workload (puts, updates, deletes, conflicting writes to one key from
+ * several regions, counter increments) under a random fault schedule (region cut off, throttling,
+ * 5xx, latency between regions). Then it heals every fault, waits for convergence, and checks:
+ *   - every region holds the same items (both tables);
+ *   - every acknowledged write is accounted for: a key written from one region only ends with the
+ *     last write made to it; a key written from several regions ends with one of the writes made
+ *     to it (which one is the conflict rule's choice); every counter equals its acknowledged increments.
+ * The seed decides workload and faults (timing still varies), so a failure replays with --seed.
+ * Exit 1 on divergence or loss. The last line is a one-line summary.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { META } from '../lambda/core/contract.ts';
+import { dynamodb } from '../lib/cli/aws.ts';
+import { waitConverged } from '../lib/cli/demo.ts';
+import { bringUp } from '../lib/cli/up.ts';
+import type { Fault } from '../local/chaos.ts';
+import { startMoto, type MotoServer } from '../local/moto.ts';
+
+const CONFIG = path.resolve(import.meta.dirname, 'soak.config.ts');
+const ITEMS = 'soak_items';
+const COUNTERS = 'soak_counters';
+const REGIONS = ['ca-west-1', 'eu-south-2', 'ap-southeast-4'] as const;
+const KEYS = 40;
+const COUNTER_KEYS = 8;
+
+/** mulberry32: small, seedable, good enough for a workload. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Ack {
+  readonly value: string | null; // null: deleted
+  readonly region: string;
+  readonly startAt: number;
+  readonly ackAt: number;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, seed: { type: 'string' }, endpoint: { type: 'string' }, verbose: { type: 'boolean', default: false } } });
+  const minutes = Number(values.minutes);
+  if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got "${values.minutes}"`);
+  const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
+  if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${values.seed}"`);
+  console.log(`soak: seed ${seed}, ${minutes} minute(s), regions ${REGIONS.join(', ')} (replay: npm run soak -- --minutes ${minutes} --seed ${seed})`);
+  const rand = prng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const log = (l: string) => values.verbose && console.log(l);
+
+  let moto: MotoServer | undefined;
+  const stateDir = await mkdtemp(path.join(tmpdir(), 'regionsync-soak-'));
+  let endpoint = values.endpoint;
+  if (!endpoint) {
+    moto = await startMoto();
+    endpoint = moto.endpoint;
+  }
+  const running = await bringUp({ endpoint, configFile: CONFIG, chaos: '', stateDir, log });
+  const chaos = running.chaos!;
+  const db = (r: string) => dynamodb({ endpoint: endpoint! }, r);
+  try {
+    const acks = new Map<string, Ack[]>();
+    const increments = new Map<string, number>();
+    let ops = 0;
+    let failedOps = 0;
+    let faults = 0;
+    const ack = (key: string, value: string | null, region: string, startAt: number) => {
+      acks.set(key, [...(acks.get(key) ?? []), { value, region, startAt, ackAt: Date.now() }]);
+    };
+    const write = async (region: string, key: string): Promise<void> => {
+      const startAt = Date.now();
+      const kind = rand();
+      const value = `v${ops}-${region}`;
+      if (kind < 0.6) await db(region).send(new PutItemCommand({ TableName: ITEMS, Item: { pk: { S: key }, v: { S: value } } }));
+      else if (kind < 0.85) await db(region).send(new UpdateItemCommand({ TableName: ITEMS, Key: { pk: { S: key } }, UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': { S: value } } }));
+      else {
+        await db(region).send(new DeleteItemCommand({ TableName: ITEMS, Key: { pk: { S: key } } }));
+        return ack(key, null, region, startAt);
+      }
+      ack(key, value, region, startAt);
+    };
+
+    // The fault schedule: one fault at a time, each held 2–8 s, with quiet gaps between.
+    const end = Date.now() + minutes * 60_000;
+    const faultLoop = (async () => {
+      while (Date.now() < end) {
+        await sleep(1000 + rand() * 3000);
+        if (Date.now() >= end) break;
+        const [a, b] = [pick(REGIONS), pick(REGIONS)];
+        const choice = rand();
+        // Faults on the operations whose failure the pipeline retries promptly (stream batches,
+        // SQS sends and receives): a throttled applier PutItem would wait out a 3-minute visibility timeout.
+        const op = pick(['UpdateItem', 'SendMessageBatch', 'ReceiveMessage', 'GetRecords']);
+        const service = op === 'UpdateItem' ? 'dynamodb' : op === 'GetRecords' ? 'dynamodbstreams' : 'sqs';
+        const fault: Fault =
+          choice < 0.35
+            ? { kind: 'cut', region: a, scope: 'cross', mode: 'refuse', ms: 0 }
+            : choice < 0.6
+              ? { kind: 'throttle', region: a, service, op, p: 0.5 }
+              : choice < 0.8
+                ? { kind: '5xx', region: a, service, op, p: 0.3, status: rand() < 0.5 ? 500 : 503 }
+                : { kind: 'latency', from: a, to: b, ms: 100 + Math.floor(rand() * 300), jitter: 100 };
+        const heal = chaos.add(fault);
+        faults++;
+        log(`fault: ${JSON.stringify(fault)}`);
+        await sleep(2000 + rand() * 6000);
+        heal();
+      }
+    })();
+
+    // The workload: several writers; each op waits for its acknowledgement.
+    const writer = async () => {
+      while (Date.now() < end) {
+        const r = rand();
+        const region = pick(REGIONS);
+        try {
+          ops++;
+          if (r < 0.45) {
+            // A key owned by one region (its last write must win).
+            const owner = Math.floor(rand() * REGIONS.length);
+            await write(REGIONS[owner]!, `own-${owner}-${Math.floor(rand() * KEYS)}`);
+          } else if (r < 0.65) {
+            // Conflicting writes: the same key from two regions at once.
+            const key = `hot-${Math.floor(rand() * 10)}`;
+            ops++;
+            await Promise.all([write(region, key), write(pick(REGIONS.filter((x) => x !== region)), key)]);
+          } else {
+            const key = `c-${Math.floor(rand() * COUNTER_KEYS)}`;
+            await db(region).send(new UpdateItemCommand({ TableName: COUNTERS, Key: { pk: { S: key } }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': { N: '1' } } }));
+            increments.set(key, (increments.get(key) ?? 0) + 1);
+          }
+        } catch (e) {
+          // Writes go to the emulator directly (the application is inside its region): a failure here is unexpected.
+          failedOps++;
+          console.error(`soak: write failed (not acknowledged): ${(e as Error).message}`);
+        }
+        await sleep(rand() * 40);
+      }
+    };
+    await Promise.all([faultLoop, writer(), writer(), writer()]);
+
+    // Heal and converge.
+    chaos.heal();
+    const healedAt = Date.now();
+    const tables = running.config.tables;
+    const comparisons = [];
+    for (const t of tables) comparisons.push(await waitConverged({ endpoint }, t, 300_000));
+    const convergeMs = Date.now() - healedAt;
+    const divergent = comparisons.flatMap((c) => c.divergent.map((d) => `${c.table} ${d.key}`));
+    for (const d of divergent.slice(0, 20)) console.error(`soak: divergent ${d}`);
+
+    // Accounting.
+    const lost: string[] = [];
+    for (const [key, writes] of acks) {
+      const regions = new Set(writes.map((w) => w.region));
+      for (const region of REGIONS) {
+        const item = (await db(region).send(new GetItemCommand({ TableName: ITEMS, Key: { pk: { S: key } }, ConsistentRead: true }))).Item;
+        const value = !item || item[META.deleted]?.BOOL ? null : (item.v?.S ?? null);
+        // One region: the result must be a last write, one that no write started after its acknowledgement.
+        const candidates = regions.size === 1 ? writes.filter((w) => !writes.some((x) => x.startAt > w.ackAt)) : writes;
+        const ok = candidates.some((w) => w.value === value);
+        if (!ok) lost.push(`${ITEMS} ${key} in ${region}: holds ${JSON.stringify(value)}, acknowledged ${JSON.stringify(writes.slice(-3).map((w) => `${w.value}@${w.region}`))}`);
+      }
+    }
+    let incrementsTotal = 0;
+    for (const [key, n] of increments) {
+      incrementsTotal += n;
+      for (const region of REGIONS) {
+        const item = (await db(region).send(new GetItemCommand({ TableName: COUNTERS, Key: { pk: { S: key } }, ConsistentRead: true }))).Item;
+        const got = Number(item?.n?.N ?? 0);
+        if (got !== n) lost.push(`${COUNTERS} ${key} in ${region}: counter ${got}, acknowledged increments ${n}`);
+      }
+    }
+    for (const l of lost.slice(0, 20)) console.error(`soak: lost ${l}`);
+    const injected = Object.entries(chaos.injected).map(([k, v]) => `${k} ${v}`).join(', ');
+    const ok = divergent.length === 0 && lost.length === 0;
+    console.log(
+      `soak ${ok ? 'OK' : 'FAILED'}: seed ${seed}, ${minutes} min, ${ops} operations (${failedOps} failed, ${acks.size} keys, ${incrementsTotal} increments), ` +
+        `${faults} faults injected (calls affected: ${injected || 'none'}), converged in ${(convergeMs / 1000).toFixed(1)} s, divergent keys = ${divergent.length}, lost writes = ${lost.length}`,
+    );
+    return ok ? 0 : 1;
+  } finally {
+    await running.stop();
+    await moto?.stop();
+    await rm(stateDir, { recursive: true, force: true });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    process.exit(1);
+  },
+);

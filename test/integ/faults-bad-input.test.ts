@@ -1,0 +1,191 @@
+/**
+ * Bad input on moto, through the real deploy and the local runtime: malformed, unknown-schema,
+ * oversized and wrong-table messages go to the dead-letter queue with the reason attached and
+ * never hold up the valid messages around them; an item at DynamoDB's 400 KB limit replicates
+ * (packed alone, accepted by SQS and DynamoDB); `regionsync redrive` moves dead letters back.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { encodeMessage, packChanges, type Change } from '../../lambda/core/change.ts';
+import { deadLetterQueueName, inboundQueueName, META } from '../../lambda/core/contract.ts';
+import { encodeVersion, HybridLogicalClock } from '../../lambda/core/version.ts';
+import { PACKED_MESSAGE_BYTES } from '../../lib/constructs/replicated-table.ts';
+import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
+import { deploy, PROJECT_ROOT } from '../../lib/cli/deploy.ts';
+import { loadConfig } from '../../lib/config/load.ts';
+import { validateConfig } from '../../lib/config/validate.ts';
+import { changeOf, opsTable, type OpsTable } from '../../lib/ops/ship.ts';
+import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
+
+const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-bad-input.config.ts');
+const TABLE = 'fbad_items';
+const APP = 'fbad';
+const [SRC, DST] = ['il-central-1', 'af-south-1'] as const;
+
+let endpoint: string;
+let stateDir: string;
+let runtime: LocalRuntime;
+let ops: OpsTable;
+const clock = new HybridLogicalClock(SRC);
+
+const db = (region: string) => dynamodb({ endpoint }, region);
+const sqs = (region: string) => new SQSClient({ ...clientConfig({ endpoint }, region), useQueueUrlAsEndpoint: false });
+const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id }, sk: { N: '1' } });
+const get = async (region: string, id: string) => (await db(region).send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }))).Item;
+const queueUrl = async (region: string, name: string) => (await sqs(region).send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!ok(last) && Date.now() < deadline) {
+    await sleep(150);
+    last = await probe();
+  }
+  return last;
+}
+
+/** A change as SRC's shipper would make it, for an item with the given attributes. */
+function changeFor(id: string, attrs: Record<string, AttributeValue>): Change {
+  const item = { ...key(id), ...attrs, [META.version]: { S: encodeVersion(clock.next()) }, [META.origin]: { S: SRC }, [META.writer]: { S: 'stamp' } };
+  return changeOf(ops, item as never, Date.now());
+}
+
+/** Reads (without deleting: they become visible again) every message now in a queue. */
+async function peekAll(url: string, region: string): Promise<Message[]> {
+  const seen = new Map<string, Message>();
+  for (let empty = 0; empty < 2; ) {
+    const out = await sqs(region).send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 1, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }));
+    const fresh = (out.Messages ?? []).filter((m) => !seen.has(m.MessageId!));
+    if (fresh.length === 0) empty++;
+    for (const m of fresh) seen.set(m.MessageId!, m);
+  }
+  return [...seen.values()];
+}
+
+async function depth(url: string, region: string): Promise<number> {
+  const out = await sqs(region).send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+  return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+}
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'regionsync.js'), ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+beforeAll(async () => {
+  endpoint = inject('endpoint');
+  stateDir = await mkdtemp(path.join(tmpdir(), 'regionsync-fbad-'));
+  ops = opsTable(validateConfig(await loadConfig(CONFIG)), TABLE, { endpoint });
+  await deploy({ endpoint, configFile: CONFIG, regions: [SRC, DST], log: () => undefined, outputDir: path.join('.regionsync', 'cdk.out.fbad') });
+  runtime = await startRuntime({ endpoint, regions: [SRC, DST], stateDir, publishMetrics: false, logger: () => undefined });
+  await runtime.ready;
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+describe('bad input', () => {
+  it('malformed, unknown-schema, oversized and wrong-table messages are dead-lettered with their reason; valid ones around them apply', async () => {
+    // Prepare
+    const inbound = await queueUrl(DST, inboundQueueName(APP, TABLE));
+    const dlq = await queueUrl(DST, deadLetterQueueName(APP, TABLE));
+    const wrongTable = { ...changeFor('wrong-table', { v: { S: 'x' } }), table: 'someone_else' };
+    const bodies = [
+      encodeMessage([changeFor('before', { v: { S: 'ok' } })]),
+      '{"schema":1,"changes":[',
+      JSON.stringify({ schema: 99, changes: [changeFor('future', { v: { S: 'x' } })] }),
+      // 420 KB of attribute: over DynamoDB's item limit, under SQS's message limit.
+      encodeMessage([changeFor('too-big', { blob: { S: 'x'.repeat(420 * 1024) } })]),
+      encodeMessage([wrongTable, changeFor('beside-bad', { v: { S: 'ok' } })]),
+      encodeMessage([changeFor('after', { v: { S: 'ok' } })]),
+    ];
+    // Act
+    for (const body of bodies) await sqs(DST).send(new SendMessageCommand({ QueueUrl: inbound, MessageBody: body }));
+    // Assess: the valid changes applied, none held up by the bad ones.
+    for (const id of ['before', 'beside-bad', 'after']) expect((await eventually(() => get(DST, id), (i) => i !== undefined))?.v).toEqual({ S: 'ok' });
+    for (const id of ['future', 'too-big', 'wrong-table']) expect(await get(DST, id)).toBeUndefined();
+    await eventually(() => depth(dlq, DST), (n) => n >= 4);
+    const dead = await peekAll(dlq, DST);
+    const reasons = dead.map((m) => m.MessageAttributes?.reason?.StringValue ?? '').sort();
+    expect(reasons).toHaveLength(4);
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/not JSON/),
+        expect.stringMatching(/unknown message schema 99/),
+        // Caught by the applier's own size check, or by DynamoDB's rejection if it got that far.
+        expect.stringMatching(/item limit|rejected by DynamoDB: .*size/i),
+        expect.stringMatching(/table "someone_else"/),
+      ]),
+    );
+    for (const m of dead) expect(m.MessageAttributes?.table?.StringValue).toBe(TABLE);
+    // The wrong-table message's valid neighbour is not in the dead letter: only the bad change is.
+    const wrong = dead.find((m) => /someone_else/.test(m.MessageAttributes!.reason!.StringValue!))!;
+    expect(wrong.Body).not.toContain('beside-bad');
+    expect(await depth(inbound, DST)).toBe(0);
+  });
+
+  it('an item at the 400 KB limit replicates: packed alone into one message that SQS and DynamoDB accept', async () => {
+    // Prepare: an item at the limit once stamped: DynamoDB documents 400 KB (names and values
+    // count); moto rejects above 405,000 bytes. regionsync's metadata needs about 200 of them.
+    const blob = 'y'.repeat(399_000);
+    const big = changeFor('probe', { blob: { S: blob } });
+    const small = changeFor('small', { v: { S: 'ok' } });
+    const { bodies, oversized } = packChanges([small, big, small], PACKED_MESSAGE_BYTES);
+    // Assess (packing): the large change is not packed with others: it travels alone, under SQS's 1 MiB.
+    expect(oversized).toEqual([big]);
+    expect(bodies.every((b) => !b.includes(blob))).toBe(true);
+    expect(Buffer.byteLength(encodeMessage([big]))).toBeLessThan(1024 * 1024);
+    // Act: through the real pipeline.
+    await db(SRC).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('big'), blob: { S: blob } } }));
+    await db(SRC).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('next-to-big'), v: { S: 'ok' } } }));
+    // Assess
+    const copy = await eventually(() => get(DST, 'big'), (i) => i !== undefined, 30_000);
+    expect(copy?.blob?.S?.length).toBe(blob.length);
+    expect(copy?.[META.origin]).toEqual({ S: SRC });
+    expect((await eventually(() => get(DST, 'next-to-big'), (i) => i !== undefined))?.v).toEqual({ S: 'ok' });
+  });
+
+  it('regionsync redrive --json moves the dead-letter queue back to the inbound queue and reports what moved', async () => {
+    // Prepare: a valid change parked in the DLQ (as after maxReceiveCount during a throttle), plus what test 1 left.
+    const dlq = await queueUrl(DST, deadLetterQueueName(APP, TABLE));
+    await sqs(DST).send(
+      new SendMessageCommand({ QueueUrl: dlq, MessageBody: encodeMessage([changeFor('redriven', { v: { S: 'back' } })]), MessageAttributes: { reason: { DataType: 'String', StringValue: 'throttled' } } }),
+    );
+    const before = await depth(dlq, DST);
+    // Act
+    const out = await cli(['redrive', '--region', DST, '--table', TABLE, '--config', CONFIG, '--endpoint', endpoint, '--json']);
+    // Assess
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    const report = JSON.parse(out.stdout) as { moved: number; changes: number; byReason: Record<string, number>; region: string };
+    expect(report.region).toBe(DST);
+    expect(report.moved).toBe(before);
+    expect(report.byReason.throttled).toBe(1);
+    expect((await eventually(() => get(DST, 'redriven'), (i) => i !== undefined))?.v).toEqual({ S: 'back' });
+    // The bad messages come back to the DLQ (still bad), the valid one does not.
+    expect(await eventually(() => depth(dlq, DST), (n) => n === before - 1)).toBe(before - 1);
+  });
+
+  it('regionsync redrive rejects a region the table does not replicate in', async () => {
+    // Act
+    const out = await cli(['redrive', '--region', 'us-west-2', '--table', TABLE, '--config', CONFIG, '--endpoint', endpoint]);
+    // Assess
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/--region us-west-2 is not a region of table fbad_items/);
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * Selective replication and renamed tables on moto, deployed by the real CDK deploy. First only
+ * the source region's functions run, so what the shipper sent waits in the target's inbound queue
+ * and is read there directly: a filtered item and an excluded attribute never leave the source.
+ * Then both regions run: renamed tables replicate both ways, an item that starts matching arrives
+ * whole, one that stops matching is deleted there, and each region keeps its own value of an
+ * attribute the pair does not share.
+ */
+import * as path from 'node:path';
+import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { decodeMessage, type Change } from '../../lambda/core/change.ts';
+import { inboundQueueName, META } from '../../lambda/core/contract.ts';
+import { dynamodb, sqs } from '../../lib/cli/aws.ts';
+import { bringUp } from '../../lib/cli/up.ts';
+import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
+
+const CONFIG = path.resolve(import.meta.dirname, 'fixtures/selection.config.ts');
+const [EU, US] = ['eu-central-1', 'us-west-2'] as const;
+const TABLES = { [EU]: 'integsel_orders_eu', [US]: 'integsel_orders_us' } as const;
+const STATE_DIR = path.resolve('.regionsync/integ-selection');
+
+let endpoint: string;
+let runtime: LocalRuntime | undefined;
+const silent = () => undefined;
+const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id } });
+const get = async (region: keyof typeof TABLES, id: string) =>
+  (await dynamodb({ endpoint }, region).send(new GetItemCommand({ TableName: TABLES[region], Key: key(id), ConsistentRead: true }))).Item;
+const put = (region: keyof typeof TABLES, id: string, attrs: Record<string, AttributeValue>) =>
+  dynamodb({ endpoint }, region).send(new PutItemCommand({ TableName: TABLES[region], Item: { ...key(id), ...attrs } }));
+
+async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!ok(last) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    last = await probe();
+  }
+  return last;
+}
+
+/** Receives (and deletes) what is in the US inbound queue until `done` holds for everything received. */
+async function drainUsQueue(done: (changes: readonly Change[]) => boolean): Promise<{ bodies: string[]; changes: Change[] }> {
+  const client = sqs({ endpoint }, US);
+  const { QueueUrl } = await client.send(new GetQueueUrlCommand({ QueueName: inboundQueueName('integsel', 'integsel_orders') }));
+  const bodies: string[] = [];
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const out = await client.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
+    for (const m of out.Messages ?? []) {
+      bodies.push(m.Body!);
+      await client.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: m.ReceiptHandle! }));
+    }
+    if (done(bodies.flatMap((b) => decodeMessage(b).changes)) && (out.Messages ?? []).length === 0) break;
+  }
+  return { bodies, changes: bodies.flatMap((b) => decodeMessage(b).changes) };
+}
+
+beforeAll(async () => {
+  endpoint = inject('endpoint');
+  await bringUp({ endpoint, configFile: CONFIG, runtime: false, log: silent });
+});
+
+afterAll(async () => {
+  await runtime?.stop();
+});
+
+describe('selective replication and renamed tables on moto', () => {
+  it('filtered items and excluded attributes never reach the target region\'s queue', async () => {
+    // Prepare: only the source region's functions run, so nothing consumes the US queue.
+    runtime = await startRuntime({ endpoint, regions: [EU], stateDir: STATE_DIR, publishMetrics: false });
+    await runtime.ready;
+    // Act: the filtered item first; the stream keeps order, so once the second has arrived the first has been shipped or dropped.
+    await put(EU, 'q-de', { country: { S: 'DE' }, email: { S: 'de@example.com' } });
+    await put(EU, 'q-us', { country: { S: 'US' }, email: { S: 'us@example.com' }, total: { N: '7' } });
+    // Assess
+    const { bodies, changes } = await drainUsQueue((cs) => cs.some((c) => c.key.pk?.S === 'q-us'));
+    const shipped = changes.find((c) => c.key.pk?.S === 'q-us');
+    expect(shipped?.item).toEqual({ pk: { S: 'q-us' }, country: { S: 'US' }, total: { N: '7' } });
+    expect(changes.filter((c) => c.key.pk?.S === 'q-de')).toEqual([]);
+    for (const body of bodies) {
+      expect(body).not.toContain('@example.com');
+      expect(body).not.toContain('q-de');
+    }
+    await runtime.stop();
+    runtime = undefined;
+  });
+
+  it('renamed tables replicate both ways', async () => {
+    // Prepare
+    runtime = await startRuntime({ endpoint, regions: [EU, US], stateDir: STATE_DIR, publishMetrics: false });
+    await runtime.ready;
+    // Act
+    await put(EU, 'r-eu', { country: { S: 'CA' }, n: { N: '1' } });
+    await put(US, 'r-us', { country: { S: 'US' }, n: { N: '2' } });
+    // Assess
+    expect((await eventually(() => get(US, 'r-eu'), (i) => i !== undefined))?.n).toEqual({ N: '1' });
+    const inEu = await eventually(() => get(EU, 'r-us'), (i) => i !== undefined);
+    expect(inEu?.n).toEqual({ N: '2' });
+    expect(inEu?.[META.origin]).toEqual({ S: US });
+  });
+
+  it('an item that starts matching arrives whole; one that stops matching is deleted in the target', async () => {
+    // Prepare
+    await put(EU, 's-1', { country: { S: 'DE' }, total: { N: '1' }, email: { S: 'a@example.com' } });
+    await put(EU, 'marker-1', { country: { S: 'US' } });
+    await eventually(() => get(US, 'marker-1'), (i) => i !== undefined);
+    expect(await get(US, 's-1')).toBeUndefined();
+    // Act: starts matching
+    await dynamodb({ endpoint }, EU).send(
+      new UpdateItemCommand({ TableName: TABLES[EU], Key: key('s-1'), UpdateExpression: 'SET country = :c', ExpressionAttributeValues: { ':c': { S: 'US' } } }),
+    );
+    // Assess
+    const arrived = await eventually(() => get(US, 's-1'), (i) => i !== undefined);
+    expect(arrived?.total).toEqual({ N: '1' });
+    expect(arrived?.email).toBeUndefined();
+    // Act: stops matching
+    await dynamodb({ endpoint }, EU).send(
+      new UpdateItemCommand({ TableName: TABLES[EU], Key: key('s-1'), UpdateExpression: 'SET country = :c', ExpressionAttributeValues: { ':c': { S: 'FR' } } }),
+    );
+    // Assess: a tombstone in the target, the item alive in the source
+    const gone = await eventually(() => get(US, 's-1'), (i) => i?.[META.deleted]?.BOOL === true);
+    expect(gone?.[META.deleted]).toEqual({ BOOL: true });
+    expect(gone?.country).toBeUndefined();
+    expect((await get(EU, 's-1'))?.country).toEqual({ S: 'FR' });
+  });
+
+  it('each region keeps its own value of an attribute the pair does not share, through whole-item puts both ways', async () => {
+    // Prepare: EU's email never goes to US
+    await put(EU, 'x-1', { country: { S: 'US' }, email: { S: 'eu@example.com' }, total: { N: '1' } });
+    await eventually(() => get(US, 'x-1'), (i) => i !== undefined);
+    // Act: US writes its own email and a total; then EU writes a new total
+    await dynamodb({ endpoint }, US).send(
+      new UpdateItemCommand({ TableName: TABLES[US], Key: key('x-1'), UpdateExpression: 'SET email = :e, #t = :t', ExpressionAttributeNames: { '#t': 'total' }, ExpressionAttributeValues: { ':e': { S: 'us-local' }, ':t': { N: '2' } } }),
+    );
+    await eventually(() => get(EU, 'x-1'), (i) => i?.total?.N === '2');
+    await dynamodb({ endpoint }, EU).send(
+      new UpdateItemCommand({ TableName: TABLES[EU], Key: key('x-1'), UpdateExpression: 'SET #t = :t', ExpressionAttributeNames: { '#t': 'total' }, ExpressionAttributeValues: { ':t': { N: '3' } } }),
+    );
+    // Assess
+    const us = await eventually(() => get(US, 'x-1'), (i) => i?.total?.N === '3');
+    const eu = await get(EU, 'x-1');
+    expect(us?.total).toEqual({ N: '3' });
+    expect(us?.email).toEqual({ S: 'us-local' });
+    expect(eu?.total).toEqual({ N: '3' });
+    expect(eu?.email).toEqual({ S: 'eu@example.com' });
+  });
+});
