@@ -58,6 +58,7 @@ export interface ReportInput {
     ratioPlain: number;
     breakdown: { plain: Cost; helper: Cost; globalTables: Cost };
     lambdaDurationBasis: string;
+    helperWithEventuallyConsistentRead?: { regionsync: number; ratio: number };
     atEmulatorDurations: { regionsync: number; ratio: number; regionsyncPlain: number; ratioPlain: number; breakdown: { plain: Cost; helper: Cost } };
     atRate: { offeredPerSec: number; regionsync: number; ratio: number; regionsyncPlain: number; ratioPlain: number };
     byScenario: { scenario: { name: string }; globalTables: number; plain: number; helper: number; plainRatio: number; helperRatio: number }[];
@@ -146,7 +147,7 @@ ${row4('records per shipper invocation', p.detail.recordsPerShipperInvocation!, 
 ${row4('messages per applier invocation', p.detail.messagesPerApplierInvocation!, h.detail.messagesPerApplierInvocation!, ar.plain.detail.messagesPerApplierInvocation!, ar.helper.detail.messagesPerApplierInvocation!)}
 ${row4('failed or timed-out invocations (count; retried)', p.detail.failedInvocations ?? 0, h.detail.failedInvocations ?? 0, ar.plain.detail.failedInvocations ?? 0, ar.helper.detail.failedInvocations ?? 0)}
 ${row4('stream reads by the mapping (not billed)', p.detail.streamReads!, h.detail.streamReads!, ar.plain.detail.streamReads!, ar.helper.detail.streamReads!)}
-${row4('inter-region bytes', p.detail.transferBytes!, h.detail.transferBytes!, ar.plain.detail.transferBytes!, ar.helper.detail.transferBytes!)}
+${row4('inter-region bytes', Math.round(p.detail.transferBytes!), Math.round(h.detail.transferBytes!), Math.round(ar.plain.detail.transferBytes!), Math.round(ar.helper.detail.transferBytes!))}
 </table>
 <p class="muted">Saturated runs: plain ${r.saturation.plain!.items} items replicated in ${r.saturation.plain!.drainSeconds} s (${r.saturation.plain!.throughputItemsPerSec} items/s per target), client helper ${r.saturation.helper!.items} in ${r.saturation.helper!.drainSeconds} s (${r.saturation.helper!.throughputItemsPerSec} items/s per target): the emulator's replication capacity. Mean emulator answer per applier write: ${fmt(r.saturation.helper!.timing.callMs.apply ?? null)} ms saturated, against ${fmt(r.loadSteps[0]?.timing?.callMs.apply ?? null)} ms at ${r.loadSteps[0]?.offeredPerSec}/s.</p>
 
@@ -159,6 +160,7 @@ ${costRow('Global Tables', c.breakdown.globalTables, c.globalTables)}
 ${costRow('regionsync, plain, Lambda at emulator durations', c.atEmulatorDurations.breakdown.plain, c.globalTables)}
 ${costRow('regionsync, client helper, Lambda at emulator durations', c.atEmulatorDurations.breakdown.helper, c.globalTables)}
 </table>
+<p class="muted">Of the client helper's extra cost, its consistent read before each write is the largest item; with an eventually consistent read (as safe: the write is conditional on the version read) it would cost $${c.helperWithEventuallyConsistentRead?.regionsync.toFixed(3) ?? '–'} (${c.helperWithEventuallyConsistentRead?.ratio ?? '–'}×).</p>
 <p class="muted">Request counts from the saturated runs. Lambda GB-s: ${esc(c.lambdaDurationBasis)}. The last two rows use the durations measured on the emulator instead (an upper bound: moto, saturated, is far slower than DynamoDB). At the emulator's ${c.atRate.offeredPerSec}/s, with small batches: client helper $${c.atRate.regionsync.toFixed(3)} (${c.atRate.ratio}×), plain $${c.atRate.regionsyncPlain.toFixed(3)} (${c.atRate.ratioPlain}×).</p>
 <p class="muted">Every extra write, by item size (request counts as measured, write units from the item sizes; ${r.config.metadataBytes} B of metadata: version, origin, writer, version vector):</p>
 <table><tr><th>items</th><th>Global Tables</th><th>plain writes</th><th>client helper</th></tr>

@@ -583,8 +583,12 @@ function costModel(
     const he = regionsyncCost(withScenario(aws('helper'), s, 'helper', measured.helper.requests.detail.applyWrites), targets);
     return { scenario: s, globalTables: gts.total, plain: pl.total, helper: he.total, plainRatio: round2(pl.total / gts.total), helperRatio: round2(he.total / gts.total) };
   });
+  // What-if: lib/client reads the item consistently before its conditional write; an eventually
+  // consistent read (half a read unit) would be as safe, since a stale read only fails the condition.
+  const eventualRead = regionsyncCost({ ...aws('helper'), appReadUnits: measured.helper.usage.appReadUnits / 2 }, targets);
   const idle = idleSqsCostPerQueueMonth();
   return {
+    helperWithEventuallyConsistentRead: { regionsync: eventualRead.total, ratio: round2(eventualRead.total / gt.total), note: 'modelled: the client helper with an eventually consistent read before its conditional write (half a read unit)' },
     regionsync: est.helper.total,
     globalTables: gt.total,
     ratio: round2(est.helper.total / gt.total),

@@ -133,7 +133,9 @@ export class RegionSyncClient {
     const { ctx } = this;
     const wireKey = toWire(marshall(this.keyOf(key)));
     for (let attempt = 0; attempt < (this.options.maxAttempts ?? 8); attempt++) {
-      const current = await this.read(key);
+      // An eventually consistent read (half the price) is safe: the write is conditional on the
+      // version read, so a stale read only costs a retry, which reads consistently.
+      const current = await this.read(key, attempt > 0);
       const visible = current && !isTombstone(current) ? unmarshall(fromWire(stripMeta(current, [ctx.ttlAttribute]))) : undefined;
       const wanted = next(visible);
       const oldImage = visible ? stripMeta(current!, [ctx.ttlAttribute]) : undefined;
@@ -181,8 +183,8 @@ export class RegionSyncClient {
     }
   }
 
-  private async read(key: PlainItem): Promise<AttributeMap | undefined> {
-    const out = await this.options.dynamodb.send(new GetItemCommand({ TableName: this.options.table.name, Key: marshall(this.keyOf(key)), ConsistentRead: true }));
+  private async read(key: PlainItem, consistent = true): Promise<AttributeMap | undefined> {
+    const out = await this.options.dynamodb.send(new GetItemCommand({ TableName: this.options.table.name, Key: marshall(this.keyOf(key)), ConsistentRead: consistent }));
     return out.Item ? toWire(out.Item) : undefined;
   }
 
