@@ -164,29 +164,41 @@ function projects(spec: SelectionSpec | undefined, to: string): boolean {
   return t?.include !== undefined || (t?.exclude?.length ?? 0) > 0;
 }
 
+/**
+ * The merge metadata (`_rs_fv`, `_rs_crdt`) of `attrs` limited to the attributes `keep` accepts,
+ * with every other attribute of `attrs` kept as it is; undefined when `_rs_crdt` cannot be parsed.
+ */
+export function cutMergeMetadata(attrs: AttributeMap, keep: (name: string) => boolean): AttributeMap | undefined {
+  const m: AttributeMap = { ...attrs };
+  const fv = m[META.fieldVersions]?.M;
+  if (fv) m[META.fieldVersions] = { M: Object.fromEntries(Object.entries(fv).filter(([n]) => keep(n))) };
+  const crdt = m[META.crdt]?.S;
+  if (crdt !== undefined) {
+    try {
+      const state = JSON.parse(crdt) as Record<string, unknown>;
+      for (const part of ['c', 's', 'g', 'l']) {
+        const byName = state[part];
+        if (byName && typeof byName === 'object') state[part] = Object.fromEntries(Object.entries(byName).filter(([n]) => keep(n)));
+      }
+      m[META.crdt] = { S: JSON.stringify(state) };
+    } catch {
+      return undefined;
+    }
+  }
+  return m;
+}
+
 /** The change without the attributes `keep` refuses: in the item and in the merge metadata that names them. */
 export function redact(change: Change, keep: (name: string) => boolean): Change {
   const item = change.item ? Object.fromEntries(Object.entries(change.item).filter(([n]) => keep(n))) : undefined;
   let meta = change.meta;
   if (meta) {
-    const m: AttributeMap = { ...meta };
-    const fv = m[META.fieldVersions]?.M;
-    if (fv) m[META.fieldVersions] = { M: Object.fromEntries(Object.entries(fv).filter(([n]) => keep(n))) };
-    const crdt = m[META.crdt]?.S;
-    if (crdt !== undefined) {
-      try {
-        const state = JSON.parse(crdt) as Record<string, unknown>;
-        for (const part of ['c', 's', 'g', 'l']) {
-          const byName = state[part];
-          if (byName && typeof byName === 'object') state[part] = Object.fromEntries(Object.entries(byName).filter(([n]) => keep(n)));
-        }
-        m[META.crdt] = { S: JSON.stringify(state) };
-      } catch {
-        // Unparseable state carries nothing the applier would read: drop it rather than ship it unredacted.
-        delete m[META.crdt];
-      }
-    }
-    meta = m;
+    const m = cutMergeMetadata(meta, keep);
+    // Unparseable merge state carries nothing the applier would read: drop it rather than ship it unredacted.
+    if (m === undefined) {
+      meta = { ...meta };
+      delete (meta as AttributeMap)[META.crdt];
+    } else meta = m;
   }
   return { ...change, ...(item ? { item } : {}), ...(meta ? { meta } : {}) };
 }

@@ -10,7 +10,7 @@
  */
 import { toWire } from '../../lambda/core/codec.ts';
 import { META, META_ATTRIBUTES, type KeySchema } from '../../lambda/core/contract.ts';
-import { filterFor, matches, type Predicate, type SelectionSpec } from '../../lambda/core/selection.ts';
+import { cutMergeMetadata, filterFor, matches, type Predicate, type SelectionSpec } from '../../lambda/core/selection.ts';
 import type { Item } from './compare.ts';
 
 /** How one region's copy of a key takes part in a comparison. */
@@ -76,21 +76,8 @@ function stripMeta(item: Item): Item {
 
 /** The item with only the attributes `keep` accepts, in its values and in the merge metadata that names attributes. */
 function cut(item: Item, keep: (name: string) => boolean): Item {
-  const out: Item = Object.fromEntries(Object.entries(item).filter(([n]) => keep(n)));
-  const fv = item[META.fieldVersions]?.M;
-  if (fv) out[META.fieldVersions] = { M: Object.fromEntries(Object.entries(fv).filter(([n]) => keep(n))) };
-  const crdt = item[META.crdt]?.S;
-  if (crdt !== undefined) {
-    try {
-      const state = JSON.parse(crdt) as Record<string, unknown>;
-      for (const part of ['c', 's', 'g', 'l']) {
-        const byName = state[part];
-        if (byName && typeof byName === 'object') state[part] = Object.fromEntries(Object.entries(byName).filter(([n]) => keep(n)));
-      }
-      out[META.crdt] = { S: JSON.stringify(state) };
-    } catch {
-      // Unparseable state is compared as stored.
-    }
-  }
-  return out;
+  const values: Item = Object.fromEntries(Object.entries(item).filter(([n]) => keep(n)));
+  const meta: Item = Object.fromEntries([META.fieldVersions, META.crdt].filter((m) => item[m] !== undefined).map((m) => [m, item[m]!]));
+  // Unparseable merge state is compared as stored.
+  return { ...values, ...(cutMergeMetadata(meta, keep) ?? meta) };
 }
