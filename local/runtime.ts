@@ -29,7 +29,7 @@ export interface RuntimeOptions {
   readonly credentials?: Credentials;
   /** Execution environments per function (default 1: invocations of a function run one at a time). */
   readonly poolSize?: number;
-  /** Receive loops per SQS mapping (default 2). */
+  /** Receive loops per SQS mapping (default 1). */
   readonly sqsPollers?: number;
   /** Function name → directory with its code, instead of the deployed package. */
   readonly codeOverrides?: Readonly<Record<string, string>>;

@@ -78,7 +78,9 @@ export class SqsPoller {
     }
     if (this.stopping) return;
     const cap = this.o.mapping.maximumConcurrency ?? Number.POSITIVE_INFINITY;
-    const count = Math.max(1, Math.min(this.o.pollers ?? 2, cap));
+    // One receive loop per mapping by default: with many tables and regions, idle short polls are
+    // what loads the emulator; raise `sqsPollers` for throughput tests.
+    const count = Math.max(1, Math.min(this.o.pollers ?? 1, cap));
     this.loops = Array.from({ length: count }, () => this.run());
   }
 
