@@ -8,6 +8,7 @@
  *   + SQS → applier invoked                             published SQS→Lambda distribution
  *   + applier invocation (conditional writes)           measured durations, weighted by messages
  */
+import { seededRandom } from '../lib/util/random.ts';
 
 export interface Quantiles {
   readonly source: string;
@@ -95,7 +96,7 @@ export interface CloudLag {
 }
 
 export function cloudLagModel(input: CloudLagInput): CloudLag {
-  const random = mulberry32(input.seed ?? 8);
+  const random = seededRandom(input.seed ?? 8);
   const n = input.samples ?? 50_000;
   const s2l = sampler(STREAMS_TO_LAMBDA, random);
   const q2l = sampler(SQS_TO_LAMBDA, random);
@@ -129,14 +130,3 @@ function q(sorted: readonly number[], p: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!);
 }
 
-/** A small seeded generator: the model gives the same figures for the same inputs. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

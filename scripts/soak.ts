@@ -13,6 +13,7 @@
  * The seed decides workload and faults (timing still varies), so a failure replays with --seed.
  * Exit 1 on divergence or loss. The last line is a one-line summary.
  */
+import { seededRandom } from '../lib/util/random.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -32,17 +33,6 @@ const REGIONS = ['ca-west-1', 'eu-south-2', 'ap-southeast-4'] as const;
 const KEYS = 40;
 const COUNTER_KEYS = 8;
 
-/** mulberry32: small, seedable, good enough for a workload. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Ack {
   readonly value: string | null; // null: deleted
@@ -58,7 +48,7 @@ async function main(): Promise<number> {
   const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got "${values.seed}"`);
   console.log(`soak: seed ${seed}, ${minutes} minute(s), regions ${REGIONS.join(', ')} (replay: npm run soak -- --minutes ${minutes} --seed ${seed})`);
-  const rand = prng(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const log = (l: string) => values.verbose && console.log(l);
 

@@ -1,5 +1,6 @@
 /** `regionsync redrive`: move a region's dead-lettered change messages back to its inbound queue, after a fix. */
 import { redriveDeadLetters } from '../ops/redrive.ts';
+import type { OpsTable } from '../ops/ship.ts';
 import { loadOpsTable, parseCommand, positiveInteger, printJson, runOps, UsageError } from './ops-common.ts';
 
 export const REDRIVE_USAGE = `usage: regionsync redrive --region R --table T [--max N] [--endpoint URL] [--config FILE] [--json]
@@ -19,19 +20,24 @@ export function redriveCommand(args: string[]): Promise<number> {
     if (!v.region) throw new UsageError('regionsync redrive: --region R is required');
     const ops = await loadOpsTable('redrive', v);
     if (!ops.table.regions.includes(v.region)) throw new UsageError(`regionsync redrive: --region ${v.region} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
-    const r = await redriveDeadLetters({
-      target: ops.target,
-      appName: ops.appName,
-      table: ops.table.name,
-      region: v.region,
-      ...(ops.accounts[v.region] ? { account: ops.accounts[v.region] } : {}),
-      ...(v.max ? { max: positiveInteger('max', v.max)! } : {}),
-    });
-    if (v.json) printJson(r);
-    else {
-      console.log(`redrive ${ops.table.name} ${r.region}: moved ${r.moved} messages (${r.changes} changes) from ${r.deadLetterQueue} to ${r.inboundQueue}`);
-      for (const [reason, n] of Object.entries(r.byReason)) console.log(`  ${String(n).padStart(6)}  ${reason}`);
-    }
+    await redriveAndReport(ops, v.region, v.max, v.json);
     return 0;
   });
+}
+
+/** Moves region's dead letters back and prints what moved (JSON or lines by reason); shared with `replay --dlq`. */
+export async function redriveAndReport(ops: OpsTable, region: string, max: string | undefined, json: boolean | undefined): Promise<void> {
+  const r = await redriveDeadLetters({
+    target: ops.target,
+    appName: ops.appName,
+    table: ops.table.name,
+    region,
+    ...(ops.accounts[region] ? { account: ops.accounts[region] } : {}),
+    ...(max ? { max: positiveInteger('max', max)! } : {}),
+  });
+  if (json) printJson(r);
+  else {
+    console.log(`redrive ${ops.table.name} ${r.region}: moved ${r.moved} messages (${r.changes} changes) from ${r.deadLetterQueue} to ${r.inboundQueue}`);
+    for (const [reason, n] of Object.entries(r.byReason)) console.log(`  ${String(n).padStart(6)}  ${reason}`);
+  }
 }

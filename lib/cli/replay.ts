@@ -1,7 +1,7 @@
 /** `regionsync replay`: ship again a region's changes from its stream, or move dead-lettered messages back. */
-import { redriveDeadLetters } from '../ops/redrive.ts';
 import { parseTime, replayStream } from '../ops/replay.ts';
-import { loadOpsTable, parseCommand, positiveInteger, printJson, regionList, runOps, UsageError } from './ops-common.ts';
+import { redriveAndReport } from './redrive.ts';
+import { loadOpsTable, parseCommand, printJson, regionList, runOps, UsageError } from './ops-common.ts';
 
 export const REPLAY_USAGE = `usage: regionsync replay --table T --region R --since TIME [--until TIME] [--to R1,R2] [--dry-run] [--json]
        regionsync replay --dlq --table T --region R [--max N] [--json]
@@ -32,19 +32,7 @@ export function replayCommand(args: string[]): Promise<number> {
     const ops = await loadOpsTable('replay', v);
     if (!ops.table.regions.includes(v.region)) throw new UsageError(`regionsync replay: --region ${v.region} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
     if (v.dlq) {
-      const r = await redriveDeadLetters({
-        target: ops.target,
-        appName: ops.appName,
-        table: ops.table.name,
-        region: v.region,
-        ...(ops.accounts[v.region] ? { account: ops.accounts[v.region] } : {}),
-        ...(v.max ? { max: positiveInteger('max', v.max)! } : {}),
-      });
-      if (v.json) printJson(r);
-      else {
-        console.log(`moved ${r.moved} messages (${r.changes} changes) from ${r.deadLetterQueue} to ${r.inboundQueue}`);
-        for (const [reason, n] of Object.entries(r.byReason)) console.log(`  ${String(n).padStart(6)}  ${reason}`);
-      }
+      await redriveAndReport(ops, v.region, v.max, v.json);
       return 0;
     }
     if (!v.since) throw new UsageError('regionsync replay: --since TIME is required (or --dlq)');
