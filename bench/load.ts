@@ -17,6 +17,7 @@ import { DescribeTableCommand, DynamoDBClient, PutItemCommand, type AttributeVal
 import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { META } from '../lambda/core/contract.ts';
+import { isReplicationWriter } from '../lambda/core/echo-filter.ts';
 import { RegionSyncClient } from '../lib/client/client.ts';
 import { itemSize } from './item-size.ts';
 
@@ -179,7 +180,7 @@ export class ApplyObserver {
           const res = await client.send(new GetRecordsCommand({ ShardIterator: it, Limit: 1000 }));
           for (const r of res.Records ?? []) {
             const img = r.dynamodb?.NewImage;
-            if (!img || img[META.writer]?.S !== 'repl' || !img[T0]) continue;
+            if (!img || !isReplicationWriter(img[META.writer]?.S) || !img[T0]) continue;
             const id = img[this.partitionKey]?.S;
             const at = r.dynamodb?.ApproximateCreationDateTime?.getTime();
             if (id && at && !applied.at.has(id)) {

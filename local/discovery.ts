@@ -51,7 +51,7 @@ export interface EventSourceMappingInfo {
   readonly parallelizationFactor: number;
   /** ScalingConfig.MaximumConcurrency (SQS). */
   readonly maximumConcurrency?: number;
-  /** Present when the mapping filters events; the local pollers do not apply filters. */
+  /** Present when the mapping filters events (applied by the stream poller; not by the SQS poller). */
   readonly filterCriteria?: unknown;
 }
 

@@ -21,12 +21,14 @@ export interface MappingStats {
   partialFailures: number;
   /** Stream records given up on (retries or age exhausted). Never 0 silently: each is logged. */
   discarded: number;
+  /** Records the mapping's FilterCriteria dropped before batching (no invocation). */
+  filtered: number;
   lastError?: string;
   lastInvocationAt?: number;
 }
 
 export function newStats(init: Pick<MappingStats, 'uuid' | 'region' | 'functionName' | 'eventSourceArn' | 'source'>): MappingStats {
-  return { ...init, state: 'starting', invocations: 0, records: 0, succeeded: 0, failures: 0, partialFailures: 0, discarded: 0 };
+  return { ...init, state: 'starting', invocations: 0, records: 0, succeeded: 0, failures: 0, partialFailures: 0, discarded: 0, filtered: 0 };
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -147,8 +147,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
         log(mapping.enabled ? 'error' : 'info', `[${fn.region}/${fn.name}] mapping ${mapping.uuid} not polled: ${skip}`);
         continue;
       }
-      if (mapping.filterCriteria) {
-        log('warn', `[${fn.region}/${fn.name}] mapping ${mapping.uuid} has FilterCriteria, which the local runtime does not apply: every record is delivered`);
+      if (mapping.filterCriteria && mapping.source !== 'dynamodb') {
+        log('warn', `[${fn.region}/${fn.name}] mapping ${mapping.uuid} has FilterCriteria, which the local runtime applies to streams only: every message is delivered`);
       }
       const run = metrics ? metrics.instrument(fn.region, fn.name, mapping, (e) => host!.invoke(e)) : (e: unknown) => host!.invoke(e);
       const invoke = async (event: unknown): Promise<InvokeOutcome> => {

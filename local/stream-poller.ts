@@ -3,7 +3,8 @@
  * only after its parent is finished), batches records, invokes the function with the event
  * Lambda would send, and checkpoints per shard. Delivery is at least once and in order per
  * shard; a record is skipped only when MaximumRetryAttempts or MaximumRecordAgeInSeconds is
- * exhausted, and every such record is logged as an error.
+ * exhausted, and every such record is logged as an error. The mapping's FilterCriteria apply
+ * before batching: a record no filter matches is dropped without an invocation (event-filter.ts).
  */
 import {
   DescribeStreamCommand,
@@ -17,6 +18,7 @@ import {
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { toWire } from '../lambda/core/codec.ts';
 import type { CheckpointStore } from './checkpoints.ts';
+import { compileFilterCriteria } from './event-filter.ts';
 import { errorMessage, type EventSourceMappingInfo } from './discovery.ts';
 import {
   backoffMs,
@@ -68,8 +70,11 @@ export class StreamPoller {
   private readonly streamArn: string;
   private readonly region: string;
   private readonly prefix: string;
+  /** The mapping's FilterCriteria; undefined: every record is delivered. */
+  private readonly delivers?: (record: unknown) => boolean;
 
   constructor(private readonly o: StreamPollerOptions) {
+    this.delivers = compileFilterCriteria(o.mapping.filterCriteria);
     this.streamArn = o.mapping.eventSourceArn;
     this.region = this.streamArn.split(':')[3] ?? o.mapping.region;
     const table = this.streamArn.split(':').slice(5).join(':').split('/')[1] ?? this.streamArn;
@@ -183,11 +188,15 @@ export class StreamPoller {
             new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(1000, batchSize - pending.length) }),
           );
           errors = 0;
-          const records = res.Records ?? [];
-          got = records.length;
+          const read = res.Records ?? [];
+          got = read.length;
+          const records = this.delivers ? read.filter((r) => this.delivers!(toLambdaStreamRecord(r, this.region, this.streamArn))) : read;
+          this.o.stats.filtered += got - records.length;
           if (got) {
             pending.push(...records);
-            lastRead = records[got - 1]?.dynamodb?.SequenceNumber ?? lastRead;
+            lastRead = read[got - 1]?.dynamodb?.SequenceNumber ?? lastRead;
+            // Nothing pending before these: the checkpoint may pass records the filter dropped.
+            if (!pending.length && lastRead) this.o.checkpoints.advance(shardId, lastRead);
           }
           iterator = res.NextShardIterator ?? undefined; // none: the shard is closed and read to its end
         } catch (err) {

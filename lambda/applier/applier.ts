@@ -19,6 +19,7 @@ import { META, METRICS, type FunctionSettings } from '../core/contract.ts';
 import { InvalidMessageError, SettingsError } from '../core/errors.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
 import { applyInput, changeToItem, stateContext, statePutInput } from '../core/writes.ts';
+import { replicationWriterFor } from '../core/echo-filter.ts';
 import { localOnlyAttributes, redact } from '../core/selection.ts';
 import { putKeepingLocal } from './keep-local.ts';
 
@@ -159,6 +160,8 @@ export class Applier {
         result = serializeState(merged, ctx, 'repl');
         conflict = stored !== undefined && isConcurrent(stored, incoming);
       }
+      // The marker other than the stored one, so the shipper's event filter drops this write's echo.
+      result = { ...result, [META.writer]: { S: replicationWriterFor(result[META.version]?.S ?? change.version, stored) } };
       // The sequence number is this region's own bookkeeping (see the shipper): keep it.
       if (stored?.[META.sequence]) result = { ...result, [META.sequence]: stored[META.sequence]! };
       try {

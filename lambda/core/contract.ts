@@ -15,7 +15,8 @@ export const META = {
   origin: '_rs_o',
   /**
    * Who wrote `version`: `stamp` (the shipper stamped a plain application write),
-   * `repl` (the applier applied a change from another region), `app` (the client helper).
+   * `repl` or `repl2` (the applier applied a change from another region; it alternates the two
+   * so the shipper's event filter can drop its echoes, see echo-filter.ts), `app` (the client helper).
    * The shipper reads it to tell a local write from an echo of replication.
    */
   writer: '_rs_w',
@@ -53,7 +54,7 @@ export type StrategySpec =
   | { readonly strategy: 'merge'; readonly attributes: Readonly<Record<string, CrdtKind>> }
   | { readonly strategy: 'custom' };
 
-export type Writer = 'stamp' | 'repl' | 'app';
+export type Writer = 'stamp' | 'repl' | 'repl2' | 'app';
 
 /** Environment variables the stacks set and the handlers read. */
 export const ENV = {

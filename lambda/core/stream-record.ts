@@ -14,6 +14,7 @@ import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from 'aws
 import { META, META_ATTRIBUTES, REPLICATED_META } from './contract.ts';
 import { canonicalItem } from './codec.ts';
 import { keyOf, stripMeta, type AttributeMap, type Change } from './change.ts';
+import { isReplicationWriter } from './echo-filter.ts';
 import { compareVersions, decodeVersion, type Version } from './version.ts';
 import { mergeVectors, vectorFromAttribute, type VersionVector } from './vector.ts';
 import type { KeySchema } from './contract.ts';
@@ -87,7 +88,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   const metaChanged = newVersion !== undefined && META_ATTRIBUTES.some((m) => m !== META.sequence && !sameAttr(oldImage?.[m], newImage[m]));
   if (metaChanged) {
     const writer = stringAttr(newImage[META.writer]);
-    if (writer === 'repl') return { kind: 'skip', reason: 'replicated' };
+    if (isReplicationWriter(writer)) return { kind: 'skip', reason: 'replicated' };
     if (writer === 'stamp') return { kind: 'skip', reason: 'stamp-echo' };
     if (writer === 'app' && stringAttr(newImage[META.origin]) === ctx.region && decodeVersion(newVersion)?.region === ctx.region) {
       return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt, ctx.ttlAttribute ?? META.expiresAt) };

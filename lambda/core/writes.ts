@@ -9,6 +9,7 @@ import { META, type FunctionSettings, type KeySchema } from './contract.ts';
 import type { StateContext } from './item-state.ts';
 import { type AttributeMap, type Change } from './change.ts';
 import { fromWire } from './codec.ts';
+import { replicationWriterFor } from './echo-filter.ts';
 import { encodeVersion, type Version } from './version.ts';
 import { vectorToAttribute, type VersionVector } from './vector.ts';
 
@@ -129,13 +130,13 @@ export function applyInput(args: { tableName: string; change: Change; ttlAttribu
   };
 }
 
-/** The item a change describes, as the applier stores it (writer `repl`). */
+/** The item a change describes, as the applier stores it (a replication writer marker, see echo-filter.ts). */
 export function changeToItem(change: Change, ttlAttribute: string): AttributeMap {
   const meta: AttributeMap = {
     ...change.meta,
     [META.version]: { S: change.version },
     [META.origin]: { S: change.origin },
-    [META.writer]: { S: 'repl' },
+    [META.writer]: { S: replicationWriterFor(change.version) },
   };
   if (change.op === 'put') return { ...change.item, ...meta };
   return { ...(change.item ?? change.key), ...meta, [META.deleted]: { BOOL: true }, [ttlAttribute]: { N: String(change.expiresAt ?? 0) } };

@@ -22,6 +22,7 @@ import {
   type ReplicationTarget,
 } from '../../lambda/core/contract.ts';
 import { physicalTableName, type KeyType, type RegionConfig, type ResolvedTableConfig } from '../config/schema.ts';
+import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -167,6 +168,9 @@ export class ReplicatedTable extends Construct {
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
         parallelizationFactor: 1,
+        // The applier's writes come back on this stream; these filters drop them before they cost
+        // an invocation, and never drop an application write (see lambda/core/echo-filter.ts).
+        filters: shipperStreamFilterPatterns().map((p) => lambda.FilterCriteria.filter(p)),
       }),
     );
     // The backlog: parked by the shipper when a target fails, drained by it (drain.ts) when it is back.

@@ -3,6 +3,7 @@
  * event sources, the queues, and the settings each function is handed.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
 import { deadLetterQueueName, ENV, inboundQueueName } from '../../lambda/core/contract.ts';
 import { readSettings } from '../../lambda/core/settings.ts';
 import { DEFAULT_TOMBSTONE_TTL_SECONDS } from '../../lib/config/validate.ts';
@@ -162,7 +163,12 @@ describe('functions', () => {
       BisectBatchOnFunctionError: true,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ParallelizationFactor: 1,
+      FilterCriteria: { Filters: expect.any(Array) },
     });
+    // The echo filter: at most Lambda's default of 5 patterns, each the JSON of one in echo-filter.ts
+    const patterns = (props.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) => JSON.parse(f.Pattern));
+    expect(patterns).toEqual(shipperStreamFilterPatterns());
+    expect(patterns.length).toBeLessThanOrEqual(5);
   });
 
   it.each(PLACEMENTS)('$table in $region: the inbound queue feeds the applier with partial-batch failures', ({ region, table }) => {

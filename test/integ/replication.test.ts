@@ -101,6 +101,21 @@ describe('replication between two regions on moto', () => {
     expect(after).toBe(before);
   });
 
+  it("the applier's writes never invoke the target region's shipper: the deployed event filter drops their echoes", async () => {
+    // Prepare
+    const euStream = () => running.runtime!.stats().find((s) => s.region === EU && s.source === 'dynamodb')!;
+    const before = { ...euStream() };
+    const ids = Array.from({ length: 5 }, (_, i) => `filtered-${i}`);
+    // Act
+    await Promise.all(ids.map((id) => dynamodb({ endpoint }, US).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), v: { N: '1' } } }))));
+    for (const id of ids) await eventually(() => get(EU, id), (i) => i !== undefined);
+    await eventually(async () => euStream().filtered - before.filtered, (n) => n >= ids.length, 5_000);
+    // Assess
+    const after = euStream();
+    expect(after.filtered - before.filtered).toBeGreaterThanOrEqual(ids.length);
+    expect(after.invocations).toBe(before.invocations);
+  });
+
   it('redeploying to an endpoint that already has the stacks succeeds', async () => {
     // Act + Assess
     await expect(deploy({ endpoint, configFile: CONFIG, regions: [US, EU], log: silent })).resolves.toMatchObject({ account: expect.stringMatching(/^\d{12}$/) });

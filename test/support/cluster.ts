@@ -11,6 +11,11 @@ import type { Resolver } from '../../lambda/core/resolver.ts';
 import { HybridLogicalClock } from '../../lambda/core/version.ts';
 import { Shipper } from '../../lambda/shipper/shipper.ts';
 import { FakeSqs, FakeTable } from './fakes.ts';
+import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
+import { compileFilterCriteria } from '../../local/event-filter.ts';
+
+/** The shipper's stream mapping filter, as deployed (the same patterns the CDK app sets). */
+const SHIPPER_FILTER = compileFilterCriteria({ Filters: shipperStreamFilterPatterns().map((p) => ({ Pattern: JSON.stringify(p) })) })!;
 
 export const KEY: KeySchema = { partitionKey: 'pk', sortKey: 'sk' };
 const TABLE = 'items';
@@ -54,6 +59,8 @@ export class Cluster {
   /** Messages sent and not yet delivered (indexes into sqs.sent). */
   readonly pending: number[] = [];
   private delivered = 0;
+  /** Stream records the shipper's event filter dropped (echoes of the applier's writes). */
+  filtered = 0;
   /** A logical time that moves forward with every step; each region's clock adds its own skew. */
   private t = 1_764_000_000_000;
 
@@ -95,17 +102,27 @@ export class Cluster {
     return this.tables.get(region)!;
   }
 
-  /** Runs the shipper of `region` on up to `max` pending stream records, as Lambda would. */
+  /**
+   * Runs the shipper of `region` on up to `max` pending stream records, as Lambda would: through
+   * the mapping's event filter (records it drops never reach the shipper), checkpointing at the
+   * first failed record.
+   */
   async ship(region: string, max = 100): Promise<void> {
     const table = this.table(region);
     const pos = this.streamPos.get(region)!;
-    const records = table.stream.slice(pos, pos + max);
-    if (records.length === 0) return;
+    const read = table.stream.slice(pos, pos + max);
+    if (read.length === 0) return;
+    const records = read.filter((r) => SHIPPER_FILTER(r));
+    this.filtered += read.length - records.length;
+    if (records.length === 0) {
+      this.streamPos.set(region, pos + read.length);
+      return;
+    }
     const before = this.sqs.sent.length;
     const res = await this.shippers.get(region)!.handle({ Records: records });
     for (let i = before; i < this.sqs.sent.length; i++) this.pending.push(i);
     const failed = res.batchItemFailures[0]?.itemIdentifier;
-    const advance = failed === undefined ? records.length : records.findIndex((r) => r.dynamodb?.SequenceNumber === failed);
+    const advance = failed === undefined ? read.length : read.findIndex((r) => r.dynamodb?.SequenceNumber === failed);
     this.streamPos.set(region, pos + advance);
     this.tick();
   }

@@ -1,0 +1,100 @@
+/**
+ * Lambda event filtering (FilterCriteria) for the local event source mappings: a record is
+ * delivered when it matches any filter's pattern; the others are dropped before batching, and
+ * never invoke the function, as in Lambda. Patterns use EventBridge's syntax: nested objects
+ * follow the record's fields; a leaf is an array of alternatives, each a literal (string, number,
+ * boolean, null) or one of `exists`, `anything-but`, `prefix`, `suffix`, `equals-ignore-case`,
+ * `numeric`. Any other operator is an error when the mapping starts, not a silent pass.
+ */
+
+type Matcher = (value: unknown, present: boolean) => boolean;
+type Compiled = { readonly leaf: Matcher } | { readonly fields: ReadonlyMap<string, Compiled> };
+
+export class EventFilterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'EventFilterError';
+  }
+}
+
+/** Compiles a mapping's FilterCriteria (`{ Filters: [{ Pattern: '<json>' }] }`); undefined: no filtering. */
+export function compileFilterCriteria(criteria: unknown): ((record: unknown) => boolean) | undefined {
+  const filters = (criteria as { Filters?: { Pattern?: string }[] } | undefined)?.Filters ?? [];
+  if (filters.length === 0) return undefined;
+  const compiled = filters.map((f, i) => {
+    let pattern: unknown;
+    try {
+      pattern = JSON.parse(f.Pattern ?? '');
+    } catch (e) {
+      throw new EventFilterError(`FilterCriteria.Filters[${i}].Pattern is not JSON: ${(e as Error).message}`);
+    }
+    return compileObject(pattern, `Filters[${i}]`);
+  });
+  return (record) => compiled.some((c) => matches(c, record, true));
+}
+
+function compileObject(pattern: unknown, path: string): Compiled {
+  if (Array.isArray(pattern)) return { leaf: compileLeaf(pattern, path) };
+  if (pattern === null || typeof pattern !== 'object') throw new EventFilterError(`${path}: expected an object or an array of values, got ${JSON.stringify(pattern)}`);
+  return { fields: new Map(Object.entries(pattern).map(([k, v]) => [k, compileObject(v, `${path}.${k}`)])) };
+}
+
+function matches(c: Compiled, value: unknown, present: boolean): boolean {
+  if ('leaf' in c) {
+    // A field holding an array matches when any element does.
+    if (present && Array.isArray(value)) return value.some((v) => c.leaf(v, true));
+    return c.leaf(value, present);
+  }
+  const obj = present && value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  for (const [k, child] of c.fields) {
+    const has = obj !== undefined && Object.hasOwn(obj, k);
+    if (!matches(child, has ? obj[k] : undefined, has)) return false;
+  }
+  return true;
+}
+
+function compileLeaf(alternatives: unknown[], path: string): Matcher {
+  const ms = alternatives.map((a, i) => compileAlternative(a, `${path}[${i}]`));
+  return (v, present) => ms.some((m) => m(v, present));
+}
+
+function compileAlternative(a: unknown, path: string): Matcher {
+  if (a === null || typeof a !== 'object') return (v, present) => present && v === a;
+  const entries = Object.entries(a);
+  if (entries.length !== 1) throw new EventFilterError(`${path}: expected one operator, got ${JSON.stringify(a)}`);
+  const [op, arg] = entries[0]!;
+  switch (op) {
+    case 'exists':
+      return (_v, present) => present === arg;
+    case 'anything-but': {
+      if (arg !== null && typeof arg === 'object' && !Array.isArray(arg)) {
+        const inner = compileAlternative(arg, `${path}.anything-but`);
+        return (v, present) => present && !inner(v, present);
+      }
+      const excluded = Array.isArray(arg) ? arg : [arg];
+      return (v, present) => present && !excluded.includes(v);
+    }
+    case 'prefix':
+      return (v, present) => present && typeof v === 'string' && v.startsWith(String(arg));
+    case 'suffix':
+      return (v, present) => present && typeof v === 'string' && v.endsWith(String(arg));
+    case 'equals-ignore-case':
+      return (v, present) => present && typeof v === 'string' && v.toLowerCase() === String(arg).toLowerCase();
+    case 'numeric':
+      return compileNumeric(arg, path);
+    default:
+      throw new EventFilterError(`${path}: filter operator "${op}" is not supported by the local runtime`);
+  }
+}
+
+function compileNumeric(arg: unknown, path: string): Matcher {
+  if (!Array.isArray(arg) || arg.length % 2 !== 0) throw new EventFilterError(`${path}: numeric expects [op, value, ...], got ${JSON.stringify(arg)}`);
+  const tests: ((n: number) => boolean)[] = [];
+  for (let i = 0; i < arg.length; i += 2) {
+    const [op, bound] = [arg[i], Number(arg[i + 1])];
+    const t = { '=': (n: number) => n === bound, '<': (n: number) => n < bound, '<=': (n: number) => n <= bound, '>': (n: number) => n > bound, '>=': (n: number) => n >= bound }[String(op)];
+    if (!t || Number.isNaN(bound)) throw new EventFilterError(`${path}: bad numeric comparison ${JSON.stringify([op, arg[i + 1]])}`);
+    tests.push(t);
+  }
+  return (v, present) => present && (typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)))) && tests.every((t) => t(Number(v)));
+}

@@ -1,0 +1,134 @@
+import type { DynamoDBRecord } from 'aws-lambda';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { META } from '../../lambda/core/contract.ts';
+import { REPLICATION_WRITERS, replicationWriterFor, shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
+import { classifyRecord } from '../../lambda/core/stream-record.ts';
+import { compileFilterCriteria } from '../../local/event-filter.ts';
+import { Cluster } from '../support/cluster.ts';
+
+const delivered = compileFilterCriteria({ Filters: shipperStreamFilterPatterns().map((p) => ({ Pattern: JSON.stringify(p) })) })!;
+const ctx = { logicalTable: 'orders', region: 'us-east-1', key: { partitionKey: 'pk' }, now: 1_000 };
+const V1 = '000000000000500.000000.eu-west-1';
+const V2 = '000000000000600.000000.eu-west-1';
+
+type Image = Record<string, { S?: string; N?: string; BOOL?: boolean }>;
+function record(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', old?: Image, next?: Image): DynamoDBRecord {
+  return {
+    eventName,
+    dynamodb: { Keys: { pk: { S: 'a' } }, SequenceNumber: '1', ...(old ? { OldImage: old } : {}), ...(next ? { NewImage: next } : {}) },
+  } as DynamoDBRecord;
+}
+const replicated = (version: string, writer: string, extra: Image = {}): Image => ({
+  pk: { S: 'a' },
+  x: { N: '1' },
+  [META.version]: { S: version },
+  [META.origin]: { S: 'eu-west-1' },
+  [META.writer]: { S: writer },
+  ...extra,
+});
+
+describe("the shipper's stream filter (echoes of the applier's writes)", () => {
+  it('drops an insert by the applier and an update that switched markers', () => {
+    // Act & Assess
+    expect(delivered(record('INSERT', undefined, replicated(V1, 'repl')))).toBe(false);
+    expect(delivered(record('MODIFY', replicated(V1, 'repl'), replicated(V2, 'repl2')))).toBe(false);
+    expect(delivered(record('MODIFY', replicated(V1, 'stamp'), replicated(V2, 'repl')))).toBe(false);
+  });
+
+  it("delivers an application's update of a replicated item (marker unchanged), plain writes, helper writes, stamps and deletes", () => {
+    // Prepare: an application UpdateItem never touches _rs_*, so the marker stays as the applier left it
+    const before = replicated(V1, 'repl2');
+    const after = { ...before, x: { N: '2' } };
+    // Act & Assess
+    expect(delivered(record('MODIFY', before, after))).toBe(true);
+    expect(delivered(record('INSERT', undefined, { pk: { S: 'a' }, x: { N: '1' } }))).toBe(true);
+    expect(delivered(record('MODIFY', replicated(V1, 'repl'), { pk: { S: 'a' }, x: { N: '3' } }))).toBe(true);
+    expect(delivered(record('MODIFY', replicated(V1, 'repl'), replicated(V2, 'app')))).toBe(true);
+    expect(delivered(record('MODIFY', { pk: { S: 'a' } }, replicated(V2, 'stamp')))).toBe(true);
+    expect(delivered(record('REMOVE', replicated(V1, 'repl'), undefined))).toBe(true);
+  });
+
+  it('drops only records the shipper would skip as echoes of replication (any images, any markers)', () => {
+    // regionsync writes its metadata together (version, origin, writer); an application write has
+    // none of it, or keeps what was there (UpdateItem), or puts back a copy it read earlier.
+    const meta = fc.record({ writer: fc.constantFrom('repl', 'repl2', 'app', 'stamp'), version: fc.constantFrom(V1, V2, '000000000000700.000000.us-east-1'), origin: fc.constantFrom('eu-west-1', 'us-east-1') });
+    const image = fc.record({ meta: fc.option(meta, { nil: undefined }), x: fc.nat(2) }).map(
+      ({ meta: m, x }): Image => ({
+        pk: { S: 'a' },
+        x: { N: String(x) },
+        ...(m ? { [META.version]: { S: m.version }, [META.origin]: { S: m.origin }, [META.writer]: { S: m.writer } } : {}),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom('INSERT' as const, 'MODIFY' as const, 'REMOVE' as const), fc.option(image, { nil: undefined }), fc.option(image, { nil: undefined }), (event, old, next) => {
+        // Prepare
+        const r = record(event, event === 'INSERT' ? undefined : old, event === 'REMOVE' ? undefined : next);
+        // Act
+        const dropped = !delivered(r);
+        // Assess: a dropped record is one classifyRecord skips as replicated; nothing else may be dropped
+        if (dropped) expect(classifyRecord(r, ctx)).toEqual({ kind: 'skip', reason: 'replicated' });
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('picks the marker other than the stored one, and a stable one for a blind write', () => {
+    // Act & Assess
+    expect(replicationWriterFor(V2, replicated(V1, 'repl'))).toBe('repl2');
+    expect(replicationWriterFor(V2, replicated(V1, 'repl2'))).toBe('repl');
+    expect(replicationWriterFor(V2)).toBe(replicationWriterFor(V2));
+    // Consecutive versions spread over both markers (blind last-writer-wins writes rely on it)
+    const versions = Array.from({ length: 200 }, (_, i) => `${String(1_764_000_000_000 + i).padStart(15, '0')}.000000.eu-west-1`);
+    const share = versions.filter((v) => replicationWriterFor(v) === REPLICATION_WRITERS[0]).length / versions.length;
+    expect(share).toBeGreaterThan(0.3);
+    expect(share).toBeLessThan(0.7);
+  });
+
+  it('in a running cluster, replicated inserts never reach the target shipper, and an update made there still replicates back', async () => {
+    // Prepare
+    const cluster = new Cluster(['us-east-1', 'eu-west-1']);
+    const us = cluster.table('us-east-1');
+    const eu = cluster.table('eu-west-1');
+    for (let i = 0; i < 5; i++) us.appPut({ pk: { S: `k${i}` }, sk: { S: 'x' }, a: { N: String(i) } });
+    await cluster.drain();
+    const filteredAfterInserts = cluster.filtered;
+    // Act: the application updates a replicated item in the target region
+    eu.appUpdate({ pk: { S: 'k3' }, sk: { S: 'x' } }, { a: { N: '33' } });
+    await cluster.drain();
+    // Assess
+    expect(filteredAfterInserts).toBeGreaterThanOrEqual(5);
+    expect(us.get({ pk: { S: 'k3' }, sk: { S: 'x' } })?.a).toEqual({ N: '33' });
+    expect(cluster.view('us-east-1')).toEqual(cluster.view('eu-west-1'));
+  });
+});
+
+describe('local event filter matching (EventBridge pattern syntax)', () => {
+  const match = (pattern: unknown, event: unknown) => compileFilterCriteria({ Filters: [{ Pattern: JSON.stringify(pattern) }] })!(event);
+
+  it('matches literals, nested fields, arrays, exists, anything-but, prefix and numeric', () => {
+    expect(match({ a: { b: ['x', 'y'] } }, { a: { b: 'y' } })).toBe(true);
+    expect(match({ a: { b: ['x'] } }, { a: { b: 'z' } })).toBe(false);
+    expect(match({ a: ['x'] }, { a: ['z', 'x'] })).toBe(true);
+    expect(match({ a: { b: [{ exists: false }] } }, { a: {} })).toBe(true);
+    expect(match({ a: { b: [{ exists: false }] } }, {})).toBe(true);
+    expect(match({ a: { b: [{ exists: true }] } }, { a: { b: 0 } })).toBe(true);
+    expect(match({ a: [{ 'anything-but': ['x'] }] }, { a: 'y' })).toBe(true);
+    expect(match({ a: [{ 'anything-but': ['x'] }] }, { a: 'x' })).toBe(false);
+    // anything-but needs the field: a missing one matches only exists:false
+    expect(match({ a: [{ 'anything-but': ['x'] }] }, {})).toBe(false);
+    expect(match({ a: [{ prefix: 'ab' }] }, { a: 'abc' })).toBe(true);
+    expect(match({ a: [{ numeric: ['>', 1, '<=', 5] }] }, { a: '5' })).toBe(true);
+    expect(match({ a: [{ numeric: ['>', 1, '<=', 5] }] }, { a: 6 })).toBe(false);
+  });
+
+  it('rejects an operator it cannot apply, naming the filter and the operator', () => {
+    expect(() => match({ a: [{ wildcard: 'x*' }] }, {})).toThrow(/Filters\[0\]\.a\[0\]: filter operator "wildcard" is not supported/);
+    expect(() => compileFilterCriteria({ Filters: [{ Pattern: '{' }] })).toThrow(/Filters\[0\]\.Pattern is not JSON/);
+  });
+
+  it('without filters, delivers everything', () => {
+    expect(compileFilterCriteria(undefined)).toBeUndefined();
+    expect(compileFilterCriteria({ Filters: [] })).toBeUndefined();
+  });
+});
