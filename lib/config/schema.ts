@@ -67,6 +67,14 @@ export interface TableConfig {
   readonly replicate?: SelectionSpec;
   /** The table's physical name per region, when it differs from `name` (same key schema everywhere). @default `name` in every region */
   readonly names?: Readonly<Record<string, string>>;
+  /**
+   * Lambda's MaximumBatchingWindowInSeconds on the shipper's stream mapping (`stream`) and the
+   * applier's inbound queue mapping (`queue`), 0–300 each: how long to gather records before an
+   * invocation. A window trades up to that much extra lag for fuller batches (fewer invocations,
+   * SQS calls and messages per item) on tables that are written slowly (README, "Benchmark").
+   * @default { stream: 0, queue: 0 } (invoke as soon as records are there)
+   */
+  readonly batchingWindowSeconds?: { readonly stream?: number; readonly queue?: number };
 }
 
 export type CrdtKindConfig = 'counter' | 'set' | 'max' | 'min' | 'list';
@@ -113,6 +121,7 @@ export interface ResolvedTableConfig {
   readonly selection?: SelectionSpec;
   /** Physical table name per region, when configured (read it through `physicalTableName`). */
   readonly names?: Readonly<Record<string, string>>;
+  readonly batchingWindowSeconds: { readonly stream: number; readonly queue: number };
 }
 
 export interface ResolvedConfig {
@@ -150,6 +159,12 @@ export interface AlarmThresholds {
   readonly iteratorAgeThresholdSeconds?: number;
   /** Alarm when more than this percentage of a shipper's or applier's invocations fail or are throttled, over 5 minutes. @default 5 */
   readonly errorRateThresholdPercent?: number;
+  /**
+   * Alarm when changes for an unreachable target region have been parked in the source region's
+   * outage backlog this long: the backlog queue held a message in every minute of it (rounded
+   * up to whole minutes), from 60 to 86400 s. Parked changes are kept 14 days. @default 600
+   */
+  readonly parkedAgeThresholdSeconds?: number;
 }
 
 export interface TableMonitoringConfig extends AlarmThresholds {
@@ -193,6 +208,7 @@ export interface ResolvedThresholds {
   readonly backlogAgeThresholdSeconds: number;
   readonly iteratorAgeThresholdSeconds: number;
   readonly errorRateThresholdPercent: number;
+  readonly parkedAgeThresholdSeconds: number;
 }
 
 export interface ResolvedTableMonitoring extends ResolvedThresholds {

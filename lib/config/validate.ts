@@ -137,6 +137,13 @@ function validateTable(
   const retentionDays = log.retentionDays ?? 30;
   if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650) bad(`${path}.conflictLog.retentionDays`, retentionDays, 'must be a whole number of days from 1 to 3650');
   if (t.replicateTtlDeletes !== undefined && typeof t.replicateTtlDeletes !== 'boolean') bad(`${path}.replicateTtlDeletes`, t.replicateTtlDeletes, 'must be true or false');
+  const windows = t.batchingWindowSeconds ?? {};
+  if (typeof windows !== 'object' || windows === null) bad(`${path}.batchingWindowSeconds`, windows, 'must be an object { stream?, queue? }');
+  for (const [which, v] of Object.entries(windows ?? {})) {
+    if (which !== 'stream' && which !== 'queue') bad(`${path}.batchingWindowSeconds.${which}`, v, 'unknown mapping: expected stream or queue');
+    // Lambda accepts whole seconds from 0 to 300 on both stream and SQS mappings.
+    else if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 300) bad(`${path}.batchingWindowSeconds.${which}`, v, 'must be a whole number of seconds from 0 to 300');
+  }
   const tableRegions = Array.isArray(regions) ? regions : [];
   const key = { partitionKey: t.partitionKey?.name, ...(t.sortKey ? { sortKey: t.sortKey.name } : {}) };
   for (const problem of checkSelection(t.replicate, `${path}.replicate`, { regions: tableRegions, key, strategy: resolution.strategy.strategy })) problems.push(problem);
@@ -157,6 +164,7 @@ function validateTable(
     ...(t.names !== undefined ? { names } : {}),
     ...(log.enabled === false ? {} : { conflictLogRetentionSeconds: retentionDays * 86_400 }),
     replicateTtlDeletes: t.replicateTtlDeletes ?? false,
+    batchingWindowSeconds: { stream: windows?.stream ?? 0, queue: windows?.queue ?? 0 },
     name: t.name,
     partitionKey: t.partitionKey,
     ...(t.sortKey ? { sortKey: t.sortKey } : {}),

@@ -163,6 +163,7 @@ export class ReplicatedTable extends Construct {
         // the mapping starts may be missed.
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
         batchSize: shipperBatchSize,
+        ...(cfg.batchingWindowSeconds.stream > 0 ? { maxBatchingWindow: Duration.seconds(cfg.batchingWindowSeconds.stream) } : {}),
         // Failed batches are split to isolate a bad record, and retried without limit: a change
         // is never dropped because of an outage (retention is the stream's 24 h).
         bisectBatchOnError: true,
@@ -198,7 +199,12 @@ export class ReplicatedTable extends Construct {
         ? { conflictLog: { tableName: conflictTableName(appName), retentionSeconds: cfg.conflictLogRetentionSeconds } }
         : {}),
     });
-    this.applier.addEventSource(new SqsEventSource(this.inboundQueue, { batchSize: 10, reportBatchItemFailures: true }));
+    // A window needs a batch above SQS's 10 to gather anything; Lambda also cuts a batch at its 6 MB
+    // payload. 100 full messages (~17,000 changes) are what one applier writes well within its timeout.
+    const queueWindow = cfg.batchingWindowSeconds.queue;
+    this.applier.addEventSource(
+      new SqsEventSource(this.inboundQueue, { batchSize: queueWindow > 0 ? 100 : 10, reportBatchItemFailures: true, ...(queueWindow > 0 ? { maxBatchingWindow: Duration.seconds(queueWindow) } : {}) }),
+    );
     this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem', ...reads], resources: [this.table.tableArn] }));
     if (props.conflictLog && cfg.conflictLogRetentionSeconds) {
       this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [props.conflictLog.tableArn] }));

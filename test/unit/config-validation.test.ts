@@ -72,6 +72,7 @@ describe('validateConfig accepts a valid config', () => {
       strategy: { strategy: 'lww' },
       conflictLogRetentionSeconds: 30 * 86_400,
       replicateTtlDeletes: false,
+      batchingWindowSeconds: { stream: 0, queue: 0 },
     });
     expect(resolved.tables[0]).toMatchObject({ sortKey: { name: 'sk', type: 'number' }, billingMode: 'PROVISIONED', regions: ['us-east-1', 'eu-west-1'] });
   });
@@ -324,6 +325,14 @@ describe('conflict resolution settings', () => {
   it('rejects a conflict log retention outside 1..3650 days', () => {
     const problems = problemsOf(() => validateConfig(withTable({ conflictLog: { retentionDays: 0 } })));
     expectProblem(problems, 'tables[0].conflictLog.retentionDays', 0);
+  });
+
+  it('rejects a batching window outside Lambda\'s 0..300 s or on an unknown mapping, and keeps a valid one', () => {
+    const problems = problemsOf(() => validateConfig(withTable({ batchingWindowSeconds: { stream: 301, queue: 1.5, applier: 2 } as never })));
+    expectProblem(problems, 'tables[0].batchingWindowSeconds.stream', 301);
+    expectProblem(problems, 'tables[0].batchingWindowSeconds.queue', 1.5);
+    expectProblem(problems, 'tables[0].batchingWindowSeconds.applier', 2);
+    expect(validateConfig(withTable({ batchingWindowSeconds: { queue: 2 } })).tables[0]!.batchingWindowSeconds).toEqual({ stream: 0, queue: 2 });
   });
 });
 

@@ -1,6 +1,7 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { AttributeMap } from '../../lambda/core/change.ts';
 import { META } from '../../lambda/core/contract.ts';
 import { REPLICATION_WRITERS, replicationWriterFor, shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
 import { classifyRecord } from '../../lambda/core/stream-record.ts';
@@ -12,7 +13,7 @@ const ctx = { logicalTable: 'orders', region: 'us-east-1', key: { partitionKey: 
 const V1 = '000000000000500.000000.eu-west-1';
 const V2 = '000000000000600.000000.eu-west-1';
 
-type Image = Record<string, { S?: string; N?: string; BOOL?: boolean }>;
+type Image = AttributeMap;
 function record(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', old?: Image, next?: Image): DynamoDBRecord {
   return {
     eventName,

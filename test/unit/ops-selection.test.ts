@@ -34,6 +34,7 @@ function tableConfig(selection?: SelectionSpec): ResolvedTableConfig {
     retainOnDelete: true,
     strategy: { strategy: 'lww' },
     replicateTtlDeletes: false,
+    batchingWindowSeconds: { stream: 0, queue: 0 },
     names: { [EU]: 'orders_eu', [US]: 'orders_us' },
     ...(selection ? { selection } : {}),
   };

@@ -1,0 +1,52 @@
+/**
+ * Batching windows in the templates: off by default (invoke as soon as records are there), and
+ * when a table sets them, on the shipper's stream mapping and the applier's inbound queue mapping
+ * (with a larger SQS batch, which a window needs to gather more than 10 messages).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RegionSyncConfig } from '../../lib/config/schema.ts';
+import { logicalId, regionOf, replicatedTable, resources, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
+
+const CONFIG: RegionSyncConfig = {
+  appName: 'rsbatch',
+  regions: ['us-east-1', 'eu-west-1'],
+  tables: [
+    { name: 'prompt', partitionKey: { name: 'id', type: 'string' } },
+    { name: 'thrifty', partitionKey: { name: 'id', type: 'string' }, batchingWindowSeconds: { stream: 2, queue: 5 } },
+  ],
+};
+
+let synth: Map<string, SynthesizedRegion>;
+beforeAll(() => {
+  synth = synthesizeFixture(CONFIG);
+});
+
+function mappingsOf(table: string) {
+  const r = regionOf(synth, 'us-east-1');
+  const rt = replicatedTable(r, table);
+  const all = Object.values(resources(r.template)).filter((x) => x.Type === 'AWS::Lambda::EventSourceMapping');
+  const of = (fn: string) => all.filter((m) => JSON.stringify(m.Properties?.FunctionName) === JSON.stringify({ Ref: fn }));
+  const stream = of(logicalId(rt.shipper)).find((m) => m.Properties?.StartingPosition)!.Properties!;
+  const inbound = of(logicalId(rt.applier))[0]!.Properties!;
+  return { stream, inbound };
+}
+
+describe('batching windows', () => {
+  it('are off by default: no window, 10 messages per applier batch', () => {
+    // Act
+    const { stream, inbound } = mappingsOf('prompt');
+    // Assess
+    expect(stream).not.toHaveProperty('MaximumBatchingWindowInSeconds');
+    expect(inbound).not.toHaveProperty('MaximumBatchingWindowInSeconds');
+    expect(inbound.BatchSize).toBe(10);
+  });
+
+  it("apply a table's windows to its stream and inbound queue mappings", () => {
+    // Act
+    const { stream, inbound } = mappingsOf('thrifty');
+    // Assess
+    expect(stream.MaximumBatchingWindowInSeconds).toBe(2);
+    expect(inbound.MaximumBatchingWindowInSeconds).toBe(5);
+    expect(inbound.BatchSize).toBe(100);
+  });
+});
