@@ -471,7 +471,7 @@ function stripUsage({ usage: _u, ...rest }: SaturationResult) {
 
 /** What the "client helper" path is in this run. */
 const CLIENT_HELPER_NOTE =
-  'RegionSyncClient.put from lib/client: a consistent GetItem of the item, then a PutItem carrying the new version (_rs_v, _rs_o, _rs_w = app, _rs_vv) conditional on the version read; the shipper ships it without a stamping write';
+  'RegionSyncClient.put from lib/client: an eventually consistent GetItem of the item (retried with a consistent one when the condition fails), then a PutItem carrying the new version (_rs_v, _rs_o, _rs_w = app, _rs_vv) conditional on the version read; the shipper ships it without a stamping write';
 
 function requestFigures(calls: readonly CallCount[], inv: readonly Invocation[], items: number, source: string, targets: number, seconds: number): RequestFigures {
   const per = (n: number) => (items > 0 ? round4(n / (items * targets)) : 0);
@@ -583,12 +583,8 @@ function costModel(
     const he = regionsyncCost(withScenario(aws('helper'), s, 'helper', measured.helper.requests.detail.applyWrites), targets);
     return { scenario: s, globalTables: gts.total, plain: pl.total, helper: he.total, plainRatio: round2(pl.total / gts.total), helperRatio: round2(he.total / gts.total) };
   });
-  // What-if: lib/client reads the item consistently before its conditional write; an eventually
-  // consistent read (half a read unit) would be as safe, since a stale read only fails the condition.
-  const eventualRead = regionsyncCost({ ...aws('helper'), appReadUnits: measured.helper.usage.appReadUnits / 2 }, targets);
   const idle = idleSqsCostPerQueueMonth();
   return {
-    helperWithEventuallyConsistentRead: { regionsync: eventualRead.total, ratio: round2(eventualRead.total / gt.total), note: 'modelled: the client helper with an eventually consistent read before its conditional write (half a read unit)' },
     regionsync: est.helper.total,
     globalTables: gt.total,
     ratio: round2(est.helper.total / gt.total),

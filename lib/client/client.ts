@@ -3,7 +3,7 @@
  *
  * Plain writes from any SDK replicate too, but get their version from the shipper a moment later
  * (one extra write per item, ordered at stamp time). Through this helper a write is ordered when
- * it is made, costs one consistent read instead of the stamping write, and the CRDT operations of
+ * it is made, costs one eventually consistent read (half a read unit) instead of the stamping write, and the CRDT operations of
  * the `merge` strategy are explicit (`increment`, `addToSet`, ...). Reads leave tombstones out.
  *
  * ```ts
