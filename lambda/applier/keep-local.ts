@@ -7,6 +7,7 @@
  */
 import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient, type PutItemCommandInput, type PutItemCommandOutput } from '@aws-sdk/client-dynamodb';
 import { fromWire, toWire } from '../core/codec.ts';
+import { replicationWriterFor } from '../core/echo-filter.ts';
 import { META } from '../core/contract.ts';
 import { withLocalAttributes } from '../core/selection.ts';
 
@@ -29,7 +30,8 @@ export async function putKeepingLocal(dynamodb: DynamoDBClient, input: PutItemCo
       return await dynamodb.send(
         new PutItemCommand({
           ...input,
-          Item: fromWire(withLocalAttributes(incoming, stored, isLocal)),
+          // The marker other than the stored one: the shipper's event filter then drops the echo.
+          Item: fromWire({ ...withLocalAttributes(incoming, stored, isLocal), [META.writer]: { S: replicationWriterFor(version, stored) } }),
           ConditionExpression: `(${input.ConditionExpression}) AND ${guard}`,
           ExpressionAttributeValues: { ...input.ExpressionAttributeValues, ...(storedVersion !== undefined ? { ':seen': { S: storedVersion } } : {}) },
         }),
