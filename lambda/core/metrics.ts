@@ -44,6 +44,16 @@ export const TABLE_METRICS = {
   deadLettered: METRICS.names.changesDeadLettered,
 } as const;
 
+/**
+ * Metrics the shipper emits per table and SOURCE region about its outage backlog (changes parked
+ * for an unreachable target, see lambda/shipper/drain.ts), with Powertools' `service` dimension
+ * (`regionsync-shipper`): searched by Table and SourceRegion, like {@link TABLE_METRICS}.
+ */
+export const SOURCE_METRICS = {
+  backlogged: METRICS.names.messagesBacklogged,
+  drained: METRICS.names.messagesDrained,
+} as const;
+
 /** What AWS itself publishes, and the local runtime emulates (local/service-metrics.ts). */
 export const AWS_METRICS = {
   lambda: {
@@ -66,8 +76,12 @@ export const AWS_METRICS = {
   },
 } as const;
 
-/** The alarm kinds regionsync creates; also what a table's write fence can be triggered by. */
-export const ALARM_KINDS = ['lagP99', 'lagMax', 'dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors'] as const;
+/**
+ * The alarm kinds regionsync creates; also what a table's write fence can be triggered by.
+ * `backlogAge` is the target's inbound queue; `parkedAge` the source's outage backlog (changes
+ * parked for an unreachable target region).
+ */
+export const ALARM_KINDS = ['lagP99', 'lagMax', 'dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors', 'parkedAge'] as const;
 export type AlarmKind = (typeof ALARM_KINDS)[number];
 
 /**

@@ -11,7 +11,8 @@ import { collectStatus, type StatusReport } from '../ops/status.ts';
 import { renderStatusText } from '../ops/status-render.ts';
 
 export const STATUS_USAGE = `  status [--endpoint URL] [--config FILE] [--watch] [--interval S] [--window MIN] [--json] [--no-color]
-         every pair's replication lag (p50/p99/max), backlog and DLQ depth, breaches highlighted;
+         every pair's replication lag (p50/p99/max), backlog and DLQ depth, changes parked for
+         unreachable targets per source region, breaches highlighted;
          --watch refreshes every --interval seconds (10); --json prints one JSON document`;
 
 export async function statusMain(args: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {

@@ -24,10 +24,21 @@ export const DEFAULT_THRESHOLDS: ResolvedThresholds = {
   backlogAgeThresholdSeconds: 300,
   iteratorAgeThresholdSeconds: 3_600,
   errorRateThresholdPercent: 5,
+  parkedAgeThresholdSeconds: 600,
 };
 
-/** What `fence: true` fences on: the alarms that say changes are not getting through. */
+/**
+ * What `fence: true` fences on: the alarms that say changes are not getting through. Not
+ * `parkedAge`: it fires in the SOURCE region, which keeps taking writes and shipping them to the
+ * healthy targets while the parked ones wait safely (14 days); fencing it would stop a healthy
+ * region because another one is down. It can still be listed in `fence.on`.
+ */
 export const DEFAULT_FENCE_ON: readonly AlarmKind[] = ['lagP99', 'backlogAge', 'iteratorAge'];
+
+/** The 1-minute periods the `parkedAge` alarm (and `status`) need the outage backlog non-empty: the threshold rounded up to whole minutes. */
+export function parkedAlarmMinutes(thresholdSeconds: number): number {
+  return Math.max(1, Math.ceil(thresholdSeconds / 60));
+}
 
 const THRESHOLD_KEYS = Object.keys(DEFAULT_THRESHOLDS) as (keyof ResolvedThresholds)[];
 const MONITORING_KEYS = [...THRESHOLD_KEYS, 'alarms', 'dashboards', 'stacks', 'globalDashboardRegion', 'alarmEmails', 'alarmHttpsEndpoints'];
@@ -122,6 +133,8 @@ function thresholds(input: AlarmThresholds, defaults: ResolvedThresholds, path: 
     `must be positive and below the stream's retention (${STREAM_RETENTION_SECONDS} s), or it fires after records are lost`,
   );
   check('errorRateThresholdPercent', (v) => v > 0 && v <= 100, 'must be a percentage above 0 and at most 100');
+  // The alarm counts whole 1-minute periods, and CloudWatch evaluates at most one day of them.
+  check('parkedAgeThresholdSeconds', (v) => v >= 60 && v <= 86_400, 'must be from 60 to 86400 seconds (whole minutes of a non-empty outage backlog, at most a day)');
   return out as unknown as ResolvedThresholds;
 }
 

@@ -6,8 +6,8 @@
 import { Arn, ArnFormat, Aws, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { deadLetterQueueName, inboundQueueName } from '../../lambda/core/contract.ts';
-import { AWS_METRICS, METRICS, PAIR_METRICS, pairDimensions, TABLE_METRICS, type Pair } from '../../lambda/core/metrics.ts';
+import { backlogQueueName, deadLetterQueueName, inboundQueueName } from '../../lambda/core/contract.ts';
+import { AWS_METRICS, METRICS, PAIR_METRICS, pairDimensions, SOURCE_METRICS, TABLE_METRICS, type Pair } from '../../lambda/core/metrics.ts';
 
 export const ONE_MINUTE = Duration.minutes(1);
 
@@ -25,13 +25,14 @@ export function pairMetric(pair: Pair, which: keyof typeof PAIR_METRICS, statist
   });
 }
 
-export type QueueKind = 'inbound' | 'dlq';
+/** A table's queues in one region: inbound (from the other regions), its DLQ, and the outage backlog (parked for unreachable targets). */
+export type QueueKind = 'inbound' | 'dlq' | 'backlog';
 
 export function queueName(appName: string, table: string, kind: QueueKind): string {
-  return kind === 'inbound' ? inboundQueueName(appName, table) : deadLetterQueueName(appName, table);
+  return kind === 'inbound' ? inboundQueueName(appName, table) : kind === 'dlq' ? deadLetterQueueName(appName, table) : backlogQueueName(appName, table);
 }
 
-/** AWS/SQS metric of a table's inbound queue or DLQ in `region`. */
+/** AWS/SQS metric of a table's inbound queue, DLQ or outage backlog in `region`. */
 export function queueMetric(
   appName: string,
   table: string,
@@ -71,6 +72,32 @@ export function errorRate(fn: lambda.IFunction, period: Duration, label: string)
     },
     period,
     label,
+  });
+}
+
+/**
+ * Changes parked in a table's outage backlog in `region` (the source), visible or being retried:
+ * visible + in flight, each the minute's Maximum. The drainer hides a message it could not
+ * deliver (backoff), so in flight counts as parked too.
+ */
+export function parkedDepth(appName: string, table: string, region: string, label = 'parked'): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: 'visible + inFlight',
+    usingMetrics: { visible: queueMetric(appName, table, region, 'backlog', 'visible'), inFlight: queueMetric(appName, table, region, 'backlog', 'inFlight') },
+    period: ONE_MINUTE,
+    label,
+  });
+}
+
+/** The outage backlog's counters (emitted by the source's shipper, with `service`): a SEARCH by Table and SourceRegion. */
+export function sourceSearch(metric: keyof typeof SOURCE_METRICS, table: string, region: string, label: string): cloudwatch.MathExpression {
+  const name = SOURCE_METRICS[metric];
+  return new cloudwatch.MathExpression({
+    expression: `SUM(SEARCH('Namespace="${METRICS.namespace}" MetricName="${name}" ${METRICS.dimensions.table}="${table}" ${METRICS.dimensions.sourceRegion}="${region}"', 'Sum', 60))`,
+    usingMetrics: {},
+    period: ONE_MINUTE,
+    label,
+    searchRegion: region,
   });
 }
 

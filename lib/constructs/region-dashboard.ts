@@ -1,13 +1,14 @@
 /**
  * One CloudWatch dashboard per region (`<app>-<region>`): for each table, the lag of every pair
  * into this region with the alarm thresholds drawn, throughput, conflicts and dead-lettered
- * changes, the inbound backlog and DLQ, the shipper's iterator age, errors and throttles; then
- * the state of every alarm in the region.
+ * changes, the inbound backlog and DLQ, the shipper's iterator age, errors and throttles, the
+ * outage backlog (changes parked here for unreachable targets); then the state of every alarm in
+ * the region.
  */
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import type { ResolvedTableConfig, ResolvedTableMonitoring } from '../config/schema.ts';
-import { functionMetric, pairMetric, queueMetric, tableSearch } from './monitoring-metrics.ts';
+import { functionMetric, pairMetric, parkedDepth, queueMetric, sourceSearch, tableSearch } from './monitoring-metrics.ts';
 import type { ReplicatedTable } from './replicated-table.ts';
 
 export interface DashboardTable {
@@ -111,7 +112,28 @@ function tableWidgets(appName: string, region: string, t: DashboardTable): cloud
     ],
     leftYAxis: { min: 0, showUnits: false },
   });
-  return [new cloudwatch.TextWidget({ markdown: `## ${name} in ${region}`, width: 24, height: 1 }), new cloudwatch.Row(lag, throughput, conflicts), new cloudwatch.Row(backlog, dlq, iterator, errors)];
+  // One queue per table and source region, shared by every target (a message's `target` attribute
+  // says which): depth and age are per queue; parked and drained per minute show the traffic.
+  const parked = new cloudwatch.GraphWidget({
+    title: `${name}: outage backlog in ${region} (changes parked for unreachable targets: ${sources.join(', ')})`,
+    width: 24,
+    left: [
+      parkedDepth(appName, name, region, 'parked (waiting or being retried)'),
+      sourceSearch('backlogged', name, region, 'parked per minute'),
+      sourceSearch('drained', name, region, 'drained per minute'),
+    ],
+    // AWS leaves out messages received 3+ times (each retry is a receive): a lower bound in a long outage. The alarm counts minutes non-empty instead.
+    right: [queueMetric(appName, name, region, 'backlog', 'oldestAge', 'Maximum', 'oldest parked (s, lower bound)')],
+    rightAnnotations: [{ value: thresholds.parkedAgeThresholdSeconds, label: `parked age alarm (non-empty for ${thresholds.parkedAgeThresholdSeconds} s)`, color: cloudwatch.Color.RED }],
+    leftYAxis: { min: 0, showUnits: false },
+    rightYAxis: { min: 0, showUnits: false },
+  });
+  return [
+    new cloudwatch.TextWidget({ markdown: `## ${name} in ${region}`, width: 24, height: 1 }),
+    new cloudwatch.Row(lag, throughput, conflicts),
+    new cloudwatch.Row(backlog, dlq, iterator, errors),
+    new cloudwatch.Row(parked),
+  ];
 }
 
 /** Alarm status widgets of at most {@link ALARMS_PER_WIDGET} alarms each. */

@@ -9,6 +9,15 @@
  * | backlogAge | AWS/SQS ApproximateAgeOfOldestMessage of the inbound queue, Maximum | above backlogAgeThresholdSeconds |
  * | iteratorAge | AWS/Lambda IteratorAge of the shipper, Maximum | above iteratorAgeThresholdSeconds |
  * | shipperErrors, applierErrors | (Errors + Throttles) / (Invocations + Throttles), 5 min | above errorRateThresholdPercent |
+ * | parkedAge | AWS/SQS visible + not visible of the outage backlog, Maximum, 1 min | ≥ 1 in each of ceil(parkedAgeThresholdSeconds / 60) consecutive minutes |
+ *
+ * `parkedAge` is how long the source region's outage backlog (changes parked for an unreachable
+ * target) has not been empty, not the queue's ApproximateAgeOfOldestMessage: SQS leaves out of
+ * that metric every message received three times or more without being deleted, which is what the
+ * drainer does to each parked change while its target is down (it retries it every ≤ 30 s). The
+ * age metric would show only the changes parked in the last few seconds and never fire in a
+ * long outage. A depth alarm with its own threshold would add nothing: any depth is a target
+ * that is down or flapping, and how long is what matters (the backlog keeps changes 14 days).
  *
  * Missing data never fires: no traffic is not a fault, and a stalled pipeline still shows in the
  * backlog and iterator ages. Each alarm notifies `actions` on ALARM and OK, and the fence action
@@ -18,8 +27,9 @@ import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
 import { alarmName, type AlarmKind } from '../../lambda/core/metrics.ts';
+import { parkedAlarmMinutes } from '../config/monitoring.ts';
 import type { ResolvedTableConfig, ResolvedTableMonitoring } from '../config/schema.ts';
-import { errorRate, functionMetric, pairMetric, queueMetric } from './monitoring-metrics.ts';
+import { errorRate, functionMetric, pairMetric, parkedDepth, queueMetric } from './monitoring-metrics.ts';
 import type { ReplicatedTable } from './replicated-table.ts';
 
 export interface ReplicationAlarmsProps {
@@ -125,6 +135,20 @@ export class ReplicationAlarms extends Construct {
         evaluationPeriods: 1,
       }),
     );
+    // Not in DEFAULT_FENCE_ON (lib/config/monitoring.ts): this region is healthy and keeps shipping to the other targets.
+    const parkedMinutes = parkedAlarmMinutes(t.parkedAgeThresholdSeconds);
+    add('parkedAge', undefined, (alarmName) =>
+      new cloudwatch.Alarm(this, 'ParkedAge', {
+        ...common,
+        alarmName,
+        alarmDescription: `regionsync ${table.name}: changes for an unreachable target region have been parked in ${region}'s outage backlog for ${parkedMinutes} min (the backlog keeps them 14 days; they drain when the target is back)`,
+        metric: parkedDepth(appName, table.name, region),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+        evaluationPeriods: parkedMinutes,
+        datapointsToAlarm: parkedMinutes,
+      }),
+    );
     const fiveMinutes = Duration.minutes(5);
     for (const [kind, fn, what] of [
       ['shipperErrors', replicated.shipper, 'shipper'],
@@ -158,7 +182,7 @@ export function alarmPlan(table: Pick<ResolvedTableConfig, 'name' | 'regions'>, 
       { kind: 'lagP99' as const, sourceRegion },
       { kind: 'lagMax' as const, sourceRegion },
     ]),
-    ...(['dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors'] as const).map((kind) => ({ kind })),
+    ...(['dlq', 'backlogAge', 'iteratorAge', 'parkedAge', 'shipperErrors', 'applierErrors'] as const).map((kind) => ({ kind })),
   ];
 }
 

@@ -3,7 +3,7 @@
  * One layout, two renderings: ANSI text for the terminal (colours only when asked) and HTML for
  * pictures (docs/status.png is made from it by scripts/status-picture.ts).
  */
-import type { PairStatus, StatusReport } from './status.ts';
+import type { PairStatus, ParkedStatus, StatusReport } from './status.ts';
 
 type Style = 'plain' | 'head' | 'ok' | 'bad' | 'dim' | 'warn' | 'title';
 
@@ -42,12 +42,13 @@ export function statusLines(report: StatusReport): { title: Line; table: Line[];
   const thresholds = new Map<string, string[]>();
   for (const p of report.pairs) {
     const t = p.thresholds;
-    const text = `lag p99 > ${ms(t.lagP99ThresholdMs)} for ${t.lagEvaluationMinutes} min, max > ${ms(t.lagMaxThresholdMs)}, oldest > ${age(t.backlogAgeThresholdSeconds)}, iterator age > ${age(t.iteratorAgeThresholdSeconds)}, DLQ > 0, errors > ${t.errorRateThresholdPercent}%`;
+    const text = `lag p99 > ${ms(t.lagP99ThresholdMs)} for ${t.lagEvaluationMinutes} min, max > ${ms(t.lagMaxThresholdMs)}, oldest > ${age(t.backlogAgeThresholdSeconds)}, iterator age > ${age(t.iteratorAgeThresholdSeconds)}, DLQ > 0, errors > ${t.errorRateThresholdPercent}%, parked > ${age(t.parkedAgeThresholdSeconds)}`;
     const tables = thresholds.get(text) ?? [];
     if (!tables.includes(p.table)) tables.push(p.table);
     thresholds.set(text, tables);
   }
   for (const [text, tables] of thresholds) notes.push([{ text: `thresholds (${tables.join(', ')}): ${text}`, style: 'dim' }]);
+  notes.push(...parkedLines(report.parked ?? []));
   for (const r of report.regions) {
     const line: Cell[] = [{ text: `${r.region}: `, style: 'plain' }];
     line.push(r.alarmsFiring.length === 0 ? { text: 'no alarm firing', style: 'ok' } : { text: `ALARM ${r.alarmsFiring.join(', ')}`, style: 'bad' });
@@ -78,6 +79,29 @@ function pairRow(p: PairStatus): Line {
     num(p.iteratorAgeMs, ms, b.has('iteratorAge')),
     state,
   ];
+}
+
+/**
+ * One line per table: the changes parked in each source region's outage backlog for a target that
+ * was unreachable, how old the oldest is and how long the backlog has been non-empty; breached
+ * regions in red with the alarm's kind.
+ */
+export function parkedLines(parked: readonly ParkedStatus[]): Line[] {
+  const byTable = new Map<string, ParkedStatus[]>();
+  for (const p of parked) byTable.set(p.table, [...(byTable.get(p.table) ?? []), p]);
+  return [...byTable].map(([table, regions]) => {
+    const line: Cell[] = [{ text: `parked for unreachable targets, ${table}: `, style: 'plain' }];
+    regions.forEach((p, i) => {
+      const parts = [p.messages === null ? '–' : String(p.messages)];
+      if ((p.messages ?? 0) > 0 || p.messages === null) {
+        if (p.oldestAgeSeconds !== null) parts.push(`oldest ≥ ${age(p.oldestAgeSeconds)}`);
+        if (p.nonEmptySeconds !== null && p.nonEmptySeconds > 0) parts.push(`waiting ${age(p.nonEmptySeconds)}`);
+      }
+      const style: Style = p.breached ? 'bad' : p.messages === null ? 'dim' : (p.messages ?? 0) > 0 ? 'warn' : 'plain';
+      line.push({ text: `${i > 0 ? ' · ' : ''}${p.region} ${parts.join(', ')}${p.breached ? ' parkedAge' : ''}`, style });
+    });
+    return line;
+  });
 }
 
 export function ms(v: number): string {

@@ -3,7 +3,9 @@
  * lag (p50/p99/max over the window, from CloudWatch GetMetricData), changes shipped, applied and
  * skipped, the target's inbound backlog and dead-letter queue (live, from SQS), the age of the
  * oldest waiting change and the source shipper's iterator age (CloudWatch), errors, and which
- * thresholds are breached. Per region: alarms firing and write fences.
+ * thresholds are breached. Per table and source region: the outage backlog (changes parked for an
+ * unreachable target; live from SQS, how long it has been non-empty from CloudWatch). Per region:
+ * alarms firing and write fences.
  *
  * Every region is read on its own; what cannot be read is reported in `problems` and shows as
  * null, so one unreachable region never hides the others.
@@ -12,11 +14,11 @@ import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type Met
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient, paginateListFunctions, type FunctionConfiguration } from '@aws-sdk/client-lambda';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { deadLetterQueueName, ENV, inboundQueueName, METRICS, type FunctionSettings } from '../../lambda/core/contract.ts';
+import { backlogQueueName, deadLetterQueueName, ENV, inboundQueueName, METRICS, type FunctionSettings } from '../../lambda/core/contract.ts';
 import { FENCE_KEY, fenceStateOf, fenceTableName, type FenceState } from '../../lambda/core/fence.ts';
 import { AWS_METRICS, PAIR_METRICS, pairDimensions, type AlarmKind, type Pair } from '../../lambda/core/metrics.ts';
 import { clientConfig, dynamodb, type Target } from '../cli/aws.ts';
-import { tableMonitoring } from '../config/monitoring.ts';
+import { parkedAlarmMinutes, tableMonitoring } from '../config/monitoring.ts';
 import type { ResolvedConfig, ResolvedThresholds } from '../config/schema.ts';
 
 export interface StatusOptions extends Target {
@@ -55,6 +57,31 @@ export interface PairStatus {
   readonly breaches: readonly Breach[];
 }
 
+/**
+ * The outage backlog of one table in one source region: changes its shipper could not deliver
+ * to a target region that was down, waiting there (14 days) until the drainer delivers them.
+ * One queue per table and source, shared by every target.
+ */
+export interface ParkedStatus {
+  readonly table: string;
+  /** The source region holding the parked changes. */
+  readonly region: string;
+  /** Changes parked, waiting or being retried (live, SQS GetQueueAttributes); null when unreadable. */
+  readonly messages: number | null;
+  /**
+   * AWS/SQS ApproximateAgeOfOldestMessage of the backlog (latest minute), s; 0 when the backlog is
+   * empty. A lower bound in a long outage: AWS leaves out messages received 3 times or more, and
+   * the drainer receives each parked change again every ≤ 30 s while its target is down.
+   */
+  readonly oldestAgeSeconds: number | null;
+  /** How long the backlog has held a message in every minute up to the latest (what the `parkedAge` alarm counts), s; null when unknown. */
+  readonly nonEmptySeconds: number | null;
+  /** `parkedAgeThresholdSeconds` of the table. */
+  readonly thresholdSeconds: number;
+  /** Changes are parked and have been for longer than the threshold (see {@link parkedBreached}). */
+  readonly breached: boolean;
+}
+
 export interface RegionStatus {
   readonly region: string;
   /** Names of regionsync alarms in state ALARM (none on emulators that do not evaluate alarms). */
@@ -69,8 +96,10 @@ export interface StatusReport {
   readonly windowMinutes: number;
   readonly endpoint?: string;
   readonly pairs: readonly PairStatus[];
+  /** Per table and source region: the outage backlog. */
+  readonly parked: readonly ParkedStatus[];
   readonly regions: readonly RegionStatus[];
-  /** True when no pair breaches a threshold, no alarm fires and no table is fenced. */
+  /** True when no pair or outage backlog breaches a threshold, no alarm fires and no table is fenced. */
   readonly healthy: boolean;
   /** What could not be read, per region and source. */
   readonly problems: readonly string[];
@@ -124,14 +153,32 @@ export async function collectStatus(opts: StatusOptions): Promise<StatusReport> 
       }
     }
   }
+  const parked: ParkedStatus[] = [];
+  for (const table of config.tables) {
+    const thresholdSeconds = tableMonitoring(config, table.name).parkedAgeThresholdSeconds;
+    for (const region of table.regions) {
+      const messages = get(region, table.name, 'parkedMessages');
+      const figures = {
+        table: table.name,
+        region,
+        messages,
+        // An empty backlog has no oldest change and has waited for nothing, whatever the latest minute's samples said.
+        oldestAgeSeconds: messages === 0 ? 0 : get(region, table.name, 'parkedOldestAge'),
+        nonEmptySeconds: messages === 0 ? 0 : get(region, table.name, 'parkedNonEmpty'),
+        thresholdSeconds,
+      };
+      parked.push({ ...figures, breached: parkedBreached(figures) });
+    }
+  }
   const regionStatus = regions.map((region, i) => ({ region, alarmsFiring: perRegion[i]!.alarmsFiring, fences: perRegion[i]!.fences }));
-  const healthy = pairs.every((p) => p.breaches.length === 0) && regionStatus.every((r) => r.alarmsFiring.length === 0 && r.fences.every((f) => !f.fenced));
+  const healthy = pairs.every((p) => p.breaches.length === 0) && parked.every((p) => !p.breached) && regionStatus.every((r) => r.alarmsFiring.length === 0 && r.fences.every((f) => !f.fenced));
   return {
     app,
     generatedAt: new Date(now).toISOString(),
     windowMinutes,
     ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     pairs,
+    parked,
     regions: regionStatus,
     healthy,
     problems,
@@ -152,6 +199,30 @@ export function breachesOf(p: Omit<PairStatus, 'breaches'>): Breach[] {
   return out;
 }
 
+/**
+ * Whether an outage backlog breaches its threshold: changes are parked now (or the live count is
+ * unknown) and either the backlog has been non-empty for the alarm's whole minutes, as the
+ * `parkedAge` alarm counts, or AWS's oldest-message age (a lower bound) already exceeds it.
+ */
+export function parkedBreached(p: Omit<ParkedStatus, 'breached'>): boolean {
+  if (p.messages !== null && p.messages <= 0) return false;
+  const minutes = parkedAlarmMinutes(p.thresholdSeconds);
+  return (p.nonEmptySeconds ?? 0) >= minutes * 60 || (p.oldestAgeSeconds ?? 0) > p.thresholdSeconds;
+}
+
+/**
+ * Seconds the backlog has held a message in every minute up to the newest one with data: whole
+ * minutes counted back from the newest while depth (visible + in flight, each the minute's
+ * Maximum) is at least 1; a minute with no data ends the run. 0 when the newest minute is empty.
+ */
+export function nonEmptySeconds(depthByMinute: ReadonlyMap<number, number>): number {
+  const minutes = [...depthByMinute.keys()].sort((a, b) => b - a);
+  if (minutes.length === 0) return 0;
+  let n = 0;
+  for (let t = minutes[0]!; (depthByMinute.get(t) ?? 0) >= 1; t -= 60_000) n++;
+  return n * 60;
+}
+
 function pickThresholds(t: ResolvedThresholds): ResolvedThresholds {
   return {
     lagP99ThresholdMs: t.lagP99ThresholdMs,
@@ -160,6 +231,7 @@ function pickThresholds(t: ResolvedThresholds): ResolvedThresholds {
     backlogAgeThresholdSeconds: t.backlogAgeThresholdSeconds,
     iteratorAgeThresholdSeconds: t.iteratorAgeThresholdSeconds,
     errorRateThresholdPercent: t.errorRateThresholdPercent,
+    parkedAgeThresholdSeconds: t.parkedAgeThresholdSeconds,
   };
 }
 
@@ -216,6 +288,7 @@ async function collectRegion(
         addWindow([t.name, 'shipped', other], METRICS.namespace, PAIR_METRICS.shipped.name, pairDimensions(out), 'Sum');
       }
       addGauge([t.name, 'oldestAge', ''], AWS_METRICS.sqs.namespace, AWS_METRICS.sqs.oldestAge, { [AWS_METRICS.sqs.dimension]: inboundQueueName(app, t.name) }, 'Maximum');
+      addGauge([t.name, 'parkedOldestAge', ''], AWS_METRICS.sqs.namespace, AWS_METRICS.sqs.oldestAge, { [AWS_METRICS.sqs.dimension]: backlogQueueName(app, t.name) }, 'Maximum');
       const fns = functions.get(t.name) ?? {};
       const L = AWS_METRICS.lambda;
       if (fns.shipper) {
@@ -225,10 +298,28 @@ async function collectRegion(
       if (fns.applier) for (const m of ['errors', 'throttles', 'invocations'] as const) addWindow([t.name, `applier.${m}`, ''], L.namespace, L[m], { [L.dimension]: fns.applier }, 'Sum');
     }
 
-    const [windowValues, gaugeValues] = await Promise.all([
+    // The outage backlog's depth per minute, back as far as the longest parkedAge alarm of these tables looks (+ 2 minutes of CloudWatch delay).
+    const depthQueries = tables.flatMap((t) =>
+      (['visible', 'inFlight'] as const).map((m) => ({
+        table: t.name,
+        q: { Id: `d${tables.indexOf(t)}_${m}`, MetricStat: metricQuery(AWS_METRICS.sqs.namespace, AWS_METRICS.sqs[m], { [AWS_METRICS.sqs.dimension]: backlogQueueName(app, t.name) }, 'Maximum', 60) },
+      })),
+    );
+    const depthMinutes = Math.max(windowMinutes, ...tables.map((t) => parkedAlarmMinutes(tableMonitoring(config, t.name).parkedAgeThresholdSeconds) + 2));
+    const [windowValues, gaugeValues, depthSeries] = await Promise.all([
       metricData(cw, windowQueries.map((w) => w.q), start, end).catch((e) => (note('cannot read CloudWatch metrics', e), new Map<string, number[]>())),
       metricData(cw, gaugeQueries.map((w) => w.q), start, end).catch((e) => (note('cannot read CloudWatch metrics', e), new Map<string, number[]>())),
+      metricSeries(cw, depthQueries.map((d) => d.q), end - depthMinutes * 60_000, end).catch((e) => (note('cannot read CloudWatch metrics', e), undefined)),
     ]);
+    if (depthSeries) {
+      for (const t of tables) {
+        const byMinute = new Map<number, number>();
+        for (const d of depthQueries.filter((d) => d.table === t.name)) {
+          for (const p of depthSeries.get(d.q.Id!) ?? []) byMinute.set(p.t, (byMinute.get(p.t) ?? 0) + p.v);
+        }
+        set(t.name, 'parkedNonEmpty', '', nonEmptySeconds(byMinute));
+      }
+    }
     for (const w of windowQueries) {
       const values = windowValues.get(w.q.Id!) ?? [];
       // A count with no data point means nothing happened in the window: 0, not unknown.
@@ -253,11 +344,14 @@ async function collectRegion(
         for (const [kind, name] of [
           ['inbound', inboundQueueName(app, t.name)],
           ['dlq', deadLetterQueueName(app, t.name)],
+          ['parked', backlogQueueName(app, t.name)],
         ] as const) {
           try {
             const depth = await queueDepth(queue, name);
             set(t.name, `${kind}Visible`, '', depth.visible);
             if (kind === 'inbound') set(t.name, 'inboundInFlight', '', depth.inFlight);
+            // A parked change being retried is hidden (the drainer's backoff): still parked.
+            if (kind === 'parked') set(t.name, 'parkedMessages', '', depth.visible + depth.inFlight);
           } catch (e) {
             note(`cannot read queue ${name}`, e);
           }
@@ -290,7 +384,13 @@ function aggregate(kind: string, values: number[]): number {
 
 /** Values per query id, newest first (GetMetricData takes at most 500 queries per call). */
 async function metricData(cw: CloudWatchClient, queries: MetricDataQuery[], start: number, end: number): Promise<Map<string, number[]>> {
-  const out = new Map<string, number[]>();
+  const series = await metricSeries(cw, queries, start, end);
+  return new Map([...series].map(([id, points]) => [id, points.map((p) => p.v)]));
+}
+
+/** Points (timestamp ms, value) per query id, newest first. */
+async function metricSeries(cw: CloudWatchClient, queries: MetricDataQuery[], start: number, end: number): Promise<Map<string, { t: number; v: number }[]>> {
+  const out = new Map<string, { t: number; v: number }[]>();
   for (let i = 0; i < queries.length; i += 500) {
     let token: string | undefined;
     do {
@@ -300,7 +400,7 @@ async function metricData(cw: CloudWatchClient, queries: MetricDataQuery[], star
       for (const r of res.MetricDataResults ?? []) {
         const points = (r.Timestamps ?? []).map((t, j) => ({ t: new Date(t).getTime(), v: r.Values?.[j] })).filter((p): p is { t: number; v: number } => typeof p.v === 'number');
         points.sort((a, b) => b.t - a.t);
-        out.set(r.Id!, [...(out.get(r.Id!) ?? []), ...points.map((p) => p.v)]);
+        out.set(r.Id!, [...(out.get(r.Id!) ?? []), ...points].sort((a, b) => b.t - a.t));
       }
       token = res.NextToken;
     } while (token);

@@ -22,7 +22,7 @@ const CONFIG: RegionSyncConfig = {
       name: 'orders',
       partitionKey: { name: 'pk', type: 'string' },
       regions: ['us-east-1', 'eu-west-1'],
-      monitoring: { lagP99ThresholdMs: 2000, lagEvaluationMinutes: 3, backlogAgeThresholdSeconds: 120, fence: true },
+      monitoring: { lagP99ThresholdMs: 2000, lagEvaluationMinutes: 3, backlogAgeThresholdSeconds: 120, parkedAgeThresholdSeconds: 90, fence: true },
     },
     { name: 'profiles', partitionKey: { name: 'id', type: 'string' } },
   ],
@@ -36,8 +36,8 @@ const CONFIG: RegionSyncConfig = {
 
 /** Thresholds per table, written out (not derived from the code under test). */
 const THRESHOLDS = {
-  orders: { lagP99: 2000, evaluation: 3, lagMax: 60_000, backlogAge: 120, iteratorAgeMs: 1_800_000, errorRate: 5 },
-  profiles: { lagP99: 5000, evaluation: 5, lagMax: 60_000, backlogAge: 300, iteratorAgeMs: 1_800_000, errorRate: 5 },
+  orders: { lagP99: 2000, evaluation: 3, lagMax: 60_000, backlogAge: 120, iteratorAgeMs: 1_800_000, errorRate: 5, parkedAge: 90, parkedMinutes: 2 },
+  profiles: { lagP99: 5000, evaluation: 5, lagMax: 60_000, backlogAge: 300, iteratorAgeMs: 1_800_000, errorRate: 5, parkedAge: 600, parkedMinutes: 10 },
 } as const;
 const TABLE_REGIONS: Record<keyof typeof THRESHOLDS, string[]> = { orders: ['us-east-1', 'eu-west-1'], profiles: REGIONS };
 const FENCED_KINDS = ['lagP99', 'backlogAge', 'iteratorAge'];
@@ -68,7 +68,7 @@ function expectedAlarmNames(table: keyof typeof THRESHOLDS, region: string): str
   const sources = TABLE_REGIONS[table].filter((r) => r !== region);
   return [
     ...sources.flatMap((s) => [`${APP}/${table}/lagP99/${s}`, `${APP}/${table}/lagMax/${s}`]),
-    ...['dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors'].map((k) => `${APP}/${table}/${k}`),
+    ...['dlq', 'backlogAge', 'iteratorAge', 'parkedAge', 'shipperErrors', 'applierErrors'].map((k) => `${APP}/${table}/${k}`),
   ];
 }
 
@@ -147,6 +147,56 @@ describe('alarms', () => {
       ComparisonOperator: 'GreaterThanThreshold',
       Threshold: t.iteratorAgeMs,
     });
+  });
+
+  it.each(PLACEMENTS)('$table in $region: parked-age alarm on the outage backlog: visible + in flight ≥ 1 in each of the threshold’s whole minutes, never fencing', ({ table, region }) => {
+    // Prepare
+    const t = THRESHOLDS[table];
+
+    // Act
+    const alarm = alarmsOf(region).get(`${APP}/${table}/parkedAge`)!;
+    const expression = alarm.Metrics.find((m: { Expression?: string }) => m.Expression);
+    const inputs = alarm.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map((m: { Id: string; MetricStat: any }) => [m.Id, m.MetricStat.Metric.Namespace, m.MetricStat.Metric.MetricName, m.MetricStat.Metric.Dimensions, m.MetricStat.Period, m.MetricStat.Stat]);
+
+    // Assess
+    expect(alarm).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: t.parkedMinutes,
+      DatapointsToAlarm: t.parkedMinutes,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(expression).toMatchObject({ Expression: 'visible + inFlight', ReturnData: true });
+    const dims = [{ Name: 'QueueName', Value: `${APP}-${table}-backlog` }];
+    expect(inputs.sort()).toEqual(
+      [
+        ['inFlight', 'AWS/SQS', 'ApproximateNumberOfMessagesNotVisible', dims, 60, 'Maximum'],
+        ['visible', 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', dims, 60, 'Maximum'],
+      ].sort(),
+    );
+    // The backlog queue the alarm watches is the one the table's shipper parks changes in.
+    expect(flatten(propertiesOf(regionOf(synth, region).template, logicalId(replicatedTable(regionOf(synth, region), table).backlogQueue)).QueueName)).toBe(`${APP}-${table}-backlog`);
+    expect(alarm.AlarmActions).toEqual([{ Ref: topicId(region) }]);
+  });
+
+  it('a parked-age threshold outside 60..86400 s fails the synth, naming the field and the value', () => {
+    // Prepare
+    const bad = (v: number): RegionSyncConfig => ({ ...CONFIG, tables: [{ ...CONFIG.tables[0]!, monitoring: { parkedAgeThresholdSeconds: v } }, CONFIG.tables[1]!] });
+
+    // Act
+    const errors = [59, 86_401, Number.NaN].map((v) => {
+      try {
+        synthesizeFixture(bad(v), { bundle: false });
+        return undefined;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+
+    // Assess
+    expect(errors[0]).toMatch(/tables\[0\]\.monitoring\.parkedAgeThresholdSeconds: must be from 60 to 86400 seconds.*\(got 59\)/);
+    expect(errors[1]).toMatch(/tables\[0\]\.monitoring\.parkedAgeThresholdSeconds: .*\(got 86401\)/);
+    expect(errors[2]).toMatch(/tables\[0\]\.monitoring\.parkedAgeThresholdSeconds: /);
   });
 
   it.each(PLACEMENTS)('$table in $region: error-rate alarms, (errors + throttles) / (invocations + throttles) over 5 minutes, for its shipper and its applier', ({ table, region }) => {
@@ -253,6 +303,25 @@ describe('dashboards', () => {
     for (const prefix of ['changes per minute', 'conflicts and dead-lettered', 'errors and throttles']) expect(titled(prefix), prefix).toBeDefined();
   });
 
+  it.each(PLACEMENTS)('$table in $region: the region dashboard shows the outage backlog: parked depth, parked and drained per minute, oldest age, the alarm’s threshold', ({ table, region }) => {
+    // Prepare
+    const widgets = dashboards(region).get(`${APP}-${region}`)!.widgets;
+
+    // Act
+    const parked = widgets.find((w) => w.properties.title?.startsWith(`${table}: outage backlog in ${region}`));
+    const metrics = JSON.stringify(parked?.properties.metrics ?? []);
+
+    // Assess
+    expect(parked?.properties.title).toContain(TABLE_REGIONS[table].filter((r) => r !== region).join(', '));
+    expect(metrics).toContain('visible + inFlight');
+    expect(metrics).toContain(`"ApproximateNumberOfMessagesVisible","QueueName","${APP}-${table}-backlog"`);
+    expect(metrics).toContain(`"ApproximateAgeOfOldestMessage","QueueName","${APP}-${table}-backlog"`);
+    for (const name of ['MessagesBacklogged', 'MessagesDrained']) {
+      expect(metrics).toContain(`MetricName=\\"${name}\\" Table=\\"${table}\\" SourceRegion=\\"${region}\\"`);
+    }
+    expect(parked?.properties.annotations?.horizontal?.map((a) => a.value)).toEqual([THRESHOLDS[table].parkedAge]);
+  });
+
   it.each(REGIONS)('%s: the region dashboard’s alarm status widget lists exactly the region’s alarms', (region) => {
     // Act
     const widgets = dashboards(region).get(`${APP}-${region}`)!.widgets.filter((w) => w.type === 'alarm');
@@ -347,7 +416,7 @@ describe('switches', () => {
 
     // Assess
     expect(REGIONS.map((r) => [r, count(r, 'AWS::CloudWatch::Alarm'), count(r, 'AWS::SNS::Topic')])).toEqual([
-      ['us-east-1', 16, 1],
+      ['us-east-1', 18, 1],
       ['eu-west-1', 0, 0],
       ['ap-southeast-1', 0, 0],
     ]);

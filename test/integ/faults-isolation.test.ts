@@ -14,6 +14,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { backlogQueueName, META } from '../../lambda/core/contract.ts';
 import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
 import { waitConverged } from '../../lib/cli/demo.ts';
+import { statusMain } from '../../lib/cli/status.ts';
+import type { StatusReport } from '../../lib/ops/status.ts';
 import { bringUp, type Running } from '../../lib/cli/up.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-isolation.config.ts');
@@ -49,6 +51,14 @@ async function backlog(region: string): Promise<number> {
   const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes ?? {};
   return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
+
+/** `regionsync status --json` against the emulator (it reads it directly, not through the chaos proxy). */
+async function status(): Promise<StatusReport> {
+  let text = '';
+  await statusMain(['--endpoint', endpoint, '--config', CONFIG, '--json'], (s) => (text += s));
+  return JSON.parse(text) as StatusReport;
+}
+const parkedIn = (r: StatusReport) => Object.fromEntries(r.parked.map((p) => [p.region, p.messages]));
 
 beforeAll(async () => {
   endpoint = inject('endpoint');
@@ -90,6 +100,11 @@ describe('region isolation', () => {
     expect((await get(AP, 'shared'))?.n).toEqual({ N: '0' });
     for (const r of REGIONS) expect(await eventually(() => backlog(r), (n) => n > 0)).toBeGreaterThan(0);
     expect(running.chaos!.injected.cut).toBeGreaterThan(0);
+    // Operators see it: status reports the parked changes in every source region (below the age threshold: no breach yet).
+    const cut = await status();
+    expect(cut.parked.map((p) => p.table)).toEqual([TABLE, TABLE, TABLE]);
+    for (const r of REGIONS) expect(parkedIn(cut)[r], `parked in ${r}`).toBeGreaterThan(0);
+    expect(cut.parked.every((p) => !p.breached && p.thresholdSeconds === 600)).toBe(true);
 
     // Act: heal
     heal();
@@ -102,6 +117,9 @@ describe('region isolation', () => {
     expect((await get(EU, 'del-me'))?.[META.deleted]).toEqual({ BOOL: true });
     expect((await get(AP, 'shared'))?.n).toEqual({ N: '1' });
     for (const r of REGIONS) expect(await eventually(() => backlog(r), (n) => n === 0)).toBe(0);
+    const healed = await status();
+    expect(parkedIn(healed)).toEqual({ [US]: 0, [EU]: 0, [AP]: 0 });
+    expect(healed.parked.map((p) => [p.oldestAgeSeconds, p.nonEmptySeconds, p.breached])).toEqual([[0, 0, false], [0, 0, false], [0, 0, false]]);
   });
 
   it('a target answering with throttling errors and 500s does not hold up the others, and catches up afterwards', async () => {

@@ -46,6 +46,7 @@ describe('monitoring defaults and overrides', () => {
       backlogAgeThresholdSeconds: 300,
       iteratorAgeThresholdSeconds: 3600,
       errorRateThresholdPercent: 5,
+      parkedAgeThresholdSeconds: 600,
       fenceOn: [],
     });
   });
@@ -79,6 +80,7 @@ describe('monitoring validation', () => {
         lagP99ThresholdMs: -1,
         iteratorAgeThresholdSeconds: 86400,
         errorRateThresholdPercent: 150,
+        parkedAgeThresholdSeconds: 30,
         alarms: 'yes',
         stacks: { 'eu-wset-1': { alarms: false }, 'eu-west-1': { graphs: true } },
         globalDashboardRegion: 'us-east-1',
@@ -96,6 +98,7 @@ describe('monitoring validation', () => {
         expect.stringMatching(/^monitoring\.lagP99ThresholdMs: must be a positive number of milliseconds \(got -1\)$/),
         expect.stringMatching(/^monitoring\.iteratorAgeThresholdSeconds: must be positive and below the stream's retention \(86400 s\).*\(got 86400\)$/),
         expect.stringMatching(/^monitoring\.errorRateThresholdPercent: .*\(got 150\)$/),
+        expect.stringMatching(/^monitoring\.parkedAgeThresholdSeconds: must be from 60 to 86400 seconds.*\(got 30\)$/),
         expect.stringMatching(/^monitoring\.alarms: must be true or false \(got "yes"\)$/),
         expect.stringMatching(/^monitoring\.stacks\.eu-wset-1: not one of the configured regions/),
         expect.stringMatching(/^monitoring\.stacks\.eu-west-1\.graphs: unknown setting/),
@@ -103,11 +106,11 @@ describe('monitoring validation', () => {
         expect.stringMatching(/^monitoring\.alarmEmails\[1\]: is not an email address \(got "not-an-email"\)$/),
         expect.stringMatching(/^monitoring\.alarmHttpsEndpoints\[0\]: must be an https:\/\/ URL/),
         expect.stringMatching(/^tables\[0\]\.monitoring\.lagEvaluationMinutes: must be a whole number of minutes from 1 to 1440 \(got 2\.5\)$/),
-        expect.stringMatching(/^tables\[0\]\.monitoring\.fence\.on\[1\]: must be one of lagP99, lagMax, dlq, backlogAge, iteratorAge, shipperErrors, applierErrors \(got "cpu"\)$/),
+        expect.stringMatching(/^tables\[0\]\.monitoring\.fence\.on\[1\]: must be one of lagP99, lagMax, dlq, backlogAge, iteratorAge, shipperErrors, applierErrors, parkedAge \(got "cpu"\)$/),
         expect.stringMatching(/^tables\[0\]\.monitoring\.lagP99Threshold: unknown setting/),
       ]),
     );
-    expect(problems).toHaveLength(12);
+    expect(problems).toHaveLength(13);
   });
 
   it('monitoring problems are reported together with the rest of the config’s', () => {

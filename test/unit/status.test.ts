@@ -7,8 +7,8 @@ import { META } from '../../lambda/core/contract.ts';
 import { decodeVersion, encodeVersion } from '../../lambda/core/version.ts';
 import { covers } from '../../lib/client/await-replicated.ts';
 import { DEFAULT_THRESHOLDS } from '../../lib/config/monitoring.ts';
-import { breachesOf, type PairStatus, type StatusReport } from '../../lib/ops/status.ts';
-import { renderStatusHtml, renderStatusText } from '../../lib/ops/status-render.ts';
+import { breachesOf, nonEmptySeconds, parkedBreached, type PairStatus, type ParkedStatus, type StatusReport } from '../../lib/ops/status.ts';
+import { parkedLines, renderStatusHtml, renderStatusText } from '../../lib/ops/status-render.ts';
 
 function pair(over: Partial<Omit<PairStatus, 'breaches'>> = {}): Omit<PairStatus, 'breaches'> {
   return {
@@ -45,6 +45,60 @@ describe('breachesOf', () => {
   });
 });
 
+describe('outage backlog (parked changes)', () => {
+  const parked = (over: Partial<Omit<ParkedStatus, 'breached'>> = {}): Omit<ParkedStatus, 'breached'> => ({
+    table: 'orders',
+    region: 'us-east-1',
+    messages: 12,
+    oldestAgeSeconds: 20,
+    nonEmptySeconds: 120,
+    thresholdSeconds: 600,
+    ...over,
+  });
+  const minute = (i: number) => Date.parse('2026-01-01T10:00:00Z') + i * 60_000;
+
+  it('breached once the backlog has been non-empty for the alarm’s whole minutes, or AWS’s oldest age already exceeds the threshold', () => {
+    expect(parkedBreached(parked())).toBe(false);
+    expect(parkedBreached(parked({ nonEmptySeconds: 600 }))).toBe(true);
+    expect(parkedBreached(parked({ nonEmptySeconds: 540 }))).toBe(false);
+    expect(parkedBreached(parked({ oldestAgeSeconds: 601 }))).toBe(true);
+    // 90 s rounds up to 2 minutes, as the alarm's evaluation periods do.
+    expect(parkedBreached(parked({ thresholdSeconds: 90, nonEmptySeconds: 60, oldestAgeSeconds: 0 }))).toBe(false);
+    expect(parkedBreached(parked({ thresholdSeconds: 90, nonEmptySeconds: 120, oldestAgeSeconds: 0 }))).toBe(true);
+  });
+
+  it('nothing parked now is never a breach, whatever the metrics still say; an unreadable count leaves the decision to the metrics', () => {
+    expect(parkedBreached(parked({ messages: 0, nonEmptySeconds: 3600, oldestAgeSeconds: 3600 }))).toBe(false);
+    expect(parkedBreached(parked({ messages: null, nonEmptySeconds: 3600 }))).toBe(true);
+    expect(parkedBreached(parked({ messages: null, nonEmptySeconds: null, oldestAgeSeconds: null }))).toBe(false);
+  });
+
+  it('non-empty time counts whole minutes back from the newest while depth ≥ 1; an empty or missing minute ends the run', () => {
+    expect(nonEmptySeconds(new Map())).toBe(0);
+    expect(nonEmptySeconds(new Map([[minute(0), 3], [minute(1), 1], [minute(2), 5]]))).toBe(180);
+    expect(nonEmptySeconds(new Map([[minute(0), 3], [minute(1), 0], [minute(2), 5]]))).toBe(60);
+    expect(nonEmptySeconds(new Map([[minute(0), 3], [minute(2), 5]]))).toBe(60);
+    expect(nonEmptySeconds(new Map([[minute(0), 3], [minute(1), 2], [minute(2), 0]]))).toBe(0);
+  });
+
+  it('one line per table: each source region’s parked count, oldest age and waiting time; a breach in red with the alarm’s kind', () => {
+    // Prepare
+    const rows: ParkedStatus[] = [
+      { ...parked({ region: 'us-east-1', messages: 0, oldestAgeSeconds: 0, nonEmptySeconds: 0 }), breached: false },
+      { ...parked({ region: 'eu-west-1', messages: 12, oldestAgeSeconds: 20, nonEmptySeconds: 900 }), breached: true },
+    ];
+
+    // Act
+    const lines = parkedLines(rows);
+
+    // Assess
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.map((c) => c.text).join('')).toBe('parked for unreachable targets, orders: us-east-1 0 · eu-west-1 12, oldest ≥ 20 s, waiting 15 min parkedAge');
+    expect(lines[0]!.at(-1)!.style).toBe('bad');
+    expect(lines[0]![1]!.style).toBe('plain');
+  });
+});
+
 describe('status rendering', () => {
   const report = (pairs: Omit<PairStatus, 'breaches'>[]): StatusReport => {
     const full = pairs.map((p) => ({ ...p, breaches: breachesOf(p) }));
@@ -53,6 +107,7 @@ describe('status rendering', () => {
       generatedAt: '2026-01-01T10:00:00.000Z',
       windowMinutes: 5,
       pairs: full,
+      parked: [{ table: 'orders', region: 'us-east-1', messages: 4, oldestAgeSeconds: 700, nonEmptySeconds: 720, thresholdSeconds: 600, breached: true }],
       regions: [{ region: 'eu-west-1', alarmsFiring: ['shop/orders/dlq'], fences: [] }],
       healthy: full.every((p) => p.breaches.length === 0),
       problems: ['us-east-1: cannot read queue shop-orders-dlq: timeout'],
@@ -73,6 +128,7 @@ describe('status rendering', () => {
     expect(quiet).toContain('\x1b[32mok\x1b[39m');
     expect(text).toContain('ALARM shop/orders/dlq');
     expect(text).toContain('could not read: us-east-1: cannot read queue shop-orders-dlq: timeout');
+    expect(text).toContain('\x1b[1;31mus-east-1 4, oldest ≥ 12 min, waiting 12 min parkedAge\x1b[22;39m');
   });
 
   it('without colour, plain aligned text; the HTML rendering escapes and colours the same cells', () => {
