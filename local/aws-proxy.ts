@@ -45,12 +45,15 @@ export interface ProxyResponse {
 /**
  * What to do with a request, decided by an `onRequest` hook. Undefined forwards it as is.
  * `delayMs` waits before forwarding (or before answering with `respond`); `respond` answers
- * without forwarding; `drop` closes the connection without an answer (a network failure).
+ * without forwarding; `drop` closes the connection without an answer (a network failure);
+ * `duplicate` forwards the request a second time once the first is answered (a send that went
+ * through twice), and the caller gets the first answer.
  */
 export interface RequestDecision {
   readonly delayMs?: number;
   readonly respond?: ProxyResponse;
   readonly drop?: boolean;
+  readonly duplicate?: boolean;
 }
 
 export interface ProxyHooks {
@@ -116,6 +119,7 @@ export async function startAwsProxy(options: AwsProxyOptions): Promise<AwsProxy>
     } else {
       try {
         res = await forward(req);
+        if (decision?.duplicate) await forward(req).catch((err: Error) => hooks.forEach((h) => h.onError?.(req, err)));
       } catch (err) {
         for (const h of hooks) h.onError?.(req, err as Error);
         res = { status: 502, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`regionsync aws-proxy: emulator unreachable: ${(err as Error).message}`) };

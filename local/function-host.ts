@@ -52,6 +52,24 @@ export interface FunctionHostOptions {
   readonly poolSize?: number;
   /** Module directories for NODE_PATH (default: the project's node_modules). */
   readonly nodePath?: readonly string[];
+  /**
+   * Told as each invocation starts in its environment (fault injection: chaos.ts `crash`);
+   * returns what to call when the invocation ends.
+   */
+  readonly onInvocationStart?: (invocation: RunningInvocation) => (() => void) | void;
+}
+
+/** An invocation in progress, as `onInvocationStart` sees it. */
+export interface RunningInvocation {
+  readonly fn: HostedFunction;
+  readonly requestId: string;
+  /** The invocation started a fresh execution environment. */
+  readonly coldStart: boolean;
+  /**
+   * Ends the environment abruptly, as SIGKILL or running out of memory does: the invocation
+   * fails with Runtime.ExitError and the next one cold-starts. What the handler did so far stays done.
+   */
+  crash(): void;
 }
 
 export interface InvokeError {
@@ -85,7 +103,7 @@ export class FunctionHost {
       options.onLog?.(fn.name, line, { region: fn.region, stream });
       if (options.verbose) (stream === 'stderr' ? process.stderr : process.stdout).write(`[${fn.region}/${fn.name}] ${line}\n`);
     };
-    this.slots = Array.from({ length: Math.max(1, options.poolSize ?? 1) }, () => new Slot(fn, env, log));
+    this.slots = Array.from({ length: Math.max(1, options.poolSize ?? 1) }, () => new Slot(fn, env, log, options.onInvocationStart));
   }
 
   /** Invocations running or waiting for an execution environment. */
@@ -150,11 +168,13 @@ class Slot {
     private readonly fn: HostedFunction,
     private readonly env: Record<string, string>,
     private readonly log: (line: string, stream: 'stdout' | 'stderr') => void,
+    private readonly onInvocationStart?: FunctionHostOptions['onInvocationStart'],
   ) {}
 
   async invoke(payload: string): Promise<InvokeOutcome> {
     const requestId = randomUUID();
     const started = Date.now();
+    const coldStart = !this.worker;
     const initError = await this.start();
     if (initError) {
       // Lambda resets an environment whose init failed; the next invocation tries again.
@@ -164,6 +184,7 @@ class Slot {
     const worker = this.worker!;
     const timeoutMs = this.fn.timeoutSeconds * 1000;
     const deadline = Date.now() + timeoutMs;
+    const ended = this.onInvocationStart?.({ fn: this.fn, requestId, coldStart, crash: () => this.crash(worker, requestId) });
     const outcome = await new Promise<Settled>((resolve) => {
       const timer = setTimeout(() => {
         this.pending = undefined;
@@ -185,7 +206,22 @@ class Slot {
       };
       worker.postMessage({ type: 'invoke', id: requestId, payload, requestId, deadline });
     });
+    ended?.();
     return { ...outcome, requestId, durationMs: Date.now() - started } as InvokeOutcome;
+  }
+
+  /** The runtime process dies mid-invocation (killed): no result, the environment is gone. */
+  private crash(worker: Worker, requestId: string): void {
+    const pending = this.pending;
+    if (this.worker !== worker || pending?.id !== requestId) return;
+    this.worker = undefined;
+    this.ready = undefined;
+    // What Lambda reports (and logs) for a runtime killed by a signal, e.g. out of memory.
+    const errorMessage = `RequestId: ${requestId} Error: Runtime exited with error: signal: killed`;
+    this.log(errorMessage, 'stderr');
+    this.log('Runtime.ExitError', 'stderr');
+    pending.settle({ ok: false, timedOut: false, error: { errorType: 'Runtime.ExitError', errorMessage } });
+    void worker.terminate();
   }
 
   async terminate(): Promise<void> {

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { CheckpointStore } from './checkpoints.ts';
 import { createRegionClients, destroyRegionClients, type Credentials, type RegionClients } from './clients.ts';
 import { discoverFunctions, errorMessage, type DeployedFunction, type EventSourceMappingInfo } from './discovery.ts';
-import { FunctionHost, type InvokeOutcome, type LogHandler } from './function-host.ts';
+import { FunctionHost, type FunctionHostOptions, type InvokeOutcome, type LogHandler } from './function-host.ts';
 import { isDispatchDisabled } from './moto.ts';
 import { newStats, type LogLevel, type MappingStats, type RuntimeLogger } from './poller-common.ts';
 import { LocalMetrics } from './service-metrics.ts';
@@ -48,6 +48,8 @@ export interface RuntimeOptions {
   readonly functionCredentials?: (fn: DeployedFunction) => Credentials | undefined;
   /** Called after every invocation a mapping makes (bench: durations and batch sizes). */
   readonly onInvoke?: (info: InvocationInfo) => void;
+  /** Told as each invocation starts in its execution environment, which it may crash (chaos.ts `crash`). */
+  readonly onInvocationStart?: FunctionHostOptions['onInvocationStart'];
 }
 
 export interface InvocationInfo {
@@ -128,7 +130,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       hostKey(fn.region, fn.name),
       new FunctionHost(
         { ...fn, codeDir: fn.code.dir },
-        { endpoint: options.endpoint, credentials: options.functionCredentials?.(fn) ?? options.credentials, onLog: metrics ? metrics.tapLog(options.onLog) : options.onLog, verbose: options.verbose, poolSize: options.poolSize },
+        { endpoint: options.endpoint, credentials: options.functionCredentials?.(fn) ?? options.credentials, onLog: metrics ? metrics.tapLog(options.onLog) : options.onLog, verbose: options.verbose, poolSize: options.poolSize, onInvocationStart: options.onInvocationStart },
       ),
     );
   }

@@ -5,7 +5,10 @@
  * to moto (started here unless --endpoint), runs the functions through the chaos proxy, and for N
  * minutes drives a random workload (puts, updates, deletes, conflicting writes to one key from
  * several regions, counter increments) under a random fault schedule (region cut off, throttling,
- * 5xx, latency between regions). Then it heals every fault, waits for convergence, and checks:
+ * 5xx, latency between regions, Lambda crashes mid-batch, duplicated and reordered SQS deliveries).
+ * The queues' visibility timeout is shortened to 15 s (3 and 6 min as deployed), so that messages
+ * of a crashed invocation or a lost delete come back within the run. Then it heals every fault,
+ * waits for convergence, and checks:
  *   - every region holds the same items (both tables);
  *   - every acknowledged write is accounted for: a key written from one region only ends with the
  *     last write made to it; a key written from several regions ends with one of the writes made
@@ -19,11 +22,12 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { META } from '../lambda/core/contract.ts';
+import { backlogQueueName, inboundQueueName, META } from '../lambda/core/contract.ts';
 import { dynamodb } from '../lib/cli/aws.ts';
 import { waitConverged } from '../lib/cli/demo.ts';
 import { bringUp } from '../lib/cli/up.ts';
-import type { Fault } from '../local/chaos.ts';
+import { DUPLICATE_OPS, type Fault } from '../local/chaos.ts';
+import { setVisibilityTimeout } from '../local/queue-visibility.ts';
 import { startMoto, type MotoServer } from '../local/moto.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'soak.config.ts');
@@ -63,6 +67,8 @@ async function main(): Promise<number> {
   const chaos = running.chaos!;
   const db = (r: string) => dynamodb({ endpoint: endpoint! }, r);
   try {
+    const queues = running.config.tables.flatMap((t) => [inboundQueueName(running.config.appName, t.name), backlogQueueName(running.config.appName, t.name)]);
+    for (const r of REGIONS) await setVisibilityTimeout(endpoint, r, queues, 15);
     const acks = new Map<string, Ack[]>();
     const increments = new Map<string, number>();
     let ops = 0;
@@ -97,13 +103,19 @@ async function main(): Promise<number> {
         const op = pick(['UpdateItem', 'SendMessageBatch', 'ReceiveMessage', 'GetRecords']);
         const service = op === 'UpdateItem' ? 'dynamodb' : op === 'GetRecords' ? 'dynamodbstreams' : 'sqs';
         const fault: Fault =
-          choice < 0.35
+          choice < 0.25
             ? { kind: 'cut', region: a, scope: 'cross', mode: 'refuse', ms: 0 }
-            : choice < 0.6
+            : choice < 0.4
               ? { kind: 'throttle', region: a, service, op, p: 0.5 }
-              : choice < 0.8
+              : choice < 0.55
                 ? { kind: '5xx', region: a, service, op, p: 0.3, status: rand() < 0.5 ? 500 : 503 }
-                : { kind: 'latency', from: a, to: b, ms: 100 + Math.floor(rand() * 300), jitter: 100 };
+                : choice < 0.65
+                  ? { kind: 'latency', from: a, to: b, ms: 100 + Math.floor(rand() * 300), jitter: 100 }
+                  : choice < 0.8
+                    ? { kind: 'crash', region: a, function: pick(['shipper', 'applier']), p: 0.5, after: 1 + Math.floor(rand() * 3) }
+                    : choice < 0.9
+                      ? { kind: 'duplicate', region: a, op: pick(DUPLICATE_OPS), p: 0.5 }
+                      : { kind: 'reorder', region: a, p: 0.7 };
         const heal = chaos.add(fault);
         faults++;
         log(`fault: ${JSON.stringify(fault)}`);

@@ -53,7 +53,7 @@ export async function bringUp(opts: UpOptions): Promise<Running> {
     regions,
     verbose: opts.verbose,
     ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
-    ...(chaos ? { functionCredentials: chaosFunctionCredentials } : {}),
+    ...(chaos ? { functionCredentials: chaosFunctionCredentials, onInvocationStart: chaos.invocationStarted } : {}),
     onLog: (_fn, line) => metrics.accept(line),
   });
   await runtime.ready;

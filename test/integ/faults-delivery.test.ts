@@ -1,0 +1,195 @@
+/**
+ * Delivery faults on moto, the functions' calls through the chaos proxy (`regionsync up --chaos`):
+ * a Lambda runtime crash mid-batch (shipper on its stream, applier on its queue), SQS deliveries
+ * duplicated (a send performed twice, a delete acknowledged but not performed) and SQS deliveries
+ * reordered. Each is injected, shown to have happened, healed, and every write must arrive in
+ * both regions with nothing in a dead-letter queue.
+ *
+ * The queues' visibility timeout is shortened to 5 s (3 min as deployed) so that the messages of
+ * a crashed invocation, or of a lost delete, come back within the test.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { backlogQueueName, deadLetterQueueName, inboundQueueName } from '../../lambda/core/contract.ts';
+import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
+import { waitConverged } from '../../lib/cli/demo.ts';
+import { bringUp, type Running } from '../../lib/cli/up.ts';
+import type { ProxyRequest, ProxyResponse } from '../../local/aws-proxy.ts';
+import { setVisibilityTimeout } from '../../local/queue-visibility.ts';
+
+const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-delivery.config.ts');
+const TABLE = 'fdel_items';
+const APP = 'fdel';
+const [EU, AP] = ['eu-west-3', 'ap-northeast-1'] as const;
+const REGIONS = [EU, AP];
+
+let endpoint: string;
+let stateDir: string;
+let running: Running;
+
+const db = (region: string) => dynamodb({ endpoint }, region);
+const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id } });
+const get = async (region: string, id: string) => (await db(region).send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }))).Item;
+const put = (region: string, id: string, v: string) => db(region).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), v: { S: v } } }));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function eventually<T>(probe: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!ok(last) && Date.now() < deadline) {
+    await sleep(100);
+    last = await probe();
+  }
+  return last;
+}
+
+/** Messages in a region's dead-letter queue, visible or not. */
+async function deadLetters(region: string): Promise<number> {
+  const sqs = new SQSClient({ ...clientConfig({ endpoint }, region), useQueueUrlAsEndpoint: false });
+  const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: deadLetterQueueName(APP, TABLE) }))).QueueUrl!;
+  const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes ?? {};
+  return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+}
+
+interface Delivery {
+  readonly region: string;
+  readonly messageId: string;
+  readonly body: string;
+}
+
+/** Records every message the inbound queues hand out (after the faults), as the applier receives them. */
+function watchInbound(): { deliveries: Delivery[]; stop: () => void } {
+  const deliveries: Delivery[] = [];
+  const stop = running.proxy!.addHooks({
+    onResponse(req: ProxyRequest, res: ProxyResponse) {
+      if (req.operation !== 'ReceiveMessage' || res.status !== 200 || !req.body.toString().includes(inboundQueueName(APP, TABLE))) return;
+      const messages = (JSON.parse(res.body.toString() || '{}') as { Messages?: Array<{ MessageId: string; Body: string }> }).Messages ?? [];
+      for (const m of messages) deliveries.push({ region: req.region!, messageId: m.MessageId, body: m.Body });
+    },
+  });
+  return { deliveries, stop };
+}
+
+const repeated = (xs: readonly string[]): string[] => xs.filter((x, i) => xs.indexOf(x) !== i);
+
+async function expectAllConverged(expected: Record<string, string>): Promise<void> {
+  const comparison = await waitConverged({ endpoint }, running.config.tables[0]!, 40_000);
+  expect(comparison.divergent).toEqual([]);
+  for (const region of REGIONS) {
+    for (const [id, v] of Object.entries(expected)) expect({ region, id, v: (await get(region, id))?.v?.S }).toEqual({ region, id, v });
+    expect(await deadLetters(region)).toBe(0);
+  }
+}
+
+beforeAll(async () => {
+  endpoint = inject('endpoint');
+  stateDir = await mkdtemp(path.join(tmpdir(), 'regionsync-fdel-'));
+  // No fault yet: the proxy is in place, faults are added and healed by the tests.
+  running = await bringUp({ endpoint, configFile: CONFIG, chaos: '', stateDir, log: () => undefined });
+  for (const r of REGIONS) await setVisibilityTimeout(endpoint, r, [inboundQueueName(APP, TABLE), backlogQueueName(APP, TABLE)], 5);
+});
+
+afterAll(async () => {
+  await running?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+});
+
+describe('delivery faults', () => {
+  it('a Lambda crash mid-batch: the shipper retries its stream batch, the applier gets its messages again, nothing is lost', async () => {
+    const chaos = running.chaos!;
+    const expected: Record<string, string> = {};
+    const writeBurst = async (region: string, prefix: string, round: number) => {
+      // Concurrent writes land in one stream batch: an invocation that makes several calls.
+      await Promise.all(
+        [0, 1, 2, 3, 4, 5].map((i) => {
+          expected[`${prefix}-${round}-${i}`] = `${prefix}${round}.${i}`;
+          return put(region, `${prefix}-${round}-${i}`, `${prefix}${round}.${i}`);
+        }),
+      );
+    };
+    const crashedIn = (fnRole: string, region: string) => chaos.crashes.filter((c) => c.region === region && c.function.toLowerCase().includes(fnRole));
+
+    // Act: the shipper in EU is killed at its second call of each invocation.
+    let heal = chaos.add({ kind: 'crash', region: EU, function: 'shipper', p: 1, after: 1 });
+    for (let round = 0; round < 4 && crashedIn('shipper', EU).length === 0; round++) {
+      await writeBurst(EU, 'shipper', round);
+      await eventually(() => crashedIn('shipper', EU).length, (n) => n > 0, 5_000);
+    }
+    heal();
+    // Assess: it crashed after a call had taken effect, and the function came back in a fresh environment.
+    const shipperCrash = crashedIn('shipper', EU)[0];
+    expect(shipperCrash?.afterCalls).toBe(1);
+    expect((await eventually(() => crashedIn('shipper', EU)[0]?.restartedAt, (t) => t !== undefined))).toBeDefined();
+
+    // Act: the applier in AP is killed at its second call, with the messages of EU's writes in hand.
+    heal = chaos.add({ kind: 'crash', region: AP, function: 'applier', p: 1, after: 1 });
+    for (let round = 0; round < 4 && crashedIn('applier', AP).length === 0; round++) {
+      await writeBurst(EU, 'applier', round);
+      await eventually(() => crashedIn('applier', AP).length, (n) => n > 0, 5_000);
+    }
+    heal();
+    // Assess: the failed invocation is reported as a crashed runtime, and after the visibility timeout everything arrives.
+    expect(crashedIn('applier', AP)[0]?.afterCalls).toBe(1);
+    const applierStats = running.runtime!.stats().find((s) => s.region === AP && s.eventSourceArn.endsWith(inboundQueueName(APP, TABLE)))!;
+    expect(applierStats.failures).toBeGreaterThan(0);
+    expect(chaos.injected.crash).toBeGreaterThanOrEqual(2);
+    await expectAllConverged(expected);
+  });
+
+  it('duplicated deliveries: a send performed twice and a lost delete deliver a change again, and an old duplicate never undoes a newer write', async () => {
+    const chaos = running.chaos!;
+    const before = chaos.injected.duplicate ?? 0;
+    const watch = watchInbound();
+    try {
+      // Act: every send into AP happens twice.
+      let heal = chaos.add({ kind: 'duplicate', region: AP, op: 'SendMessageBatch', p: 1 });
+      await put(EU, 'dup-send', 'one');
+      expect((await eventually(() => get(AP, 'dup-send'), (i) => i !== undefined))?.v).toEqual({ S: 'one' });
+      // Assess: AP's applier got the same change in two messages.
+      const bodies = await eventually(() => repeated(watch.deliveries.filter((d) => d.region === AP).map((d) => d.body)), (r) => r.length > 0, 10_000);
+      expect(bodies.length).toBeGreaterThan(0);
+      heal();
+
+      // Act: EU's deletes are acknowledged but not done: v1's message comes back after 5 s, after v2 applied.
+      heal = chaos.add({ kind: 'duplicate', region: EU, op: 'DeleteMessageBatch', p: 1 });
+      await put(AP, 'dup-del', 'v1');
+      await eventually(() => get(EU, 'dup-del'), (i) => i?.v?.S === 'v1');
+      await put(AP, 'dup-del', 'v2');
+      await eventually(() => get(EU, 'dup-del'), (i) => i?.v?.S === 'v2');
+      const redelivered = await eventually(() => repeated(watch.deliveries.filter((d) => d.region === EU).map((d) => d.messageId)), (r) => r.length >= 2, 15_000);
+      heal();
+      // Assess: the same messages (same ids) were delivered again, and v2 stands.
+      expect(redelivered.length).toBeGreaterThanOrEqual(2);
+      expect(chaos.injected.duplicate).toBeGreaterThan(before);
+      await expectAllConverged({ 'dup-send': 'one', 'dup-del': 'v2' });
+    } finally {
+      watch.stop();
+    }
+  });
+
+  it('reordered deliveries: shuffled and held-back messages still leave every key at its last write', async () => {
+    const chaos = running.chaos!;
+    const before = chaos.injected.reorder ?? 0;
+    const expected: Record<string, string> = {};
+    // Act: every receive from AP's inbound queue is shuffled and some of it held back.
+    const heal = chaos.add({ kind: 'reorder', region: AP, p: 1 });
+    for (let round = 1; round <= 4; round++) {
+      await Promise.all(
+        [0, 1, 2, 3, 4].map((i) => {
+          expected[`ord-${i}`] = `r${round}`;
+          return put(EU, `ord-${i}`, `r${round}`);
+        }),
+      );
+      await sleep(150);
+    }
+    await eventually(() => chaos.injected.reorder ?? 0, (n) => n > before + 2, 15_000);
+    heal();
+    // Assess
+    expect(chaos.injected.reorder ?? 0).toBeGreaterThan(before);
+    await expectAllConverged(expected);
+  });
+});
