@@ -7,6 +7,7 @@
  *   + inter-region one-way (half the round trip)        published 2017 averages per pair
  *   + SQS → applier invoked                             published SQS→Lambda distribution
  *   + applier invocation (conditional writes)           measured durations, weighted by messages
+ *   + the batching windows, if the table sets them        the whole window per hop
  */
 import { seededRandom } from '../lib/util/random.ts';
 
@@ -85,6 +86,11 @@ export interface CloudLagInput {
   readonly applier: readonly { readonly durationMs: number; readonly records: number }[];
   readonly samples?: number;
   readonly seed?: number;
+  /**
+   * Batching windows of the stream and queue mappings, ms. Each hop waits its whole window: on a
+   * table written slowly (the reason to set one) a record opens the window and waits it out. @default 0
+   */
+  readonly batchingWindowMs?: { readonly stream: number; readonly queue: number };
 }
 
 export interface CloudLag {
@@ -107,7 +113,8 @@ export function cloudLagModel(input: CloudLagInput): CloudLag {
   for (const target of input.targets) {
     const rtt = roundTripMs(input.source, target);
     const lags: number[] = [];
-    for (let i = 0; i < n; i++) lags.push(s2l() + ship() + rtt.ms / 2 + q2l() + apply());
+    const windows = (input.batchingWindowMs?.stream ?? 0) + (input.batchingWindowMs?.queue ?? 0);
+    for (let i = 0; i < n; i++) lags.push(s2l() + ship() + rtt.ms / 2 + q2l() + apply() + windows);
     lags.sort((a, b) => a - b);
     byPair[`${input.source}→${target}`] = { p50: q(lags, 0.5), p99: q(lags, 0.99), roundTripMs: rtt.ms, roundTripPublished: rtt.published };
     all.push(...lags);

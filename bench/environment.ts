@@ -22,6 +22,8 @@ export interface EnvironmentOptions {
   readonly regions: readonly string[];
   readonly log: (line: string) => void;
   readonly verbose?: boolean;
+  /** The table's batching windows (stream and queue), seconds. @default 0 */
+  readonly batchingWindowSeconds?: number;
 }
 
 export interface Invocation extends InvocationInfo {
@@ -139,11 +141,12 @@ function roleOf(env: Readonly<Record<string, string>>): string {
 }
 
 /** The configuration the bench deploys: one table replicated across the bench's regions. */
-export function benchConfigSource(o: Pick<EnvironmentOptions, 'appName' | 'tableName' | 'partitionKey' | 'regions'>): string {
+export function benchConfigSource(o: Pick<EnvironmentOptions, 'appName' | 'tableName' | 'partitionKey' | 'regions' | 'batchingWindowSeconds'>): string {
+  const window = o.batchingWindowSeconds ?? 0;
   const config = {
     appName: o.appName,
     regions: o.regions,
-    tables: [{ name: o.tableName, partitionKey: { name: o.partitionKey, type: 'string' } }],
+    tables: [{ name: o.tableName, partitionKey: { name: o.partitionKey, type: 'string' }, ...(window > 0 ? { batchingWindowSeconds: { stream: window, queue: window } } : {}) }],
   };
   return `// Written by npm run bench.\nexport default ${JSON.stringify(config, null, 2)};\n`;
 }

@@ -42,6 +42,11 @@ export interface BenchOptions {
   readonly drainTimeoutSeconds: number;
   /** Directory for latest.json, the dated copy and the report. */
   readonly outDir: string;
+  /**
+   * The table's batching windows (stream and inbound queue), seconds; results are written as
+   * `window<S>-latest.json` so they never replace the default run's. @default 0 (no window)
+   */
+  readonly batchingWindowSeconds?: number;
   readonly log: (line: string) => void;
   readonly verbose?: boolean;
 }
@@ -164,7 +169,8 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   if (targets.length === 0) throw new Error('bench: needs at least two regions (a source and a target)');
   o.log(`regionsync bench (${o.mode}): ${o.regions.join(', ')}; writes in ${source}; steps ${o.steps.join(', ')} items/s × ${o.stepSeconds} s`);
 
-  const env = await startEnvironment({ endpoint: o.endpoint, appName: o.appName, tableName: o.tableName, partitionKey: KEY, regions: o.regions, log: o.log, verbose: o.verbose });
+  const window = o.batchingWindowSeconds ?? 0;
+  const env = await startEnvironment({ endpoint: o.endpoint, appName: o.appName, tableName: o.tableName, partitionKey: KEY, regions: o.regions, log: o.log, verbose: o.verbose, batchingWindowSeconds: window });
   const observer = new ApplyObserver({ endpoint: env.endpoint, accessKeyId: 'bench-observer' }, targets, o.tableName, KEY);
   const steps: StepResult[] = [];
   const saturation: Partial<Record<WritePath, SaturationResult>> = {};
@@ -228,9 +234,10 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   // load, the CPU measured per item, writes at DynamoDB's latency), and, for comparison, as the
   // emulator took it.
   const lagModel = (step: StepResult, d: AwsDurationInputs) => {
+    const batchingWindowMs = { stream: window * 1000, queue: window * 1000 };
     const est = awsInvocations(step, d, source);
-    const emulator = cloudLagModel({ source, targets, shipper: step.invocations.filter((i) => i.role === 'shipper' && i.region === source), applier: step.invocations.filter((i) => i.role === 'applier') });
-    return { ...cloudLagModel({ source, targets, ...est }), atEmulatorDurations: { p50: emulator.p50, p99: emulator.p99, components: emulator.components } };
+    const emulator = cloudLagModel({ source, targets, shipper: step.invocations.filter((i) => i.role === 'shipper' && i.region === source), applier: step.invocations.filter((i) => i.role === 'applier'), batchingWindowMs });
+    return { ...cloudLagModel({ source, targets, ...est, batchingWindowMs }), atEmulatorDurations: { p50: emulator.p50, p99: emulator.p99, components: emulator.components } };
   };
   const cloudLag = { plain: lagModel(sustained, durations.plain), helper: lagModel(helper, durations.helper) };
   const headline: WritePath = 'helper';
@@ -252,6 +259,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
       backlogItems: o.backlogItems,
       lambdaMemoryMb: env.memoryMb,
       sustainedOfferedPerSec: sustained.offeredPerSec,
+      batchingWindowSeconds: { stream: window, queue: window },
       clientHelper: CLIENT_HELPER_NOTE,
     },
     headlinePath: headline,
@@ -278,7 +286,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   await mkdir(o.outDir, { recursive: true });
   const stamp = result.generatedAt.replace(/[:]/g, '').replace(/\..*$/, 'Z');
   const json = `${JSON.stringify(result, null, 2)}\n`;
-  const base = o.mode === 'full' ? '' : `${o.mode}-`;
+  const base = `${o.mode === 'full' ? '' : `${o.mode}-`}${window > 0 ? `window${window}-` : ''}`;
   const files = {
     latest: path.join(o.outDir, `${base}latest.json`),
     dated: path.join(o.outDir, `${base}${stamp}.json`),

@@ -8,9 +8,10 @@ import { parseArgs } from 'node:util';
 import { renderReport } from '../../bench/report-html.ts';
 import { presetOptions, runBench } from '../../bench/run.ts';
 
-export const BENCH_USAGE = `  bench  [--quick] [--endpoint URL] [--out DIR] [--steps 5,10,20] [--step-seconds N] [--json] [--verbose]
+export const BENCH_USAGE = `  bench  [--quick] [--endpoint URL] [--out DIR] [--steps 5,10,20] [--step-seconds N] [--window S] [--json] [--verbose]
          deploy to moto (or URL), offer rising load, count requests per item, model cost and lag;
-         writes DIR/latest.json (--quick: quick-latest.json), a dated copy and an HTML report
+         writes DIR/latest.json (--quick: quick-latest.json), a dated copy and an HTML report;
+         --window S deploys the table with S-second batching windows (results: window<S>-latest.json)
   bench  --render FILE.json   write the HTML report of an earlier run next to it`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -22,6 +23,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       out: { type: 'string' },
       steps: { type: 'string' },
       'step-seconds': { type: 'string' },
+      window: { type: 'string' },
       json: { type: 'boolean', default: false },
       render: { type: 'string' },
       verbose: { type: 'boolean', default: false },
@@ -45,12 +47,18 @@ export async function benchCommand(argv: string[]): Promise<number> {
     console.error(`regionsync bench: --step-seconds must be a positive number (got "${values['step-seconds']}")`);
     return 2;
   }
+  const window = values.window === undefined ? undefined : Number(values.window);
+  if (window !== undefined && !(Number.isInteger(window) && window >= 0 && window <= 300)) {
+    console.error(`regionsync bench: --window must be whole seconds from 0 to 300 (got "${values.window}")`);
+    return 2;
+  }
   const log = values.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
   const opts = presetOptions(values.quick ? 'quick' : 'full', {
     ...(values.endpoint ? { endpoint: values.endpoint } : {}),
     ...(values.out ? { outDir: path.resolve(values.out) } : {}),
     ...(steps ? { steps } : {}),
     ...(stepSeconds ? { stepSeconds } : {}),
+    ...(window !== undefined ? { batchingWindowSeconds: window } : {}),
     verbose: values.verbose,
     log,
   });
