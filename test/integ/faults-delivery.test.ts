@@ -1,8 +1,8 @@
 /**
  * Delivery faults on moto, the functions' calls through the chaos proxy (`regionsync up --chaos`):
  * a Lambda runtime crash mid-batch (shipper on its stream, applier on its queue), SQS deliveries
- * duplicated (a send performed twice, a delete acknowledged but not performed) and SQS deliveries
- * reordered. Each is injected, shown to have happened, healed, and every write must arrive in
+ * duplicated (a send performed twice, a delete acknowledged but not performed), SQS deliveries
+ * reordered, added latency between regions and calls that hang. Each is injected, shown to have happened, healed, and every write must arrive in
  * both regions with nothing in a dead-letter queue.
  *
  * The queues' visibility timeout is shortened to 5 s (3 min as deployed) so that the messages of
@@ -169,6 +169,25 @@ describe('delivery faults', () => {
     } finally {
       watch.stop();
     }
+  });
+
+  it('added latency between regions and a region whose calls hang: changes still arrive, nothing is lost', async () => {
+    const chaos = running.chaos!;
+    const before = { latency: chaos.injected.latency ?? 0, cut: chaos.injected.cut ?? 0 };
+    // Act: EU's calls into AP take 300-400 ms longer
+    let heal = chaos.add({ kind: 'latency', from: EU, to: AP, ms: 300, jitter: 100 });
+    await Promise.all([0, 1, 2].map((i) => put(EU, `slow-${i}`, 'late')));
+    await eventually(() => get(AP, 'slow-2'), (i) => i !== undefined);
+    heal();
+    // Act: AP's side of every cross-region call hangs for 1.5 s and then the connection closes
+    heal = chaos.add({ kind: 'cut', region: AP, scope: 'cross', mode: 'hang', ms: 1500 });
+    await Promise.all([0, 1, 2].map((i) => put(EU, `hung-${i}`, 'parked')));
+    await eventually(() => chaos.injected.cut ?? 0, (n) => n > before.cut, 15_000);
+    heal();
+    // Assess: both faults were felt, and everything arrived once they were gone
+    expect(chaos.injected.latency ?? 0).toBeGreaterThan(before.latency);
+    expect(chaos.injected.cut ?? 0).toBeGreaterThan(before.cut);
+    await expectAllConverged({ 'slow-0': 'late', 'slow-1': 'late', 'slow-2': 'late', 'hung-0': 'parked', 'hung-1': 'parked', 'hung-2': 'parked' });
   });
 
   it('reordered deliveries: shuffled and held-back messages still leave every key at its last write', async () => {
