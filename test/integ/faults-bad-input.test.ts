@@ -21,6 +21,7 @@ import { loadConfig } from '../../lib/config/load.ts';
 import { validateConfig } from '../../lib/config/validate.ts';
 import { changeOf, opsTable, type OpsTable } from '../../lib/ops/ship.ts';
 import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
+import { eventually } from '../support/eventually.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-bad-input.config.ts');
 const TABLE = 'fbad_items';
@@ -38,17 +39,6 @@ const sqs = (region: string) => new SQSClient({ ...clientConfig({ endpoint }, re
 const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id }, sk: { N: '1' } });
 const get = async (region: string, id: string) => (await db(region).send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }))).Item;
 const queueUrl = async (region: string, name: string) => (await sqs(region).send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last) && Date.now() < deadline) {
-    await sleep(150);
-    last = await probe();
-  }
-  return last;
-}
 
 /** A change as SRC's shipper would make it, for an item with the given attributes. */
 function changeFor(id: string, attrs: Record<string, AttributeValue>): Change {

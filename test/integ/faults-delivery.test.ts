@@ -20,6 +20,7 @@ import { waitConverged } from '../../lib/cli/demo.ts';
 import { bringUp, type Running } from '../../lib/cli/up.ts';
 import type { ProxyRequest, ProxyResponse } from '../../local/aws-proxy.ts';
 import { setVisibilityTimeout } from '../../local/queue-visibility.ts';
+import { eventually } from '../support/eventually.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-delivery.config.ts');
 const TABLE = 'fdel_items';
@@ -36,16 +37,6 @@ const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id } });
 const get = async (region: string, id: string) => (await db(region).send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }))).Item;
 const put = (region: string, id: string, v: string) => db(region).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), v: { S: v } } }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(probe: () => T | Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last) && Date.now() < deadline) {
-    await sleep(100);
-    last = await probe();
-  }
-  return last;
-}
 
 /** Messages in a region's dead-letter queue, visible or not. */
 async function deadLetters(region: string): Promise<number> {

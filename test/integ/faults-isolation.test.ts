@@ -17,6 +17,7 @@ import { waitConverged } from '../../lib/cli/demo.ts';
 import { statusMain } from '../../lib/cli/status.ts';
 import type { StatusReport } from '../../lib/ops/status.ts';
 import { bringUp, type Running } from '../../lib/cli/up.ts';
+import { eventually } from '../support/eventually.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-isolation.config.ts');
 const TABLE = 'fiso_items';
@@ -32,17 +33,6 @@ const db = (region: string) => dynamodb({ endpoint }, region);
 const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id }, sk: { N: '1' } });
 const get = async (region: string, id: string) => (await db(region).send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }))).Item;
 const put = (region: string, id: string, attrs: Record<string, AttributeValue>) => db(region).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), ...attrs } }));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last) && Date.now() < deadline) {
-    await sleep(200);
-    last = await probe();
-  }
-  return last;
-}
 
 /** Messages in a region's backlog queue, visible or being retried. */
 async function backlog(region: string): Promise<number> {

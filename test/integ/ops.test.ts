@@ -41,6 +41,7 @@ import { redriveDeadLetters } from '../../lib/ops/redrive.ts';
 import { replayStream } from '../../lib/ops/replay.ts';
 import { changeOf, opsTable, type OpsTable } from '../../lib/ops/ship.ts';
 import { verifyTable, type VerifyReport } from '../../lib/ops/verify.ts';
+import { eventually } from '../support/eventually.ts';
 
 const TWO = path.resolve(import.meta.dirname, 'fixtures/ops-two-regions.config.ts');
 const THREE = path.resolve(import.meta.dirname, 'fixtures/ops-three-regions.config.ts');
@@ -61,16 +62,6 @@ const get = async (region: string, table: string, k: Record<string, AttributeVal
   (await db(region).send(new GetItemCommand({ TableName: table, Key: k, ConsistentRead: true }))).Item;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const version = (region: string) => `${String(Date.now()).padStart(15, '0')}.000000.${region}`;
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last) && Date.now() < deadline) {
-    await sleep(250);
-    last = await probe();
-  }
-  return last;
-}
 
 async function loadResolved(file: string): Promise<ResolvedConfig> {
   return validateConfig(await loadConfig(file));

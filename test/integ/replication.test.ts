@@ -11,6 +11,7 @@ import { dynamodb } from '../../lib/cli/aws.ts';
 import { deploy } from '../../lib/cli/deploy.ts';
 import { waitConverged } from '../../lib/cli/demo.ts';
 import { bringUp, type Running } from '../../lib/cli/up.ts';
+import { eventually } from '../support/eventually.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/two-regions.config.ts');
 const TABLE = 'integ2_orders';
@@ -23,16 +24,6 @@ const silent = () => undefined;
 const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id }, sk: { N: '1' } });
 const get = async (region: string, id: string) =>
   (await dynamodb({ endpoint }, region).send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }))).Item;
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    last = await probe();
-  }
-  return last;
-}
 
 beforeAll(async () => {
   endpoint = inject('endpoint');

@@ -15,6 +15,7 @@ import { inboundQueueName, META } from '../../lambda/core/contract.ts';
 import { dynamodb, sqs } from '../../lib/cli/aws.ts';
 import { bringUp } from '../../lib/cli/up.ts';
 import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
+import { eventually } from '../support/eventually.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/selection.config.ts');
 const [EU, US] = ['eu-central-1', 'us-west-2'] as const;
@@ -29,16 +30,6 @@ const get = async (region: keyof typeof TABLES, id: string) =>
   (await dynamodb({ endpoint }, region).send(new GetItemCommand({ TableName: TABLES[region], Key: key(id), ConsistentRead: true }))).Item;
 const put = (region: keyof typeof TABLES, id: string, attrs: Record<string, AttributeValue>) =>
   dynamodb({ endpoint }, region).send(new PutItemCommand({ TableName: TABLES[region], Item: { ...key(id), ...attrs } }));
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    last = await probe();
-  }
-  return last;
-}
 
 /** Receives (and deletes) what is in the US inbound queue until `done` holds for everything received. */
 async function drainUsQueue(done: (changes: readonly Change[]) => boolean): Promise<{ bodies: string[]; changes: Change[] }> {

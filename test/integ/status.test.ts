@@ -20,6 +20,7 @@ import { fenceMain } from '../../lib/cli/fence.ts';
 import { statusMain } from '../../lib/cli/status.ts';
 import { bringUp, type Running } from '../../lib/cli/up.ts';
 import type { StatusReport } from '../../lib/ops/status.ts';
+import { eventually } from '../support/eventually.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/monitoring.config.ts');
 const APP = 'integ6';
@@ -31,16 +32,6 @@ let endpoint: string;
 let running: Running;
 const silent = () => undefined;
 const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id } });
-
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 250));
-    last = await probe();
-  }
-  return last;
-}
 
 /** One statistic of one metric over the last 10 minutes, from the emulator's CloudWatch. */
 async function metric(region: string, namespace: string, name: string, dims: Record<string, string>, stat: string): Promise<number | undefined> {
