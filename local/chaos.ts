@@ -18,7 +18,8 @@
  *            a Lambda runtime crash mid-batch (SIGKILL, out of memory): an invocation of the function
  *            in R is armed with probability P when it starts; at its (K+1)-th AWS call (default
  *            K=1) the call is dropped and its worker is ended abruptly, so the K calls before it
- *            took effect and the rest of the batch did not. The invocation fails as Lambda reports
+ *            took effect and later ones never leave (calls already in flight in parallel may still
+ *            land, as in a real crash). The invocation fails as Lambda reports
  *            a crashed runtime (Runtime.ExitError, "signal: killed"), the next one cold-starts,
  *            and the event source retries: a stream batch from its checkpoint, SQS messages after
  *            their visibility timeout. An invocation making K calls or fewer is not crashed.
@@ -30,7 +31,9 @@
  *   reorder  [region=R] [service=sqs] [p=P]
  *            standard queues keep no order: a ReceiveMessage answer in R (hit with probability P)
  *            comes back shuffled, and some of its messages are held back and handed out, after the
- *            newer ones, by the next receive on that queue (they stay in flight meanwhile).
+ *            newer ones, by the next receive on that queue. They stay in flight until their
+ *            visibility timeout: if it passes first, SQS delivers them again as well (a duplicate,
+ *            which standard queues allow).
  *            DynamoDB Streams records are never reordered: AWS keeps them in order per item (per
  *            shard), and the pipeline relies on it.
  * p is the probability per matching call (per invocation for crash; default 1). Example:
@@ -203,6 +206,7 @@ export class Chaos implements ProxyHooks {
     };
   }
 
+  /** Removes every fault. Messages a `reorder` held back still go out with their queue's next receive. */
   heal(): void {
     this.faults = [];
   }
@@ -246,21 +250,21 @@ export class Chaos implements ProxyHooks {
     const from = callerRegion(req.accessKeyId);
     const to = req.region;
     let delayMs = 0;
+    // A duplicate applies only if no other fault stops the call: a send into a cut region fails.
+    let duplicate: Pick<RequestDecision, 'duplicate' | 'respond'> | undefined;
     for (const f of this.faults) {
       if (f.kind === 'crash' || f.kind === 'reorder') continue;
       if (f.kind === 'duplicate') {
-        if (req.service !== 'sqs' || !(DUPLICATE_OPS as readonly string[]).includes(req.operation)) continue;
+        if (duplicate || req.service !== 'sqs' || !(DUPLICATE_OPS as readonly string[]).includes(req.operation)) continue;
         if (f.region !== undefined && f.region !== to) continue;
         if (f.op !== undefined && f.op !== req.operation) continue;
         if (f.p < 1 && this.random() >= f.p) continue;
-        if (req.operation.startsWith('Send')) {
-          this.count('duplicate');
-          return { delayMs, duplicate: true };
+        if (req.operation.startsWith('Send')) duplicate = { duplicate: true };
+        else {
+          const ack = deleteAcknowledgement(req);
+          if (ack) duplicate = { respond: ack };
         }
-        const ack = deleteAcknowledgement(req);
-        if (!ack) continue;
-        this.count('duplicate');
-        return { delayMs, respond: ack };
+        continue;
       }
       if (f.kind === 'latency') {
         if ((f.from === undefined || f.from === from) && (f.to === undefined || f.to === to)) {
@@ -284,13 +288,18 @@ export class Chaos implements ProxyHooks {
       this.count(f.kind);
       return { delayMs, respond: f.kind === 'throttle' ? throttleResponse(req) : serverErrorResponse(req, f.status ?? 500) };
     }
+    if (duplicate) {
+      this.count('duplicate');
+      return { delayMs, ...duplicate };
+    }
     return delayMs > 0 ? { delayMs } : undefined;
   }
 
   /**
    * `reorder`: shuffles a ReceiveMessage answer and holds some of its messages back; held messages
    * go out with the next receive on the queue (whether or not the fault is still on), after the
-   * newer ones. They stay in flight meanwhile, so no other receive gets them.
+   * newer ones. Until their visibility timeout passes no other receive gets them; after it, SQS
+   * delivers them again too, and the late copy is an at-least-once duplicate.
    */
   onResponse(req: ProxyRequest, res: ProxyResponse): ProxyResponse | undefined {
     if (req.service !== 'sqs' || req.operation !== 'ReceiveMessage' || res.status !== 200 || !isJson(req)) return undefined;

@@ -65,6 +65,7 @@ function compileAlternative(a: unknown, path: string): Matcher {
   const [op, arg] = entries[0]!;
   switch (op) {
     case 'exists':
+      if (typeof arg !== 'boolean') throw new EventFilterError(`${path}: exists takes true or false, got ${JSON.stringify(arg)}`);
       return (_v, present) => present === arg;
     case 'anything-but': {
       if (arg !== null && typeof arg === 'object' && !Array.isArray(arg)) {
@@ -74,17 +75,28 @@ function compileAlternative(a: unknown, path: string): Matcher {
       const excluded = Array.isArray(arg) ? arg : [arg];
       return (v, present) => present && !excluded.includes(v);
     }
-    case 'prefix':
-      return (v, present) => present && typeof v === 'string' && v.startsWith(String(arg));
-    case 'suffix':
-      return (v, present) => present && typeof v === 'string' && v.endsWith(String(arg));
-    case 'equals-ignore-case':
-      return (v, present) => present && typeof v === 'string' && v.toLowerCase() === String(arg).toLowerCase();
+    case 'prefix': {
+      const s = stringArg(op, arg, path);
+      return (v, present) => present && typeof v === 'string' && v.startsWith(s);
+    }
+    case 'suffix': {
+      const s = stringArg(op, arg, path);
+      return (v, present) => present && typeof v === 'string' && v.endsWith(s);
+    }
+    case 'equals-ignore-case': {
+      const s = stringArg(op, arg, path).toLowerCase();
+      return (v, present) => present && typeof v === 'string' && v.toLowerCase() === s;
+    }
     case 'numeric':
       return compileNumeric(arg, path);
     default:
       throw new EventFilterError(`${path}: filter operator "${op}" is not supported by the local runtime`);
   }
+}
+
+function stringArg(op: string, arg: unknown, path: string): string {
+  if (typeof arg !== 'string') throw new EventFilterError(`${path}: ${op} takes a string, got ${JSON.stringify(arg)}`);
+  return arg;
 }
 
 function compileNumeric(arg: unknown, path: string): Matcher {

@@ -72,9 +72,15 @@ export class StreamPoller {
   private readonly prefix: string;
   /** The mapping's FilterCriteria; undefined: every record is delivered. */
   private readonly delivers?: (record: unknown) => boolean;
+  /** FilterCriteria this runtime cannot apply: the mapping does not start (the others do). */
+  private readonly filterError?: string;
 
   constructor(private readonly o: StreamPollerOptions) {
-    this.delivers = compileFilterCriteria(o.mapping.filterCriteria);
+    try {
+      this.delivers = compileFilterCriteria(o.mapping.filterCriteria);
+    } catch (err) {
+      this.filterError = errorMessage(err);
+    }
     this.streamArn = o.mapping.eventSourceArn;
     this.region = this.streamArn.split(':')[3] ?? o.mapping.region;
     const table = this.streamArn.split(':').slice(5).join(':').split('/')[1] ?? this.streamArn;
@@ -83,6 +89,7 @@ export class StreamPoller {
 
   /** Finds the shards and gets their first iterators; never rejects (errors go to the log and stats). */
   async start(): Promise<void> {
+    if (this.filterError) return this.fail(`not started: its FilterCriteria cannot be applied: ${this.filterError}`);
     const firstIterators: Promise<void>[] = [];
     try {
       await this.refreshShards();

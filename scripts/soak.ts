@@ -99,7 +99,7 @@ async function main(): Promise<number> {
         const [a, b] = [pick(REGIONS), pick(REGIONS)];
         const choice = rand();
         // Faults on the operations whose failure the pipeline retries promptly (stream batches,
-        // SQS sends and receives): a throttled applier PutItem would wait out a 3-minute visibility timeout.
+        // SQS sends and receives): a throttled applier PutItem would wait out the queue's visibility timeout (15 s here, 3 min as deployed).
         const op = pick(['UpdateItem', 'SendMessageBatch', 'ReceiveMessage', 'GetRecords']);
         const service = op === 'UpdateItem' ? 'dynamodb' : op === 'GetRecords' ? 'dynamodbstreams' : 'sqs';
         const fault: Fault =

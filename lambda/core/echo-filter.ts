@@ -9,10 +9,11 @@
  * touches `_rs_*`): a filter on "written by the applier" alone would drop that application write.
  *
  * So the applier alternates between two writer markers and the filter drops a record only when the
- * marker CHANGED from something else to a replication marker. Only a regionsync write can change
- * `_rs_w`, so an application write (marker unchanged, or none) always reaches the shipper.
- * Every dropped record is one `classifyRecord` skips as `replicated` anyway (its metadata changed
- * and its writer is a replication marker): the filter is a pure saving, never a behaviour change.
+ * marker CHANGED from something else to a replication marker, on an item that has a version.
+ * Applications do not write `_rs_*`, so an application write (marker unchanged, or none) reaches
+ * the shipper. Every dropped record is one `classifyRecord` skips as `replicated` anyway (its
+ * metadata changed, it has a version and its writer is a replication marker; a property test
+ * checks this over arbitrary images): the filter saves invocations and changes no outcome.
  *
  * The applier picks the marker different from the stored one when it has read the item (merging
  * strategies); last-writer-wins writes blind, so its marker comes from the new version (inserts
@@ -45,18 +46,19 @@ export function replicationWriterFor(version: string, stored?: AttributeMap): Re
 
 /**
  * The Lambda event filter patterns of the shipper's stream mapping (a record is delivered when it
- * matches ANY of them; five is Lambda's default limit per mapping). Delivered: deletes; writes
- * whose new image has no replication marker (plain and helper writes, stamps); writes that kept
- * the same replication marker (an application's update of a replicated item). Dropped: a write
- * that set a replication marker the item did not have (an applier insert, or an applier update
- * that switched markers).
+ * matches ANY of them; five is Lambda's default limit per mapping, and DynamoDB mappings filter on
+ * the `dynamodb` key only). Delivered: deletes (no new image, so no marker and no version);
+ * writes whose new image has no replication marker (plain and helper writes, stamps) or no
+ * version; writes that kept the same replication marker (an application's update of a replicated
+ * item). Dropped: a versioned write that set a replication marker the item did not have (an
+ * applier insert, or an applier update that switched markers).
  */
 export function shipperStreamFilterPatterns(): Record<string, unknown>[] {
-  const writer = (s: unknown) => ({ [META.writer]: { S: s } });
+  const newImage = (attribute: string, match: unknown[]) => ({ dynamodb: { NewImage: { [attribute]: { S: match } } } });
   return [
-    { eventName: ['REMOVE'] },
-    { dynamodb: { NewImage: writer([{ 'anything-but': [...REPLICATION_WRITERS] }]) } },
-    { dynamodb: { NewImage: writer([{ exists: false }]) } },
-    ...REPLICATION_WRITERS.map((w) => ({ dynamodb: { OldImage: writer([w]), NewImage: writer([w]) } })),
+    newImage(META.writer, [{ 'anything-but': [...REPLICATION_WRITERS] }]),
+    newImage(META.writer, [{ exists: false }]),
+    newImage(META.version, [{ exists: false }]),
+    ...REPLICATION_WRITERS.map((w) => ({ dynamodb: { OldImage: { [META.writer]: { S: [w] } }, NewImage: { [META.writer]: { S: [w] } } } })),
   ];
 }

@@ -119,7 +119,9 @@ export class ReplicatedTable extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(4),
-      visibilityTimeout: Duration.seconds(APPLIER_TIMEOUT.toSeconds() * 6),
+      // AWS: at least 6 × the function timeout plus the batching window, or messages Lambda is
+      // still gathering become visible again (duplicates, receive counts toward the DLQ).
+      visibilityTimeout: Duration.seconds(APPLIER_TIMEOUT.toSeconds() * 6 + cfg.batchingWindowSeconds.queue),
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
 
@@ -199,9 +201,12 @@ export class ReplicatedTable extends Construct {
         ? { conflictLog: { tableName: conflictTableName(appName), retentionSeconds: cfg.conflictLogRetentionSeconds } }
         : {}),
     });
-    // A window needs a batch above SQS's 10 to gather anything; Lambda also cuts a batch at its 6 MB
-    // payload. 100 full messages (~17,000 changes) are what one applier writes well within its timeout.
+    // With a window, Lambda gathers up to BatchSize messages (above SQS's 10 per receive) or its 6 MB
+    // payload, whichever comes first: ~22 full 256 KiB messages, or 100 small ones.
     const queueWindow = cfg.batchingWindowSeconds.queue;
+    // On an upgrade the shipper's code must learn a new writer marker before the applier writes it
+    // (else it would take the applier's write for a local one and ship it back): update it first.
+    this.applier.node.addDependency(this.shipper);
     this.applier.addEventSource(
       new SqsEventSource(this.inboundQueue, { batchSize: queueWindow > 0 ? 100 : 10, reportBatchItemFailures: true, ...(queueWindow > 0 ? { maxBatchingWindow: Duration.seconds(queueWindow) } : {}) }),
     );

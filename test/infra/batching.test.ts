@@ -49,4 +49,24 @@ describe('batching windows', () => {
     expect(inbound.MaximumBatchingWindowInSeconds).toBe(5);
     expect(inbound.BatchSize).toBe(100);
   });
+
+  it("keep the inbound queue's visibility timeout above 6 × the applier's timeout plus the window", () => {
+    // Prepare
+    const r = regionOf(synth, 'us-east-1');
+    const queues = Object.values(resources(r.template)).filter((x) => x.Type === 'AWS::SQS::Queue');
+    const inbound = (table: string) => queues.find((q) => q.Properties?.QueueName === `rsbatch-${table}-inbound`)!.Properties!;
+    // Act & Assess
+    expect(inbound('prompt').VisibilityTimeout).toBe(180);
+    expect(inbound('thrifty').VisibilityTimeout).toBe(185);
+  });
+
+  it("update the shipper before the applier (the shipper must know every marker the applier writes)", () => {
+    // Prepare
+    const r = regionOf(synth, 'us-east-1');
+    const rt = replicatedTable(r, 'prompt');
+    // Act
+    const applier = resources(r.template)[logicalId(rt.applier)]! as { DependsOn?: string[] };
+    // Assess
+    expect(applier.DependsOn).toContain(logicalId(rt.shipper));
+  });
 });

@@ -114,6 +114,16 @@ describe('Chaos hook: duplicate', () => {
     expect(chaos.injected.duplicate).toBe(3);
   });
 
+  it('gives way to a fault that stops the call: a send into a cut region fails instead of going twice', () => {
+    // Prepare: the duplicate is listed first
+    const chaos = new Chaos(parseChaosSpec('duplicate region=eu-west-2; cut region=eu-west-2'));
+    // Act
+    const send = chaos.onRequest(sqsCall('SendMessageBatch', 'eu-west-2', { QueueUrl: 'http://localhost/123/q', Entries: [] }, 'fn.shipper.us-west-1'));
+    // Assess
+    expect(send).toEqual({ delayMs: 0, drop: true });
+    expect(chaos.injected.duplicate ?? 0).toBe(0);
+  });
+
   it('acknowledges a query-protocol delete batch in XML with every entry id', () => {
     // Prepare
     const req = describeRequest(3, 'POST', '/', { 'content-type': 'application/x-www-form-urlencoded', authorization: 'AWS4-HMAC-SHA256 Credential=k/20260101/eu-west-2/sqs/aws4_request, SignedHeaders=host, Signature=0' },

@@ -48,19 +48,34 @@ describe("the shipper's stream filter (echoes of the applier's writes)", () => {
     expect(delivered(record('MODIFY', replicated(V1, 'repl'), replicated(V2, 'app')))).toBe(true);
     expect(delivered(record('MODIFY', { pk: { S: 'a' } }, replicated(V2, 'stamp')))).toBe(true);
     expect(delivered(record('REMOVE', replicated(V1, 'repl'), undefined))).toBe(true);
+    // A replication marker without a version is not regionsync's: the shipper stamps it
+    expect(delivered(record('INSERT', undefined, { pk: { S: 'a' }, [META.writer]: { S: 'repl' } }))).toBe(true);
+  });
+
+  it('filters on the dynamodb key only (what DynamoDB event source mappings support)', () => {
+    for (const pattern of shipperStreamFilterPatterns()) expect(Object.keys(pattern)).toEqual(['dynamodb']);
   });
 
   it('drops only records the shipper would skip as echoes of replication (any images, any markers)', () => {
-    // regionsync writes its metadata together (version, origin, writer); an application write has
-    // none of it, or keeps what was there (UpdateItem), or puts back a copy it read earlier.
-    const meta = fc.record({ writer: fc.constantFrom('repl', 'repl2', 'app', 'stamp'), version: fc.constantFrom(V1, V2, '000000000000700.000000.us-east-1'), origin: fc.constantFrom('eu-west-1', 'us-east-1') });
-    const image = fc.record({ meta: fc.option(meta, { nil: undefined }), x: fc.nat(2) }).map(
-      ({ meta: m, x }): Image => ({
-        pk: { S: 'a' },
-        x: { N: String(x) },
-        ...(m ? { [META.version]: { S: m.version }, [META.origin]: { S: m.origin }, [META.writer]: { S: m.writer } } : {}),
-      }),
-    );
+    // Each metadata attribute present or not on its own: regionsync writes them together, but an
+    // application may keep, drop or copy any of them (UpdateItem, PutItem of a read copy, ...).
+    const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+    const image = fc
+      .record({
+        writer: opt(fc.constantFrom('repl', 'repl2', 'app', 'stamp', 'other')),
+        version: opt(fc.constantFrom(V1, V2, '000000000000700.000000.us-east-1')),
+        origin: opt(fc.constantFrom('eu-west-1', 'us-east-1')),
+        x: fc.nat(2),
+      })
+      .map(
+        ({ writer, version, origin, x }): Image => ({
+          pk: { S: 'a' },
+          x: { N: String(x) },
+          ...(version ? { [META.version]: { S: version } } : {}),
+          ...(origin ? { [META.origin]: { S: origin } } : {}),
+          ...(writer ? { [META.writer]: { S: writer } } : {}),
+        }),
+      );
     fc.assert(
       fc.property(fc.constantFrom('INSERT' as const, 'MODIFY' as const, 'REMOVE' as const), fc.option(image, { nil: undefined }), fc.option(image, { nil: undefined }), (event, old, next) => {
         // Prepare
@@ -126,6 +141,8 @@ describe('local event filter matching (EventBridge pattern syntax)', () => {
   it('rejects an operator it cannot apply, naming the filter and the operator', () => {
     expect(() => match({ a: [{ wildcard: 'x*' }] }, {})).toThrow(/Filters\[0\]\.a\[0\]: filter operator "wildcard" is not supported/);
     expect(() => compileFilterCriteria({ Filters: [{ Pattern: '{' }] })).toThrow(/Filters\[0\]\.Pattern is not JSON/);
+    expect(() => match({ a: [{ exists: 'false' }] }, {})).toThrow(/Filters\[0\]\.a\[0\]: exists takes true or false, got "false"/);
+    expect(() => match({ a: [{ prefix: { x: 1 } }] }, {})).toThrow(/prefix takes a string/);
   });
 
   it('without filters, delivers everything', () => {
