@@ -91,14 +91,7 @@ export function parkedDepth(appName: string, table: string, region: string, labe
 
 /** The outage backlog's counters (emitted by the source's shipper, with `service`): a SEARCH by Table and SourceRegion. */
 export function sourceSearch(metric: keyof typeof SOURCE_METRICS, table: string, region: string, label: string): cloudwatch.MathExpression {
-  const name = SOURCE_METRICS[metric];
-  return new cloudwatch.MathExpression({
-    expression: `SUM(SEARCH('Namespace="${METRICS.namespace}" MetricName="${name}" ${METRICS.dimensions.table}="${table}" ${METRICS.dimensions.sourceRegion}="${region}"', 'Sum', 60))`,
-    usingMetrics: {},
-    period: ONE_MINUTE,
-    label,
-    searchRegion: region,
-  });
+  return searchSum(SOURCE_METRICS[metric], table, METRICS.dimensions.sourceRegion, region, label);
 }
 
 /**
@@ -107,9 +100,13 @@ export function sourceSearch(metric: keyof typeof SOURCE_METRICS, table: string,
  * whatever dimension sets exist.
  */
 export function tableSearch(metric: keyof typeof TABLE_METRICS, table: string, region: string, label: string): cloudwatch.MathExpression {
-  const name = TABLE_METRICS[metric];
+  return searchSum(TABLE_METRICS[metric], table, METRICS.dimensions.targetRegion, region, label);
+}
+
+/** The per-minute sum of every dimension set of `name` with this table and region dimension. */
+function searchSum(name: string, table: string, regionDimension: string, region: string, label: string): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
-    expression: `SUM(SEARCH('Namespace="${METRICS.namespace}" MetricName="${name}" ${METRICS.dimensions.table}="${table}" ${METRICS.dimensions.targetRegion}="${region}"', 'Sum', 60))`,
+    expression: `SUM(SEARCH('Namespace="${METRICS.namespace}" MetricName="${name}" ${METRICS.dimensions.table}="${table}" ${regionDimension}="${region}"', 'Sum', 60))`,
     usingMetrics: {},
     period: ONE_MINUTE,
     label,
