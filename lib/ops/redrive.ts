@@ -7,10 +7,11 @@
  * A message is deleted from the dead-letter queue only after SendMessageBatch accepted it; if the
  * run dies in between, the message is in both queues, and applying it twice is a no-op.
  */
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { decodeMessage, keyToString } from '../../lambda/core/change.ts';
 import { deadLetterQueueName, inboundQueueName } from '../../lambda/core/contract.ts';
 import { clientConfig, type Target } from '../cli/aws.ts';
+import { queueDepth } from './queue-depth.ts';
 
 export interface RedriveOptions {
   readonly target: Target;
@@ -99,11 +100,6 @@ export async function redriveDeadLetters(o: RedriveOptions): Promise<RedriveRepo
     if (sent.Failed && sent.Failed.length > 0) throw new Error(`SendMessageBatch to ${inbound} failed for ${sent.Failed.length} messages: ${sent.Failed[0]?.Code} ${sent.Failed[0]?.Message} (they stay in the dead-letter queue)`);
   }
   return { region: o.region, deadLetterQueue: dlq, inboundQueue: inbound, moved: moved.length, changes, byReason, messages: moved };
-}
-
-async function queueDepth(client: SQSClient, url: string): Promise<number> {
-  const out = await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-  return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
 }
 
 function describe(m: Message): RedrivenMessage {

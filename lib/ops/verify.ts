@@ -182,17 +182,21 @@ export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
   return { ...base, agree: divergent.length === 0, scansPerRegion, candidates: candidates.length, divergent, seconds: (Date.now() - started) / 1000 };
 }
 
-/** Reads `keys` in every region until they agree or their states stop changing; returns the divergent ones. */
-export async function recheckKeys(o: {
+/** What reading keys in every region needs (readStates, recheckKeys). */
+export interface ReadKeysOptions {
   readonly ops: OpsTable;
   readonly regions: readonly string[];
   readonly keys: readonly string[];
   readonly clients?: ReadonlyMap<string, DynamoDBClient>;
   readonly limiters?: ReadonlyMap<string, CapacityLimiter>;
   readonly capacity?: Record<string, CapacityCount>;
+  readonly nowSeconds?: () => number;
+}
+
+/** Reads `keys` in every region until they agree or their states stop changing; returns the divergent ones. */
+export async function recheckKeys(o: ReadKeysOptions & {
   readonly rechecks?: number;
   readonly settleMs?: number;
-  readonly nowSeconds?: () => number;
 }): Promise<DivergentKey[]> {
   const rechecks = o.rechecks ?? 3;
   const scope = scopeOf(o.ops, o.regions);
@@ -227,15 +231,7 @@ export async function recheckKeys(o: {
 }
 
 /** Current item per key per region (consistent reads); expired tombstones count as absent. */
-export async function readStates(o: {
-  readonly ops: OpsTable;
-  readonly regions: readonly string[];
-  readonly keys: readonly string[];
-  readonly clients?: ReadonlyMap<string, DynamoDBClient>;
-  readonly limiters?: ReadonlyMap<string, CapacityLimiter>;
-  readonly capacity?: Record<string, CapacityCount>;
-  readonly nowSeconds?: () => number;
-}): Promise<Map<string, Record<string, Item | undefined>>> {
+export async function readStates(o: ReadKeysOptions): Promise<Map<string, Record<string, Item | undefined>>> {
   const { table } = o.ops;
   const keyAttrs = keyAttributesOf(table);
   const nowSeconds = o.nowSeconds?.() ?? Math.floor(Date.now() / 1000);

@@ -4,24 +4,25 @@
  * never hold up the valid messages around them; an item at DynamoDB's 400 KB limit replicates
  * (packed alone, accepted by SQS and DynamoDB); `regionsync redrive` moves dead letters back.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodeMessage, packChanges, type Change } from '../../lambda/core/change.ts';
 import { deadLetterQueueName, inboundQueueName, META } from '../../lambda/core/contract.ts';
 import { encodeVersion, HybridLogicalClock } from '../../lambda/core/version.ts';
 import { PACKED_MESSAGE_BYTES } from '../../lib/constructs/replicated-table.ts';
 import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
-import { deploy, PROJECT_ROOT } from '../../lib/cli/deploy.ts';
+import { deploy } from '../../lib/cli/deploy.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import { validateConfig } from '../../lib/config/validate.ts';
 import { changeOf, opsTable, type OpsTable } from '../../lib/ops/ship.ts';
 import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
 import { eventually } from '../support/eventually.ts';
+import { queueDepth } from '../../lib/ops/queue-depth.ts';
+import { runCli } from '../support/cli.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-bad-input.config.ts');
 const TABLE = 'fbad_items';
@@ -58,22 +59,8 @@ async function peekAll(url: string, region: string): Promise<Message[]> {
   return [...seen.values()];
 }
 
-async function depth(url: string, region: string): Promise<number> {
-  const out = await sqs(region).send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
-  return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
-}
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'regionsync.js'), ...args], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const depth = (url: string, region: string): Promise<number> => queueDepth(sqs(region), url);
+const cli = runCli;
 
 beforeAll(async () => {
   endpoint = inject('endpoint');

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { backlogQueueName, deadLetterQueueName, inboundQueueName } from '../../lambda/core/contract.ts';
 import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
@@ -21,6 +21,7 @@ import { bringUp, type Running } from '../../lib/cli/up.ts';
 import type { ProxyRequest, ProxyResponse } from '../../local/aws-proxy.ts';
 import { setVisibilityTimeout } from '../../local/queue-visibility.ts';
 import { eventually } from '../support/eventually.ts';
+import { queueDepth } from '../../lib/ops/queue-depth.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-delivery.config.ts');
 const TABLE = 'fdel_items';
@@ -41,9 +42,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Messages in a region's dead-letter queue, visible or not. */
 async function deadLetters(region: string): Promise<number> {
   const sqs = new SQSClient({ ...clientConfig({ endpoint }, region), useQueueUrlAsEndpoint: false });
-  const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: deadLetterQueueName(APP, TABLE) }))).QueueUrl!;
-  const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes ?? {};
-  return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+  return queueDepth(sqs, (await sqs.send(new GetQueueUrlCommand({ QueueName: deadLetterQueueName(APP, TABLE) }))).QueueUrl!);
 }
 
 interface Delivery {

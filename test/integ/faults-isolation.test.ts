@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { backlogQueueName, META } from '../../lambda/core/contract.ts';
 import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
@@ -18,6 +18,7 @@ import { statusMain } from '../../lib/cli/status.ts';
 import type { StatusReport } from '../../lib/ops/status.ts';
 import { bringUp, type Running } from '../../lib/cli/up.ts';
 import { eventually } from '../support/eventually.ts';
+import { queueDepth } from '../../lib/ops/queue-depth.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-isolation.config.ts');
 const TABLE = 'fiso_items';
@@ -37,9 +38,7 @@ const put = (region: string, id: string, attrs: Record<string, AttributeValue>) 
 /** Messages in a region's backlog queue, visible or being retried. */
 async function backlog(region: string): Promise<number> {
   const sqs = new SQSClient({ ...clientConfig({ endpoint }, region), useQueueUrlAsEndpoint: false });
-  const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: backlogQueueName(APP, TABLE) }))).QueueUrl!;
-  const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes ?? {};
-  return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+  return queueDepth(sqs, (await sqs.send(new GetQueueUrlCommand({ QueueName: backlogQueueName(APP, TABLE) }))).QueueUrl!);
 }
 
 /** `regionsync status --json` against the emulator (it reads it directly, not through the chaos proxy). */

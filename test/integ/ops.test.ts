@@ -10,7 +10,6 @@
  * longer than its 24 h), so the restarted runtime never sees them. An item written with
  * regionsync's metadata and writer `repl` is skipped by the shipper like any applied change.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -31,7 +30,7 @@ import { deadLetterQueueName, inboundQueueName, META } from '../../lambda/core/c
 import { CheckpointStore } from '../../local/checkpoints.ts';
 import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
 import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
-import { deploy, PROJECT_ROOT } from '../../lib/cli/deploy.ts';
+import { deploy } from '../../lib/cli/deploy.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import type { ResolvedConfig } from '../../lib/config/schema.ts';
 import { validateConfig } from '../../lib/config/validate.ts';
@@ -42,6 +41,7 @@ import { replayStream } from '../../lib/ops/replay.ts';
 import { changeOf, opsTable, type OpsTable } from '../../lib/ops/ship.ts';
 import { verifyTable, type VerifyReport } from '../../lib/ops/verify.ts';
 import { eventually } from '../support/eventually.ts';
+import { runCli } from '../support/cli.ts';
 
 const TWO = path.resolve(import.meta.dirname, 'fixtures/ops-two-regions.config.ts');
 const THREE = path.resolve(import.meta.dirname, 'fixtures/ops-three-regions.config.ts');
@@ -104,18 +104,8 @@ async function loseStreamRecords(region: string, table: string): Promise<void> {
   await store.flush();
 }
 
-/** Runs the real CLI (bin/regionsync.js) and returns its exit code and stdout. */
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'bin', 'regionsync.js'), ...args, '--endpoint', endpoint], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+/** Runs the real CLI against the test's emulator. */
+const cli = (args: string[]) => runCli([...args, '--endpoint', endpoint]);
 
 beforeAll(async () => {
   endpoint = inject('endpoint');

@@ -25,6 +25,8 @@ import {
 import { startMoto, isDispatchDisabled, type MotoServer } from '../../local/moto.ts';
 import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
 import type { DeployedFunction } from '../../local/discovery.ts';
+import { queueDepth } from '../../lib/ops/queue-depth.ts';
+import { eventually } from '../support/eventually.ts';
 
 // Regions nobody else's tests use: the runtime runs every function in the regions it is given.
 const REGION_A = 'me-central-1';
@@ -439,14 +441,7 @@ describe('local runtime', () => {
     });
     expect(record.md5OfBody).toBe(createHash('md5').update('ok-1').digest('hex'));
 
-    const deadline = Date.now() + 10_000;
-    let left = -1;
-    while (Date.now() < deadline) {
-      const a = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: fixture.workQueueUrl, AttributeNames: ['All'] }))).Attributes!;
-      left = Number(a.ApproximateNumberOfMessages) + Number(a.ApproximateNumberOfMessagesNotVisible);
-      if (left === 0) break;
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const left = await eventually(() => queueDepth(sqs, fixture.workQueueUrl), (n) => n === 0, 10_000, 200);
     expect(left).toBe(0);
   });
 
