@@ -10,6 +10,7 @@ import { fromWire, toWire } from '../core/codec.ts';
 import { replicationWriterFor } from '../core/echo-filter.ts';
 import { META } from '../core/contract.ts';
 import { withLocalAttributes } from '../core/selection.ts';
+import { withContentHash } from '../core/content-hash.ts';
 
 const MAX_ATTEMPTS = 8;
 
@@ -31,7 +32,7 @@ export async function putKeepingLocal(dynamodb: DynamoDBClient, input: PutItemCo
         new PutItemCommand({
           ...input,
           // The marker other than the stored one: the shipper's event filter then drops the echo.
-          Item: fromWire({ ...withLocalAttributes(incoming, stored, isLocal), [META.writer]: { S: replicationWriterFor(version, stored) } }),
+          Item: fromWire(withContentHash({ ...withLocalAttributes(incoming, stored, isLocal), [META.writer]: { S: replicationWriterFor(version, stored) } })),
           ConditionExpression: `(${input.ConditionExpression}) AND ${guard}`,
           ExpressionAttributeValues: { ...input.ExpressionAttributeValues, ...(storedVersion !== undefined ? { ':seen': { S: storedVersion } } : {}) },
         }),

@@ -40,6 +40,14 @@ export const META = {
   lock: '_rs_lk',
   /** `fields`/`merge` strategies, local only: last stream sequence number folded in (makes a retried record a no-op). */
   sequence: '_rs_sq',
+  /**
+   * Local only: a short hash of the item's content as regionsync last wrote it (content-hash.ts).
+   * Content that no longer matches it was written by the application since, whatever `_rs_*`
+   * attributes that write carried (a read-modify-write may put back stale copies of them all):
+   * that is how the shipper tells an application's write from regionsync's own, and the applier's
+   * leftovers from a local write that is still on its way.
+   */
+  contentHash: '_rs_h',
 } as const;
 
 export const META_ATTRIBUTES: readonly string[] = Object.values(META);

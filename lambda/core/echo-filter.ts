@@ -2,23 +2,21 @@
  * Keeping the shipper from being invoked for its region's echoes of replication.
  *
  * Every change the applier writes shows up in the target's own stream, where the shipper skips it
- * (it came from elsewhere). Without a filter that skip still costs a Lambda invocation per stream
- * poll, the largest part of regionsync's invocations per replicated item. Lambda event filtering
- * drops records before invocation, but a filter sees one record and cannot compare its old and new
- * images, and an application's plain UpdateItem of a replicated item keeps `_rs_w = repl` (it never
- * touches `_rs_*`): a filter on "written by the applier" alone would drop that application write.
+ * (it came from elsewhere). Lambda event filtering drops records before invocation, but a filter
+ * sees one record at a time, cannot compare its old and new images, and cannot tell an applier
+ * write from an application's write that put back copies of the `_rs_*` attributes it read (a
+ * whole-item read-modify-write does, and a replicated change may have landed between its GetItem
+ * and its PutItem, so the copied metadata differs from the stored one exactly as an applier write's
+ * does). The shipper tells them apart by the content hash (stream-record.ts); a filter cannot.
  *
- * So the applier alternates between two writer markers and the filter drops a record only when the
- * marker CHANGED from something else to a replication marker, on an item that has a version.
- * Applications do not write `_rs_*`, so an application write (marker unchanged, or none) reaches
- * the shipper. Every dropped record is one `classifyRecord` skips as `replicated` anyway (its
- * metadata changed, it has a version and its writer is a replication marker; a property test
- * checks this over arbitrary images): the filter saves invocations and changes no outcome.
+ * So the filter drops only what no application write looks like in practice: an insert (no old
+ * image) carrying a replication marker and a version, which is how the applier's first write of
+ * an item arrives. Every update and delete reaches the shipper. The one application write that
+ * could look the same is a put-back copy of an item that has been deleted and whose tombstone has
+ * expired since it was read (README, "Guarantees").
  *
- * The applier picks the marker different from the stored one when it has read the item (merging
- * strategies); last-writer-wins writes blind, so its marker comes from the new version (inserts
- * are always dropped; an update of a replicated item is dropped when the markers differ, about
- * half the time, and otherwise invokes the shipper, which skips it as before).
+ * The applier alternates two writer markers (`repl`, `repl2`, the one other than the stored one
+ * when it has read the item), which older filters relied on; the shipper treats both alike.
  */
 import type { AttributeMap } from './change.ts';
 import { META } from './contract.ts';
@@ -47,18 +45,19 @@ export function replicationWriterFor(version: string, stored?: AttributeMap): Re
 /**
  * The Lambda event filter patterns of the shipper's stream mapping (a record is delivered when it
  * matches ANY of them; five is Lambda's default limit per mapping, and DynamoDB mappings filter on
- * the `dynamodb` key only). Delivered: deletes (no new image, so no marker and no version);
- * writes whose new image has no replication marker (plain and helper writes, stamps) or no
- * version; writes that kept the same replication marker (an application's update of a replicated
- * item). Dropped: a versioned write that set a replication marker the item did not have (an
- * applier insert, or an applier update that switched markers).
+ * the `dynamodb` key only). Delivered: every record with an old image (updates and deletes: the
+ * table's partition key is in every old image); writes whose new image has no replication marker
+ * (plain and helper writes, stamps), no version or no content hash. Dropped: an insert with a
+ * version, a content hash and a replication marker (the applier's first write of an item).
  */
-export function shipperStreamFilterPatterns(): Record<string, unknown>[] {
+export function shipperStreamFilterPatterns(partitionKey: { readonly name: string; readonly type: 'S' | 'N' | 'B' }): Record<string, unknown>[] {
   const newImage = (attribute: string, match: unknown[]) => ({ dynamodb: { NewImage: { [attribute]: { S: match } } } });
   return [
+    { dynamodb: { OldImage: { [partitionKey.name]: { [partitionKey.type]: [{ exists: true }] } } } },
     newImage(META.writer, [{ 'anything-but': [...REPLICATION_WRITERS] }]),
     newImage(META.writer, [{ exists: false }]),
     newImage(META.version, [{ exists: false }]),
-    ...REPLICATION_WRITERS.map((w) => ({ dynamodb: { OldImage: { [META.writer]: { S: [w] } }, NewImage: { [META.writer]: { S: [w] } } } })),
+    // Every applier write carries a content hash: an insert without one is not the applier's.
+    newImage(META.contentHash, [{ exists: false }]),
   ];
 }

@@ -153,7 +153,11 @@ export function serializeState(state: ItemState, ctx: StateContext, writer: 'sta
   return item;
 }
 
-/** Folds a local write (the record's old and new images; new undefined for a delete) into `state` at `version`. */
+/**
+ * Folds a local write (the record's old and new images; new undefined for a delete) into `state`:
+ * what it wrote carries `version` (when the write happened), and the item `itemVersion` (at least
+ * as high, above everything the item held: what the change is shipped as).
+ */
 export function applyLocalWrite(
   state: ItemState,
   oldImage: AttributeMap | undefined,
@@ -161,6 +165,7 @@ export function applyLocalWrite(
   version: Version,
   ctx: StateContext,
   tombstoneExpiresAt: number,
+  itemVersion: Version = version,
 ): ItemState {
   const s = structuredClone(state);
   const v = encodeVersion(version);
@@ -169,7 +174,9 @@ export function applyLocalWrite(
     // A delete removes everything it has observed; what it has not seen (concurrent) survives.
     s.deletedAt = maxString(s.deletedAt, v);
     s.expiresAt = Math.max(s.expiresAt, tombstoneExpiresAt);
-    for (const [name, f] of Object.entries(s.fields)) s.fields[name] = { v: maxString(f.v, v) };
+    // Per attribute, the later write wins: what was written after the delete (merged in from
+    // elsewhere before the delete was folded) stays.
+    for (const [name, f] of Object.entries(s.fields)) if (f.v < v) s.fields[name] = { v };
     for (const c of Object.values(s.counters)) {
       c.bp = { ...c.p };
       c.bn = { ...c.n };
@@ -220,13 +227,16 @@ export function applyLocalWrite(
         default:
           if (before === undefined && after === undefined) break;
           if (before !== undefined && after !== undefined && canonicalItem({ x: before } as AttributeMap) === canonicalItem({ x: after } as AttributeMap)) break;
+          // Per attribute, the later write wins: a change from elsewhere merged in before this
+          // (earlier) local write was folded keeps what it set.
+          if (s.fields[name] && s.fields[name]!.v > v) break;
           s.fields[name] = after === undefined ? { v } : { value: after, v };
       }
     }
   }
-  s.version = v;
-  s.origin = me;
-  s.vector = advance(s.vector, version);
+  s.version = encodeVersion(itemVersion);
+  s.origin = itemVersion.region;
+  s.vector = advance(s.vector, itemVersion);
   return s;
 }
 

@@ -11,24 +11,27 @@
  *     or the client helper (`app`, already versioned: ship as is).
  */
 import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from 'aws-lambda';
-import { META, META_ATTRIBUTES, REPLICATED_META } from './contract.ts';
-import { canonicalItem } from './codec.ts';
+import { META, REPLICATED_META } from './contract.ts';
 import { keyOf, stripMeta, type AttributeMap, type Change } from './change.ts';
 import { isReplicationWriter } from './echo-filter.ts';
-import { compareVersions, decodeVersion, type Version } from './version.ts';
+import { compareVersions, decodeVersion, maxVersion, versionAt, type Version } from './version.ts';
+import { sameContent, writtenByRegionsync } from './content-hash.ts';
 import { mergeVectors, vectorFromAttribute, type VersionVector } from './vector.ts';
 import type { KeySchema } from './contract.ts';
 
 export type ShipperAction =
   | { readonly kind: 'skip'; readonly reason: 'replicated' | 'stamp-echo' | 'ttl-expiry' | 'not-a-change' }
   | { readonly kind: 'ship'; readonly change: Change }
-  /** A plain put/update: give it a version (greater than `floor`) and ship the item as it then is. */
+  /** A plain put/update: give it `version` and ship the item as it then is. */
   | {
       readonly kind: 'stamp';
       readonly key: AttributeMap;
+      /** The write's own version: from when it happened (versionAt), above the newest version the record shows. */
+      readonly version: Version;
       readonly floor?: Version;
+      /** The version attribute as the write left it (the stamp's guard: nothing has been written since). */
       readonly expectedVersion?: string;
-      /** The item as the application wrote it (restored if a stale replicated change overwrote it). */
+      /** The item as the application wrote it (restored if an older replicated change overwrote it). */
       readonly image: AttributeMap;
       /** The item before the write (merge strategies fold in the difference). */
       readonly oldImage?: AttributeMap;
@@ -37,10 +40,11 @@ export type ShipperAction =
       readonly sequenceNumber: string;
       readonly writtenAt: number;
     }
-  /** A plain delete: write a versioned tombstone (greater than `floor`) and ship the delete. */
+  /** A plain delete: write a tombstone at `version` and ship the delete. */
   | {
       readonly kind: 'tombstone';
       readonly key: AttributeMap;
+      readonly version: Version;
       readonly floor?: Version;
       readonly oldImage?: AttributeMap;
       readonly baseVector: VersionVector;
@@ -77,16 +81,13 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
       // Purging a tombstone never ships; expiring a live item does only if the table asks for it.
       if (!ctx.replicateTtlDeletes || oldImage?.[META.deleted]?.BOOL === true) return { kind: 'skip', reason: 'ttl-expiry' };
     }
-    return { kind: 'tombstone', key, floor: versionOf(oldImage), ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, writtenAt };
+    const floor = versionOf(oldImage);
+    return { kind: 'tombstone', key, version: versionAt(writtenAt, ctx.region, floor), floor, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, writtenAt };
   }
   if (!newImage) return { kind: 'skip', reason: 'not-a-change' };
 
   const newVersion = stringAttr(newImage[META.version]);
-  // Applications never touch `_rs_*` attributes (a PutItem drops them all), so a record whose
-  // metadata changed was written by regionsync. The version alone is not enough: merging an
-  // older change into a newer item changes the merge state but keeps the version.
-  const metaChanged = newVersion !== undefined && META_ATTRIBUTES.some((m) => m !== META.sequence && !sameAttr(oldImage?.[m], newImage[m]));
-  if (metaChanged) {
+  if (writtenByRegionsyncNow(oldImage, newImage)) {
     const writer = stringAttr(newImage[META.writer]);
     if (isReplicationWriter(writer)) return { kind: 'skip', reason: 'replicated' };
     if (writer === 'stamp') return { kind: 'skip', reason: 'stamp-echo' };
@@ -94,13 +95,53 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
       return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt, ctx.ttlAttribute ?? META.expiresAt) };
     }
   }
-  // Plain application write (or metadata regionsync does not recognise): stamp it. The stamp is
-  // conditional on the version still being the one this record saw, so a replicated change that
-  // landed in between is never overwritten by the stamp.
+  // An application write (or metadata regionsync does not recognise): stamp it. The stamp is
+  // conditional on the version attribute still being the one this record left, so a replicated
+  // change that landed in between is never overwritten by the stamp (the shipper reconciles instead).
   // The floor is the newest version the item held before or after the write: a PutItem that
-  // replaced the whole item dropped the metadata, yet its stamp must still beat the version it
-  // replaced, or a region whose clock runs behind would lose its own later write.
-  return { kind: 'stamp', key, floor: newest(versionOf(oldImage), decodeVersion(newVersion)), expectedVersion: newVersion, image: newImage, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, writtenAt };
+  // replaced the whole item dropped the metadata (or put back a stale copy), yet its version
+  // must still beat the version it replaced.
+  const floor = maxVersion(versionOf(oldImage), decodeVersion(newVersion));
+  return {
+    kind: 'stamp',
+    key,
+    version: versionAt(writtenAt, ctx.region, floor),
+    floor,
+    expectedVersion: newVersion,
+    image: newImage,
+    ...(oldImage ? { oldImage } : {}),
+    baseVector,
+    sequenceNumber,
+    writtenAt,
+  };
+}
+
+/**
+ * Whether the record is regionsync's own write (the applier's, a stamp, the client helper's) rather
+ * than the application's. An application may put back any `_rs_*` attribute it read, stale or
+ * current (a whole-item read-modify-write does), so "the metadata changed" is not enough. Every
+ * regionsync write moves the item's metadata forward (a greater version, or the same version and
+ * a greater merge lock when an older change was merged in) and stores the hash of the content it
+ * wrote; a stamp changes no content. Metadata that stayed, went back, or does not match the
+ * content is the application's.
+ */
+export function writtenByRegionsyncNow(oldImage: AttributeMap | undefined, newImage: AttributeMap): boolean {
+  const next = versionOf(newImage);
+  if (!next) return false;
+  const previous = versionOf(oldImage);
+  const order = previous ? compareVersions(next, previous) : 1;
+  const advanced = order > 0 || (order === 0 && lockOf(newImage) > lockOf(oldImage));
+  if (!advanced) return false;
+  // A stamp (UpdateItem) changes metadata only, and its hash is that of the write it stamped,
+  // which a later write may already have replaced: it is recognised by content it left unchanged.
+  const stampEcho = stringAttr(newImage[META.writer]) === 'stamp' && oldImage !== undefined && sameContent(oldImage, newImage);
+  return stampEcho || writtenByRegionsync(newImage);
+}
+
+/** The merge lock as a number (older items carry a random token: 0). */
+function lockOf(image: AttributeMap | undefined): number {
+  const n = Number(stringAttr(image?.[META.lock]));
+  return Number.isSafeInteger(n) ? n : 0;
 }
 
 /** Builds the change to ship from an item as stored (with metadata). */
@@ -138,47 +179,54 @@ function creationMs(seconds: number | undefined, fallback: number): number {
   return typeof seconds === 'number' && Number.isFinite(seconds) ? Math.round(seconds * 1000) : fallback;
 }
 
-function newest(a: Version | undefined, b: Version | undefined): Version | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return compareVersions(a, b) >= 0 ? a : b;
-}
 
 /** What the shipper does when its stamp or tombstone found the item changed since the record. */
 export type Reconciliation =
-  /** Nothing to ship: the item is gone (a later REMOVE record follows) or a newer change from elsewhere replaced the write. */
+  /** Nothing to ship: the item is gone (a later REMOVE record follows), a newer change replaced the write, or a later local write is on top (its own record follows). */
   | { readonly kind: 'none' }
-  /** The item carries this region's stamp above the record's history: ship it as it is (idempotent on retry). */
+  /** The item holds this write's content at this region's version, or one above it: ship it as it is (idempotent on retry). */
   | { readonly kind: 'ship'; readonly current: AttributeMap }
-  /** A local state without a high enough version of ours: stamp it (again) above `floor`, conditional on `expectedVersion`. */
-  | { readonly kind: 'restamp'; readonly floor?: Version; readonly expectedVersion?: string; readonly tombstone: boolean }
+  /** The item holds this write's content without a version as high as the write's: stamp it at `version`, guarded by `expected`. */
+  | { readonly kind: 'restamp'; readonly version: Version; readonly expected: ItemGuard }
   /**
-   * A change from another region that is no newer than what this record replaced has landed on an
-   * unstamped local write (the applier cannot see a version the write removed): put back what the
-   * record wrote, above both versions, so the region does not fall back to older data.
+   * An older change from another region overwrote the write before it was stamped (the applier
+   * cannot tell an unstamped write from an old one): put back what the record wrote at `version`,
+   * guarded by `expected`, so the write that happened later wins.
    */
-  | { readonly kind: 'restore'; readonly floor?: Version; readonly expectedVersion: string };
+  | { readonly kind: 'restore'; readonly version: Version; readonly expected: ItemGuard };
 
-/**
- * Decides from the item as it is now (returned by the failed condition) how to make sure the
- * current local state carries a version above every version this record shows in its history.
- */
-export function reconcile(current: AttributeMap | undefined, floor: Version | undefined, region: string): Reconciliation {
-  if (!current) return { kind: 'none' };
-  const encoded = current[META.version]?.S;
-  const version = decodeVersion(encoded);
-  const tombstone = current[META.deleted]?.BOOL === true;
-  // An unversioned item is a later plain write not stamped yet; stamping it here is safe and
-  // carries this record's floor forward (the later record alone may not know it).
-  if (!version) return { kind: 'restamp', floor, tombstone: false };
-  const ours = current[META.writer]?.S === 'stamp' && current[META.origin]?.S === region;
-  const newest = floor === undefined || compareVersions(version, floor) > 0 ? version : floor;
-  const aboveHistory = newest === version;
-  if (ours) return aboveHistory ? { kind: 'ship', current } : { kind: 'restamp', floor: newest, expectedVersion: encoded, tombstone };
-  return aboveHistory ? { kind: 'none' } : { kind: 'restore', floor: newest, expectedVersion: encoded! };
+/** What a reconciling write is conditional on: the item's version and content hash exactly as the shipper saw them. */
+export interface ItemGuard {
+  readonly version?: string;
+  readonly contentHash?: string;
 }
 
-function sameAttr(a: unknown, b: unknown): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return canonicalItem({ x: a } as unknown as AttributeMap) === canonicalItem({ x: b } as unknown as AttributeMap);
+/**
+ * Decides, from the item as it is now (returned by the failed condition), how to make the region
+ * hold what the last write wins: this record's write at `version` unless a newer change replaced
+ * it. `image` is the record's new image (undefined for a delete).
+ */
+export function reconcile(current: AttributeMap | undefined, image: AttributeMap | undefined, version: Version, region: string): Reconciliation {
+  if (!current) return { kind: 'none' };
+  const encoded = stringAttr(current[META.version]);
+  const stored = decodeVersion(encoded);
+  const expected: ItemGuard = { ...(encoded !== undefined ? { version: encoded } : {}), ...(current[META.contentHash]?.S ? { contentHash: current[META.contentHash].S } : {}) };
+  // Never below what is stored: two contents of one item must never share a version.
+  const above = stored && compareVersions(stored, version) >= 0 ? versionAt(stored.ms, region, stored) : version;
+  const ours = stringAttr(current[META.writer]) === 'stamp' && stringAttr(current[META.origin]) === region;
+  const holdsThisWrite = image ? current[META.deleted]?.BOOL !== true && sameContent(current, image) : current[META.deleted]?.BOOL === true;
+  if (holdsThisWrite) {
+    if (stored && compareVersions(stored, version) >= 0) {
+      if (!ours) return { kind: 'none' };
+      // An earlier record's stamp landed on this write's content (the application wrote twice in
+      // the same instant): keep the version, correct the content hash, ship.
+      return writtenByRegionsync(current) ? { kind: 'ship', current } : { kind: 'restamp', version: stored, expected };
+    }
+    return image ? { kind: 'restamp', version: above, expected } : { kind: 'restore', version: above, expected };
+  }
+  // Another content. Not regionsync's: a later application write is on top, and its own record follows.
+  if (!writtenByRegionsync(current)) return { kind: 'none' };
+  // Regionsync's, at a version as new as this write's or newer: that change wins.
+  if (stored && compareVersions(stored, version) >= 0) return { kind: 'none' };
+  return { kind: 'restore', version: above, expected };
 }

@@ -48,6 +48,28 @@ export function compareVersions(a: Version, b: Version): number {
 }
 
 /**
+ * The version of a plain application write, made from when it happened rather than when the
+ * shipper got to it: `physicalMs` is the stream record's creation time (DynamoDB's clock: whole
+ * seconds on AWS, milliseconds on the emulator), pushed past `floor` (the newest version the item
+ * held before the write) as a hybrid logical clock would. Deterministic, so a retried record gets
+ * the same version; and a write that happened later than another, by more than the stream's
+ * timestamp resolution, always gets the greater version, however late either is shipped.
+ */
+export function versionAt(physicalMs: number, region: string, floor?: Version): Version {
+  const wall = Math.max(0, Math.floor(physicalMs));
+  if (!floor || wall > floor.ms) return { ms: wall, counter: 0, region };
+  if (floor.counter < MAX_COUNTER) return { ms: floor.ms, counter: floor.counter + 1, region };
+  return { ms: floor.ms + 1, counter: 0, region };
+}
+
+/** The greater of two versions (either may be missing). */
+export function maxVersion(a: Version | undefined, b: Version | undefined): Version | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  return compareVersions(a, b) >= 0 ? a : b;
+}
+
+/**
  * A hybrid logical clock for one region. `next(floor)` returns a version greater than every
  * version it returned before and greater than `floor` (the version the item carries now), so a
  * write stamped on top of a replicated change always wins over it, whatever the clocks say.

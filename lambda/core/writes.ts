@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 /**
  * The conditional writes regionsync makes, built as plain SDK inputs (no AWS calls here).
  * Every condition below is what makes replication safe under at-least-once, unordered
@@ -10,6 +9,8 @@ import type { StateContext } from './item-state.ts';
 import { type AttributeMap, type Change } from './change.ts';
 import { fromWire } from './codec.ts';
 import { replicationWriterFor } from './echo-filter.ts';
+import { contentHash, withContentHash } from './content-hash.ts';
+import type { ItemGuard } from './stream-record.ts';
 import { encodeVersion, type Version } from './version.ts';
 import { vectorToAttribute, type VersionVector } from './vector.ts';
 
@@ -17,8 +18,13 @@ import { vectorToAttribute, type VersionVector } from './vector.ts';
  * Stamps a plain application write with a version. Conditions:
  *  - `attribute_exists(pk)`: the item may have been deleted since the record; UpdateItem must not recreate it.
  *  - `_rs_v = :seen` (or `attribute_not_exists(_rs_v)`): the item still carries the version the
- *    record saw, i.e. no replicated change has landed on top of it since. If one has, the plain
- *    write lost to it locally and must not be shipped with a newer stamp.
+ *    record left, i.e. no replicated change has landed on top of it since. If one has, the shipper
+ *    reconciles from the item as it is instead.
+ *  - with `guard` (a reconciling restamp), also `_rs_h = :h`: the content hash the shipper saw,
+ *    so nothing regionsync wrote since is stamped over.
+ * The hash stored is that of the write being stamped (`image`): if the application wrote again
+ * before the stamp, the item's content no longer matches it, which is what says that a later
+ * write is still on its way (its own record follows).
  * Removing the tombstone marker: an UpdateItem on a tombstone by an application re-creates the item.
  */
 export function stampInput(args: {
@@ -26,20 +32,27 @@ export function stampInput(args: {
   key: AttributeMap;
   keySchema: KeySchema;
   version: Version;
-  expectedVersion: string | undefined;
+  /** The item's version attribute as the record left it (first attempt). */
+  expectedVersion?: string | undefined;
+  /** The item's version and content hash exactly as last read (a reconciling restamp). */
+  guard?: ItemGuard;
+  image: AttributeMap;
   ttlAttribute: string;
   /** The item's history with this write: what tells a later change whether it is concurrent. */
   vector: VersionVector;
 }): UpdateItemCommandInput {
-  const names: Record<string, string> = { '#pk': args.keySchema.partitionKey, '#v': META.version, '#o': META.origin, '#w': META.writer, '#d': META.deleted, '#vv': META.vector };
-  const values: Record<string, AttributeValue> = { ':v': { S: encodeVersion(args.version) }, ':o': { S: args.version.region }, ':w': { S: 'stamp' }, ':vv': vectorToAttribute(args.vector) };
-  let condition = 'attribute_exists(#pk) AND ';
-  if (args.expectedVersion === undefined) {
-    condition += 'attribute_not_exists(#v)';
-  } else {
-    condition += '#v = :seen';
-    values[':seen'] = { S: args.expectedVersion };
-  }
+  const names: Record<string, string> = { '#pk': args.keySchema.partitionKey, '#v': META.version, '#o': META.origin, '#w': META.writer, '#vv': META.vector, '#h': META.contentHash, '#d': META.deleted };
+  const values: Record<string, AttributeValue> = {
+    ':v': { S: encodeVersion(args.version) },
+    ':o': { S: args.version.region },
+    ':w': { S: 'stamp' },
+    ':vv': vectorToAttribute(args.vector),
+    ':h': { S: contentHash(args.image) },
+  };
+  const seen = args.guard ? args.guard.version : args.expectedVersion;
+  let condition = `attribute_exists(#pk) AND ${seen === undefined ? 'attribute_not_exists(#v)' : '#v = :seen'}`;
+  if (seen !== undefined) values[':seen'] = { S: seen };
+  if (args.guard) condition += ` AND ${guardHash(args.guard, values)}`;
   // A local write supersedes every concurrent sibling (custom strategy): they collapse into it.
   names['#sib'] = META.siblings;
   const remove = ['#d', '#sib'];
@@ -51,7 +64,7 @@ export function stampInput(args: {
   return {
     TableName: args.tableName,
     Key: fromWire(args.key),
-    UpdateExpression: `SET #v = :v, #o = :o, #w = :w, #vv = :vv REMOVE ${remove.join(', ')}`,
+    UpdateExpression: `SET #v = :v, #o = :o, #w = :w, #vv = :vv, #h = :h REMOVE ${remove.join(', ')}`,
     ConditionExpression: condition,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
@@ -60,11 +73,18 @@ export function stampInput(args: {
   };
 }
 
+/** `_rs_h = :seenHash`, or its absence: the content hash exactly as the shipper saw it. */
+function guardHash(guard: ItemGuard, values: Record<string, AttributeValue>): string {
+  if (guard.contentHash === undefined) return 'attribute_not_exists(#h)';
+  values[':seenHash'] = { S: guard.contentHash };
+  return '#h = :seenHash';
+}
+
 /**
  * Replaces a plainly deleted item by a versioned tombstone, so a late, older put from another
- * region cannot resurrect it. Without `expectedVersion`: `attribute_not_exists(pk)`, only while
- * the item is still deleted (if it was written again in between, that write is stamped on its
- * own). With it: `_rs_v = :seen`, replacing exactly the state the shipper decided to replace.
+ * region cannot resurrect it. Without `guard`: `attribute_not_exists(pk)`, only while the item is
+ * still deleted (if it was written again in between, that write is stamped on its own). With it:
+ * the version and content hash the shipper saw, replacing exactly the state it decided to replace.
  */
 export function tombstoneInput(args: {
   tableName: string;
@@ -73,7 +93,7 @@ export function tombstoneInput(args: {
   version: Version;
   expiresAt: number;
   ttlAttribute: string;
-  expectedVersion?: string;
+  guard?: ItemGuard;
   vector: VersionVector;
 }): PutItemCommandInput {
   return stampedPutInput({
@@ -83,29 +103,36 @@ export function tombstoneInput(args: {
 }
 
 /**
- * Writes a whole item (content or tombstone) with this region's stamp. `_rs_v = :seen` when
- * replacing a known state; `attribute_not_exists(pk)` when the item must still be absent.
+ * Writes a whole item (content or tombstone) with this region's stamp. With `guard`: the item's
+ * version and content hash exactly as the shipper last saw them (`_rs_v = :seen AND _rs_h = :seenHash`,
+ * or their absence), so neither a replicated change nor an application write that came since is
+ * overwritten. Without: `attribute_not_exists(pk)`, the item must still be absent.
  */
 export function stampedPutInput(args: {
   tableName: string;
   item: AttributeMap;
   keySchema: KeySchema;
   version: Version;
-  expectedVersion?: string;
+  guard?: ItemGuard;
   vector: VersionVector;
 }): PutItemCommandInput {
-  const item: AttributeMap = {
+  const item = withContentHash({
     ...args.item,
     [META.version]: { S: encodeVersion(args.version) },
     [META.origin]: { S: args.version.region },
     [META.writer]: { S: 'stamp' },
     [META.vector]: vectorToAttribute(args.vector),
-  };
+  });
   const common = { TableName: args.tableName, Item: fromWire(item), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
-  if (args.expectedVersion === undefined) {
+  if (args.guard === undefined) {
     return { ...common, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': args.keySchema.partitionKey } };
   }
-  return { ...common, ConditionExpression: '#v = :seen', ExpressionAttributeNames: { '#v': META.version }, ExpressionAttributeValues: { ':seen': { S: args.expectedVersion } } };
+  const values: Record<string, AttributeValue> = {};
+  let condition = args.guard.version === undefined ? 'attribute_exists(#pk) AND attribute_not_exists(#v)' : '#v = :seen';
+  if (args.guard.version !== undefined) values[':seen'] = { S: args.guard.version };
+  condition += ` AND ${guardHash(args.guard, values)}`;
+  const names: Record<string, string> = { '#v': META.version, '#h': META.contentHash, ...(args.guard.version === undefined ? { '#pk': args.keySchema.partitionKey } : {}) };
+  return { ...common, ConditionExpression: condition, ExpressionAttributeNames: names, ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}) };
 }
 
 /**
@@ -120,7 +147,7 @@ export function stampedPutInput(args: {
 export function applyInput(args: { tableName: string; change: Change; ttlAttribute: string }): PutItemCommandInput {
   return {
     TableName: args.tableName,
-    Item: fromWire(changeToItem(args.change, args.ttlAttribute)),
+    Item: fromWire(withContentHash(changeToItem(args.change, args.ttlAttribute))),
     ConditionExpression: 'attribute_not_exists(#v) OR #v < :v',
     ExpressionAttributeNames: { '#v': META.version },
     ExpressionAttributeValues: { ':v': { S: args.change.version } },
@@ -149,14 +176,18 @@ export function stateContext(settings: FunctionSettings): StateContext {
 
 /**
  * Writes a merged item state (`fields`, `merge`, `custom`) read a moment ago. The condition is the
- * optimistic lock: the lock token read is still there (`_rs_lk = :lk`; every merged write puts a
- * fresh one), or, for an item no merge has written yet, its version read is (or it is still
+ * optimistic lock: the lock read is still there (`_rs_lk = :lk`; every merged write puts the next
+ * one), or, for an item no merge has written yet, its version read is (or it is still
  * unversioned, or still absent). If another write got in, the caller reads and merges again.
+ * The lock counts up (1, 2, 3 …), so a record whose lock went forward at an unchanged version is
+ * a merge by regionsync, and one whose lock went back is an application's stale copy (stream-record.ts).
  */
 export function statePutInput(settings: Pick<FunctionSettings, 'tableName' | 'key'>, item: AttributeMap, read: AttributeMap | undefined): PutItemCommandInput {
-  const common = { TableName: settings.tableName, Item: fromWire({ ...item, [META.lock]: { S: randomUUID() } }) };
+  const lock = read?.[META.lock]?.S;
+  const previous = Number(lock);
+  const next = String(Number.isSafeInteger(previous) && previous > 0 ? previous + 1 : 1);
+  const common = { TableName: settings.tableName, Item: fromWire(withContentHash({ ...item, [META.lock]: { S: next } })) };
   if (!read) return { ...common, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': settings.key.partitionKey } };
-  const lock = read[META.lock]?.S;
   if (lock !== undefined) {
     return { ...common, ConditionExpression: '#lk = :lk', ExpressionAttributeNames: { '#lk': META.lock }, ExpressionAttributeValues: { ':lk': { S: lock } } };
   }

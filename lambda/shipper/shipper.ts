@@ -16,8 +16,9 @@ import { BACKLOG_TARGET_ATTRIBUTE, META, METRICS, type FunctionSettings } from '
 import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState } from '../core/item-state.ts';
 import { advance, mergeVectors, vectorFromAttribute, type VersionVector } from '../core/vector.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
-import { changeFromImage, classifyRecord, reconcile, type ShipperAction } from '../core/stream-record.ts';
-import { compareVersions, decodeVersion, HybridLogicalClock, type Version } from '../core/version.ts';
+import { changeFromImage, classifyRecord, reconcile, type ItemGuard, type ShipperAction } from '../core/stream-record.ts';
+import { sameContent } from '../core/content-hash.ts';
+import { decodeVersion, maxVersion, versionAt, type Version } from '../core/version.ts';
 import { customLocalWrite, type Resolver } from '../core/resolver.ts';
 import { SettingsError } from '../core/errors.ts';
 import { selectedBatches } from './selective.ts';
@@ -42,7 +43,6 @@ export interface ShipperDeps {
   readonly metrics: Metrics;
   /** Per target region: changes shipped (core/metrics.ts), published by the handler. @default none */
   readonly pairMetrics?: PairMetricsSink;
-  readonly clock?: HybridLogicalClock;
   readonly now?: () => number;
   /** The table's resolver, for the `custom` strategy (it resolves local writes too). */
   readonly resolver?: Resolver;
@@ -54,14 +54,12 @@ interface RecordOutcome {
 }
 
 export class Shipper {
-  private readonly clock: HybridLogicalClock;
   private readonly now: () => number;
 
   constructor(
     private readonly settings: FunctionSettings,
     private readonly deps: ShipperDeps,
   ) {
-    this.clock = deps.clock ?? new HybridLogicalClock(settings.region);
     this.now = deps.now ?? Date.now;
   }
 
@@ -131,25 +129,32 @@ export class Shipper {
   /**
    * Gives a plain write (or delete) its version and returns the change to ship. The first write is
    * conditional on the item still being as the record left it; if it is not, `reconcile` decides
-   * from the item as it now is, until the local state carries a version of this region above
-   * everything the record's history shows, or a newer change from elsewhere has replaced it.
+   * from the item as it now is: ship it, stamp it, put the record's write back over an older
+   * replicated change that overwrote it before it was stamped, or leave it to a newer change (or
+   * to a later local write, whose own record follows).
    */
   private async stampOrTombstone(action: StampAction | TombstoneAction): Promise<Change | undefined> {
     const { settings } = this;
     const strategy = settings.strategy?.strategy ?? 'lww';
     if (strategy !== 'lww') return this.foldIntoState(action);
+    const image = action.kind === 'stamp' ? action.image : undefined;
     let base = action.baseVector;
-    let write = action.kind === 'stamp' ? this.stampWrite(action.key, action.floor, action.expectedVersion, base) : this.tombstoneWrite(action.key, action.floor, undefined, base);
+    let write =
+      action.kind === 'stamp'
+        ? this.stampWrite(action.key, action.version, { expectedVersion: action.expectedVersion }, image!, base)
+        : this.tombstoneWrite(action.key, action.version, undefined, base);
     for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
       try {
-        const image = await write();
+        const written = await write();
         this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
-        return changeFromImage(image, settings, action.writtenAt, settings.ttlAttribute);
+        // A stamp that landed on a later write's content ships nothing: that write's own record will.
+        if (image && !sameContent(written, image)) return undefined;
+        return changeFromImage(written, settings, action.writtenAt, settings.ttlAttribute);
       } catch (e) {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
         const current = e.Item ? toWire(e.Item) : undefined;
         base = mergeVectors(base, vectorFromAttribute(current?.[META.vector]));
-        const next = reconcile(current, action.floor, settings.region);
+        const next = reconcile(current, image, action.version, settings.region);
         switch (next.kind) {
           case 'none':
             this.deps.logger.debug('plain write superseded before it was stamped', { key: keyToString(action.key) });
@@ -157,13 +162,10 @@ export class Shipper {
           case 'ship':
             return changeFromImage(next.current, settings, action.writtenAt, settings.ttlAttribute);
           case 'restamp':
-            write = next.tombstone ? this.tombstoneWrite(action.key, next.floor, next.expectedVersion, base) : this.stampWrite(action.key, next.floor, next.expectedVersion, base);
+            write = this.stampWrite(action.key, next.version, { guard: next.expected }, image!, base);
             break;
           case 'restore':
-            write =
-              action.kind === 'stamp'
-                ? this.putWrite(stripMeta(action.image), next.floor, next.expectedVersion, base)
-                : this.tombstoneWrite(action.key, next.floor, next.expectedVersion, base);
+            write = image ? this.putWrite(stripMeta(image), next.version, next.expected, base) : this.tombstoneWrite(action.key, next.version, next.expected, base);
             break;
         }
       }
@@ -192,8 +194,12 @@ export class Shipper {
       // still has, and brings back the merge state a delete or a whole-item PutItem dropped.
       const past = action.oldImage?.[META.version] ? parseState(action.oldImage, ctx) : emptyState(action.key);
       const state = mergeStates(current ? parseState(current, ctx) : emptyState(action.key), past, ctx);
-      const floor = [action.floor, decodeVersion(state.version)].filter((v): v is Version => v !== undefined).sort(compareVersions).pop();
-      const version = this.clock.next(floor);
+      // What the write changed carries the version of when it happened (so a later write elsewhere,
+      // already merged in, keeps its attributes); the item moves above everything it holds.
+      const version = versionAt(action.writtenAt, settings.region, maxVersion(action.floor, decodeVersion(state.version)));
+      // Above every earlier write of this region too (they are folded in stream order): two writes in
+      // the same instant must not share a version. A later write from elsewhere may stay above it.
+      const ownVersion = versionAt(action.writtenAt, settings.region, maxVersion(action.floor, decodeVersion(state.vector[settings.region])));
       const expiresAt = Math.floor(this.now() / 1000) + settings.tombstoneTtlSeconds;
       const image = action.kind === 'stamp' ? action.image : undefined;
       let written: AttributeMap;
@@ -204,7 +210,7 @@ export class Shipper {
         const args = { current: seen, keyItem: action.key, image, baseVector: action.baseVector, version, resolver: this.deps.resolver, key: settings.key, ttlAttribute: settings.ttlAttribute, tombstoneExpiresAt: expiresAt };
         written = customLocalWrite(args).item;
       } else {
-        const next = applyLocalWrite(state, action.oldImage, image, version, ctx, expiresAt);
+        const next = applyLocalWrite(state, action.oldImage, image, ownVersion, ctx, expiresAt, version);
         next.vector = mergeVectors(next.vector, action.baseVector);
         written = serializeState(next, ctx, 'stamp');
       }
@@ -220,33 +226,30 @@ export class Shipper {
     throw new Error(`item ${keyToString(action.key)} kept changing while its write was folded in; the batch will be retried`);
   }
 
-  /** UpdateItem that adds this region's version to the item as it is; returns the item written. */
-  private stampWrite(key: AttributeMap, floor: Version | undefined, expectedVersion: string | undefined, base: VersionVector): () => Promise<AttributeMap> {
+  /** UpdateItem that adds `version` to the item as it is; returns the item written. */
+  private stampWrite(key: AttributeMap, version: Version, expect: { expectedVersion?: string; guard?: ItemGuard }, image: AttributeMap, base: VersionVector): () => Promise<AttributeMap> {
     const { settings } = this;
     return async () => {
-      const version = this.clock.next(floor);
-      const input = stampInput({ tableName: settings.tableName, key, keySchema: settings.key, version, expectedVersion, ttlAttribute: settings.ttlAttribute, vector: advance(base, version) });
+      const input = stampInput({ tableName: settings.tableName, key, keySchema: settings.key, version, ...expect, image, ttlAttribute: settings.ttlAttribute, vector: advance(base, version) });
       const out = await this.deps.dynamodb.send(new UpdateItemCommand(input));
       return toWire(out.Attributes ?? {});
     };
   }
 
-  private tombstoneWrite(key: AttributeMap, floor: Version | undefined, expectedVersion: string | undefined, base: VersionVector): () => Promise<AttributeMap> {
+  private tombstoneWrite(key: AttributeMap, version: Version, guard: ItemGuard | undefined, base: VersionVector): () => Promise<AttributeMap> {
     const { settings } = this;
     return async () => {
-      const version = this.clock.next(floor);
       const expiresAt = Math.floor(this.now() / 1000) + settings.tombstoneTtlSeconds;
-      const input = tombstoneInput({ tableName: settings.tableName, key, keySchema: settings.key, version, expiresAt, ttlAttribute: settings.ttlAttribute, expectedVersion, vector: advance(base, version) });
+      const input = tombstoneInput({ tableName: settings.tableName, key, keySchema: settings.key, version, expiresAt, ttlAttribute: settings.ttlAttribute, ...(guard ? { guard } : {}), vector: advance(base, version) });
       await this.deps.dynamodb.send(new PutItemCommand(input));
       return toWire(input.Item!);
     };
   }
 
-  private putWrite(item: AttributeMap, floor: Version | undefined, expectedVersion: string, base: VersionVector): () => Promise<AttributeMap> {
+  private putWrite(item: AttributeMap, version: Version, guard: ItemGuard, base: VersionVector): () => Promise<AttributeMap> {
     const { settings } = this;
     return async () => {
-      const version = this.clock.next(floor);
-      const input = stampedPutInput({ tableName: settings.tableName, item, keySchema: settings.key, version, expectedVersion, vector: advance(base, version) });
+      const input = stampedPutInput({ tableName: settings.tableName, item, keySchema: settings.key, version, guard, vector: advance(base, version) });
       await this.deps.dynamodb.send(new PutItemCommand(input));
       return toWire(input.Item!);
     };

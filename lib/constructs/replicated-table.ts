@@ -173,7 +173,7 @@ export class ReplicatedTable extends Construct {
         parallelizationFactor: 1,
         // The applier's writes come back on this stream; these filters drop them before they cost
         // an invocation, and never drop an application write (see lambda/core/echo-filter.ts).
-        filters: shipperStreamFilterPatterns().map((p) => lambda.FilterCriteria.filter(p)),
+        filters: shipperStreamFilterPatterns({ name: cfg.partitionKey.name, type: STREAM_KEY_TYPE[cfg.partitionKey.type] }).map((p) => lambda.FilterCriteria.filter(p)),
       }),
     );
     // The backlog: parked by the shipper when a target fails, drained by it (drain.ts) when it is back.
@@ -299,6 +299,9 @@ export class ReplicatedTable extends Construct {
     });
   }
 }
+
+/** A key attribute's type letter in stream images (what the echo filter matches on). */
+const STREAM_KEY_TYPE: Record<KeyType, 'S' | 'N' | 'B'> = { string: 'S', number: 'N', binary: 'B' };
 
 function attributeType(t: KeyType): dynamodb.AttributeType {
   return t === 'number' ? dynamodb.AttributeType.NUMBER : t === 'binary' ? dynamodb.AttributeType.BINARY : dynamodb.AttributeType.STRING;

@@ -13,7 +13,7 @@ import { mapWithConcurrency } from '../../lambda/core/concurrency.ts';
 import { inboundQueueName, META, type KeySchema } from '../../lambda/core/contract.ts';
 import { selectFor } from '../../lambda/core/selection.ts';
 import { changeFromImage } from '../../lambda/core/stream-record.ts';
-import { compareVersions, decodeVersion, HybridLogicalClock, type Version } from '../../lambda/core/version.ts';
+import { decodeVersion, HybridLogicalClock, maxVersion, type Version } from '../../lambda/core/version.ts';
 import { advance, mergeVectors, vectorFromAttribute, type VersionVector } from '../../lambda/core/vector.ts';
 import { stampedPutInput, stampInput } from '../../lambda/core/writes.ts';
 import { physicalTableName, type ResolvedConfig, type ResolvedTableConfig } from '../config/schema.ts';
@@ -168,7 +168,7 @@ export class Toucher {
     if (expected === undefined && table.strategy.strategy !== 'lww') {
       throw new Error(`cannot stamp an unversioned item of table ${table.name} (strategy ${table.strategy.strategy}): only the shipper folds a plain write into the item's merge state`);
     }
-    const floor = newest(opts.floor, decodeVersion(expected));
+    const floor = maxVersion(opts.floor, decodeVersion(expected));
     let clock = this.clocks.get(region);
     if (!clock) this.clocks.set(region, (clock = new HybridLogicalClock(region)));
     const version = clock.next(floor);
@@ -180,12 +180,13 @@ export class Toucher {
         if (expected === undefined) return { kind: 'changed', current };
         // The version metadata is replaced; everything else (merge state, the shipper's sequence bookkeeping) is kept.
         const { [META.version]: _v, [META.origin]: _o, [META.writer]: _w, [META.vector]: _vv, ...rest } = current;
-        const input = stampedPutInput({ tableName: physicalTableName(table, region), item: toWire(rest), keySchema, version, expectedVersion: expected, vector });
+        const guard = { version: expected, ...(current[META.contentHash]?.S ? { contentHash: current[META.contentHash].S } : {}) };
+        const input = stampedPutInput({ tableName: physicalTableName(table, region), item: toWire(rest), keySchema, version, guard, vector });
         await client.send(new PutItemCommand(input));
         this.touched++;
         return { kind: 'stamped', item: input.Item! };
       }
-      const input = stampInput({ tableName: physicalTableName(table, region), key: toWire(keyOf(current, keySchema)), keySchema, version, expectedVersion: expected, ttlAttribute: table.ttlAttribute, vector });
+      const input = stampInput({ tableName: physicalTableName(table, region), key: toWire(keyOf(current, keySchema)), keySchema, version, expectedVersion: expected, image: toWire(current), ttlAttribute: table.ttlAttribute, vector });
       const out = await client.send(new UpdateItemCommand(input));
       this.touched++;
       return { kind: 'stamped', item: out.Attributes ?? {} };
@@ -211,10 +212,4 @@ export function keyOf(item: Item, key: KeySchema): Item {
     out[name] = v;
   }
   return out;
-}
-
-export function newest(a: Version | undefined, b: Version | undefined): Version | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  return compareVersions(a, b) >= 0 ? a : b;
 }

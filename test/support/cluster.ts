@@ -8,16 +8,15 @@ import { Applier } from '../../lambda/applier/applier.ts';
 import { canonicalItem, toWire } from '../../lambda/core/codec.ts';
 import { META, type FunctionSettings, type KeySchema, type StrategySpec } from '../../lambda/core/contract.ts';
 import type { Resolver } from '../../lambda/core/resolver.ts';
-import { HybridLogicalClock } from '../../lambda/core/version.ts';
 import { Shipper } from '../../lambda/shipper/shipper.ts';
 import { FakeSqs, FakeTable } from './fakes.ts';
 import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
 import { compileFilterCriteria } from '../../local/event-filter.ts';
 
 /** The shipper's stream mapping filter, as deployed (the same patterns the CDK app sets). */
-const SHIPPER_FILTER = compileFilterCriteria({ Filters: shipperStreamFilterPatterns().map((p) => ({ Pattern: JSON.stringify(p) })) })!;
 
 export const KEY: KeySchema = { partitionKey: 'pk', sortKey: 'sk' };
+const SHIPPER_FILTER = compileFilterCriteria({ Filters: shipperStreamFilterPatterns({ name: KEY.partitionKey, type: 'S' }).map((p) => ({ Pattern: JSON.stringify(p) })) })!;
 const TABLE = 'items';
 
 export function silentLogger(): never {
@@ -71,10 +70,10 @@ export class Cluster {
     resolver?: Resolver,
   ) {
     for (const r of regions) {
-      const table = new FakeTable(r, KEY);
+      const now = () => this.t + (skewMs[r] ?? 0);
+      const table = new FakeTable(r, KEY, now);
       this.tables.set(r, table);
       this.streamPos.set(r, 0);
-      const now = () => this.t + (skewMs[r] ?? 0);
       this.shippers.set(
         r,
         new Shipper(settingsFor(r, regions, strategy), {
@@ -82,7 +81,6 @@ export class Cluster {
           sqsFor: () => this.sqs.client,
           logger: silentLogger(),
           metrics: silentMetrics(),
-          clock: new HybridLogicalClock(r, now),
           now,
           ...(resolver ? { resolver } : {}),
         }),
@@ -96,6 +94,11 @@ export class Cluster {
 
   tick(ms = 1): void {
     this.t += ms;
+  }
+
+  /** The cluster's logical time (milliseconds), before any region's skew. */
+  get time(): number {
+    return this.t;
   }
 
   table(region: string): FakeTable {

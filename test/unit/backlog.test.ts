@@ -9,7 +9,6 @@ import type { SQSEvent } from 'aws-lambda';
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { Shipper } from '../../lambda/shipper/shipper.ts';
 import { BacklogDrainer } from '../../lambda/shipper/drain.ts';
-import { HybridLogicalClock } from '../../lambda/core/version.ts';
 import { KEY, queueUrl, settingsFor, silentLogger, silentMetrics } from '../support/cluster.ts';
 import { FakeSqs, FakeTable } from '../support/fakes.ts';
 
@@ -21,7 +20,7 @@ function setup() {
   const table = new FakeTable(US, KEY);
   const sqs = new FakeSqs();
   const settings = { ...settingsFor(US, REGIONS), backlogQueueUrl: BACKLOG };
-  const shipper = new Shipper(settings, { dynamodb: table.client, sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics(), clock: new HybridLogicalClock(US) });
+  const shipper = new Shipper(settings, { dynamodb: table.client, sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics(), });
   table.appPut({ pk: { S: 'a' }, sk: { N: '1' }, v: { S: 'x' } });
   return { table, sqs, settings, shipper };
 }

@@ -1,6 +1,8 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { META } from '../../lambda/core/contract.ts';
+import type { AttributeMap } from '../../lambda/core/change.ts';
+import { withContentHash } from '../../lambda/core/content-hash.ts';
 import { classifyRecord, reconcile } from '../../lambda/core/stream-record.ts';
 
 const ctx = { logicalTable: 'orders', region: 'us-east-1', key: { partitionKey: 'pk' }, now: 1_000 };
@@ -21,6 +23,8 @@ describe('classifyRecord', () => {
     expect(action).toEqual({
       kind: 'stamp',
       key: { pk: { S: 'a' } },
+      // From when the write happened (the record's creation time), not when the shipper got to it.
+      version: { ms: 1500, counter: 0, region: 'us-east-1' },
       floor: undefined,
       expectedVersion: undefined,
       image: { pk: { S: 'a' }, x: { N: '1' } },
@@ -43,7 +47,7 @@ describe('classifyRecord', () => {
   });
 
   it('never re-ships a change the applier wrote (no replication loop)', () => {
-    const action = classifyRecord(record('INSERT', { new: { pk: { S: 'a' }, [META.version]: { S: V_EU }, [META.writer]: { S: 'repl' } } }), ctx);
+    const action = classifyRecord(record('INSERT', { new: withContentHash({ pk: { S: 'a' }, [META.version]: { S: V_EU }, [META.writer]: { S: 'repl' } }) }), ctx);
     expect(action).toEqual({ kind: 'skip', reason: 'replicated' });
   });
 
@@ -53,8 +57,18 @@ describe('classifyRecord', () => {
     expect(action).toEqual({ kind: 'skip', reason: 'stamp-echo' });
   });
 
+  it('finding 3: stamps an application write that put back stale copies of the metadata it read', () => {
+    // Prepare: read at V_US (stamped here); a change at V_EU landed; the application puts back what it read, changed
+    const read = withContentHash({ pk: { S: 'a' }, x: { N: '1' }, [META.version]: { S: V_US }, [META.writer]: { S: 'stamp' }, [META.origin]: { S: 'us-east-1' } });
+    const landed = withContentHash({ pk: { S: 'a' }, x: { N: '2' }, [META.version]: { S: V_EU }, [META.writer]: { S: 'repl' }, [META.origin]: { S: 'eu-west-1' } });
+    // Act
+    const action = classifyRecord(record('MODIFY', { old: landed, new: { ...read, x: { N: '3' } } }), ctx);
+    // Assess: its version is above the one it replaced
+    expect(action).toMatchObject({ kind: 'stamp', version: { ms: 1500, counter: 0, region: 'us-east-1' }, floor: { ms: 500, region: 'eu-west-1' } });
+  });
+
   it('ships a write the client helper versioned in this region as is', () => {
-    const item = { pk: { S: 'a' }, x: { N: '1' }, [META.version]: { S: V_US }, [META.writer]: { S: 'app' }, [META.origin]: { S: 'us-east-1' } };
+    const item = withContentHash({ pk: { S: 'a' }, x: { N: '1' }, [META.version]: { S: V_US }, [META.writer]: { S: 'app' }, [META.origin]: { S: 'us-east-1' } });
     const action = classifyRecord(record('INSERT', { new: item }), ctx);
     expect(action).toEqual({ kind: 'ship', change: { table: 'orders', op: 'put', key: { pk: { S: 'a' } }, item: { pk: { S: 'a' }, x: { N: '1' } }, version: V_US, origin: 'us-east-1', writtenAt: 1500 } });
   });
@@ -74,37 +88,53 @@ describe('classifyRecord', () => {
 });
 
 describe('reconcile (after a stamp found the item changed)', () => {
-  const floor = { ms: 500, counter: 0, region: 'eu-west-1' };
-  const item = (v: string | undefined, writer: string, origin: string, extra: object = {}) => ({
-    pk: { S: 'a' },
-    ...(v ? { [META.version]: { S: v }, [META.writer]: { S: writer }, [META.origin]: { S: origin } } : {}),
-    ...extra,
-  });
+  const version = { ms: 700, counter: 0, region: 'us-east-1' };
+  const image = { pk: { S: 'a' }, x: { S: 'written in us-east-1' } };
+  /** An item as regionsync writes it: with its version, writer, origin and content hash. */
+  const sealed = (content: AttributeMap, v: string, writer: string, origin: string, extra: AttributeMap = {}) =>
+    withContentHash({ ...content, [META.version]: { S: v }, [META.writer]: { S: writer }, [META.origin]: { S: origin }, ...extra });
 
   it('does nothing when the item is gone (its REMOVE record follows)', () => {
-    expect(reconcile(undefined, floor, 'us-east-1')).toEqual({ kind: 'none' });
+    expect(reconcile(undefined, image, version, 'us-east-1')).toEqual({ kind: 'none' });
   });
 
-  it('stamps a later unstamped plain write, carrying this record`s floor forward', () => {
-    expect(reconcile(item(undefined, '', ''), floor, 'us-east-1')).toEqual({ kind: 'restamp', floor, tombstone: false });
+  it("stamps the write's own content when the item holds it without a version", () => {
+    expect(reconcile({ ...image }, image, version, 'us-east-1')).toEqual({ kind: 'restamp', version, expected: {} });
   });
 
-  it('re-ships its own stamp when it is above the record`s history (a retried batch loses nothing)', () => {
-    const current = item('000000000000600.000000.us-east-1', 'stamp', 'us-east-1');
-    expect(reconcile(current, floor, 'us-east-1')).toEqual({ kind: 'ship', current });
-  });
-
-  it('stamps again when its own stamp is not above the version the record replaced', () => {
-    const current = item(V_US, 'stamp', 'us-east-1', { [META.deleted]: { BOOL: true } });
-    expect(reconcile(current, floor, 'us-east-1')).toEqual({ kind: 'restamp', floor, expectedVersion: V_US, tombstone: true });
+  it('re-ships its own stamp at or above the write`s version (a retried batch loses nothing)', () => {
+    const current = sealed(image, '000000000000700.000000.us-east-1', 'stamp', 'us-east-1');
+    expect(reconcile(current, image, version, 'us-east-1')).toEqual({ kind: 'ship', current });
   });
 
   it('leaves a newer change from another region in place (the plain write lost the conflict)', () => {
-    expect(reconcile(item('000000000000900.000000.eu-west-1', 'repl', 'eu-west-1'), floor, 'us-east-1')).toEqual({ kind: 'none' });
+    const current = sealed({ pk: { S: 'a' }, x: { S: 'later, from eu-west-1' } }, '000000000000900.000000.eu-west-1', 'repl', 'eu-west-1');
+    expect(reconcile(current, image, version, 'us-east-1')).toEqual({ kind: 'none' });
   });
 
-  it('restores the write when a change no newer than what it replaced landed on it', () => {
+  it('finding 1: puts the write back over an older replicated change that overwrote it before its stamp', () => {
     const stale = '000000000000300.000000.eu-west-1';
-    expect(reconcile(item(stale, 'repl', 'eu-west-1'), floor, 'us-east-1')).toEqual({ kind: 'restore', floor, expectedVersion: stale });
+    const current = sealed({ pk: { S: 'a' }, x: { S: 'earlier, from eu-west-1' } }, stale, 'repl', 'eu-west-1');
+    expect(reconcile(current, image, version, 'us-east-1')).toEqual({ kind: 'restore', version, expected: { version: stale, contentHash: current[META.contentHash]!.S } });
+  });
+
+  it('leaves a later application write on top of that change alone (its own record follows)', () => {
+    const stale = '000000000000300.000000.eu-west-1';
+    const applied = sealed({ pk: { S: 'a' }, x: { S: 'earlier, from eu-west-1' } }, stale, 'repl', 'eu-west-1');
+    const current = { ...applied, y: { S: 'a later UpdateItem in us-east-1' } };
+    expect(reconcile(current, image, version, 'us-east-1')).toEqual({ kind: 'none' });
+  });
+
+  it('never reuses a version: a write at or below the stored version is put back above it', () => {
+    const current = sealed({ pk: { S: 'a' }, x: { S: 'same millisecond, from eu-west-1' } }, '000000000000700.000000.ap-south-1', 'repl', 'ap-south-1');
+    // ap-south-1 < us-east-1: the write's own version is already above it.
+    expect(reconcile(current, image, version, 'us-east-1')).toMatchObject({ kind: 'restore', version });
+    const ahead = sealed({ pk: { S: 'a' }, x: { S: 'x' } }, '000000000000700.000003.us-east-1', 'stamp', 'us-east-1', { [META.deleted]: { BOOL: true } });
+    expect(reconcile(ahead, undefined, version, 'us-east-1')).toEqual({ kind: 'ship', current: ahead });
+  });
+
+  it('puts a delete back over an older replicated change that recreated the item', () => {
+    const current = sealed({ pk: { S: 'a' }, x: { S: 'earlier' } }, '000000000000300.000000.eu-west-1', 'repl', 'eu-west-1');
+    expect(reconcile(current, undefined, version, 'us-east-1')).toMatchObject({ kind: 'restore', version });
   });
 });
