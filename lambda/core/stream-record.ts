@@ -16,6 +16,7 @@ import { canonicalItem } from './codec.ts';
 import { keyOf, stripMeta, type AttributeMap, type Change } from './change.ts';
 import { isReplicationWriter } from './echo-filter.ts';
 import { compareVersions, decodeVersion, type Version } from './version.ts';
+import { clientWriteRestamp } from './clock-bound.ts';
 import { mergeVectors, vectorFromAttribute, type VersionVector } from './vector.ts';
 import type { KeySchema } from './contract.ts';
 
@@ -36,12 +37,17 @@ export type ShipperAction =
       readonly baseVector: VersionVector;
       readonly sequenceNumber: string;
       readonly writtenAt: number;
+      /** Set when this restamps a client-helper write whose version was this far ahead of DynamoDB's clock (clock-bound.ts). */
+      readonly aheadOfClockMs?: number;
     }
   /** A plain delete: write a versioned tombstone (greater than `floor`) and ship the delete. */
   | {
       readonly kind: 'tombstone';
       readonly key: AttributeMap;
       readonly floor?: Version;
+      /** Only when restamping a client-helper tombstone (`aheadOfClockMs`): the version it must still carry. */
+      readonly expectedVersion?: string;
+      readonly aheadOfClockMs?: number;
       readonly oldImage?: AttributeMap;
       readonly baseVector: VersionVector;
       readonly sequenceNumber: string;
@@ -58,6 +64,8 @@ export interface ClassifyContext {
   readonly replicateTtlDeletes?: boolean;
   /** The table's TTL attribute: a tombstone's expiry travels with its delete. @default '_rs_exp' */
   readonly ttlAttribute?: string;
+  /** `lww` tables: restamp client-helper writes more than this ahead of the record's creation time (clock-bound.ts). @default never */
+  readonly maxClockOffsetMs?: number;
 }
 
 export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): ShipperAction {
@@ -91,7 +99,11 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
     if (isReplicationWriter(writer)) return { kind: 'skip', reason: 'replicated' };
     if (writer === 'stamp') return { kind: 'skip', reason: 'stamp-echo' };
     if (writer === 'app' && stringAttr(newImage[META.origin]) === ctx.region && decodeVersion(newVersion)?.region === ctx.region) {
-      return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt, ctx.ttlAttribute ?? META.expiresAt) };
+      // Clock bound: a version from a host clock beyond the bound ahead of DynamoDB's is restamped, never shipped.
+      const restamp = clientWriteRestamp(decodeVersion(newVersion), versionOf(oldImage), writtenAt, ctx.maxClockOffsetMs);
+      if (!restamp) return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt, ctx.ttlAttribute ?? META.expiresAt) };
+      const common = { key, floor: restamp.floor, expectedVersion: newVersion, aheadOfClockMs: restamp.aheadMs, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, writtenAt };
+      return newImage[META.deleted]?.BOOL === true ? { kind: 'tombstone', ...common } : { kind: 'stamp', ...common, image: newImage };
     }
   }
   // Plain application write (or metadata regionsync does not recognise): stamp it. The stamp is

@@ -21,6 +21,7 @@ import { compareVersions, decodeVersion, HybridLogicalClock, type Version } from
 import { customLocalWrite, type Resolver } from '../core/resolver.ts';
 import { SettingsError } from '../core/errors.ts';
 import { selectedBatches } from './selective.ts';
+import { clockBoundOf } from '../core/clock-bound.ts';
 import { stampedPutInput, stampInput, stateContext, statePutInput, tombstoneInput } from '../core/writes.ts';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call. */
@@ -61,7 +62,8 @@ export class Shipper {
     private readonly settings: FunctionSettings,
     private readonly deps: ShipperDeps,
   ) {
-    this.clock = deps.clock ?? new HybridLogicalClock(settings.region);
+    // Bounded: no floor drags it more than maxClockOffsetSeconds ahead (core/clock-bound.ts).
+    this.clock = deps.clock ?? new HybridLogicalClock(settings.region, Date.now, clockBoundOf(settings).maxOffsetMs);
     this.now = deps.now ?? Date.now;
   }
 
@@ -116,7 +118,10 @@ export class Shipper {
       now: this.now(),
       replicateTtlDeletes: settings.replicateTtlDeletes ?? false,
       ttlAttribute: settings.ttlAttribute,
+      // Clock bound: lww only; merging strategies keep the version inside their state, which a restamp cannot rewrite.
+      ...((settings.strategy?.strategy ?? 'lww') === 'lww' ? { maxClockOffsetMs: clockBoundOf(settings).maxOffsetMs } : {}),
     });
+    if (action.kind !== 'skip' && action.kind !== 'ship' && action.aheadOfClockMs !== undefined) this.countRestamp(action.key, action.aheadOfClockMs);
     switch (action.kind) {
       case 'skip':
         return undefined;
@@ -139,7 +144,7 @@ export class Shipper {
     const strategy = settings.strategy?.strategy ?? 'lww';
     if (strategy !== 'lww') return this.foldIntoState(action);
     let base = action.baseVector;
-    let write = action.kind === 'stamp' ? this.stampWrite(action.key, action.floor, action.expectedVersion, base) : this.tombstoneWrite(action.key, action.floor, undefined, base);
+    let write = action.kind === 'stamp' ? this.stampWrite(action.key, action.floor, action.expectedVersion, base) : this.tombstoneWrite(action.key, action.floor, action.expectedVersion, base);
     for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
       try {
         const image = await write();
@@ -218,6 +223,12 @@ export class Shipper {
       }
     }
     throw new Error(`item ${keyToString(action.key)} kept changing while its write was folded in; the batch will be retried`);
+  }
+
+  /** A client-helper write from a host clock beyond the bound, restamped: loud, the host's clock needs fixing. */
+  private countRestamp(key: AttributeMap, aheadOfClockMs: number): void {
+    this.deps.logger.warn('client-helper write restamped: its version was beyond maxClockOffsetSeconds ahead of DynamoDB\'s clock; check the application host\'s clock', { key: keyToString(key), aheadOfClockMs });
+    this.deps.metrics.addMetric(METRICS.names.clientWritesRestamped, MetricUnit.Count, 1);
   }
 
   /** UpdateItem that adds this region's version to the item as it is; returns the item written. */

@@ -71,7 +71,8 @@ export class Cluster {
     resolver?: Resolver,
   ) {
     for (const r of regions) {
-      const table = new FakeTable(r, KEY);
+      // DynamoDB's clock is the true time: only the regions' function clocks are skewed.
+      const table = new FakeTable(r, KEY, () => this.t);
       this.tables.set(r, table);
       this.streamPos.set(r, 0);
       const now = () => this.t + (skewMs[r] ?? 0);
@@ -92,6 +93,11 @@ export class Cluster {
         new Applier(settingsFor(r, regions, strategy), { dynamodb: table.client, sqs: this.sqs.client, logger: silentLogger(), metrics: silentMetrics(), now, ...(resolver ? { resolver } : {}) }),
       );
     }
+  }
+
+  /** The true time (what DynamoDB's clock reads), before any region's skew. */
+  get time(): number {
+    return this.t;
   }
 
   tick(ms = 1): void {

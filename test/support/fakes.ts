@@ -29,6 +29,8 @@ export class FakeTable {
   constructor(
     readonly region: string,
     readonly key: KeySchema,
+    /** DynamoDB's own clock: stream records' ApproximateCreationDateTime. @default Date.now */
+    private readonly now: () => number = Date.now,
   ) {}
 
   private keyString(item: Item): string {
@@ -152,7 +154,7 @@ export class FakeTable {
       eventSource: 'aws:dynamodb',
       awsRegion: this.region,
       dynamodb: {
-        ApproximateCreationDateTime: Date.now() / 1000,
+        ApproximateCreationDateTime: this.now() / 1000,
         Keys: toWire(keys) as never,
         ...(item ? { NewImage: toWire(item) as never } : {}),
         ...(old ? { OldImage: toWire(old) as never } : {}),
