@@ -67,7 +67,7 @@ const alarmArn = (region: string, name: string) => `arn:\${AWS::Partition}:cloud
 function expectedAlarmNames(table: keyof typeof THRESHOLDS, region: string): string[] {
   const sources = TABLE_REGIONS[table].filter((r) => r !== region);
   return [
-    ...sources.flatMap((s) => [`${APP}/${table}/lagP99/${s}`, `${APP}/${table}/lagMax/${s}`]),
+    ...sources.flatMap((s) => [`${APP}/${table}/lagP99/${s}`, `${APP}/${table}/lagMax/${s}`, `${APP}/${table}/clockSkew/${s}`]),
     ...['dlq', 'backlogAge', 'iteratorAge', 'parkedAge', 'shipperErrors', 'applierErrors'].map((k) => `${APP}/${table}/${k}`),
   ];
 }
