@@ -416,7 +416,8 @@ describe('switches', () => {
 
     // Assess
     expect(REGIONS.map((r) => [r, count(r, 'AWS::CloudWatch::Alarm'), count(r, 'AWS::SNS::Topic')])).toEqual([
-      ['us-east-1', 18, 1],
+      // orders: 3 per source (lagP99, lagMax, clockSkew) × 1 + 6; profiles: 3 × 2 + 6.
+      ['us-east-1', 21, 1],
       ['eu-west-1', 0, 0],
       ['ap-southeast-1', 0, 0],
     ]);
