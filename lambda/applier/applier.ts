@@ -16,7 +16,9 @@ import { emptyState, mergeStates, parseState, sameState, serializeState } from '
 import { resolveCustom, type Resolver } from '../core/resolver.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import { META, METRICS, type FunctionSettings } from '../core/contract.ts';
-import { InvalidMessageError, SettingsError } from '../core/errors.ts';
+import { ClockOffsetError, InvalidMessageError, SettingsError } from '../core/errors.ts';
+import { admitChange, clockBoundOf, type Admission } from '../core/clock-bound.ts';
+import { decodeVersion } from '../core/version.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
 import { applyInput, changeToItem, stateContext, statePutInput } from '../core/writes.ts';
 import { replicationWriterFor } from '../core/echo-filter.ts';
@@ -81,6 +83,9 @@ export class Applier {
         await this.deadLetter(encodeMessage([change]), `change ${i}: ${reason}`, record.messageId);
         return 'dead-lettered';
       }
+      // Clock bound: a change from the future waits (or is dead-lettered); its version is never rewritten.
+      const admission = admitChange(decodeVersion(change.version)!, this.now(), clockBoundOf(this.settings));
+      if (admission.kind !== 'apply') return this.holdBack(change, admission, i, record.messageId);
       try {
         const result = await this.apply(change);
         if (result !== 'dead-lettered') this.deps.pairMetrics?.applyOutcome({ table: this.settings.logicalTable, source: change.origin, target: this.settings.region }, result, change, this.now());
@@ -100,6 +105,20 @@ export class Applier {
     const errors = results.filter((r): r is Error => r instanceof Error);
     // The whole message comes back; the changes that did apply are then duplicates and skip.
     if (errors.length > 0) throw errors[0];
+  }
+
+  /**
+   * A change whose version is beyond maxClockOffsetSeconds ahead of this region's clock: counted
+   * per source region (its clock is the likely culprit), then either left for the message's retry
+   * (it applies once this clock is within the bound) or, when retries cannot wait that long,
+   * dead-lettered with the reason. Either way nothing is lost and no version is rewritten.
+   */
+  private async holdBack(change: Change, admission: Exclude<Admission, { kind: 'apply' }>, i: number, messageId: string): Promise<'dead-lettered' | Error> {
+    this.deps.pairMetrics?.aheadOfClock({ table: this.settings.logicalTable, source: change.origin, target: this.settings.region });
+    this.deps.logger.warn('change ahead of this region\'s clock beyond the bound; not applied now', { key: keyToString(change.key), version: change.version, aheadMs: admission.aheadMs, outcome: admission.kind });
+    if (admission.kind === 'wait') return new ClockOffsetError(admission.reason, admission.aheadMs, clockBoundOf(this.settings).maxOffsetMs, { version: change.version });
+    await this.deadLetter(encodeMessage([change]), `change ${i}: ${admission.reason}`, messageId);
+    return 'dead-lettered';
   }
 
   /** Applies one change by the table's strategy; records a conflict when the versions were concurrent. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SelectionSpec } from './selection.ts';
+import type { ClockBound } from './clock-bound.ts';
 
 /**
  * Names shared by the CDK app (`lib/`), the Lambda handlers (`lambda/`) and the local
@@ -117,6 +118,8 @@ export interface FunctionSettings {
   readonly selection?: SelectionSpec;
   /** Applier only: table that records conflicts in this region, and for how long (seconds). */
   readonly conflictLog?: { readonly tableName: string; readonly retentionSeconds: number };
+  /** The clock bound (`maxClockOffsetSeconds`, core/clock-bound.ts). @default 5 s, and 27 min of holding by retries */
+  readonly clockBound?: ClockBound;
 }
 
 export const METRICS = {
@@ -140,6 +143,10 @@ export const METRICS = {
     messagesBacklogged: 'MessagesBacklogged',
     /** Backlog messages delivered to their target region. */
     messagesDrained: 'MessagesDrained',
+    /** Applier, per pair: changes not applied because their version was beyond maxClockOffsetSeconds ahead of this region's clock (waiting or dead-lettered). */
+    changesAheadOfClock: 'ChangesAheadOfClock',
+    /** Shipper: client-helper writes restamped because their version was beyond maxClockOffsetSeconds ahead of DynamoDB's clock. */
+    clientWritesRestamped: 'ClientWritesRestamped',
   },
 } as const;
 

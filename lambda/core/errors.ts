@@ -24,3 +24,19 @@ export class InvalidMessageError extends RegionSyncError {}
 
 /** A function was deployed with settings it cannot use. */
 export class SettingsError extends RegionSyncError {}
+
+/**
+ * A clock reading more than the configured bound (`maxClockOffsetSeconds`) away from another:
+ * a version from the future, or a host clock ahead of DynamoDB's. Nothing was written; the
+ * operation can be retried once the clocks agree (see lambda/core/clock-bound.ts).
+ */
+export class ClockOffsetError extends RegionSyncError {
+  constructor(
+    message: string,
+    public readonly aheadMs: number,
+    public readonly maxOffsetMs: number,
+    context: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message, { ...context, aheadMs, maxOffsetMs });
+  }
+}

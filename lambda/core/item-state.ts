@@ -154,9 +154,9 @@ export function serializeState(state: ItemState, ctx: StateContext, writer: 'sta
 }
 
 /**
- * Folds a local write (the record's old and new images; new undefined for a delete) into `state`:
- * what it wrote carries `version` (when the write happened), and the item `itemVersion` (at least
- * as high, above everything the item held: what the change is shipped as).
+ * Folds a local write (the record's old and new images; new undefined for a delete) into `state`
+ * at `version` (when the write happened: a later change from elsewhere, already merged in, keeps
+ * what it set). The item's version stays the newest it holds.
  */
 export function applyLocalWrite(
   state: ItemState,
@@ -165,7 +165,6 @@ export function applyLocalWrite(
   version: Version,
   ctx: StateContext,
   tombstoneExpiresAt: number,
-  itemVersion: Version = version,
 ): ItemState {
   const s = structuredClone(state);
   const v = encodeVersion(version);
@@ -234,9 +233,11 @@ export function applyLocalWrite(
       }
     }
   }
-  s.version = encodeVersion(itemVersion);
-  s.origin = itemVersion.region;
-  s.vector = advance(s.vector, itemVersion);
+  if (compareVersionStrings(v, s.version) > 0) {
+    s.version = v;
+    s.origin = me;
+  }
+  s.vector = advance(s.vector, version);
   return s;
 }
 

@@ -32,6 +32,8 @@ export const PAIR_METRICS = {
   stale: { name: METRICS.names.changesStale, unit: MetricUnit.Count, region: 'target' },
   /** Source write → applied in the target, in ms (see {@link replicationLagMs}); one value per applied change. */
   lag: { name: METRICS.names.replicationLag, unit: MetricUnit.Milliseconds, region: 'target' },
+  /** Changes not applied because their version was beyond maxClockOffsetSeconds ahead of the target's clock (Count): the source's clock is probably ahead. */
+  aheadOfClock: { name: METRICS.names.changesAheadOfClock, unit: MetricUnit.Count, region: 'target' },
 } as const;
 
 /**
@@ -52,6 +54,8 @@ export const TABLE_METRICS = {
 export const SOURCE_METRICS = {
   backlogged: METRICS.names.messagesBacklogged,
   drained: METRICS.names.messagesDrained,
+  /** Client-helper writes restamped because their host clock was beyond maxClockOffsetSeconds ahead (lambda/core/clock-bound.ts). */
+  restamped: METRICS.names.clientWritesRestamped,
 } as const;
 
 /** What AWS itself publishes, and the local runtime emulates (local/service-metrics.ts). */
@@ -79,9 +83,10 @@ export const AWS_METRICS = {
 /**
  * The alarm kinds regionsync creates; also what a table's write fence can be triggered by.
  * `backlogAge` is the target's inbound queue; `parkedAge` the source's outage backlog (changes
- * parked for an unreachable target region).
+ * parked for an unreachable target region). `clockSkew` (per source region): a change from the
+ * source arrived beyond maxClockOffsetSeconds ahead of the target's clock.
  */
-export const ALARM_KINDS = ['lagP99', 'lagMax', 'dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors', 'parkedAge'] as const;
+export const ALARM_KINDS = ['lagP99', 'lagMax', 'dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors', 'parkedAge', 'clockSkew'] as const;
 export type AlarmKind = (typeof ALARM_KINDS)[number];
 
 /**
@@ -142,11 +147,13 @@ export interface PairMetricsSink {
   shipped(pair: Pair, count: number): void;
   /** The applier finished with one change: applied (with its lag) or skipped as stale. */
   applyOutcome(pair: Pair, outcome: 'applied' | 'stale', change: Pick<Change, 'writtenAt' | 'version'>, now: number): void;
+  /** The applier held back (or dead-lettered) one change whose version was beyond the clock bound ahead of its clock. */
+  aheadOfClock(pair: Pair): void;
   /** Writes what was recorded (one EMF line per pair) and clears it. */
   publish(): void;
 }
 
-export const NO_PAIR_METRICS: PairMetricsSink = { shipped: () => undefined, applyOutcome: () => undefined, publish: () => undefined };
+export const NO_PAIR_METRICS: PairMetricsSink = { shipped: () => undefined, applyOutcome: () => undefined, aheadOfClock: () => undefined, publish: () => undefined };
 
 /**
  * Per-pair metrics in the Embedded Metric Format: one Powertools Metrics instance per pair, whose
@@ -166,6 +173,10 @@ export class PairMetrics implements PairMetricsSink {
     this.count(pair, outcome, 1);
     // One value per change, so CloudWatch's percentiles are over every change.
     if (outcome === 'applied') this.entry(pair).metrics.addMetric(PAIR_METRICS.lag.name, PAIR_METRICS.lag.unit, replicationLagMs(change, now));
+  }
+
+  aheadOfClock(pair: Pair): void {
+    this.count(pair, 'aheadOfClock', 1);
   }
 
   publish(): void {
@@ -197,4 +208,4 @@ export class PairMetrics implements PairMetricsSink {
   }
 }
 
-type PairCount = 'shipped' | 'applied' | 'stale';
+type PairCount = 'shipped' | 'applied' | 'stale' | 'aheadOfClock';

@@ -17,5 +17,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): FunctionSett
   if (typeof s.key?.partitionKey !== 'string') throw new SettingsError(`${ENV.settings}.key.partitionKey must be a string`);
   if (!(s.tombstoneTtlSeconds > 0)) throw new SettingsError(`${ENV.settings}.tombstoneTtlSeconds must be positive`);
   if (!(s.maxMessageBytes > 1024)) throw new SettingsError(`${ENV.settings}.maxMessageBytes must be above 1024`);
+  if (s.clockBound !== undefined && !(s.clockBound.maxOffsetMs > 0 && (s.clockBound.holdMs ?? 0) >= 0)) {
+    throw new SettingsError(`${ENV.settings}.clockBound must be { maxOffsetMs > 0, holdMs >= 0 }`, { field: 'clockBound' });
+  }
   return s;
 }

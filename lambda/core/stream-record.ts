@@ -14,8 +14,9 @@ import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from 'aws
 import { META, REPLICATED_META } from './contract.ts';
 import { keyOf, stripMeta, type AttributeMap, type Change } from './change.ts';
 import { isReplicationWriter } from './echo-filter.ts';
-import { compareVersions, decodeVersion, maxVersion, versionAt, type Version } from './version.ts';
+import { compareVersions, decodeVersion, encodeVersion, maxVersion, versionAt, type Version } from './version.ts';
 import { sameContent, writtenByRegionsync } from './content-hash.ts';
+import { clientWriteRestamp } from './clock-bound.ts';
 import { mergeVectors, vectorFromAttribute, type VersionVector } from './vector.ts';
 import type { KeySchema } from './contract.ts';
 
@@ -39,6 +40,8 @@ export type ShipperAction =
       readonly baseVector: VersionVector;
       readonly sequenceNumber: string;
       readonly writtenAt: number;
+      /** Set when this restamps a client-helper write whose version was this far ahead of DynamoDB's clock (clock-bound.ts). */
+      readonly aheadOfClockMs?: number;
     }
   /** A plain delete: write a tombstone at `version` and ship the delete. */
   | {
@@ -46,6 +49,9 @@ export type ShipperAction =
       readonly key: AttributeMap;
       readonly version: Version;
       readonly floor?: Version;
+      /** Only when restamping a client-helper tombstone (`aheadOfClockMs`): the version and content hash it must still carry. */
+      readonly guard?: ItemGuard;
+      readonly aheadOfClockMs?: number;
       readonly oldImage?: AttributeMap;
       readonly baseVector: VersionVector;
       readonly sequenceNumber: string;
@@ -62,6 +68,8 @@ export interface ClassifyContext {
   readonly replicateTtlDeletes?: boolean;
   /** The table's TTL attribute: a tombstone's expiry travels with its delete. @default '_rs_exp' */
   readonly ttlAttribute?: string;
+  /** `lww` tables: restamp client-helper writes more than this ahead of the record's creation time (clock-bound.ts). @default never */
+  readonly maxClockOffsetMs?: number;
 }
 
 export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): ShipperAction {
@@ -87,12 +95,27 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   if (!newImage) return { kind: 'skip', reason: 'not-a-change' };
 
   const newVersion = stringAttr(newImage[META.version]);
+  // The one regionsync write that lowers a version: the restamp of a client-helper write from a
+  // host clock beyond the bound (below). It changed no content, and the version it replaced is that far ahead.
+  const restampEcho =
+    stringAttr(newImage[META.writer]) === 'stamp' &&
+    stringAttr(oldImage?.[META.writer]) === 'app' &&
+    oldImage !== undefined &&
+    sameContent(oldImage, newImage) &&
+    clientWriteRestamp(versionOf(oldImage), undefined, writtenAt, ctx.maxClockOffsetMs) !== undefined;
+  if (restampEcho) return { kind: 'skip', reason: 'stamp-echo' };
   if (writtenByRegionsyncNow(oldImage, newImage)) {
     const writer = stringAttr(newImage[META.writer]);
     if (isReplicationWriter(writer)) return { kind: 'skip', reason: 'replicated' };
     if (writer === 'stamp') return { kind: 'skip', reason: 'stamp-echo' };
     if (writer === 'app' && stringAttr(newImage[META.origin]) === ctx.region && decodeVersion(newVersion)?.region === ctx.region) {
-      return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt, ctx.ttlAttribute ?? META.expiresAt) };
+      // Clock bound: a version from a host clock beyond the bound ahead of DynamoDB's is restamped, never shipped.
+      const restamp = clientWriteRestamp(decodeVersion(newVersion), versionOf(oldImage), writtenAt, ctx.maxClockOffsetMs);
+      if (!restamp) return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt, ctx.ttlAttribute ?? META.expiresAt) };
+      const common = { key, version: versionAt(writtenAt, ctx.region, restamp.floor), floor: restamp.floor, aheadOfClockMs: restamp.aheadMs, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, writtenAt };
+      if (newImage[META.deleted]?.BOOL !== true) return { kind: 'stamp', ...common, expectedVersion: newVersion, image: newImage };
+      const hash = stringAttr(newImage[META.contentHash]);
+      return { kind: 'tombstone', ...common, guard: { ...(newVersion !== undefined ? { version: newVersion } : {}), ...(hash !== undefined ? { contentHash: hash } : {}) } };
     }
   }
   // An application write (or metadata regionsync does not recognise): stamp it. The stamp is
@@ -144,10 +167,14 @@ function lockOf(image: AttributeMap | undefined): number {
   return Number.isSafeInteger(n) ? n : 0;
 }
 
-/** Builds the change to ship from an item as stored (with metadata). */
-export function changeFromImage(image: AttributeMap, ctx: Pick<ClassifyContext, 'logicalTable' | 'key'>, writtenAt: number, ttlAttribute?: string): Change {
-  const version = stringAttr(image[META.version]);
-  const origin = stringAttr(image[META.origin]);
+/**
+ * Builds the change to ship from an item as stored (with metadata). `as`: the version to ship it
+ * at when that is not the item's (a merge strategy's local write ships at its own version, while
+ * the item's stays the newest it holds, perhaps another region's).
+ */
+export function changeFromImage(image: AttributeMap, ctx: Pick<ClassifyContext, 'logicalTable' | 'key'>, writtenAt: number, ttlAttribute?: string, as?: Version): Change {
+  const version = as ? encodeVersion(as) : stringAttr(image[META.version]);
+  const origin = as ? as.region : stringAttr(image[META.origin]);
   if (!version || !origin) throw new Error('image has no regionsync version');
   const key = keyOf(image, ctx.key);
   const meta = Object.fromEntries(REPLICATED_META.filter((m) => image[m] !== undefined).map((m) => [m, image[m]!]));

@@ -6,6 +6,9 @@
  * region the clock only moves forward, and the region name separates regions.
  */
 
+import { DEFAULT_MAX_CLOCK_OFFSET_MS } from './clock-bound.ts';
+import { ClockOffsetError } from './errors.ts';
+
 export interface Version {
   /** Milliseconds since the epoch (wall clock, pushed forward past any version seen). */
   readonly ms: number;
@@ -73,28 +76,45 @@ export function maxVersion(a: Version | undefined, b: Version | undefined): Vers
  * A hybrid logical clock for one region. `next(floor)` returns a version greater than every
  * version it returned before and greater than `floor` (the version the item carries now), so a
  * write stamped on top of a replicated change always wins over it, whatever the clocks say.
+ *
+ * Bounded (review finding 10, see clock-bound.ts): it never returns a version more than
+ * `maxOffsetMs` ahead of the highest wall-clock reading it has taken. A floor beyond that is a
+ * clock from the future: `next` throws ClockOffsetError and changes nothing, rather than clamp,
+ * because a clamped version would lose to the very version the write replaced. So every version
+ * it returns is above its floor, and no other clock can drag this one further than the bound.
  */
 export class HybridLogicalClock {
   private lastMs = 0;
   private lastCounter = 0;
+  private maxWall = 0;
 
   constructor(
     private readonly region: string,
     private readonly now: () => number = Date.now,
+    private readonly maxOffsetMs: number = DEFAULT_MAX_CLOCK_OFFSET_MS,
   ) {}
 
   next(floor?: Version): Version {
     const wall = Math.floor(this.now());
+    // The highest reading, so a wall clock stepping back does not tighten the bound under versions already returned.
+    this.maxWall = Math.max(wall, this.maxWall);
+    const limit = this.maxWall + this.maxOffsetMs;
     const floorMs = floor?.ms ?? 0;
-    const ms = Math.max(wall, this.lastMs, floorMs);
+    let ms = Math.max(wall, this.lastMs, floorMs);
     let counter = 0;
     if (ms === this.lastMs) counter = this.lastCounter + 1;
     if (floor && ms === floorMs) counter = Math.max(counter, floor.counter + 1);
-    if (counter > MAX_COUNTER) {
-      // A million changes in one millisecond: move to the next millisecond instead of overflowing.
-      this.lastMs = ms + 1;
-      this.lastCounter = 0;
-      return { ms: this.lastMs, counter: 0, region: this.region };
+    // A million changes in one millisecond: move to the next millisecond instead of overflowing.
+    if (counter > MAX_COUNTER) [ms, counter] = [ms + 1, 0];
+    if (ms > limit) {
+      const aheadMs = floorMs - this.maxWall;
+      throw new ClockOffsetError(
+        `version ${floor ? encodeVersion(floor) : ''} is ${aheadMs} ms ahead of the ${this.region} clock (maxClockOffsetSeconds: ${this.maxOffsetMs / 1000}); ` +
+          'refusing to stamp above it: one of the clocks is off (check NTP); retry once they agree',
+        aheadMs,
+        this.maxOffsetMs,
+        { region: this.region, floor: floor ? encodeVersion(floor) : undefined, wall },
+      );
     }
     this.lastMs = ms;
     this.lastCounter = counter;

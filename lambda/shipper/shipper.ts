@@ -22,6 +22,7 @@ import { decodeVersion, maxVersion, versionAt, type Version } from '../core/vers
 import { customLocalWrite, type Resolver } from '../core/resolver.ts';
 import { SettingsError } from '../core/errors.ts';
 import { selectedBatches } from './selective.ts';
+import { clockBoundOf } from '../core/clock-bound.ts';
 import { stampedPutInput, stampInput, stateContext, statePutInput, tombstoneInput } from '../core/writes.ts';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call. */
@@ -114,7 +115,10 @@ export class Shipper {
       now: this.now(),
       replicateTtlDeletes: settings.replicateTtlDeletes ?? false,
       ttlAttribute: settings.ttlAttribute,
+      // Clock bound: lww only; merging strategies keep the version inside their state, which a restamp cannot rewrite.
+      ...((settings.strategy?.strategy ?? 'lww') === 'lww' ? { maxClockOffsetMs: clockBoundOf(settings).maxOffsetMs } : {}),
     });
+    if (action.kind !== 'skip' && action.kind !== 'ship' && action.aheadOfClockMs !== undefined) this.countRestamp(action.key, action.aheadOfClockMs);
     switch (action.kind) {
       case 'skip':
         return undefined;
@@ -142,7 +146,7 @@ export class Shipper {
     let write =
       action.kind === 'stamp'
         ? this.stampWrite(action.key, action.version, { expectedVersion: action.expectedVersion }, image!, base)
-        : this.tombstoneWrite(action.key, action.version, undefined, base);
+        : this.tombstoneWrite(action.key, action.version, action.guard, base);
     for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
       try {
         const written = await write();
@@ -187,19 +191,20 @@ export class Shipper {
         .send(new GetItemCommand({ TableName: settings.tableName, Key: fromWire(action.key), ConsistentRead: true }))
         .then((o) => (o.Item ? toWire(o.Item) : undefined));
       if (current && (current[META.sequence]?.S ?? '') >= action.sequenceNumber && current[META.version]) {
-        // Already folded in by an earlier attempt: shipping the current state again is harmless.
-        return changeFromImage(current, settings, action.writtenAt, settings.ttlAttribute);
+        // Already folded in by an earlier attempt: shipping the current state again is harmless (at
+        // this region's newest write, the version an origin's change must carry).
+        return changeFromImage(current, settings, action.writtenAt, settings.ttlAttribute, decodeVersion(vectorFromAttribute(current[META.vector])[settings.region]));
       }
       // The old image is a past state of this very item: joining it in changes nothing the item
       // still has, and brings back the merge state a delete or a whole-item PutItem dropped.
       const past = action.oldImage?.[META.version] ? parseState(action.oldImage, ctx) : emptyState(action.key);
       const state = mergeStates(current ? parseState(current, ctx) : emptyState(action.key), past, ctx);
-      // What the write changed carries the version of when it happened (so a later write elsewhere,
-      // already merged in, keeps its attributes); the item moves above everything it holds.
-      const version = versionAt(action.writtenAt, settings.region, maxVersion(action.floor, decodeVersion(state.version)));
-      // Above every earlier write of this region too (they are folded in stream order): two writes in
-      // the same instant must not share a version. A later write from elsewhere may stay above it.
+      // The write's version is when it happened (so a later write from elsewhere, already merged in,
+      // keeps what it set), above every earlier write of this region (they are folded in stream
+      // order: two writes in the same instant must not share a version).
       const ownVersion = versionAt(action.writtenAt, settings.region, maxVersion(action.floor, decodeVersion(state.vector[settings.region])));
+      // `custom`: a local write supersedes every sibling it has seen, so it goes above all of them.
+      const aboveAll = versionAt(action.writtenAt, settings.region, maxVersion(action.floor, decodeVersion(state.version)));
       const expiresAt = Math.floor(this.now() / 1000) + settings.tombstoneTtlSeconds;
       const image = action.kind === 'stamp' ? action.image : undefined;
       let written: AttributeMap;
@@ -207,10 +212,10 @@ export class Shipper {
         if (!this.deps.resolver) throw new SettingsError('table uses the custom strategy but the shipper was built without a resolver');
         // With the item gone (a delete), the record's old image is the state the delete removes.
         const seen = current ?? (action.oldImage?.[META.version] ? action.oldImage : undefined);
-        const args = { current: seen, keyItem: action.key, image, baseVector: action.baseVector, version, resolver: this.deps.resolver, key: settings.key, ttlAttribute: settings.ttlAttribute, tombstoneExpiresAt: expiresAt };
+        const args = { current: seen, keyItem: action.key, image, baseVector: action.baseVector, version: aboveAll, resolver: this.deps.resolver, key: settings.key, ttlAttribute: settings.ttlAttribute, tombstoneExpiresAt: expiresAt };
         written = customLocalWrite(args).item;
       } else {
-        const next = applyLocalWrite(state, action.oldImage, image, ownVersion, ctx, expiresAt, version);
+        const next = applyLocalWrite(state, action.oldImage, image, ownVersion, ctx, expiresAt);
         next.vector = mergeVectors(next.vector, action.baseVector);
         written = serializeState(next, ctx, 'stamp');
       }
@@ -218,12 +223,18 @@ export class Shipper {
       try {
         await this.deps.dynamodb.send(new PutItemCommand(statePutInput(settings, item, current)));
         this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
-        return changeFromImage(item, settings, action.writtenAt, settings.ttlAttribute);
+        return changeFromImage(item, settings, action.writtenAt, settings.ttlAttribute, settings.strategy?.strategy === 'custom' ? aboveAll : ownVersion);
       } catch (e) {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
       }
     }
     throw new Error(`item ${keyToString(action.key)} kept changing while its write was folded in; the batch will be retried`);
+  }
+
+  /** A client-helper write from a host clock beyond the bound, restamped: loud, the host's clock needs fixing. */
+  private countRestamp(key: AttributeMap, aheadOfClockMs: number): void {
+    this.deps.logger.warn('client-helper write restamped: its version was beyond maxClockOffsetSeconds ahead of DynamoDB\'s clock; check the application host\'s clock', { key: keyToString(key), aheadOfClockMs });
+    this.deps.metrics.addMetric(METRICS.names.clientWritesRestamped, MetricUnit.Count, 1);
   }
 
   /** UpdateItem that adds `version` to the item as it is; returns the item written. */

@@ -24,6 +24,8 @@ import { customLocalWrite, type Resolver } from '../../lambda/core/resolver.ts';
 import { advance, vectorFromAttribute, vectorToAttribute } from '../../lambda/core/vector.ts';
 import { decodeVersion, encodeVersion, HybridLogicalClock, type Version } from '../../lambda/core/version.ts';
 import { statePutInput } from '../../lambda/core/writes.ts';
+import { DEFAULT_MAX_CLOCK_OFFSET_SECONDS, hostAheadOfServerMs } from '../../lambda/core/clock-bound.ts';
+import { ClockOffsetError } from '../../lambda/core/errors.ts';
 
 export type PlainItem = Record<string, NativeAttributeValue>;
 
@@ -48,6 +50,14 @@ export interface RegionSyncClientOptions {
   readonly table: ClientTable;
   /** Conditional-write attempts before giving up on a hot item. @default 8 */
   readonly maxAttempts?: number;
+  /**
+   * The deployment's `maxClockOffsetSeconds`: the helper refuses to write (ClockOffsetError, nothing
+   * written) when this host's clock is further than this ahead of DynamoDB's, or an item's version
+   * further than this ahead of this host's clock. @default 5
+   */
+  readonly maxClockOffsetSeconds?: number;
+  /** This host's clock (tests). @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface WriteResult {
@@ -55,20 +65,26 @@ export interface WriteResult {
   readonly version: string;
 }
 
-/** One clock per region and process: versions from this process only move forward. */
+/** One clock per region (and clock bound) and process: versions from this process only move forward. */
 const clocks = new Map<string, HybridLogicalClock>();
 
 export class RegionSyncClient {
   private readonly ctx: StateContext;
   private readonly clock: HybridLogicalClock;
+  private readonly now: () => number;
+  private readonly maxOffsetMs: number;
 
   constructor(private readonly options: RegionSyncClientOptions) {
     const t = options.table;
     const key: KeySchema = { partitionKey: t.partitionKey, ...(t.sortKey ? { sortKey: t.sortKey } : {}) };
     this.ctx = { key, strategy: t.strategy ?? { strategy: 'lww' }, ttlAttribute: t.ttlAttribute ?? META.expiresAt };
     if (this.ctx.strategy.strategy === 'custom' && !t.resolver) throw new Error(`RegionSyncClient: table ${t.name} uses the custom strategy; pass its resolver`);
-    let clock = clocks.get(options.region);
-    if (!clock) clocks.set(options.region, (clock = new HybridLogicalClock(options.region)));
+    this.now = options.now ?? Date.now;
+    this.maxOffsetMs = (options.maxClockOffsetSeconds ?? DEFAULT_MAX_CLOCK_OFFSET_SECONDS) * 1000;
+    const shared = `${options.region}\0${this.maxOffsetMs}`;
+    let clock = options.now ? undefined : clocks.get(shared);
+    if (!clock) clock = new HybridLogicalClock(options.region, this.now, this.maxOffsetMs);
+    if (!options.now) clocks.set(shared, clock);
     this.clock = clock;
   }
 
@@ -135,14 +151,15 @@ export class RegionSyncClient {
     for (let attempt = 0; attempt < (this.options.maxAttempts ?? 8); attempt++) {
       // An eventually consistent read (half the price) is safe: the write is conditional on the
       // version read, so a stale read only costs a retry, which reads consistently.
-      const current = await this.read(key, attempt > 0);
+      const { item: current, serverDateMs, sentAtMs } = await this.readWithTime(key, attempt > 0);
+      this.checkHostClock(sentAtMs, serverDateMs);
       const visible = current && !isTombstone(current) ? unmarshall(fromWire(stripMeta(current, [ctx.ttlAttribute]))) : undefined;
       const wanted = next(visible);
       const oldImage = visible ? stripMeta(current!, [ctx.ttlAttribute]) : undefined;
       const newImage = wanted ? { ...toWire(marshall(wanted, { removeUndefinedValues: true })), ...wireKey } : undefined;
       const floor = decodeVersion(current?.[META.version]?.S);
-      const version = this.clock.next(floor);
-      const expiresAt = Math.floor(Date.now() / 1000) + (this.options.table.tombstoneTtlSeconds ?? 1_296_000);
+      const version = this.nextVersion(floor);
+      const expiresAt = Math.floor(this.now() / 1000) + (this.options.table.tombstoneTtlSeconds ?? 1_296_000);
       const item: AttributeMap = { ...this.stateAfter(current, oldImage, newImage, wireKey, version, expiresAt), [META.writer]: { S: 'app' } };
       if (current?.[META.sequence]) item[META.sequence] = current[META.sequence]!;
       try {
@@ -184,8 +201,55 @@ export class RegionSyncClient {
   }
 
   private async read(key: PlainItem, consistent = true): Promise<AttributeMap | undefined> {
-    const out = await this.options.dynamodb.send(new GetItemCommand({ TableName: this.options.table.name, Key: marshall(this.keyOf(key)), ConsistentRead: consistent }));
-    return out.Item ? toWire(out.Item) : undefined;
+    return (await this.readWithTime(key, consistent)).item;
+  }
+
+  /** The item, and DynamoDB's clock as its response's `Date` header shows it (whole seconds; absent without HTTP, e.g. in tests). */
+  private async readWithTime(key: PlainItem, consistent: boolean): Promise<{ item?: AttributeMap; serverDateMs?: number; sentAtMs: number }> {
+    const command = new GetItemCommand({ TableName: this.options.table.name, Key: marshall(this.keyOf(key)), ConsistentRead: consistent });
+    let serverDateMs: number | undefined;
+    // On this command only: the application's client is left as it is.
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        const date = Date.parse(String((out.response as { headers?: Record<string, string> }).headers?.date ?? ''));
+        if (Number.isFinite(date)) serverDateMs = date;
+        return out;
+      },
+      { step: 'deserialize', name: 'regionsyncServerDate' },
+    );
+    const sentAtMs = this.now();
+    const out = await this.options.dynamodb.send(command);
+    return { ...(out.Item ? { item: toWire(out.Item) } : {}), ...(serverDateMs !== undefined ? { serverDateMs } : {}), sentAtMs };
+  }
+
+  /** Clock bound: versions from a host clock ahead of DynamoDB's would win every conflict; refuse to make them. */
+  private checkHostClock(sentAtMs: number, serverDateMs: number | undefined): void {
+    if (serverDateMs === undefined) return;
+    const aheadMs = hostAheadOfServerMs(sentAtMs, serverDateMs, this.maxOffsetMs);
+    if (aheadMs === undefined) return;
+    throw new ClockOffsetError(
+      `RegionSyncClient: ${this.options.table.name}: this host's clock is ${aheadMs} ms ahead of DynamoDB's (maxClockOffsetSeconds: ${this.maxOffsetMs / 1000}); nothing written: fix this host's clock (NTP)`,
+      aheadMs,
+      this.maxOffsetMs,
+      { table: this.options.table.name },
+    );
+  }
+
+  /** The HLC refuses a floor beyond the bound: here that means this host's clock is behind (or the item's version is from the future). */
+  private nextVersion(floor: Version | undefined): Version {
+    try {
+      return this.clock.next(floor);
+    } catch (e) {
+      if (!(e instanceof ClockOffsetError)) throw e;
+      throw new ClockOffsetError(
+        `RegionSyncClient: ${this.options.table.name}: the item's version is ${e.aheadMs} ms ahead of this host's clock (maxClockOffsetSeconds: ${this.maxOffsetMs / 1000}); ` +
+          "nothing written: this host's clock is probably behind (check NTP), or the version came from a clock ahead",
+        e.aheadMs,
+        this.maxOffsetMs,
+        { table: this.options.table.name, ...e.context },
+      );
+    }
   }
 
   private keyOf(item: PlainItem): PlainItem {

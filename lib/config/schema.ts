@@ -75,6 +75,8 @@ export interface TableConfig {
    * @default { stream: 0, queue: 0 } (invoke as soon as records are there)
    */
   readonly batchingWindowSeconds?: { readonly stream?: number; readonly queue?: number };
+  /** This table's clock bound, overriding the app-wide `maxClockOffsetSeconds`. */
+  readonly maxClockOffsetSeconds?: number;
 }
 
 export type CrdtKindConfig = 'counter' | 'set' | 'max' | 'min' | 'list';
@@ -98,6 +100,13 @@ export interface RegionSyncConfig {
   readonly tables: readonly TableConfig[];
   /** Alarms, their SNS topics, dashboards. @default everything on, thresholds as documented in {@link AlarmThresholds} */
   readonly monitoring?: MonitoringConfig;
+  /**
+   * The clock bound (README, "Clock skew"), 0.5 to 3600 seconds: no region applies or adopts a
+   * version whose time is more than this ahead of its own clock, and client-helper writes from a
+   * host clock further ahead than this are restamped. Far above what NTP-synced clocks drift.
+   * @default 5
+   */
+  readonly maxClockOffsetSeconds?: number;
 }
 
 /** The configuration with every default filled in; what the CDK app consumes. */
@@ -122,6 +131,8 @@ export interface ResolvedTableConfig {
   /** Physical table name per region, when configured (read it through `physicalTableName`). */
   readonly names?: Readonly<Record<string, string>>;
   readonly batchingWindowSeconds: { readonly stream: number; readonly queue: number };
+  /** The table's clock bound: its own `maxClockOffsetSeconds`, else the app's, else 5. */
+  readonly maxClockOffsetSeconds: number;
 }
 
 export interface ResolvedConfig {

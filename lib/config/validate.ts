@@ -6,6 +6,7 @@ import { ConfigError } from '../../lambda/core/errors.ts';
 import { KNOWN_REGIONS } from './regions.ts';
 import { validateMonitoring } from './monitoring.ts';
 import { checkSelection } from '../../lambda/core/selection.ts';
+import { DEFAULT_MAX_CLOCK_OFFSET_SECONDS } from '../../lambda/core/clock-bound.ts';
 import type { RegionConfig, RegionSyncConfig, ResolvedConfig, ResolvedTableConfig, TableConfig } from './schema.ts';
 
 /**
@@ -54,13 +55,14 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
   }
   const regionNames = regions.map((r) => r.region);
 
+  const maxClockOffsetSeconds = checkClockOffset(input.maxClockOffsetSeconds, 'maxClockOffsetSeconds', DEFAULT_MAX_CLOCK_OFFSET_SECONDS, bad);
   const tables: ResolvedTableConfig[] = [];
   if (!Array.isArray(input.tables) || input.tables.length === 0) {
     bad('tables', input.tables, 'must list at least one table');
   } else {
     const seen = new Set<string>();
     input.tables.forEach((t, i) => {
-      const resolved = validateTable(t, `tables[${i}]`, regionNames, bad, problems);
+      const resolved = validateTable(t, `tables[${i}]`, regionNames, bad, problems, maxClockOffsetSeconds);
       if (resolved && typeof appName === 'string') {
         const queues = [inboundQueueName(appName, resolved.name), deadLetterQueueName(appName, resolved.name)];
         if (queues.some((q) => !QUEUE_NAME.test(q))) {
@@ -84,6 +86,7 @@ function validateTable(
   regionNames: readonly string[],
   bad: (path: string, value: unknown, why: string) => void,
   problems: string[],
+  appClockOffsetSeconds: number,
 ): ResolvedTableConfig | undefined {
   if (typeof t !== 'object' || t === null) {
     bad(path, t, 'must be an object');
@@ -144,6 +147,7 @@ function validateTable(
     // Lambda accepts whole seconds from 0 to 300 on both stream and SQS mappings.
     else if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 300) bad(`${path}.batchingWindowSeconds.${which}`, v, 'must be a whole number of seconds from 0 to 300');
   }
+  const maxClockOffsetSeconds = checkClockOffset(t.maxClockOffsetSeconds, `${path}.maxClockOffsetSeconds`, appClockOffsetSeconds, bad);
   const tableRegions = Array.isArray(regions) ? regions : [];
   const key = { partitionKey: t.partitionKey?.name, ...(t.sortKey ? { sortKey: t.sortKey.name } : {}) };
   for (const problem of checkSelection(t.replicate, `${path}.replicate`, { regions: tableRegions, key, strategy: resolution.strategy.strategy })) problems.push(problem);
@@ -165,6 +169,7 @@ function validateTable(
     ...(log.enabled === false ? {} : { conflictLogRetentionSeconds: retentionDays * 86_400 }),
     replicateTtlDeletes: t.replicateTtlDeletes ?? false,
     batchingWindowSeconds: { stream: windows?.stream ?? 0, queue: windows?.queue ?? 0 },
+    maxClockOffsetSeconds,
     name: t.name,
     partitionKey: t.partitionKey,
     ...(t.sortKey ? { sortKey: t.sortKey } : {}),
@@ -176,6 +181,20 @@ function validateTable(
     ttlAttribute,
     retainOnDelete: t.retainOnDelete ?? true,
   };
+}
+
+/**
+ * The clock bound, in seconds. Below 0.5 s honest application hosts (NTP: tens of ms, worse on a
+ * bad day) would see their writes restamped and changes held back; above an hour it bounds
+ * nothing a conflict cares about, and exceeds what the applier's retries can hold (27 min).
+ */
+function checkClockOffset(value: unknown, path: string, fallback: number, bad: (path: string, value: unknown, why: string) => void): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0.5 || value > 3600) {
+    bad(path, value, 'must be a number of seconds from 0.5 to 3600: how far ahead of a region\'s clock a version may be before it is held back');
+    return fallback;
+  }
+  return value;
 }
 
 function partitionOf(region: string): string {

@@ -1,7 +1,7 @@
 /**
  * One CloudWatch dashboard per region (`<app>-<region>`): for each table, the lag of every pair
  * into this region with the alarm thresholds drawn, throughput, conflicts and dead-lettered
- * changes, the inbound backlog and DLQ, the shipper's iterator age, errors and throttles, the
+ * changes (and changes held back by the clock bound), the inbound backlog and DLQ, the shipper's iterator age, errors and throttles, the
  * outage backlog (changes parked here for unreachable targets); then the state of every alarm in
  * the region.
  */
@@ -73,10 +73,17 @@ function tableWidgets(appName: string, region: string, t: DashboardTable): cloud
     leftYAxis: { min: 0, showUnits: false },
   });
   const conflicts = new cloudwatch.GraphWidget({
-    title: `${name}: conflicts and dead-lettered changes in ${region}`,
+    title: `${name}: conflicts and dead-lettered changes in ${region}; changes held back by the clock bound (right)`,
     width: 8,
     left: [tableSearch('conflicts', name, region, 'conflicts'), tableSearch('deadLettered', name, region, 'dead-lettered')],
+    // Clock bound (maxClockOffsetSeconds): changes held back for their source's clock, client writes restamped for their host's.
+    right: [
+      ...pairsIn.map((p) => pairMetric(p, 'aheadOfClock', 'Sum', { label: `ahead of clock from ${p.source}` })),
+      sourceSearch('restamped', name, region, 'client writes restamped (host clock ahead)'),
+    ],
+    rightAnnotations: [{ value: 1, label: `clock skew alarm (beyond ${config.maxClockOffsetSeconds} s)`, color: cloudwatch.Color.RED }],
     leftYAxis: { min: 0, showUnits: false },
+    rightYAxis: { min: 0, showUnits: false },
   });
   const backlog = new cloudwatch.GraphWidget({
     title: `${name}: inbound backlog in ${region}`,

@@ -114,6 +114,7 @@ export class ReplicatedTable extends Construct {
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
     });
+    const inboundVisibility = Duration.seconds(APPLIER_TIMEOUT.toSeconds() * 6 + cfg.batchingWindowSeconds.queue);
     this.inboundQueue = new sqs.Queue(this, 'InboundQueue', {
       queueName: inboundQueueName(appName, cfg.name),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -121,7 +122,7 @@ export class ReplicatedTable extends Construct {
       retentionPeriod: Duration.days(4),
       // AWS: at least 6 × the function timeout plus the batching window, or messages Lambda is
       // still gathering become visible again (duplicates, receive counts toward the DLQ).
-      visibilityTimeout: Duration.seconds(APPLIER_TIMEOUT.toSeconds() * 6 + cfg.batchingWindowSeconds.queue),
+      visibilityTimeout: inboundVisibility,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount },
     });
 
@@ -154,6 +155,9 @@ export class ReplicatedTable extends Construct {
       strategy: cfg.strategy,
       replicateTtlDeletes: cfg.replicateTtlDeletes,
       ...(cfg.selection ? { selection: cfg.selection } : {}),
+      // The applier holds a change from the future back with its message's retries: the 2nd to the
+      // last receive are one visibility timeout apart each (retention, 4 days, is not the limit).
+      clockBound: { maxOffsetMs: Math.round(cfg.maxClockOffsetSeconds * 1000), holdMs: (maxReceiveCount - 1) * inboundVisibility.toSeconds() * 1000 },
     } satisfies Partial<FunctionSettings>;
     // Merging strategies read the item before they write it; last-writer-wins never reads.
     const reads = cfg.strategy.strategy === 'lww' ? [] : ['dynamodb:GetItem'];

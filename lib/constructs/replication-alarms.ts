@@ -10,6 +10,7 @@
  * | iteratorAge | AWS/Lambda IteratorAge of the shipper, Maximum | above iteratorAgeThresholdSeconds |
  * | shipperErrors, applierErrors | (Errors + Throttles) / (Invocations + Throttles), 5 min | above errorRateThresholdPercent |
  * | parkedAge | AWS/SQS visible + not visible of the outage backlog, Maximum, 1 min | ≥ 1 in each of ceil(parkedAgeThresholdSeconds / 60) consecutive minutes |
+ * | clockSkew (per source) | RegionSync ChangesAheadOfClock Sum, 1 min | any change from the source beyond maxClockOffsetSeconds ahead of this region's clock |
  *
  * `parkedAge` is how long the source region's outage backlog (changes parked for an unreachable
  * target) has not been empty, not the queue's ApproximateAgeOfOldestMessage: SQS leaves out of
@@ -103,6 +104,20 @@ export class ReplicationAlarms extends Construct {
           evaluationPeriods: 1,
         }),
       );
+      // No threshold to tune: NTP-synced clocks never come near the bound, so one such change is a clock to fix.
+      add('clockSkew', source, (alarmName) =>
+        new cloudwatch.Alarm(this, `ClockSkew${id}`, {
+          ...common,
+          alarmName,
+          alarmDescription:
+            `regionsync ${table.name}: a change from ${source} was more than ${table.maxClockOffsetSeconds} s (maxClockOffsetSeconds) ahead of ${region}'s clock; ` +
+            `it waits for the clock (or is in the DLQ with the reason): check the clocks of ${source} and of the application hosts writing there`,
+          metric: pairMetric(pair, 'aheadOfClock', 'Sum'),
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          threshold: 1,
+          evaluationPeriods: 1,
+        }),
+      );
     }
     add('dlq', undefined, (alarmName) =>
       new cloudwatch.Alarm(this, 'DeadLetters', {
@@ -181,6 +196,7 @@ export function alarmPlan(table: Pick<ResolvedTableConfig, 'name' | 'regions'>, 
     ...sources.flatMap((sourceRegion) => [
       { kind: 'lagP99' as const, sourceRegion },
       { kind: 'lagMax' as const, sourceRegion },
+      { kind: 'clockSkew' as const, sourceRegion },
     ]),
     ...(['dlq', 'backlogAge', 'iteratorAge', 'parkedAge', 'shipperErrors', 'applierErrors'] as const).map((kind) => ({ kind })),
   ];

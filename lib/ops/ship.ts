@@ -170,7 +170,8 @@ export class Toucher {
     }
     const floor = maxVersion(opts.floor, decodeVersion(expected));
     let clock = this.clocks.get(region);
-    if (!clock) this.clocks.set(region, (clock = new HybridLogicalClock(region)));
+    // The table's clock bound: an item version beyond it ahead of this host's clock throws ClockOffsetError (fix the clock, run again).
+    if (!clock) this.clocks.set(region, (clock = new HybridLogicalClock(region, Date.now, table.maxClockOffsetSeconds * 1000)));
     const version = clock.next(floor);
     const vector = advance(mergeVectors(opts.history ?? {}, vectorFromAttribute(current[META.vector])), version);
     const keySchema = keySchemaOf(table);

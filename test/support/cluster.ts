@@ -92,13 +92,13 @@ export class Cluster {
     }
   }
 
-  tick(ms = 1): void {
-    this.t += ms;
-  }
-
-  /** The cluster's logical time (milliseconds), before any region's skew. */
+  /** The true time (what DynamoDB's clock reads), before any region's skew. */
   get time(): number {
     return this.t;
+  }
+
+  tick(ms = 1): void {
+    this.t += ms;
   }
 
   table(region: string): FakeTable {

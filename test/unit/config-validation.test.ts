@@ -73,6 +73,7 @@ describe('validateConfig accepts a valid config', () => {
       conflictLogRetentionSeconds: 30 * 86_400,
       replicateTtlDeletes: false,
       batchingWindowSeconds: { stream: 0, queue: 0 },
+      maxClockOffsetSeconds: 5,
     });
     expect(resolved.tables[0]).toMatchObject({ sortKey: { name: 'sk', type: 'number' }, billingMode: 'PROVISIONED', regions: ['us-east-1', 'eu-west-1'] });
   });
@@ -333,6 +334,27 @@ describe('conflict resolution settings', () => {
     expectProblem(problems, 'tables[0].batchingWindowSeconds.queue', 1.5);
     expectProblem(problems, 'tables[0].batchingWindowSeconds.applier', 2);
     expect(validateConfig(withTable({ batchingWindowSeconds: { queue: 2 } })).tables[0]!.batchingWindowSeconds).toEqual({ stream: 0, queue: 2 });
+  });
+
+  it('rejects a clock bound (maxClockOffsetSeconds) outside 0.5..3600 s, app-wide or per table, naming the key', () => {
+    // Prepare
+    const config = { ...withTable({ maxClockOffsetSeconds: '5' as never }), maxClockOffsetSeconds: 0.1 };
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+    // Assess
+    expectProblem(problems, 'maxClockOffsetSeconds', 0.1);
+    expectProblem(problems, 'tables[0].maxClockOffsetSeconds', '5');
+    expect(problemsOf(() => validateConfig(baseConfig({ maxClockOffsetSeconds: 3601 })))).toEqual([expect.stringMatching(/^maxClockOffsetSeconds: must be a number of seconds from 0\.5 to 3600/)]);
+  });
+
+  it('resolves the clock bound: the table`s own, else the app`s, else 5 s', () => {
+    // Prepare
+    const config = { ...withTable({ maxClockOffsetSeconds: 2.5 }), maxClockOffsetSeconds: 10 };
+    // Act
+    const tables = validateConfig(config).tables;
+    // Assess
+    expect(tables.map((t) => t.maxClockOffsetSeconds)).toEqual([2.5, 10]);
+    expect(validateConfig(baseConfig()).tables[0]!.maxClockOffsetSeconds).toBe(5);
   });
 });
 

@@ -87,6 +87,63 @@ describe('classifyRecord', () => {
   });
 });
 
+describe('classifyRecord: the clock bound on client-helper writes (finding 10)', () => {
+  const BOUND = 5_000;
+  const bounded = { ...ctx, maxClockOffsetMs: BOUND };
+  const version = (ms: number, region = 'us-east-1') => `${String(ms).padStart(15, '0')}.000000.${region}`;
+  // ApproximateCreationDateTime 2 s: a whole second, so the write happened in [2000, 3000).
+  const at2s = (eventName: 'INSERT' | 'MODIFY', images: { old?: object; new?: object }) => ({ ...record(eventName, images), dynamodb: { ...record(eventName, images).dynamodb, ApproximateCreationDateTime: 2 } }) as DynamoDBRecord;
+  // As the client helper writes it: with the hash of its content.
+  const appItem = (ms: number, extra: object = {}) => withContentHash({ pk: { S: 'a' }, x: { N: '1' }, [META.version]: { S: version(ms) }, [META.writer]: { S: 'app' }, [META.origin]: { S: 'us-east-1' }, ...extra });
+
+  it('ships a client write up to the bound plus the stream time`s second of rounding ahead of DynamoDB`s clock as is', () => {
+    // Prepare
+    const rec = at2s('INSERT', { new: appItem(3_000 + BOUND) });
+    // Act
+    const action = classifyRecord(rec, bounded);
+    // Assess
+    expect(action.kind).toBe('ship');
+  });
+
+  it('restamps a client write from a host a day ahead above the version it replaced, conditional on its own version', () => {
+    // Prepare
+    const old = { pk: { S: 'a' }, [META.version]: { S: V_EU }, [META.writer]: { S: 'repl' }, [META.origin]: { S: 'eu-west-1' } };
+    const rec = at2s('MODIFY', { old, new: appItem(2_000 + 86_400_000) });
+    // Act
+    const action = classifyRecord(rec, bounded);
+    // Assess
+    expect(action).toMatchObject({ kind: 'stamp', floor: { ms: 500, counter: 0, region: 'eu-west-1' }, expectedVersion: version(2_000 + 86_400_000), aheadOfClockMs: 86_400_000 - 1_000 });
+  });
+
+  it('holds a replaced version that is itself from the skewed host to the bound (it never shipped)', () => {
+    // Prepare: two writes from the skewed host before the shipper restamped the first
+    const rec = at2s('MODIFY', { old: appItem(2_000 + 86_000_000), new: appItem(2_000 + 86_400_000, { x: { N: '2' } }) });
+    // Act
+    const action = classifyRecord(rec, bounded);
+    // Assess
+    expect(action).toMatchObject({ kind: 'stamp', floor: { ms: 2_000 + BOUND, counter: 0, region: 'us-east-1' } });
+  });
+
+  it('restamps a client delete from a host ahead as a tombstone, conditional on its own version', () => {
+    // Prepare
+    const tombstone = withContentHash({ pk: { S: 'a' }, [META.version]: { S: version(2_000 + 86_400_000) }, [META.writer]: { S: 'app' }, [META.origin]: { S: 'us-east-1' }, [META.deleted]: { BOOL: true } });
+    const rec = at2s('MODIFY', { old: appItem(1_000), new: tombstone });
+    // Act
+    const action = classifyRecord(rec, bounded);
+    // Assess
+    expect(action).toMatchObject({ kind: 'tombstone', floor: { ms: 1_000, region: 'us-east-1' }, guard: { version: version(2_000 + 86_400_000), contentHash: tombstone[META.contentHash]!.S } });
+  });
+
+  it('ships as is without a bound (merging strategies: the version lives inside their state)', () => {
+    // Prepare
+    const rec = at2s('INSERT', { new: appItem(2_000 + 86_400_000) });
+    // Act
+    const action = classifyRecord(rec, ctx);
+    // Assess
+    expect(action.kind).toBe('ship');
+  });
+});
+
 describe('reconcile (after a stamp found the item changed)', () => {
   const version = { ms: 700, counter: 0, region: 'us-east-1' };
   const image = { pk: { S: 'a' }, x: { S: 'written in us-east-1' } };

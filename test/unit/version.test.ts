@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_CLOCK_OFFSET_MS } from '../../lambda/core/clock-bound.ts';
 import { compareVersions, decodeVersion, encodeVersion, HybridLogicalClock, type Version } from '../../lambda/core/version.ts';
 
 const versionArb: fc.Arbitrary<Version> = fc.record({
@@ -59,10 +60,11 @@ describe('HybridLogicalClock', () => {
     );
   });
 
-  it('stamps above the floor (the version the item carries), whatever the local clock says', () => {
+  it('stamps above the floor (the version the item carries), however far behind the local clock is, up to the clock bound ahead', () => {
+    // Beyond the bound (maxClockOffsetSeconds) it refuses instead: test/unit/clock-skew.test.ts.
     fc.assert(
       fc.property(versionArb, fc.integer({ min: 0, max: 4_000_000_000_000 }), (floor, wall) => {
-        const v = new HybridLogicalClock('us-east-2', () => wall).next(floor);
+        const v = new HybridLogicalClock('us-east-2', () => Math.max(wall, floor.ms - DEFAULT_MAX_CLOCK_OFFSET_MS + 1)).next(floor);
         expect(compareVersions(floor, v)).toBeLessThan(0);
       }),
     );
