@@ -24,7 +24,7 @@ export function itemSizeBytes(item: Readonly<Record<string, Value>>): number {
 }
 
 function valueSize(v: Value): number {
-  const a = v as Record<string, unknown>;
+  const a = v as unknown as Record<string, unknown>;
   if (typeof a.S === 'string') return Buffer.byteLength(a.S);
   if (typeof a.N === 'string') return numberSize(a.N);
   if (a.B !== undefined) return binarySize(a.B);

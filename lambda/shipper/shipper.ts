@@ -21,6 +21,7 @@ import { compareVersions, decodeVersion, HybridLogicalClock, type Version } from
 import { customLocalWrite, type Resolver } from '../core/resolver.ts';
 import { SettingsError } from '../core/errors.ts';
 import { selectedBatches } from './selective.ts';
+import { UnstampableRecords } from './oversize.ts';
 import { stampedPutInput, stampInput, stateContext, statePutInput, tombstoneInput } from '../core/writes.ts';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call. */
@@ -56,6 +57,7 @@ interface RecordOutcome {
 export class Shipper {
   private readonly clock: HybridLogicalClock;
   private readonly now: () => number;
+  private readonly unstampable: UnstampableRecords;
 
   constructor(
     private readonly settings: FunctionSettings,
@@ -63,6 +65,7 @@ export class Shipper {
   ) {
     this.clock = deps.clock ?? new HybridLogicalClock(settings.region);
     this.now = deps.now ?? Date.now;
+    this.unstampable = new UnstampableRecords(settings, { ...deps, clock: this.clock, now: this.now });
   }
 
   async handle(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
@@ -124,7 +127,9 @@ export class Shipper {
         return action.change;
       case 'stamp':
       case 'tombstone':
-        return this.stampOrTombstone(action);
+        // A write DynamoDB refuses as invalid (no room left for the stamp) never succeeds: replicated
+        // with a compact stamp or parked with its reason (oversize.ts), so the shard is never blocked.
+        return this.stampOrTombstone(action).catch((error: unknown) => this.unstampable.recover(record, action, error));
     }
   }
 

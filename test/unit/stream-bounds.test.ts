@@ -14,6 +14,8 @@ import { META, METRICS, type StrategySpec } from '../../lambda/core/contract.ts'
 import { DYNAMODB_MAX_ITEM_BYTES, itemSizeBytes } from '../../lambda/core/item-size.ts';
 import { parseStreamFailureMessage } from '../../lambda/core/stream-failures.ts';
 import { encodeVersion, HybridLogicalClock } from '../../lambda/core/version.ts';
+import { compactStampInput } from '../../lambda/shipper/oversize.ts';
+import { stampInput } from '../../lambda/core/writes.ts';
 import { KEY, queueUrl, settingsFor, silentLogger } from '../support/cluster.ts';
 import { FakeSqs, FakeTable } from '../support/fakes.ts';
 
@@ -119,5 +121,20 @@ describe('no shard is ever blocked by one record', () => {
     // Assess
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: table.stream[0]!.dynamodb!.SequenceNumber }]);
     expect(sqs.sent).toEqual([]);
+  });
+
+  it('the compact stamp keeps the full stamp\'s condition (a replicated change that landed since is never overwritten)', () => {
+    // Prepare
+    const version = { ms: 1_764_000_000_000, counter: 0, region: US };
+    const args = { tableName: 't', key: { pk: { S: 'a' }, sk: { N: '1' } }, keySchema: KEY, version, ttlAttribute: META.expiresAt };
+    for (const expectedVersion of [undefined, encodeVersion(version)]) {
+      // Act
+      const full = stampInput({ ...args, expectedVersion, vector: {} });
+      const compact = compactStampInput({ ...args, expectedVersion });
+      // Assess
+      const resolve = (i: typeof full) => i.ConditionExpression!.replace(/#\w+/g, (n) => i.ExpressionAttributeNames![n]!).replace(/:\w+/g, (v) => JSON.stringify(i.ExpressionAttributeValues![v]));
+      expect(resolve(compact)).toBe(resolve(full));
+      expect(compact.UpdateExpression!.split(' REMOVE ')[0]).not.toContain('#vv');
+    }
   });
 });
