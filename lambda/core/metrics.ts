@@ -52,6 +52,8 @@ export const TABLE_METRICS = {
 export const SOURCE_METRICS = {
   backlogged: METRICS.names.messagesBacklogged,
   drained: METRICS.names.messagesDrained,
+  /** Stream records parked in the stream-failures queue (lambda/shipper/oversize.ts). */
+  parkedRecords: METRICS.names.recordsParked,
 } as const;
 
 /** What AWS itself publishes, and the local runtime emulates (local/service-metrics.ts). */
@@ -79,9 +81,10 @@ export const AWS_METRICS = {
 /**
  * The alarm kinds regionsync creates; also what a table's write fence can be triggered by.
  * `backlogAge` is the target's inbound queue; `parkedAge` the source's outage backlog (changes
- * parked for an unreachable target region).
+ * parked for an unreachable target region); `streamFailures` the source's stream-failures queue
+ * (stream records that did not replicate: discarded by the stream mapping or parked by the shipper).
  */
-export const ALARM_KINDS = ['lagP99', 'lagMax', 'dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors', 'parkedAge'] as const;
+export const ALARM_KINDS = ['lagP99', 'lagMax', 'dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors', 'parkedAge', 'streamFailures'] as const;
 export type AlarmKind = (typeof ALARM_KINDS)[number];
 
 /**

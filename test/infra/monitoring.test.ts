@@ -68,7 +68,7 @@ function expectedAlarmNames(table: keyof typeof THRESHOLDS, region: string): str
   const sources = TABLE_REGIONS[table].filter((r) => r !== region);
   return [
     ...sources.flatMap((s) => [`${APP}/${table}/lagP99/${s}`, `${APP}/${table}/lagMax/${s}`]),
-    ...['dlq', 'backlogAge', 'iteratorAge', 'parkedAge', 'shipperErrors', 'applierErrors'].map((k) => `${APP}/${table}/${k}`),
+    ...['dlq', 'backlogAge', 'iteratorAge', 'parkedAge', 'streamFailures', 'shipperErrors', 'applierErrors'].map((k) => `${APP}/${table}/${k}`),
   ];
 }
 
@@ -416,7 +416,7 @@ describe('switches', () => {
 
     // Assess
     expect(REGIONS.map((r) => [r, count(r, 'AWS::CloudWatch::Alarm'), count(r, 'AWS::SNS::Topic')])).toEqual([
-      ['us-east-1', 18, 1],
+      ['us-east-1', 20, 1], // 2 tables × (2 sources × lagP99, lagMax + dlq, backlogAge, iteratorAge, parkedAge, streamFailures, 2 error rates)
       ['eu-west-1', 0, 0],
       ['ap-southeast-1', 0, 0],
     ]);
