@@ -53,6 +53,11 @@ export interface EventSourceMappingInfo {
   readonly maximumConcurrency?: number;
   /** Present when the mapping filters events (applied by the stream poller; not by the SQS poller). */
   readonly filterCriteria?: unknown;
+  /**
+   * DestinationConfig.OnFailure.Destination (an SQS queue or SNS topic ARN): where a stream mapping
+   * sends the record of a batch it discarded. moto keeps it as created (CloudFormation resolves the ARN).
+   */
+  readonly onFailureDestination?: string;
 }
 
 export interface FunctionCode {
@@ -186,6 +191,7 @@ export function toMappingInfo(m: EventSourceMappingConfiguration, region: string
     parallelizationFactor: m.ParallelizationFactor ?? 1,
     maximumConcurrency: m.ScalingConfig?.MaximumConcurrency,
     filterCriteria: m.FilterCriteria?.Filters?.length ? m.FilterCriteria : undefined,
+    ...(m.DestinationConfig?.OnFailure?.Destination ? { onFailureDestination: m.DestinationConfig.OnFailure.Destination } : {}),
   };
 }
 

@@ -4,6 +4,7 @@
  * source mappings (stream-poller.ts, sqs-poller.ts), as the Lambda service would.
  */
 import { resolve } from 'node:path';
+import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CheckpointStore } from './checkpoints.ts';
 import { createRegionClients, destroyRegionClients, type Credentials, type RegionClients } from './clients.ts';
 import { discoverFunctions, errorMessage, type DeployedFunction, type EventSourceMappingInfo } from './discovery.ts';
@@ -177,6 +178,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
             log,
             idlePollMs: options.idlePollMs,
             retryBaseMs: options.retryBaseMs,
+            functionArn: fn.arn,
+            sendOnFailure: (arn, body) => sendToQueueArn(clientsFor, arn, body),
           }),
         );
       } else {
@@ -220,6 +223,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       return stopping;
     },
   };
+}
+
+/** Sends `body` to the SQS queue `arn` names (an on-failure destination); SNS destinations are not emulated. */
+async function sendToQueueArn(clientsFor: (region: string) => RegionClients, arn: string, body: string): Promise<void> {
+  const [, , service, region, account, name] = arn.split(':');
+  if (service !== 'sqs' || !region || !name) throw new Error(`on-failure destination ${arn} is not an SQS queue (the local runtime sends to SQS only)`);
+  const sqs = clientsFor(region).sqs;
+  const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name, ...(account ? { QueueOwnerAWSAccountId: account } : {}) }))).QueueUrl;
+  if (!url) throw new Error(`GetQueueUrl returned no URL for ${arn}`);
+  await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
 }
 
 function skipReason(fn: DeployedFunction, mapping: EventSourceMappingInfo, host: FunctionHost | undefined): string | undefined {

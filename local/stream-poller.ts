@@ -16,7 +16,9 @@ import {
   type ShardIteratorType,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { randomUUID } from 'node:crypto';
 import { toWire } from '../lambda/core/codec.ts';
+import { streamBatchFailureRecord } from '../lambda/core/stream-failures.ts';
 import type { CheckpointStore } from './checkpoints.ts';
 import { compileFilterCriteria } from './event-filter.ts';
 import { errorMessage, type EventSourceMappingInfo } from './discovery.ts';
@@ -45,6 +47,14 @@ export interface StreamPollerOptions {
   readonly shardRefreshMs?: number;
   /** First retry delay after a failed invocation; doubles up to 5 s. */
   readonly retryBaseMs?: number;
+  /**
+   * Sends Lambda's on-failure record to the mapping's DestinationConfig.OnFailure destination (an
+   * SQS queue ARN). Rejects when it cannot: the poller then keeps retrying the send, as Lambda does
+   * not move past a batch whose on-failure record it could not deliver. @default none: only logged
+   */
+  readonly sendOnFailure?: (destinationArn: string, body: string) => Promise<void>;
+  /** The function's ARN, for the on-failure record's requestContext. */
+  readonly functionArn?: string;
 }
 
 /** A record as Lambda puts it in a DynamoDB stream event. */
@@ -319,7 +329,9 @@ export class StreamPoller {
         let expired = 0;
         while (expired < segment.records.length && creationMs(segment.records[expired]!) < cutoff) expired++;
         if (expired) {
-          this.discard(segment.records.slice(0, expired), `older than MaximumRecordAgeInSeconds (${m.maximumRecordAgeSeconds})`);
+          await this.discard(shardId, segment.records.slice(0, expired), `older than MaximumRecordAgeInSeconds (${m.maximumRecordAgeSeconds})`, { condition: 'RecordAgeExceeded', invokeCount: segment.attempts });
+          // Stopped before the on-failure record was taken: not checkpointed, read again next time.
+          if (this.stopping) return finished;
           finish(expired);
           segment.records = segment.records.slice(expired);
           if (!segment.records.length) {
@@ -378,7 +390,12 @@ export class StreamPoller {
       }
       segment.attempts++;
       if (m.maximumRetryAttempts >= 0 && segment.attempts > m.maximumRetryAttempts) {
-        this.discard(left, `MaximumRetryAttempts (${m.maximumRetryAttempts}) exhausted; last error: ${reason}`);
+        await this.discard(shardId, left, `MaximumRetryAttempts (${m.maximumRetryAttempts}) exhausted; last error: ${reason}`, {
+          condition: 'RetryAttemptsExhausted',
+          invokeCount: segment.attempts,
+          ...(outcome.ok ? {} : { functionError: 'Unhandled' }),
+        });
+        if (this.stopping) return finished;
         finish(left.length);
         segments.shift();
         continue;
@@ -389,10 +406,44 @@ export class StreamPoller {
     return finished;
   }
 
-  private discard(records: readonly _Record[], why: string): void {
+  /**
+   * Gives up on `records` as Lambda does: with an on-failure destination, first sends it the
+   * invocation record naming them (lambda/core/stream-failures.ts; retried until it is taken, or
+   * the poller stops), then moves on.
+   */
+  private async discard(
+    shardId: string,
+    records: readonly _Record[],
+    why: string,
+    failure: { condition: 'RetryAttemptsExhausted' | 'RecordAgeExceeded'; invokeCount: number; functionError?: string },
+  ): Promise<void> {
     this.o.stats.discarded += records.length;
     const seqs = records.map((r) => r.dynamodb?.SequenceNumber).join(', ');
-    this.o.log('error', `${this.prefix}: SKIPPING ${records.length} record(s) (${why}); sequence numbers: ${seqs}`);
+    const destination = this.o.mapping.onFailureDestination;
+    this.o.log('error', `${this.prefix}: SKIPPING ${records.length} record(s) (${why}); sequence numbers: ${seqs}${destination ? `; on-failure record to ${destination}` : ''}`);
+    if (!destination || !this.o.sendOnFailure || records.length === 0) return;
+    const first = records[0]!;
+    const last = records[records.length - 1]!;
+    const body = JSON.stringify(
+      streamBatchFailureRecord({
+        functionArn: this.o.functionArn ?? this.o.mapping.functionArn,
+        condition: failure.condition,
+        // Lambda counts invocations, the first one included.
+        invokeCount: failure.invokeCount,
+        ...(failure.functionError ? { functionError: failure.functionError } : {}),
+        shardId,
+        streamArn: this.streamArn,
+        first: { sequenceNumber: first.dynamodb?.SequenceNumber ?? '', createdMs: creationMs(first) },
+        last: { sequenceNumber: last.dynamodb?.SequenceNumber ?? '', createdMs: creationMs(last) },
+        batchSize: records.length,
+        requestId: randomUUID(),
+        now: Date.now(),
+      }),
+    );
+    await this.retrying(`send the on-failure record to ${destination}`, async () => {
+      await this.o.sendOnFailure!(destination, body);
+      return true;
+    });
   }
 
   private fail(message: string): void {

@@ -102,6 +102,13 @@ export interface FunctionSettings {
    * not take wait there, with a `target` attribute, until the shipper drains them to it.
    */
   readonly backlogQueueUrl?: string;
+  /**
+   * Shipper only: this region's stream-failures queue (14-day retention), where the shipper parks a
+   * record it can never stamp or fold (DynamoDB refuses the write as invalid, e.g. over 400 KB) and
+   * Lambda sends the on-failure record of a stream batch it gave up on (lambda/core/stream-failures.ts).
+   * @default none: such a record fails the batch, as before this queue existed
+   */
+  readonly streamFailureQueueUrl?: string;
   /** Applier only: dead-letter queue for messages that can never apply, with the reason attached. */
   readonly deadLetterQueueUrl?: string;
   /** Seconds a tombstone is kept before TTL may purge it. */
@@ -147,6 +154,12 @@ export const METRICS = {
     changesAheadOfClock: 'ChangesAheadOfClock',
     /** Shipper: client-helper writes restamped because their version was beyond maxClockOffsetSeconds ahead of DynamoDB's clock. */
     clientWritesRestamped: 'ClientWritesRestamped',
+    /**
+     * Stream records the shipper parked in the stream-failures queue because DynamoDB refused their
+     * stamp or fold as invalid (an item with no room left for regionsync's metadata): not replicated
+     * until redriven (`regionsync redrive --stream-failures`).
+     */
+    recordsParked: 'StreamRecordsParked',
   },
 } as const;
 
@@ -160,6 +173,14 @@ export function deadLetterQueueName(appName: string, logicalTable: string): stri
 /** Source-region queue of changes waiting for an unreachable target region (message attribute `target`). */
 export function backlogQueueName(appName: string, logicalTable: string): string {
   return `${appName}-${logicalTable}-backlog`;
+}
+/**
+ * Source-region queue of stream records that did not replicate: the shipper's stream mapping's
+ * on-failure destination (Lambda's records of batches it gave up on) and the records the shipper
+ * parked itself (lambda/core/stream-failures.ts). Redriven by `regionsync redrive --stream-failures`.
+ */
+export function streamFailureQueueName(appName: string, logicalTable: string): string {
+  return `${appName}-${logicalTable}-stream-failures`;
 }
 /** Message attribute of a backlog message: the target region it waits for. */
 export const BACKLOG_TARGET_ATTRIBUTE = 'target';

@@ -40,3 +40,11 @@ export class ClockOffsetError extends RegionSyncError {
     super(message, { ...context, aheadMs, maxOffsetMs });
   }
 }
+
+/**
+ * A stream record the shipper can never stamp or fold (DynamoDB refuses the write as invalid, e.g.
+ * an item with no room left for regionsync's metadata): it is parked in the stream-failures queue
+ * with this error's message as its reason, and the batch goes on. Context: key, sequence number,
+ * item size, what failed.
+ */
+export class UnstampableRecordError extends RegionSyncError {}

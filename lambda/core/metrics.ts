@@ -56,6 +56,8 @@ export const SOURCE_METRICS = {
   drained: METRICS.names.messagesDrained,
   /** Client-helper writes restamped because their host clock was beyond maxClockOffsetSeconds ahead (lambda/core/clock-bound.ts). */
   restamped: METRICS.names.clientWritesRestamped,
+  /** Stream records parked in the stream-failures queue (lambda/shipper/oversize.ts). */
+  parkedRecords: METRICS.names.recordsParked,
 } as const;
 
 /** What AWS itself publishes, and the local runtime emulates (local/service-metrics.ts). */
@@ -83,10 +85,12 @@ export const AWS_METRICS = {
 /**
  * The alarm kinds regionsync creates; also what a table's write fence can be triggered by.
  * `backlogAge` is the target's inbound queue; `parkedAge` the source's outage backlog (changes
- * parked for an unreachable target region). `clockSkew` (per source region): a change from the
- * source arrived beyond maxClockOffsetSeconds ahead of the target's clock.
+ * parked for an unreachable target region); `streamFailures` the source's stream-failures queue
+ * (stream records that did not replicate: discarded by the stream mapping or parked by the shipper).
+ * `clockSkew` (per source region): a change from the source arrived beyond maxClockOffsetSeconds
+ * ahead of the target's clock.
  */
-export const ALARM_KINDS = ['lagP99', 'lagMax', 'dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors', 'parkedAge', 'clockSkew'] as const;
+export const ALARM_KINDS = ['lagP99', 'lagMax', 'dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors', 'parkedAge', 'streamFailures', 'clockSkew'] as const;
 export type AlarmKind = (typeof ALARM_KINDS)[number];
 
 /**

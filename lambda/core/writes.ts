@@ -38,24 +38,28 @@ export function stampInput(args: {
   guard?: ItemGuard;
   image: AttributeMap;
   ttlAttribute: string;
-  /** The item's history with this write: what tells a later change whether it is concurrent. */
-  vector: VersionVector;
+  /**
+   * The item's history with this write: what tells a later change whether it is concurrent.
+   * Omitted: a compact stamp for an item with no room left for it (lambda/shipper/oversize.ts);
+   * the vector is removed, last-writer-wins converges on versions alone.
+   */
+  vector?: VersionVector;
 }): UpdateItemCommandInput {
   const names: Record<string, string> = { '#pk': args.keySchema.partitionKey, '#v': META.version, '#o': META.origin, '#w': META.writer, '#vv': META.vector, '#h': META.contentHash, '#d': META.deleted };
   const values: Record<string, AttributeValue> = {
     ':v': { S: encodeVersion(args.version) },
     ':o': { S: args.version.region },
     ':w': { S: 'stamp' },
-    ':vv': vectorToAttribute(args.vector),
     ':h': { S: contentHash(args.image) },
   };
+  if (args.vector) values[':vv'] = vectorToAttribute(args.vector);
   const seen = args.guard ? args.guard.version : args.expectedVersion;
   let condition = `attribute_exists(#pk) AND ${seen === undefined ? 'attribute_not_exists(#v)' : '#v = :seen'}`;
   if (seen !== undefined) values[':seen'] = { S: seen };
   if (args.guard) condition += ` AND ${guardHash(args.guard, values)}`;
   // A local write supersedes every concurrent sibling (custom strategy): they collapse into it.
   names['#sib'] = META.siblings;
-  const remove = ['#d', '#sib'];
+  const remove = [...(args.vector ? [] : ['#vv']), '#d', '#sib'];
   // Only our own tombstone expiry attribute is cleared; a user-owned TTL attribute is the user's.
   if (args.ttlAttribute === META.expiresAt) {
     names['#x'] = META.expiresAt;
@@ -64,7 +68,7 @@ export function stampInput(args: {
   return {
     TableName: args.tableName,
     Key: fromWire(args.key),
-    UpdateExpression: `SET #v = :v, #o = :o, #w = :w, #vv = :vv, #h = :h REMOVE ${remove.join(', ')}`,
+    UpdateExpression: `SET #v = :v, #o = :o, #w = :w, #h = :h${args.vector ? ', #vv = :vv' : ''} REMOVE ${remove.join(', ')}`,
     ConditionExpression: condition,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,

@@ -23,6 +23,7 @@ import { customLocalWrite, type Resolver } from '../core/resolver.ts';
 import { SettingsError } from '../core/errors.ts';
 import { selectedBatches } from './selective.ts';
 import { clockBoundOf } from '../core/clock-bound.ts';
+import { UnstampableRecords } from './oversize.ts';
 import { stampedPutInput, stampInput, stateContext, statePutInput, tombstoneInput } from '../core/writes.ts';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call. */
@@ -56,12 +57,14 @@ interface RecordOutcome {
 
 export class Shipper {
   private readonly now: () => number;
+  private readonly unstampable: UnstampableRecords;
 
   constructor(
     private readonly settings: FunctionSettings,
     private readonly deps: ShipperDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    this.unstampable = new UnstampableRecords(settings, { ...deps, now: this.now });
   }
 
   async handle(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
@@ -126,7 +129,9 @@ export class Shipper {
         return action.change;
       case 'stamp':
       case 'tombstone':
-        return this.stampOrTombstone(action);
+        // A write DynamoDB refuses as invalid (no room left for the stamp) never succeeds: replicated
+        // with a compact stamp or parked with its reason (oversize.ts), so the shard is never blocked.
+        return this.stampOrTombstone(action).catch((error: unknown) => this.unstampable.recover(record, action, error));
     }
   }
 

@@ -1,18 +1,24 @@
 /** `regionsync redrive`: move a region's dead-lettered change messages back to its inbound queue, after a fix. */
 import { redriveDeadLetters } from '../ops/redrive.ts';
+import { redriveStreamFailures } from '../ops/stream-redrive.ts';
 import type { OpsTable } from '../ops/ship.ts';
 import { loadOpsTable, parseCommand, positiveInteger, printJson, runOps, UsageError } from './ops-common.ts';
 
-export const REDRIVE_USAGE = `usage: regionsync redrive --region R --table T [--max N] [--endpoint URL] [--config FILE] [--json]
+export const REDRIVE_USAGE = `usage: regionsync redrive --region R --table T [--stream-failures] [--max N] [--endpoint URL] [--config FILE] [--json]
 
 Moves the messages in region R's dead-letter queue of table T back to R's inbound queue, so its
 applier tries them again (fix the cause first: a region missing from the config, a bug, a
 message schema the applier did not read), and reports what moved, by reason. A message is deleted
-from the dead-letter queue only once the inbound queue accepted it.`;
+from the dead-letter queue only once the inbound queue accepted it.
+
+With --stream-failures: replays what R's stream-failures queue names through the deployed
+shipper's logic: the stream batches Lambda gave up on (read again from the stream, which keeps
+records 24 h) and the records the shipper parked (an item with no room for regionsync's metadata:
+shrink it first). A message is deleted only once all its records were handled.`;
 
 export function redriveCommand(args: string[]): Promise<number> {
   return runOps(REDRIVE_USAGE, async () => {
-    const v = parseCommand('redrive', args, { region: { type: 'string' }, max: { type: 'string' } });
+    const v = parseCommand('redrive', args, { region: { type: 'string' }, max: { type: 'string' }, 'stream-failures': { type: 'boolean', default: false } });
     if (v.help) {
       console.log(REDRIVE_USAGE);
       return 0;
@@ -20,6 +26,15 @@ export function redriveCommand(args: string[]): Promise<number> {
     if (!v.region) throw new UsageError('regionsync redrive: --region R is required');
     const ops = await loadOpsTable('redrive', v);
     if (!ops.table.regions.includes(v.region)) throw new UsageError(`regionsync redrive: --region ${v.region} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
+    if (v['stream-failures']) {
+      const r = await redriveStreamFailures({ ops, region: v.region, ...(v.max ? { max: positiveInteger('max', v.max)! } : {}) });
+      if (v.json) printJson(r);
+      else {
+        console.log(`redrive ${ops.table.name} ${r.region} stream failures: ${r.batches} discarded batches and ${r.parked} parked records replayed (${r.records} stream records), ${r.parkedAgain} parked again, ${r.failed} left in ${r.queue}`);
+        for (const p of r.problems) console.log(`  ${p.messageId}: ${p.reason}`);
+      }
+      return r.failed > 0 ? 1 : 0;
+    }
     await redriveAndReport(ops, v.region, v.max, v.json);
     return 0;
   });

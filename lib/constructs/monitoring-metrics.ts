@@ -6,7 +6,7 @@
 import { Arn, ArnFormat, Aws, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { backlogQueueName, deadLetterQueueName, inboundQueueName } from '../../lambda/core/contract.ts';
+import { backlogQueueName, deadLetterQueueName, inboundQueueName, streamFailureQueueName } from '../../lambda/core/contract.ts';
 import { AWS_METRICS, METRICS, PAIR_METRICS, pairDimensions, SOURCE_METRICS, TABLE_METRICS, type Pair } from '../../lambda/core/metrics.ts';
 
 export const ONE_MINUTE = Duration.minutes(1);
@@ -25,11 +25,23 @@ export function pairMetric(pair: Pair, which: keyof typeof PAIR_METRICS, statist
   });
 }
 
-/** A table's queues in one region: inbound (from the other regions), its DLQ, and the outage backlog (parked for unreachable targets). */
-export type QueueKind = 'inbound' | 'dlq' | 'backlog';
+/**
+ * A table's queues in one region: inbound (from the other regions), its DLQ, the outage backlog
+ * (parked for unreachable targets), and the stream failures (stream records that did not replicate).
+ */
+export type QueueKind = 'inbound' | 'dlq' | 'backlog' | 'streamFailures';
 
 export function queueName(appName: string, table: string, kind: QueueKind): string {
-  return kind === 'inbound' ? inboundQueueName(appName, table) : kind === 'dlq' ? deadLetterQueueName(appName, table) : backlogQueueName(appName, table);
+  switch (kind) {
+    case 'inbound':
+      return inboundQueueName(appName, table);
+    case 'dlq':
+      return deadLetterQueueName(appName, table);
+    case 'backlog':
+      return backlogQueueName(appName, table);
+    case 'streamFailures':
+      return streamFailureQueueName(appName, table);
+  }
 }
 
 /** AWS/SQS metric of a table's inbound queue, DLQ or outage backlog in `region`. */

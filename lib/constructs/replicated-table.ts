@@ -5,7 +5,7 @@ import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -18,6 +18,7 @@ import {
   inboundQueueName,
   METRICS,
   shipperRoleName,
+  streamFailureQueueName,
   type FunctionSettings,
   type ReplicationTarget,
 } from '../../lambda/core/contract.ts';
@@ -33,6 +34,23 @@ const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 
  * DynamoDB's 400 KB limit) travels alone, up to SQS's 1 MiB.
  */
 export const PACKED_MESSAGE_BYTES = 256 * 1024;
+/**
+ * Bounds of the shipper's stream mapping. AWS's defaults (MaximumRetryAttempts and
+ * MaximumRecordAgeInSeconds -1: "failed records are retried until the record expires", Lambda
+ * developer guide, "Lambda parameters for Amazon DynamoDB event source mappings",
+ * services-ddb-params.html; ranges 0..10,000 retries, -1 or 60..604,800 s of age) let one record
+ * block its shard for the stream's 24 h retention. With bounds, Lambda discards a batch it gives up
+ * on and sends an invocation record naming it (shard, first and last sequence number) to the
+ * on-failure destination ("Retaining discarded records for a DynamoDB event source",
+ * services-dynamodb-errors.html); the records themselves stay in the stream only until 24 h.
+ *  - 100 retries: bisecting (which does not use retries) corners a bad record first; the records the
+ *    shipper can never process it parks itself (lambda/shipper/oversize.ts), so what remains is
+ *    transient (throttling, 5xx), and 100 invocations, each with the SDK's own backoff, outlast it.
+ *  - 6 hours of record age: leaves 18 of the stream's 24 hours to redrive what the on-failure
+ *    record names (`regionsync redrive --stream-failures`) before the stream drops it.
+ */
+export const STREAM_RETRY_ATTEMPTS = 100;
+export const STREAM_MAX_RECORD_AGE = Duration.hours(6);
 /** AWS recommends a queue visibility timeout of at least six times the consumer's timeout. */
 const APPLIER_TIMEOUT = Duration.seconds(30);
 
@@ -63,6 +81,18 @@ export interface ReplicatedTableProps {
    * @default 10
    */
   readonly maxReceiveCount?: number;
+  /**
+   * Times the stream mapping retries a failed batch (after bisecting it) before it sends the
+   * on-failure record to the stream-failures queue and moves on. 0..10,000.
+   * @default STREAM_RETRY_ATTEMPTS (100)
+   */
+  readonly streamRetryAttempts?: number;
+  /**
+   * Oldest stream record the mapping still sends to the shipper; older ones go to the
+   * stream-failures queue. 60 s .. 24 h (the stream keeps records 24 h; a redrive needs them there).
+   * @default STREAM_MAX_RECORD_AGE (6 hours)
+   */
+  readonly streamMaxRecordAge?: Duration;
 }
 
 /**
@@ -78,6 +108,12 @@ export class ReplicatedTable extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   /** Changes an unreachable target region could not take, kept 14 days until the shipper drains them. */
   public readonly backlogQueue: sqs.Queue;
+  /**
+   * Stream records that did not replicate: the shipper's stream mapping's on-failure destination
+   * (Lambda's records of discarded batches) and the records the shipper parks itself (an item with
+   * no room for regionsync's metadata). Kept 14 days; `regionsync redrive --stream-failures`.
+   */
+  public readonly streamFailureQueue: sqs.Queue;
   private readonly resolver?: { readonly file: string; readonly exportName: string };
 
   constructor(scope: Construct, id: string, props: ReplicatedTableProps) {
@@ -93,6 +129,15 @@ export class ReplicatedTable extends Construct {
     }
     if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240) throw new Error(`ReplicatedTable: memorySize must be 128..10240 MB, got ${memorySize}`);
     if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1) throw new Error(`ReplicatedTable: maxReceiveCount must be a positive integer, got ${maxReceiveCount}`);
+    const streamRetryAttempts = props.streamRetryAttempts ?? STREAM_RETRY_ATTEMPTS;
+    const streamMaxRecordAge = props.streamMaxRecordAge ?? STREAM_MAX_RECORD_AGE;
+    if (!Number.isInteger(streamRetryAttempts) || streamRetryAttempts < 0 || streamRetryAttempts > 10_000) {
+      throw new Error(`ReplicatedTable: streamRetryAttempts must be 0..10000, got ${streamRetryAttempts}`);
+    }
+    // Lambda accepts up to 7 days, but a record older than the stream's 24 h is gone: nothing left to redrive.
+    if (streamMaxRecordAge.toSeconds() < 60 || streamMaxRecordAge.toSeconds() > 86_400) {
+      throw new Error(`ReplicatedTable: streamMaxRecordAge must be 60 s .. 24 h, got ${streamMaxRecordAge.toSeconds()} s`);
+    }
 
     // AWS::DynamoDB::Table, not TableV2's AWS::DynamoDB::GlobalTable: native replicas must stay
     // off (regionsync is the replication), and the plain resource deploys on every emulator.
@@ -140,6 +185,17 @@ export class ReplicatedTable extends Construct {
       reason: 'The backlog holds changes until their target region is back; a message has no poison form (it is a body the target queue took before), so it is retried for the whole 14-day retention rather than dead-lettered.',
     });
 
+    this.streamFailureQueue = new sqs.Queue(this, 'StreamFailureQueue', {
+      queueName: streamFailureQueueName(appName, cfg.name),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.streamFailureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter (on-failure) destination of the shipper\'s stream mapping; its messages are read only by regionsync redrive, which deletes each when done.',
+    });
+
     const key = { partitionKey: cfg.partitionKey.name, ...(cfg.sortKey ? { sortKey: cfg.sortKey.name } : {}) };
     const targets: ReplicationTarget[] = cfg.regions
       .filter((r) => r !== region)
@@ -162,7 +218,7 @@ export class ReplicatedTable extends Construct {
     // Merging strategies read the item before they write it; last-writer-wins never reads.
     const reads = cfg.strategy.strategy === 'lww' ? [] : ['dynamodb:GetItem'];
 
-    this.shipper = this.makeFunction('Shipper', 'shipper', memorySize, Duration.seconds(60), { ...common, targets, backlogQueueUrl: this.backlogQueue.queueUrl }, shipperRoleName(appName, cfg.name, region));
+    this.shipper = this.makeFunction('Shipper', 'shipper', memorySize, Duration.seconds(60), { ...common, targets, backlogQueueUrl: this.backlogQueue.queueUrl, streamFailureQueueUrl: this.streamFailureQueue.queueUrl }, shipperRoleName(appName, cfg.name, region));
     this.shipper.addEventSource(
       new DynamoEventSource(this.table, {
         // TRIM_HORIZON: the table and its shipper are created together; nothing written before
@@ -170,10 +226,16 @@ export class ReplicatedTable extends Construct {
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
         batchSize: shipperBatchSize,
         ...(cfg.batchingWindowSeconds.stream > 0 ? { maxBatchingWindow: Duration.seconds(cfg.batchingWindowSeconds.stream) } : {}),
-        // Failed batches are split to isolate a bad record, and retried without limit: a change
-        // is never dropped because of an outage (retention is the stream's 24 h).
+        // Failed batches are split to isolate a bad record, retried within bounds (see
+        // STREAM_RETRY_ATTEMPTS), and then named in the stream-failures queue, so one record can
+        // never hold up its shard; `regionsync redrive --stream-failures` replays them.
         bisectBatchOnError: true,
         reportBatchItemFailures: true,
+        retryAttempts: streamRetryAttempts,
+        maxRecordAge: streamMaxRecordAge,
+        // SqsDlq grants the shipper's role sqs:SendMessage on this queue only (Lambda sends the
+        // on-failure record with the function's execution role); the shipper parks records there too.
+        onFailure: new SqsDlq(this.streamFailureQueue),
         parallelizationFactor: 1,
         // The applier's writes come back on this stream; these filters drop them before they cost
         // an invocation, and never drop an application write (see lambda/core/echo-filter.ts).

@@ -11,6 +11,7 @@
  * | shipperErrors, applierErrors | (Errors + Throttles) / (Invocations + Throttles), 5 min | above errorRateThresholdPercent |
  * | parkedAge | AWS/SQS visible + not visible of the outage backlog, Maximum, 1 min | ≥ 1 in each of ceil(parkedAgeThresholdSeconds / 60) consecutive minutes |
  * | clockSkew (per source) | RegionSync ChangesAheadOfClock Sum, 1 min | any change from the source beyond maxClockOffsetSeconds ahead of this region's clock |
+ * | streamFailures | AWS/SQS ApproximateNumberOfMessagesVisible of the stream-failures queue, Maximum | any message |
  *
  * `parkedAge` is how long the source region's outage backlog (changes parked for an unreachable
  * target) has not been empty, not the queue's ApproximateAgeOfOldestMessage: SQS leaves out of
@@ -164,6 +165,19 @@ export class ReplicationAlarms extends Construct {
         datapointsToAlarm: parkedMinutes,
       }),
     );
+    // Any message is a change that did not replicate, and the stream drops the records a Lambda
+    // on-failure record names 24 h after they were written: redrive them before that.
+    add('streamFailures', undefined, (alarmName) =>
+      new cloudwatch.Alarm(this, 'StreamFailures', {
+        ...common,
+        alarmName,
+        alarmDescription: `regionsync ${table.name}: stream records in ${region} that did not replicate (a batch the shipper's stream mapping gave up on, or an item with no room for regionsync's metadata); fix the cause, then regionsync redrive --stream-failures --region ${region} (within 24 h of the write for discarded batches)`,
+        metric: queueMetric(appName, table.name, region, 'streamFailures', 'visible'),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+        evaluationPeriods: 1,
+      }),
+    );
     const fiveMinutes = Duration.minutes(5);
     for (const [kind, fn, what] of [
       ['shipperErrors', replicated.shipper, 'shipper'],
@@ -198,7 +212,7 @@ export function alarmPlan(table: Pick<ResolvedTableConfig, 'name' | 'regions'>, 
       { kind: 'lagMax' as const, sourceRegion },
       { kind: 'clockSkew' as const, sourceRegion },
     ]),
-    ...(['dlq', 'backlogAge', 'iteratorAge', 'parkedAge', 'shipperErrors', 'applierErrors'] as const).map((kind) => ({ kind })),
+    ...(['dlq', 'backlogAge', 'iteratorAge', 'parkedAge', 'streamFailures', 'shipperErrors', 'applierErrors'] as const).map((kind) => ({ kind })),
   ];
 }
 

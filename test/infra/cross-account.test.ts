@@ -93,8 +93,8 @@ describe('a region without an account uses the default account, also as a target
     const sendsTo = grantsOf(policiesOfFunction(r.template, shipper).statements)
       .filter((g) => g.action === 'sqs:SendMessage')
       .map((g) => g.resource)
-      // Its own region's backlog queue (region isolation) is not a target.
-      .filter((arn) => arn !== `\${${logicalId(replicatedTable(r, 'orders').backlogQueue)}.Arn}`);
+      // Its own region's backlog queue (region isolation) and stream-failures queue are not targets.
+      .filter((arn) => ![replicatedTable(r, 'orders').backlogQueue, replicatedTable(r, 'orders').streamFailureQueue].some((q) => arn === `\${${logicalId(q)}.Arn}`));
 
     // Assess
     expect(Stack.of(replicatedTable(r, 'orders')).account).toBe('111111111111');

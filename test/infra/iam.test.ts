@@ -40,6 +40,7 @@ function ids(region: string, table: string) {
     inbound: logicalId(rt.inboundQueue),
     dlq: logicalId(rt.deadLetterQueue),
     backlog: logicalId(rt.backlogQueue),
+    streamFailures: logicalId(rt.streamFailureQueue),
   };
 }
 
@@ -67,8 +68,12 @@ describe('shipper role', () => {
       ...targets.flatMap((arn) => on(arn, 'sqs:SendMessage')),
       // Region isolation: parks a failed target's changes in its own backlog queue, and drains it.
       ...on(ref(i.backlog, 'Arn'), 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'),
+      // The stream mapping's on-failure destination (Lambda sends with the function's role) and
+      // where the shipper parks records it can never stamp: its own region's stream-failures queue.
+      ...on(ref(i.streamFailures, 'Arn'), 'sqs:SendMessage'),
     ];
-    return { required, allowed: [...required, ...on(ref(i.backlog, 'Arn'), 'sqs:GetQueueUrl'), ...ownLogGrants(region, i.shipper)], targets, backlog: ref(i.backlog, 'Arn') };
+    const metadata = [...on(ref(i.backlog, 'Arn'), 'sqs:GetQueueUrl'), ...on(ref(i.streamFailures, 'Arn'), 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl')];
+    return { required, allowed: [...required, ...metadata, ...ownLogGrants(region, i.shipper)], targets, backlog: ref(i.backlog, 'Arn'), streamFailures: ref(i.streamFailures, 'Arn') };
   }
 
   it.each(PLACEMENTS)('$table in $region: exactly stream read, item writes on its table, and sends to the other regions\' queues', ({ region, table }) => {
@@ -84,7 +89,7 @@ describe('shipper role', () => {
 
   it.each(PLACEMENTS)('$table in $region: sqs:SendMessage only to the other regions\' inbound queues of this table', ({ region, table }) => {
     // Prepare
-    const { targets, backlog } = expectedShipper(region, table);
+    const { targets, backlog, streamFailures } = expectedShipper(region, table);
     const ownQueue = inboundQueueArn(table, region);
     const otherTables = Object.keys(TABLE_REGIONS).filter((t) => t !== table);
 
@@ -94,7 +99,7 @@ describe('shipper role', () => {
       .map((g) => g.resource);
 
     // Assess
-    expect(sendsTo.filter((r) => r !== backlog).sort()).toEqual([...targets].sort());
+    expect(sendsTo.filter((r) => r !== backlog && r !== streamFailures).sort()).toEqual([...targets].sort());
     expect(sendsTo).not.toContain(ownQueue);
     expect(sendsTo.filter((arn) => otherTables.some((t) => arn.includes(`-${t}-`)))).toEqual([]);
   });

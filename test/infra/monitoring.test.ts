@@ -68,7 +68,7 @@ function expectedAlarmNames(table: keyof typeof THRESHOLDS, region: string): str
   const sources = TABLE_REGIONS[table].filter((r) => r !== region);
   return [
     ...sources.flatMap((s) => [`${APP}/${table}/lagP99/${s}`, `${APP}/${table}/lagMax/${s}`, `${APP}/${table}/clockSkew/${s}`]),
-    ...['dlq', 'backlogAge', 'iteratorAge', 'parkedAge', 'shipperErrors', 'applierErrors'].map((k) => `${APP}/${table}/${k}`),
+    ...['dlq', 'backlogAge', 'iteratorAge', 'parkedAge', 'streamFailures', 'shipperErrors', 'applierErrors'].map((k) => `${APP}/${table}/${k}`),
   ];
 }
 
@@ -416,8 +416,8 @@ describe('switches', () => {
 
     // Assess
     expect(REGIONS.map((r) => [r, count(r, 'AWS::CloudWatch::Alarm'), count(r, 'AWS::SNS::Topic')])).toEqual([
-      // orders: 3 per source (lagP99, lagMax, clockSkew) × 1 + 6; profiles: 3 × 2 + 6.
-      ['us-east-1', 21, 1],
+      // orders: 3 per source (lagP99, lagMax, clockSkew) × 1 + 7; profiles: 3 × 2 + 7.
+      ['us-east-1', 23, 1],
       ['eu-west-1', 0, 0],
       ['ap-southeast-1', 0, 0],
     ]);

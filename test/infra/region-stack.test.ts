@@ -143,7 +143,7 @@ describe('functions', () => {
     }
   });
 
-  it.each(PLACEMENTS)('$table in $region: the stream feeds the shipper from TRIM_HORIZON with partial-batch failures', ({ region, table }) => {
+  it.each(PLACEMENTS)('$table in $region: the stream feeds the shipper from TRIM_HORIZON with partial-batch failures, within bounds', ({ region, table }) => {
     // Prepare
     const { template } = regionOf(synth, region);
     const ids = idsOf(region, table);
@@ -164,6 +164,10 @@ describe('functions', () => {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       ParallelizationFactor: 1,
       FilterCriteria: { Filters: expect.any(Array) },
+      // Bounds and on-failure destination: test/infra/stream-bounds.test.ts.
+      MaximumRetryAttempts: expect.any(Number),
+      MaximumRecordAgeInSeconds: expect.any(Number),
+      DestinationConfig: { OnFailure: { Destination: expect.anything() } },
     });
     // The echo filter: at most Lambda's default of 5 patterns, each the JSON of one in echo-filter.ts
     const patterns = (props.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) => JSON.parse(f.Pattern));

@@ -16,6 +16,7 @@ import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs
 import type { DynamoDBRecord } from 'aws-lambda';
 import { toWire } from '../../lambda/core/codec.ts';
 import type { KeySchema } from '../../lambda/core/contract.ts';
+import { itemSizeBytes } from '../../lambda/core/item-size.ts';
 
 type Item = Record<string, AttributeValue>;
 
@@ -25,6 +26,12 @@ export class FakeTable {
   private seq = 0;
   /** Counted calls, for cost figures. */
   readonly calls = { put: 0, update: 0, get: 0, delete: 0, conditionFailures: 0 };
+  /**
+   * DynamoDB's item size limit (item-size.ts), enforced on the handlers' PutItem and UpdateItem as
+   * DynamoDB does: a ValidationException, nothing written. Applications' writes (appPut...) are not
+   * checked, so a test can place an item right at the limit. @default no limit
+   */
+  maxItemBytes?: number;
 
   constructor(
     readonly region: string,
@@ -53,6 +60,7 @@ export class FakeTable {
       const item = clone(input.Item!);
       const old = this.items.get(this.keyString(item));
       this.check(input.ConditionExpression, old, input.ExpressionAttributeNames, input.ExpressionAttributeValues, input.ReturnValuesOnConditionCheckFailure);
+      this.checkSize(item, 'Item size has exceeded the maximum allowed size');
       this.write(item, old);
       return { Attributes: input.ReturnValues === 'ALL_OLD' && old ? clone(old) : undefined };
     }
@@ -63,6 +71,7 @@ export class FakeTable {
       const old = this.items.get(k);
       this.check(input.ConditionExpression, old, input.ExpressionAttributeNames, input.ExpressionAttributeValues, input.ReturnValuesOnConditionCheckFailure);
       const next = applyUpdate(clone(old ?? input.Key!), input.UpdateExpression!, input.ExpressionAttributeNames ?? {}, input.ExpressionAttributeValues ?? {});
+      this.checkSize(next, 'Item size to update has exceeded the maximum allowed size');
       this.write(next, old);
       return { Attributes: input.ReturnValues === 'ALL_NEW' ? clone(next) : undefined };
     }
@@ -136,6 +145,12 @@ export class FakeTable {
         Item: onFailure === 'ALL_OLD' && old ? clone(old) : undefined,
       });
     }
+  }
+
+  private checkSize(item: Item, message: string): void {
+    if (this.maxItemBytes === undefined || itemSizeBytes(item) <= this.maxItemBytes) return;
+    // What the SDK throws for DynamoDB's 400 KB refusal: a ValidationException (no modelled class).
+    throw Object.assign(new Error(message), { name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
   }
 
   private write(item: Item, old: Item | undefined): void {

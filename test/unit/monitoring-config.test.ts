@@ -106,7 +106,7 @@ describe('monitoring validation', () => {
         expect.stringMatching(/^monitoring\.alarmEmails\[1\]: is not an email address \(got "not-an-email"\)$/),
         expect.stringMatching(/^monitoring\.alarmHttpsEndpoints\[0\]: must be an https:\/\/ URL/),
         expect.stringMatching(/^tables\[0\]\.monitoring\.lagEvaluationMinutes: must be a whole number of minutes from 1 to 1440 \(got 2\.5\)$/),
-        expect.stringMatching(/^tables\[0\]\.monitoring\.fence\.on\[1\]: must be one of lagP99, lagMax, dlq, backlogAge, iteratorAge, shipperErrors, applierErrors, parkedAge, clockSkew \(got "cpu"\)$/),
+        expect.stringMatching(/^tables\[0\]\.monitoring\.fence\.on\[1\]: must be one of lagP99, lagMax, dlq, backlogAge, iteratorAge, shipperErrors, applierErrors, parkedAge, streamFailures, clockSkew \(got "cpu"\)$/),
         expect.stringMatching(/^tables\[0\]\.monitoring\.lagP99Threshold: unknown setting/),
       ]),
     );
