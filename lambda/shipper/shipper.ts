@@ -13,7 +13,7 @@ import { groupIntoBatches, keyToString, packChanges, stripMeta, type AttributeMa
 import { fromWire, toWire } from '../core/codec.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import { BACKLOG_TARGET_ATTRIBUTE, META, METRICS, type FunctionSettings } from '../core/contract.ts';
-import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState } from '../core/item-state.ts';
+import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState, foldBaseComplete } from '../core/item-state.ts';
 import { advance, mergeVectors, vectorFromAttribute, type VersionVector } from '../core/vector.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
 import { changeFromImage, classifyRecord, reconcile, type ShipperAction } from '../core/stream-record.ts';
@@ -204,7 +204,7 @@ export class Shipper {
         const args = { current: seen, keyItem: action.key, image, baseVector: action.baseVector, version, resolver: this.deps.resolver, key: settings.key, ttlAttribute: settings.ttlAttribute, tombstoneExpiresAt: expiresAt };
         written = customLocalWrite(args).item;
       } else {
-        const next = applyLocalWrite(state, action.oldImage, image, version, ctx, expiresAt);
+        const next = applyLocalWrite(state, action.oldImage, image, version, ctx, expiresAt, { baseComplete: foldBaseComplete(current, image) });
         next.vector = mergeVectors(next.vector, action.baseVector);
         written = serializeState(next, ctx, 'stamp');
       }
