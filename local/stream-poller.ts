@@ -457,8 +457,10 @@ export class StreamPoller {
 export function toLambdaStreamRecord(record: _Record, region: string, streamArn: string): LambdaStreamRecord {
   const d = record.dynamodb ?? {};
   const dynamodb: Record<string, unknown> = {};
-  // DynamoDB Streams rounds creation times down to the second; so does this.
-  if (d.ApproximateCreationDateTime) dynamodb.ApproximateCreationDateTime = Math.floor(d.ApproximateCreationDateTime.getTime() / 1000);
+  // Seconds, as Lambda sends it. DynamoDB Streams rounds to the second; moto keeps milliseconds,
+  // and so does this (a fraction): plain writes are versioned from this time, so on the emulator
+  // the later of two writes wins whenever they are a millisecond apart (on AWS: a second).
+  if (d.ApproximateCreationDateTime) dynamodb.ApproximateCreationDateTime = d.ApproximateCreationDateTime.getTime() / 1000;
   if (d.Keys) dynamodb.Keys = toWire(d.Keys as Record<string, AttributeValue>);
   if (d.NewImage) dynamodb.NewImage = toWire(d.NewImage as Record<string, AttributeValue>);
   if (d.OldImage) dynamodb.OldImage = toWire(d.OldImage as Record<string, AttributeValue>);

@@ -136,7 +136,8 @@ export class Applier {
    * conflict (concurrent version vectors) from an ordinary newer or older change.
    */
   private async applyLastWriterWins(change: Change, isLocal?: (name: string) => boolean): Promise<ApplyResult> {
-    const input = applyInput({ tableName: this.settings.tableName, change, ttlAttribute: this.settings.ttlAttribute });
+    const beyondHorizon = this.beyondTombstoneHorizon(change);
+    const input = applyInput({ tableName: this.settings.tableName, change, ttlAttribute: this.settings.ttlAttribute, beyondHorizon });
     const incoming = toWire(input.Item!);
     try {
       const out = await (isLocal ? putKeepingLocal(this.deps.dynamodb, input, change.key, isLocal) : this.deps.dynamodb.send(new PutItemCommand(input)));
@@ -147,8 +148,26 @@ export class Applier {
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
       const kept = e.Item ? toWire(e.Item) : undefined;
       if (kept && isConcurrent(kept, incoming)) await this.recordConflict(change, kept, incoming, kept);
+      if (!kept && beyondHorizon) await this.refuseBeyondHorizon(change, incoming);
       return 'stale';
     }
+  }
+
+  /**
+   * Whether the change is older than a tombstone lives (`tombstoneTtlSeconds`): a deleted item's
+   * tombstone may be purged by then, so an absent item cannot tell "never written" from "deleted".
+   * Such a change (a redrive of a long-parked message, a backlog drained late) may update an item
+   * that is there, by version as always, but never recreate one.
+   */
+  private beyondTombstoneHorizon(change: Change): boolean {
+    const version = decodeVersion(change.version);
+    return version !== undefined && version.ms < this.now() - this.settings.tombstoneTtlSeconds * 1000;
+  }
+
+  /** A change beyond the tombstone horizon for an absent item: not applied, recorded as a conflict (the item stays absent). */
+  private async refuseBeyondHorizon(change: Change, incoming: AttributeMap): Promise<void> {
+    this.deps.logger.warn('change older than the tombstone horizon for an absent item: not applied (it could resurrect a deleted item)', { key: keyToString(change.key), version: change.version });
+    await this.recordConflict(change, change.key, incoming, change.key);
   }
 
   /**
@@ -164,6 +183,10 @@ export class Applier {
       const stored = await this.deps.dynamodb
         .send(new GetItemCommand({ TableName: settings.tableName, Key: fromWire(change.key), ConsistentRead: true }))
         .then((o) => (o.Item ? toWire(o.Item) : undefined));
+      if (!stored && this.beyondTombstoneHorizon(change)) {
+        await this.refuseBeyondHorizon(change, incoming);
+        return 'stale';
+      }
       let result: AttributeMap;
       let conflict: boolean;
       if (settings.strategy?.strategy === 'custom') {

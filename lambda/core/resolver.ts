@@ -4,11 +4,12 @@
  * It must be deterministic (same inputs, same result: no clocks, no randomness, no I/O);
  * `checkResolver` in lib/client/testing.ts checks that on generated inputs.
  */
+import { createHash } from 'node:crypto';
 import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { AttributeMap } from './change.ts';
 import { stripMeta } from './change.ts';
-import { fromWire, stableStringify, toWire } from './codec.ts';
+import { canonicalItem, fromWire, stableStringify, toWire } from './codec.ts';
 import { META, type KeySchema } from './contract.ts';
 import { advance, compareVectors, mergeVectors, vectorFromAttribute, vectorToAttribute, type VersionVector } from './vector.ts';
 import { compareVersions, decodeVersion, encodeVersion, type Version } from './version.ts';
@@ -39,6 +40,19 @@ interface Sibling {
   readonly del: boolean;
   /** The application's attributes (wire shape), key included. */
   readonly item: AttributeMap;
+}
+
+/**
+ * How siblings are stored in `_rs_sib`: each as its difference from the application's attributes
+ * of the item that holds them (`p`: attributes whose value differs, `r`: attributes it lacks), so
+ * a conflict on a large item costs what the versions changed, not a copy of each. `b` fingerprints
+ * those attributes: if anything else rewrote them since (a plain write not folded in yet), the
+ * differences no longer apply and the item is read as one version, as an unreadable `_rs_sib` is.
+ * Items stored before this keep a JSON array of whole siblings; they are still read.
+ */
+interface StoredSiblings {
+  readonly b: string;
+  readonly s: ReadonlyArray<Omit<Sibling, 'item'> & { readonly p?: AttributeMap; readonly r?: string[] }>;
 }
 
 /**
@@ -110,17 +124,41 @@ function materialize(siblings: Sibling[], resolver: Resolver, key: KeySchema, tt
     acc = resolver({ key: plainKey, local: acc, incoming: s.del ? null : unmarshall(fromWire(s.item)), localVersion: accVersion, incomingVersion: s.v });
     accVersion = s.v;
   }
-  meta[META.siblings] = { S: stableStringify(sorted) };
-  if (acc === null) return { ...keyItem, ...meta, ...tombstone };
-  const resolved = toWire(marshall(acc, { removeUndefinedValues: true, convertClassInstanceToMap: true }));
-  return { ...stripMeta(resolved, [ttlAttribute]), ...keyItem, ...meta };
+  const content = acc === null ? keyItem : { ...stripMeta(toWire(marshall(acc, { removeUndefinedValues: true, convertClassInstanceToMap: true })), [ttlAttribute]), ...keyItem };
+  meta[META.siblings] = { S: stableStringify(storeSiblings(sorted, content)) };
+  return acc === null ? { ...content, ...meta, ...tombstone } : { ...content, ...meta };
+}
+
+function storeSiblings(siblings: readonly Sibling[], base: AttributeMap): StoredSiblings {
+  const same = (x: AttributeMap[string], y: AttributeMap[string] | undefined) => y !== undefined && canonicalItem({ x } as AttributeMap) === canonicalItem({ x: y } as AttributeMap);
+  return {
+    b: fingerprint(base),
+    s: siblings.map(({ item, ...rest }) => {
+      const p = Object.fromEntries(Object.entries(item).filter(([n, x]) => !same(x, base[n])));
+      const r = Object.keys(base).filter((n) => item[n] === undefined);
+      return { ...rest, ...(Object.keys(p).length > 0 ? { p } : {}), ...(r.length > 0 ? { r } : {}) };
+    }),
+  };
+}
+
+function fingerprint(attributes: AttributeMap): string {
+  return createHash('sha256').update(canonicalItem(attributes)).digest('base64').slice(0, 22);
 }
 
 function siblingsOf(item: AttributeMap, ttlAttribute: string): Sibling[] {
   const raw = item[META.siblings]?.S;
   if (raw) {
     try {
-      return JSON.parse(raw) as Sibling[];
+      const stored = JSON.parse(raw) as Sibling[] | StoredSiblings;
+      if (Array.isArray(stored)) return stored;
+      const base = stripMeta(item, [ttlAttribute]);
+      if (stored.b === fingerprint(base)) {
+        return stored.s.map(({ p, r, ...rest }) => {
+          const whole: AttributeMap = { ...base, ...p };
+          for (const n of r ?? []) delete whole[n];
+          return { ...rest, item: whole };
+        });
+      }
     } catch {
       // fall through: treat the item as a single version
     }

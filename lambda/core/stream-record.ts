@@ -10,6 +10,7 @@
  *     an echo: never re-shipped), the shipper's own stamp (`stamp`, shipped when stamped),
  *     or the client helper (`app`, already versioned: ship as is).
  */
+import { createHash } from 'node:crypto';
 import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from 'aws-lambda';
 import { META, REPLICATED_META } from './contract.ts';
 import { keyOf, stripMeta, type AttributeMap, type Change } from './change.ts';
@@ -39,6 +40,8 @@ export type ShipperAction =
       /** The history the record shows (version vectors of both images merged). */
       readonly baseVector: VersionVector;
       readonly sequenceNumber: string;
+      /** What the fold keeps in `_rs_sq`: the stream and the record's place in it (see foldMarkOf). */
+      readonly foldMark: string;
       readonly writtenAt: number;
       /** Set when this restamps a client-helper write whose version was this far ahead of DynamoDB's clock (clock-bound.ts). */
       readonly aheadOfClockMs?: number;
@@ -55,6 +58,7 @@ export type ShipperAction =
       readonly oldImage?: AttributeMap;
       readonly baseVector: VersionVector;
       readonly sequenceNumber: string;
+      readonly foldMark: string;
       readonly writtenAt: number;
     };
 
@@ -80,6 +84,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   const newImage = db.NewImage as AttributeMap | undefined;
   const writtenAt = creationMs(db.ApproximateCreationDateTime, ctx.now);
   const sequenceNumber = (db.SequenceNumber ?? '').padStart(40, '0');
+  const foldMark = foldMarkOf(record.eventSourceARN, sequenceNumber);
   const baseVector = mergeVectors(vectorFromAttribute(oldImage?.[META.vector]), vectorFromAttribute(newImage?.[META.vector]));
 
   if (record.eventName === 'REMOVE') {
@@ -90,7 +95,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
       if (!ctx.replicateTtlDeletes || oldImage?.[META.deleted]?.BOOL === true) return { kind: 'skip', reason: 'ttl-expiry' };
     }
     const floor = versionOf(oldImage);
-    return { kind: 'tombstone', key, version: versionAt(writtenAt, ctx.region, floor), floor, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, writtenAt };
+    return { kind: 'tombstone', key, version: versionAt(writtenAt, ctx.region, floor), floor, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, foldMark, writtenAt };
   }
   if (!newImage) return { kind: 'skip', reason: 'not-a-change' };
 
@@ -112,7 +117,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
       // Clock bound: a version from a host clock beyond the bound ahead of DynamoDB's is restamped, never shipped.
       const restamp = clientWriteRestamp(decodeVersion(newVersion), versionOf(oldImage), writtenAt, ctx.maxClockOffsetMs);
       if (!restamp) return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt, ctx.ttlAttribute ?? META.expiresAt) };
-      const common = { key, version: versionAt(writtenAt, ctx.region, restamp.floor), floor: restamp.floor, aheadOfClockMs: restamp.aheadMs, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, writtenAt };
+      const common = { key, version: versionAt(writtenAt, ctx.region, restamp.floor), floor: restamp.floor, aheadOfClockMs: restamp.aheadMs, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, foldMark, writtenAt };
       if (newImage[META.deleted]?.BOOL !== true) return { kind: 'stamp', ...common, expectedVersion: newVersion, image: newImage };
       const hash = stringAttr(newImage[META.contentHash]);
       return { kind: 'tombstone', ...common, guard: { ...(newVersion !== undefined ? { version: newVersion } : {}), ...(hash !== undefined ? { contentHash: hash } : {}) } };
@@ -135,6 +140,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
     ...(oldImage ? { oldImage } : {}),
     baseVector,
     sequenceNumber,
+    foldMark,
     writtenAt,
   };
 }
@@ -256,4 +262,27 @@ export function reconcile(current: AttributeMap | undefined, image: AttributeMap
   // Regionsync's, at a version as new as this write's or newer: that change wins.
   if (stored && compareVersions(stored, version) >= 0) return { kind: 'none' };
   return { kind: 'restore', version: above, expected };
+}
+
+/**
+ * The merge strategies' guard against folding a retried record twice (`_rs_sq`): the record's
+ * sequence number, prefixed with a short hash of its stream's label. Sequence numbers mean nothing
+ * across streams: after a point-in-time restore, or a stream disabled and enabled again, the new
+ * stream's numbers bear no relation to the old ones, and a bare comparison could take a new write
+ * for one already folded. Pure.
+ */
+export function foldMarkOf(streamArn: string | undefined, paddedSequence: string): string {
+  const label = streamArn?.split('/stream/')[1];
+  if (!label) return paddedSequence;
+  return `${createHash('sha256').update(label).digest('base64url').slice(0, 6)}#${paddedSequence}`;
+}
+
+/** Whether the item's `_rs_sq` says the record marked `mark` has been folded in already (same stream, same or later record). */
+export function alreadyFolded(stored: string | undefined, mark: string): boolean {
+  if (!stored) return false;
+  const [storedStream, storedSequence] = stored.includes('#') ? stored.split('#') : [undefined, stored];
+  const [stream, sequence] = mark.includes('#') ? mark.split('#') : [undefined, mark];
+  // A mark from another stream says nothing about this one (an unmarked, older mark is this table's only stream).
+  if (storedStream !== undefined && stream !== undefined && storedStream !== stream) return false;
+  return storedSequence! >= sequence!;
 }

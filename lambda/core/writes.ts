@@ -148,11 +148,13 @@ export function stampedPutInput(args: {
  * then loses, and its stamp's condition fails, so both regions keep this change).
  * A failed condition costs one write unit and returns the item that blocked it: no read before write.
  */
-export function applyInput(args: { tableName: string; change: Change; ttlAttribute: string }): PutItemCommandInput {
+export function applyInput(args: { tableName: string; change: Change; ttlAttribute: string; beyondHorizon?: boolean }): PutItemCommandInput {
   return {
     TableName: args.tableName,
     Item: fromWire(withContentHash(changeToItem(args.change, args.ttlAttribute))),
-    ConditionExpression: 'attribute_not_exists(#v) OR #v < :v',
+    // Beyond the tombstone horizon (older than a tombstone lives) only an item that is there can be
+    // compared: an absent one may have been deleted and its tombstone purged, and must not come back.
+    ConditionExpression: args.beyondHorizon ? '#v < :v' : 'attribute_not_exists(#v) OR #v < :v',
     ExpressionAttributeNames: { '#v': META.version },
     ExpressionAttributeValues: { ':v': { S: args.change.version } },
     // The replaced item tells whether this was a conflict (concurrent versions) at no extra cost.

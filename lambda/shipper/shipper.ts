@@ -13,10 +13,10 @@ import { groupIntoBatches, keyToString, packChanges, stripMeta, type AttributeMa
 import { fromWire, toWire } from '../core/codec.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import { BACKLOG_TARGET_ATTRIBUTE, META, METRICS, type FunctionSettings } from '../core/contract.ts';
-import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState } from '../core/item-state.ts';
+import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState, foldBaseComplete } from '../core/item-state.ts';
 import { advance, mergeVectors, vectorFromAttribute, type VersionVector } from '../core/vector.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
-import { changeFromImage, classifyRecord, reconcile, type ItemGuard, type ShipperAction } from '../core/stream-record.ts';
+import { alreadyFolded, changeFromImage, classifyRecord, reconcile, type ItemGuard, type ShipperAction } from '../core/stream-record.ts';
 import { sameContent } from '../core/content-hash.ts';
 import { decodeVersion, maxVersion, versionAt, type Version } from '../core/version.ts';
 import { customLocalWrite, type Resolver } from '../core/resolver.ts';
@@ -195,7 +195,7 @@ export class Shipper {
       const current = await this.deps.dynamodb
         .send(new GetItemCommand({ TableName: settings.tableName, Key: fromWire(action.key), ConsistentRead: true }))
         .then((o) => (o.Item ? toWire(o.Item) : undefined));
-      if (current && (current[META.sequence]?.S ?? '') >= action.sequenceNumber && current[META.version]) {
+      if (current && alreadyFolded(current[META.sequence]?.S, action.foldMark) && current[META.version]) {
         // Already folded in by an earlier attempt: shipping the current state again is harmless (at
         // this region's newest write, the version an origin's change must carry).
         return changeFromImage(current, settings, action.writtenAt, settings.ttlAttribute, decodeVersion(vectorFromAttribute(current[META.vector])[settings.region]));
@@ -220,11 +220,11 @@ export class Shipper {
         const args = { current: seen, keyItem: action.key, image, baseVector: action.baseVector, version: aboveAll, resolver: this.deps.resolver, key: settings.key, ttlAttribute: settings.ttlAttribute, tombstoneExpiresAt: expiresAt };
         written = customLocalWrite(args).item;
       } else {
-        const next = applyLocalWrite(state, action.oldImage, image, ownVersion, ctx, expiresAt);
+        const next = applyLocalWrite(state, action.oldImage, image, ownVersion, ctx, expiresAt, { baseComplete: foldBaseComplete(current, image) });
         next.vector = mergeVectors(next.vector, action.baseVector);
         written = serializeState(next, ctx, 'stamp');
       }
-      const item = { ...written, [META.sequence]: { S: action.sequenceNumber } };
+      const item = { ...written, [META.sequence]: { S: action.foldMark } };
       try {
         await this.deps.dynamodb.send(new PutItemCommand(statePutInput(settings, item, current)));
         this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);

@@ -30,6 +30,7 @@ describe('classifyRecord', () => {
       image: { pk: { S: 'a' }, x: { N: '1' } },
       baseVector: {},
       sequenceNumber: '1'.padStart(40, '0'),
+      foldMark: '1'.padStart(40, '0'),
       writtenAt: 1500,
     });
   });
