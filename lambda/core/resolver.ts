@@ -68,7 +68,7 @@ export function resolveCustom(stored: AttributeMap | undefined, incoming: Attrib
   const before = siblingsOf(stored, ttlAttribute);
   const merged = maximal([...before, ...siblingsOf(incoming, ttlAttribute)]);
   if (sameSiblings(merged, before)) return { kind: 'stale' };
-  return { kind: 'apply', item: materialize(merged, resolver, key, ttlAttribute, Math.max(expiryOf(stored, ttlAttribute), expiryOf(incoming, ttlAttribute))), conflict: merged.length > 1 };
+  return { kind: 'apply', item: materialize(merged, resolver, key, ttlAttribute, Math.max(stored ? tombstoneExpiryOf(stored, ttlAttribute) : 0, tombstoneExpiryOf(incoming, ttlAttribute))), conflict: merged.length > 1 };
 }
 
 /**
@@ -95,10 +95,10 @@ export function customLocalWrite(args: {
     o: args.version.region,
     vv: advance(args.baseVector, args.version),
     del: args.image === undefined,
-    item: args.image ? stripMeta(args.image, [ttlAttribute]) : args.keyItem,
+    item: args.image ? stripMeta(args.image) : args.keyItem,
   };
   const siblings = current?.[META.version] ? maximal([...siblingsOf(current, ttlAttribute), own]) : [own];
-  const expiresAt = Math.max(current ? expiryOf(current, ttlAttribute) : 0, own.del ? args.tombstoneExpiresAt : 0);
+  const expiresAt = Math.max(current ? tombstoneExpiryOf(current, ttlAttribute) : 0, own.del ? args.tombstoneExpiresAt : 0);
   const item = materialize(siblings, args.resolver, args.key, ttlAttribute, expiresAt);
   return { item: { ...item, [META.writer]: { S: 'stamp' } }, conflict: siblings.length > 1 };
 }
@@ -124,7 +124,7 @@ function materialize(siblings: Sibling[], resolver: Resolver, key: KeySchema, tt
     acc = resolver({ key: plainKey, local: acc, incoming: s.del ? null : unmarshall(fromWire(s.item)), localVersion: accVersion, incomingVersion: s.v });
     accVersion = s.v;
   }
-  const content = acc === null ? keyItem : { ...stripMeta(toWire(marshall(acc, { removeUndefinedValues: true, convertClassInstanceToMap: true })), [ttlAttribute]), ...keyItem };
+  const content = acc === null ? keyItem : { ...stripMeta(toWire(marshall(acc, { removeUndefinedValues: true, convertClassInstanceToMap: true }))), ...keyItem };
   meta[META.siblings] = { S: stableStringify(storeSiblings(sorted, content)) };
   return acc === null ? { ...content, ...meta, ...tombstone } : { ...content, ...meta };
 }
@@ -151,7 +151,7 @@ function siblingsOf(item: AttributeMap, ttlAttribute: string): Sibling[] {
     try {
       const stored = JSON.parse(raw) as Sibling[] | StoredSiblings;
       if (Array.isArray(stored)) return stored;
-      const base = stripMeta(item, [ttlAttribute]);
+      const base = contentOf(item, ttlAttribute);
       if (stored.b === fingerprint(base)) {
         return stored.s.map(({ p, r, ...rest }) => {
           const whole: AttributeMap = { ...base, ...p };
@@ -169,7 +169,7 @@ function siblingsOf(item: AttributeMap, ttlAttribute: string): Sibling[] {
       o: item[META.origin]?.S ?? '',
       vv: vectorFromAttribute(item[META.vector]),
       del: item[META.deleted]?.BOOL === true,
-      item: stripMeta(item, [ttlAttribute]),
+      item: contentOf(item, ttlAttribute),
     },
   ];
 }
@@ -184,6 +184,19 @@ function sameSiblings(a: readonly Sibling[], b: readonly Sibling[]): boolean {
   const va = a.map((s) => s.v).sort();
   const vb = b.map((s) => s.v).sort();
   return va.length === vb.length && va.every((v, i) => v === vb[i]);
+}
+
+/**
+ * What the application wrote: a live item keeps the table's TTL attribute (the user's own expiry,
+ * issue 14 finding 8); on a tombstone it is the tombstone's expiry, not content.
+ */
+function contentOf(item: AttributeMap, ttlAttribute: string): AttributeMap {
+  return stripMeta(item, item[META.deleted]?.BOOL === true ? [ttlAttribute] : []);
+}
+
+/** A tombstone's expiry (a live item's TTL attribute is the application's, not a tombstone's). */
+function tombstoneExpiryOf(item: AttributeMap, ttlAttribute: string): number {
+  return item[META.deleted]?.BOOL === true ? expiryOf(item, ttlAttribute) : 0;
 }
 
 function expiryOf(item: AttributeMap, ttlAttribute: string): number {

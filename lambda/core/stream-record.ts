@@ -35,6 +35,8 @@ export type ShipperAction =
       readonly expectedVersion?: string;
       /** The item as the application wrote it (restored if an older replicated change overwrote it). */
       readonly image: AttributeMap;
+      /** The write re-created a tombstone and kept its expiry in the user's TTL attribute: the stamp removes it. */
+      readonly clearTtl?: boolean;
       /** The item before the write (merge strategies fold in the difference). */
       readonly oldImage?: AttributeMap;
       /** The history the record shows (version vectors of both images merged). */
@@ -130,13 +132,21 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   // replaced the whole item dropped the metadata (or put back a stale copy), yet its version
   // must still beat the version it replaced.
   const floor = maxVersion(versionOf(oldImage), decodeVersion(newVersion));
+  // An UpdateItem that re-creates a deleted item keeps every attribute it does not set, the
+  // tombstone's expiry in a user-owned TTL attribute too: left there, the new item would expire
+  // with the tombstone (finding 8). Unless the write set it, the stamp removes it.
+  const ttl = ctx.ttlAttribute;
+  const inheritsExpiry =
+    ttl !== undefined && ttl !== META.expiresAt && oldImage?.[META.deleted]?.BOOL === true && newImage[ttl] !== undefined && JSON.stringify(newImage[ttl]) === JSON.stringify(oldImage[ttl]);
+  const image = inheritsExpiry ? Object.fromEntries(Object.entries(newImage).filter(([name]) => name !== ttl)) : newImage;
   return {
     kind: 'stamp',
     key,
     version: versionAt(writtenAt, ctx.region, floor),
     floor,
     expectedVersion: newVersion,
-    image: newImage,
+    image,
+    ...(inheritsExpiry ? { clearTtl: true } : {}),
     ...(oldImage ? { oldImage } : {}),
     baseVector,
     sequenceNumber,

@@ -38,6 +38,8 @@ export function stampInput(args: {
   guard?: ItemGuard;
   image: AttributeMap;
   ttlAttribute: string;
+  /** Remove the TTL attribute even when it is the user's (a re-created item must not keep its tombstone's expiry). */
+  clearTtl?: boolean;
   /**
    * The item's history with this write: what tells a later change whether it is concurrent.
    * Omitted: a compact stamp for an item with no room left for it (lambda/shipper/oversize.ts);
@@ -60,9 +62,10 @@ export function stampInput(args: {
   // A local write supersedes every concurrent sibling (custom strategy): they collapse into it.
   names['#sib'] = META.siblings;
   const remove = [...(args.vector ? [] : ['#vv']), '#d', '#sib'];
-  // Only our own tombstone expiry attribute is cleared; a user-owned TTL attribute is the user's.
-  if (args.ttlAttribute === META.expiresAt) {
-    names['#x'] = META.expiresAt;
+  // Only our own tombstone expiry attribute is cleared; a user-owned TTL attribute is the user's,
+  // unless it is still the tombstone's expiry on a re-created item (`clearTtl`).
+  if (args.ttlAttribute === META.expiresAt || args.clearTtl) {
+    names['#x'] = args.ttlAttribute;
     remove.push('#x');
   }
   return {

@@ -150,7 +150,7 @@ export class Shipper {
     let base = action.baseVector;
     let write =
       action.kind === 'stamp'
-        ? this.stampWrite(action.key, action.version, { expectedVersion: action.expectedVersion }, image!, base)
+        ? this.stampWrite(action.key, action.version, { expectedVersion: action.expectedVersion, ...(action.clearTtl ? { clearTtl: true } : {}) }, image!, base)
         : this.tombstoneWrite(action.key, action.version, action.guard, base);
     for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
       try {
@@ -171,7 +171,7 @@ export class Shipper {
           case 'ship':
             return changeFromImage(next.current, settings, action.writtenAt, settings.ttlAttribute);
           case 'restamp':
-            write = this.stampWrite(action.key, next.version, { guard: next.expected }, image!, base);
+            write = this.stampWrite(action.key, next.version, { guard: next.expected, ...(action.kind === 'stamp' && action.clearTtl ? { clearTtl: true } : {}) }, image!, base);
             break;
           case 'restore':
             write = image ? this.putWrite(stripMeta(image), next.version, next.expected, base) : this.tombstoneWrite(action.key, next.version, next.expected, base);
@@ -243,7 +243,7 @@ export class Shipper {
   }
 
   /** UpdateItem that adds `version` to the item as it is; returns the item written. */
-  private stampWrite(key: AttributeMap, version: Version, expect: { expectedVersion?: string; guard?: ItemGuard }, image: AttributeMap, base: VersionVector): () => Promise<AttributeMap> {
+  private stampWrite(key: AttributeMap, version: Version, expect: { expectedVersion?: string; guard?: ItemGuard; clearTtl?: boolean }, image: AttributeMap, base: VersionVector): () => Promise<AttributeMap> {
     const { settings } = this;
     return async () => {
       const input = stampInput({ tableName: settings.tableName, key, keySchema: settings.key, version, ...expect, image, ttlAttribute: settings.ttlAttribute, vector: advance(base, version) });

@@ -68,6 +68,8 @@ export class Cluster {
     skewMs: Readonly<Record<string, number>> = {},
     readonly strategy: StrategySpec = { strategy: 'lww' },
     resolver?: Resolver,
+    /** Settings every function gets on top of the defaults (e.g. a user-owned TTL attribute). */
+    overrides: Partial<FunctionSettings> = {},
   ) {
     for (const r of regions) {
       const now = () => this.t + (skewMs[r] ?? 0);
@@ -76,7 +78,7 @@ export class Cluster {
       this.streamPos.set(r, 0);
       this.shippers.set(
         r,
-        new Shipper(settingsFor(r, regions, strategy), {
+        new Shipper({ ...settingsFor(r, regions, strategy), ...overrides }, {
           dynamodb: table.client,
           sqsFor: () => this.sqs.client,
           logger: silentLogger(),
@@ -87,7 +89,7 @@ export class Cluster {
       );
       this.appliers.set(
         r,
-        new Applier(settingsFor(r, regions, strategy), { dynamodb: table.client, sqs: this.sqs.client, logger: silentLogger(), metrics: silentMetrics(), now, ...(resolver ? { resolver } : {}) }),
+        new Applier({ ...settingsFor(r, regions, strategy), ...overrides }, { dynamodb: table.client, sqs: this.sqs.client, logger: silentLogger(), metrics: silentMetrics(), now, ...(resolver ? { resolver } : {}) }),
       );
     }
   }

@@ -121,3 +121,58 @@ describe('finding 9: `_rs_sq` lost on a whole-item replace', () => {
     expect(cluster.table(EU).get(key)?.likes).toEqual({ N: '1' });
   });
 });
+
+describe('finding 8: TTL', () => {
+  const ttl = { ttlAttribute: 'expires' };
+  const live = (cluster: Cluster, region: string) => cluster.table(region).get(key);
+
+  it('an item re-created by UpdateItem on a deleted one does not inherit the tombstone\'s expiry (user-owned TTL attribute)', async () => {
+    // Prepare: an item, deleted (its tombstone carries the expiry in `expires`), everywhere
+    const cluster = new Cluster([US, EU], {}, { strategy: 'lww' }, undefined, ttl);
+    cluster.table(US).appPut({ ...key, v: { S: 'one' } });
+    await cluster.drain();
+    cluster.tick(5);
+    cluster.table(US).delete(key);
+    await cluster.drain();
+    expect(live(cluster, US)?.expires).toBeDefined();
+    cluster.tick(5);
+    // Act: the application re-creates it with an UpdateItem, which keeps what it does not set
+    cluster.table(US).appUpdate(key, { v: { S: 'two' } });
+    await cluster.drain();
+    // Assess
+    for (const region of [US, EU]) {
+      expect(live(cluster, region)?.v).toEqual({ S: 'two' });
+      expect(live(cluster, region)?.[META.deleted]).toBeUndefined();
+      expect(live(cluster, region)?.expires).toBeUndefined();
+    }
+  });
+
+  it('an expiry the application sets on the re-created item is kept', async () => {
+    // Prepare
+    const cluster = new Cluster([US, EU], {}, { strategy: 'lww' }, undefined, ttl);
+    cluster.table(US).appPut({ ...key, v: { S: 'one' } });
+    await cluster.drain();
+    cluster.table(US).delete(key);
+    await cluster.drain();
+    // Act
+    cluster.table(US).appUpdate(key, { v: { S: 'two' }, expires: { N: '2000000000' } });
+    await cluster.drain();
+    // Assess
+    for (const region of [US, EU]) expect(live(cluster, region)?.expires).toEqual({ N: '2000000000' });
+  });
+
+  it('the custom strategy keeps the application\'s TTL attribute on every write', async () => {
+    // Prepare
+    const cluster = new Cluster([US, EU], {}, { strategy: 'custom' }, ({ incoming }) => incoming, ttl);
+    // Act
+    cluster.table(US).appPut({ ...key, v: { S: 'one' }, expires: { N: '2000000000' } });
+    await cluster.drain();
+    cluster.table(EU).appUpdate(key, { v: { S: 'two' } });
+    await cluster.drain();
+    // Assess
+    for (const region of [US, EU]) {
+      expect(live(cluster, region)?.v).toEqual({ S: 'two' });
+      expect(live(cluster, region)?.expires).toEqual({ N: '2000000000' });
+    }
+  });
+});
