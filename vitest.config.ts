@@ -10,7 +10,7 @@ export default defineConfig({
         test: {
           name: 'integ',
           include: ['test/integ/**/*.test.ts'],
-          // One moto server for the whole run; each test file deploys into its own regions/tables.
+          // One moto server for the whole run; files share one deployment (test/support/shared-deployment.ts) or deploy an app of their own.
           globalSetup: ['test/integ/global-setup.ts'],
           testTimeout: 240_000,
           hookTimeout: 300_000,

@@ -12,6 +12,7 @@ import { startMoto, type MotoServer } from '../local/moto.ts';
 import { startRuntime, type InvocationInfo, type LocalRuntime } from '../local/runtime.ts';
 import { deploy, PROJECT_ROOT } from '../lib/cli/deploy.ts';
 import { functionKeyId, LAMBDA_SERVICE_KEY, RequestStats } from './request-stats.ts';
+import { ENV } from '../lambda/core/contract.ts';
 
 export interface EnvironmentOptions {
   /** Use this emulator instead of starting moto. */
@@ -83,6 +84,10 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<Environme
         // Its own state: moto restarts its stream sequence numbers, an old checkpoint would skip records.
         // Kept across pause/resume, so a resumed runtime continues after its checkpoints.
         stateDir: path.join(work, 'state'),
+        // Only the bench table's shipper and applier: on a shared emulator (`--endpoint`, the
+        // bench-smoke test) other apps' functions in these regions are not the bench's to run,
+        // and would replay their streams from TRIM_HORIZON into the measured calls.
+        include: (fn) => tableOf(fn.environment) === o.tableName,
         poolSize: 2,
         // CloudWatch extracts EMF from logs in AWS; publishing it to moto would only load the emulator.
         publishMetrics: false,
@@ -132,6 +137,15 @@ export async function startEnvironment(o: EnvironmentOptions): Promise<Environme
   } catch (e) {
     await cleanup().catch(() => undefined);
     throw e;
+  }
+}
+
+/** The table a regionsync function replicates (its settings' table name in its region). */
+function tableOf(env: Readonly<Record<string, string>>): string | undefined {
+  try {
+    return (JSON.parse(env[ENV.settings] ?? '{}') as { tableName?: string }).tableName;
+  } catch {
+    return undefined;
   }
 }
 

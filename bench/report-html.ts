@@ -122,7 +122,7 @@ ${lagOverTime(r)}
 ${lagCdf(r)}
 
 <h2 id="throughput">Throughput and lag against offered load</h2>
-<p class="muted">Items applied per second per target region while each step ran, and the step's lag. The knee is where throughput stops following the offered load and lag grows without bound${r.knee.reached ? ` — here between ${r.knee.lastStableOfferedPerSec} and ${r.knee.firstUnstableOfferedPerSec} items/s (${esc(r.knee.reason ?? '')})` : ''}. The emulator (one Python process on a shared machine) is the bottleneck, not the design.</p>
+<p class="muted">Items applied per second per target region, from each step's first write to its last applied copy, and the step's lag. The knee is where throughput stops following the offered load and lag grows without bound${r.knee.reached ? ` — here between ${r.knee.lastStableOfferedPerSec} and ${r.knee.firstUnstableOfferedPerSec} items/s (${esc(r.knee.reason ?? '')})` : ''}. The emulator (one Python process on a shared machine) is the bottleneck, not the design.</p>
 ${throughputChart(r)}
 ${stepsTable(r)}
 

@@ -129,7 +129,11 @@ export interface StepResult {
   readonly items: number;
   readonly writeErrors: number;
   readonly achievedWritesPerSec: number;
-  /** Items applied per second per target while the step ran (mean over targets). */
+  /**
+   * Items applied per second per target (mean over targets), from the step's first write to its
+   * last applied copy (or the end of its writes, if later): every copy applied counts, so a step
+   * that replicated anything has a throughput above 0, however short it is.
+   */
   readonly throughputItemsPerSec: number;
   /** Run-relative start and end, seconds. */
   readonly startSec: number;
@@ -271,10 +275,10 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     costPerMillionUsd: { ...cost, atRate: { offeredPerSec: sustained.offeredPerSec, regionsync: costAtRate.regionsync, regionsyncPlain: costAtRate.regionsyncPlain, ratio: costAtRate.ratio, ratioPlain: costAtRate.ratioPlain, breakdown: costAtRate.breakdown } },
     cpuMicrosPerItem: roundAll(cpu) as unknown as CpuResult,
     lagMs: { p50: sustained.lagMs.p50, p99: sustained.lagMs.p99, path: 'plain', offeredPerSec: sustained.offeredPerSec, helper: { p50: helper.lagMs.p50, p99: helper.lagMs.p99 } },
-    throughputItemsPerSec: round1(sustained.throughputItemsPerSec),
+    throughputItemsPerSec: sustained.throughputItemsPerSec,
     knee: knee
-      ? { reached: true, lastStableOfferedPerSec: sustained.offeredPerSec, lastStableThroughputItemsPerSec: round1(sustained.throughputItemsPerSec), firstUnstableOfferedPerSec: knee.offeredPerSec, reason: knee.unstableReason }
-      : { reached: false, lastStableOfferedPerSec: sustained.offeredPerSec, lastStableThroughputItemsPerSec: round1(sustained.throughputItemsPerSec) },
+      ? { reached: true, lastStableOfferedPerSec: sustained.offeredPerSec, lastStableThroughputItemsPerSec: sustained.throughputItemsPerSec, firstUnstableOfferedPerSec: knee.offeredPerSec, reason: knee.unstableReason }
+      : { reached: false, lastStableOfferedPerSec: sustained.offeredPerSec, lastStableThroughputItemsPerSec: sustained.throughputItemsPerSec },
     cloudLagModelMs: { p50: cloudLag[headline].p50, p99: cloudLag[headline].p99, path: headline, byPath: cloudLag },
     loadSteps: steps.map(({ invocations: _i, usage: _u, ...s }) => s),
     lagSeries: bucketSeries(series),
@@ -321,7 +325,8 @@ async function runStep(o: BenchOptions, env: Environment, observer: ApplyObserve
   // Lags, per pair and overall.
   const lagByPair: Record<string, Percentiles> = {};
   const all: number[] = [];
-  let appliedInWindow = 0;
+  let appliedCopies = 0;
+  let lastAppliedAt = endedAt;
   const firstQ: number[] = [];
   const lastQ: number[] = [];
   acked.forEach((x, i) => {
@@ -331,7 +336,8 @@ async function runStep(o: BenchOptions, env: Environment, observer: ApplyObserve
       const lag = at - x.t0;
       all.push(lag);
       series.push({ pair: `${source}→${r}`, tSec: (x.t0 - runStart) / 1000, lag });
-      if (at <= endedAt) appliedInWindow++;
+      appliedCopies++;
+      lastAppliedAt = Math.max(lastAppliedAt, at);
       if (i < acked.length / 4) firstQ.push(lag);
       if (i >= (acked.length * 3) / 4) lastQ.push(lag);
     }
@@ -359,7 +365,9 @@ async function runStep(o: BenchOptions, env: Environment, observer: ApplyObserve
     items,
     writeErrors: w.writes.length - items,
     achievedWritesPerSec: round1(w.achievedPerSec),
-    throughputItemsPerSec: round1(appliedInWindow / targets.length / ((endedAt - startedAt) / 1000)),
+    // Not only the copies applied before the last write was acknowledged: in a step shorter than
+    // the lag (a cold start, a long poll's 1 s steps) that can be none of them, and 0 items/s.
+    throughputItemsPerSec: roundRate(appliedCopies / targets.length / ((lastAppliedAt - startedAt) / 1000)),
     startSec: round1((startedAt - runStart) / 1000),
     endSec: round1((endedAt - runStart) / 1000),
     drainSeconds: round1((drainedAt - endedAt) / 1000),
@@ -699,6 +707,8 @@ function roundAll(o: object): Record<string, number> {
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 const round2 = (x: number) => Math.round(x * 100) / 100;
+/** One decimal, but two significant digits below 0.1: a rate that is not 0 never rounds to 0. */
+const roundRate = (x: number) => (x > 0 && x < 0.1 ? Number(x.toPrecision(2)) : round1(x));
 const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 const fmt = (x: number | null) => (x === null ? '-' : String(x));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

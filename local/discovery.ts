@@ -86,6 +86,9 @@ export interface DeployedFunction {
   readonly mappings: readonly EventSourceMappingInfo[];
 }
 
+/** What is known of a function before its code is fetched. */
+export type FunctionInfo = Omit<DeployedFunction, 'code' | 'codeError'>;
+
 export interface DiscoverOptions {
   readonly endpoint: string;
   readonly region: string;
@@ -98,6 +101,8 @@ export interface DiscoverOptions {
   readonly codeOverrides?: Readonly<Record<string, string>>;
   /** Only list functions and mappings; do not fetch code. */
   readonly skipCode?: boolean;
+  /** Only the functions this accepts (before their code is fetched), e.g. one app's or one table's. @default every function */
+  readonly include?: (fn: FunctionInfo) => boolean;
   /** CDK bootstrap qualifier of the assets bucket (default hnb659fds). */
   readonly cdkQualifier?: string;
 }
@@ -113,7 +118,7 @@ export async function discoverFunctions(options: DiscoverOptions): Promise<Deplo
     for (const config of configs) {
       const arn = config.FunctionArn ?? '';
       const name = config.FunctionName ?? '';
-      const base: Omit<DeployedFunction, 'code' | 'codeError'> = {
+      const base: FunctionInfo = {
         region,
         accountId: arn.split(':')[4] ?? '',
         name,
@@ -127,6 +132,7 @@ export async function discoverFunctions(options: DiscoverOptions): Promise<Deplo
         codeSha256: config.CodeSha256 || undefined,
         mappings: mappings.filter((m) => unqualified(m.functionArn) === arn),
       };
+      if (options.include && !options.include(base)) continue;
       if (options.skipCode) {
         out.push(base);
         continue;

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CheckpointStore } from './checkpoints.ts';
 import { createRegionClients, destroyRegionClients, type Credentials, type RegionClients } from './clients.ts';
-import { discoverFunctions, errorMessage, type DeployedFunction, type EventSourceMappingInfo } from './discovery.ts';
+import { discoverFunctions, errorMessage, type DeployedFunction, type EventSourceMappingInfo, type FunctionInfo } from './discovery.ts';
 import { FunctionHost, type FunctionHostOptions, type InvokeOutcome, type LogHandler } from './function-host.ts';
 import { isDispatchDisabled } from './moto.ts';
 import { newStats, type LogLevel, type MappingStats, type RuntimeLogger } from './poller-common.ts';
@@ -34,6 +34,12 @@ export interface RuntimeOptions {
   readonly sqsPollers?: number;
   /** Function name → directory with its code, instead of the deployed package. */
   readonly codeOverrides?: Readonly<Record<string, string>>;
+  /**
+   * Run only the functions this accepts (the others are not fetched nor polled): several
+   * runtimes can then share one emulator, each running its own app's or tables' functions.
+   * @default every function in `regions`
+   */
+  readonly include?: (fn: FunctionInfo) => boolean;
   /** Stream polling interval when idle (default 250 ms, like Lambda). */
   readonly idlePollMs?: number;
   /** First retry delay after a failed stream batch (default 200 ms, doubling to 5 s). */
@@ -114,6 +120,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
           clients: clientsFor(region),
           stateDir,
           codeOverrides: options.codeOverrides,
+          include: options.include,
         })),
       );
     }

@@ -3,7 +3,7 @@
  * functions in the local runtime until stopped. `--no-runtime` only deploys (LocalStack runs
  * Lambdas itself).
  */
-import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
+import { startRuntime, type LocalRuntime, type RuntimeOptions } from '../../local/runtime.ts';
 import { startAwsProxy, type AwsProxy } from '../../local/aws-proxy.ts';
 import { Chaos, chaosFunctionCredentials, parseChaosSpec } from '../../local/chaos.ts';
 import { validateConfig } from '../config/validate.ts';
@@ -42,8 +42,26 @@ export async function bringUp(opts: UpOptions): Promise<Running> {
   const config = validateConfig(await loadConfig(configFile));
   const regions = config.regions.map((r) => r.region);
   await deploy({ endpoint: opts.endpoint, configFile, regions, log, verbose: opts.verbose });
+  if (opts.runtime === false) return { config, regions, metrics: new MetricCollector(), stop: async () => undefined };
+  return startLocal({ ...opts, config, regions });
+}
+
+export interface StartLocalOptions extends Omit<UpOptions, 'configFile' | 'runtime' | 'log'> {
+  /** The deployed app's configuration. */
+  readonly config: ResolvedConfig;
+  readonly regions: readonly string[];
+  /** Run only these functions (tests sharing one deployment run their own tables'). @default every function in `regions` */
+  readonly include?: RuntimeOptions['include'];
+  /** @default true */
+  readonly publishMetrics?: boolean;
+  /** The runtime's own messages (default: warnings and errors to stderr). */
+  readonly logger?: RuntimeOptions['logger'];
+}
+
+/** Starts the local runtime (behind the chaos proxy with `chaos`) on what is deployed; resolves once replication is live. */
+export async function startLocal(opts: StartLocalOptions): Promise<Running> {
+  const { config, regions } = opts;
   const metrics = new MetricCollector();
-  if (opts.runtime === false) return { config, regions, metrics, stop: async () => undefined };
   // Under chaos every call the runtime and the functions make passes the proxy; each function
   // signs with its own key, so a fault can tell its region from the region it calls.
   const chaos = opts.chaos !== undefined ? new Chaos(parseChaosSpec(opts.chaos)) : undefined;
@@ -53,6 +71,9 @@ export async function bringUp(opts: UpOptions): Promise<Running> {
     regions,
     verbose: opts.verbose,
     ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    ...(opts.include ? { include: opts.include } : {}),
+    ...(opts.publishMetrics === false ? { publishMetrics: false } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
     ...(chaos ? { functionCredentials: chaosFunctionCredentials, onInvocationStart: chaos.invocationStarted } : {}),
     onLog: (_fn, line) => metrics.accept(line),
   });

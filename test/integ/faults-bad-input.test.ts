@@ -4,34 +4,29 @@
  * never hold up the valid messages around them; an item at DynamoDB's 400 KB limit replicates
  * (packed alone, accepted by SQS and DynamoDB); `regionsync redrive` moves dead letters back.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage, packChanges, type Change } from '../../lambda/core/change.ts';
 import { deadLetterQueueName, inboundQueueName, META } from '../../lambda/core/contract.ts';
 import { encodeVersion, HybridLogicalClock } from '../../lambda/core/version.ts';
 import { PACKED_MESSAGE_BYTES } from '../../lib/constructs/replicated-table.ts';
 import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
-import { deploy } from '../../lib/cli/deploy.ts';
-import { loadConfig } from '../../lib/config/load.ts';
-import { validateConfig } from '../../lib/config/validate.ts';
+import type { Running } from '../../lib/cli/up.ts';
 import { changeOf, opsTable, type OpsTable } from '../../lib/ops/ship.ts';
-import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
 import { eventually } from '../support/eventually.ts';
 import { queueDepth } from '../../lib/ops/queue-depth.ts';
 import { runCli } from '../support/cli.ts';
+import { SHARED_APP, SHARED_CONFIG, sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';
 
-const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-bad-input.config.ts');
+// Its own table of the shared deployment (fixtures/shared.config.ts); only its functions run here.
+const CONFIG = SHARED_CONFIG;
 const TABLE = 'fbad_items';
-const APP = 'fbad';
-const [SRC, DST] = ['il-central-1', 'af-south-1'] as const;
+const APP = SHARED_APP;
+const [SRC, DST] = ['eu-west-1', 'ap-southeast-2'] as const;
 
 let endpoint: string;
-let stateDir: string;
-let runtime: LocalRuntime;
+let running: Running;
 let ops: OpsTable;
 const clock = new HybridLogicalClock(SRC);
 
@@ -63,17 +58,14 @@ const depth = (url: string, region: string): Promise<number> => queueDepth(sqs(r
 const cli = runCli;
 
 beforeAll(async () => {
-  endpoint = inject('endpoint');
-  stateDir = await mkdtemp(path.join(tmpdir(), 'regionsync-fbad-'));
-  ops = opsTable(validateConfig(await loadConfig(CONFIG)), TABLE, { endpoint });
-  await deploy({ endpoint, configFile: CONFIG, regions: [SRC, DST], log: () => undefined, outputDir: path.join('.regionsync', 'cdk.out.fbad') });
-  runtime = await startRuntime({ endpoint, regions: [SRC, DST], stateDir, publishMetrics: false, logger: () => undefined });
-  await runtime.ready;
+  const shared = await sharedDeployment();
+  endpoint = shared.endpoint;
+  ops = opsTable(shared.config, TABLE, { endpoint });
+  running = await startSharedRuntime({ endpoint, config: shared.config, tables: [TABLE], publishMetrics: false, logger: () => undefined });
 });
 
 afterAll(async () => {
-  await runtime?.stop();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  await running?.stop();
 });
 
 describe('bad input', () => {

@@ -8,29 +8,27 @@
  * The queues' visibility timeout is shortened to 5 s (3 min as deployed) so that the messages of
  * a crashed invocation, or of a lost delete, come back within the test.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backlogQueueName, deadLetterQueueName, inboundQueueName } from '../../lambda/core/contract.ts';
 import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
 import { waitConverged } from '../../lib/cli/demo.ts';
-import { bringUp, type Running } from '../../lib/cli/up.ts';
+import type { Running } from '../../lib/cli/up.ts';
 import type { ProxyRequest, ProxyResponse } from '../../local/aws-proxy.ts';
 import { setVisibilityTimeout } from '../../local/queue-visibility.ts';
 import { eventually } from '../support/eventually.ts';
 import { queueDepth } from '../../lib/ops/queue-depth.ts';
+import { SHARED_APP, sharedDeployment, sharedTable, startSharedRuntime } from '../support/shared-deployment.ts';
 
-const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-delivery.config.ts');
+// Its own table of the shared deployment (fixtures/shared.config.ts). The faults are made by its
+// own chaos proxy, which only its runtime (running only this table's functions) calls through.
 const TABLE = 'fdel_items';
-const APP = 'fdel';
-const [EU, AP] = ['eu-west-3', 'ap-northeast-1'] as const;
+const APP = SHARED_APP;
+const [EU, AP] = ['eu-west-1', 'ap-southeast-2'] as const;
 const REGIONS = [EU, AP];
 
 let endpoint: string;
-let stateDir: string;
 let running: Running;
 
 const db = (region: string) => dynamodb({ endpoint }, region);
@@ -67,7 +65,7 @@ function watchInbound(): { deliveries: Delivery[]; stop: () => void } {
 const repeated = (xs: readonly string[]): string[] => xs.filter((x, i) => xs.indexOf(x) !== i);
 
 async function expectAllConverged(expected: Record<string, string>): Promise<void> {
-  const comparison = await waitConverged({ endpoint }, running.config.tables[0]!, 40_000);
+  const comparison = await waitConverged({ endpoint }, sharedTable(running.config, TABLE), 40_000);
   expect(comparison.divergent).toEqual([]);
   for (const region of REGIONS) {
     for (const [id, v] of Object.entries(expected)) expect({ region, id, v: (await get(region, id))?.v?.S }).toEqual({ region, id, v });
@@ -76,16 +74,15 @@ async function expectAllConverged(expected: Record<string, string>): Promise<voi
 }
 
 beforeAll(async () => {
-  endpoint = inject('endpoint');
-  stateDir = await mkdtemp(path.join(tmpdir(), 'regionsync-fdel-'));
+  const shared = await sharedDeployment();
+  endpoint = shared.endpoint;
   // No fault yet: the proxy is in place, faults are added and healed by the tests.
-  running = await bringUp({ endpoint, configFile: CONFIG, chaos: '', stateDir, log: () => undefined });
+  running = await startSharedRuntime({ endpoint, config: shared.config, tables: [TABLE], chaos: '' });
   for (const r of REGIONS) await setVisibilityTimeout(endpoint, r, [inboundQueueName(APP, TABLE), backlogQueueName(APP, TABLE)], 5);
 });
 
 afterAll(async () => {
   await running?.stop();
-  if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
 describe('delivery faults', () => {

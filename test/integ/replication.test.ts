@@ -3,17 +3,17 @@
  * SDK writes in either region reach the other, concurrent writes to one key end identical, and
  * replication does not echo back and forth.
  */
-import * as path from 'node:path';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { META } from '../../lambda/core/contract.ts';
 import { dynamodb } from '../../lib/cli/aws.ts';
 import { deploy } from '../../lib/cli/deploy.ts';
 import { waitConverged } from '../../lib/cli/demo.ts';
-import { bringUp, type Running } from '../../lib/cli/up.ts';
+import type { Running } from '../../lib/cli/up.ts';
 import { eventually } from '../support/eventually.ts';
+import { SHARED_CONFIG, sharedDeployment, sharedTable, startSharedRuntime } from '../support/shared-deployment.ts';
 
-const CONFIG = path.resolve(import.meta.dirname, 'fixtures/two-regions.config.ts');
+// Its own table of the shared deployment (fixtures/shared.config.ts); only its functions run here.
 const TABLE = 'integ2_orders';
 const [US, EU] = ['us-east-1', 'eu-west-1'] as const;
 
@@ -26,8 +26,9 @@ const get = async (region: string, id: string) =>
   (await dynamodb({ endpoint }, region).send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }))).Item;
 
 beforeAll(async () => {
-  endpoint = inject('endpoint');
-  running = await bringUp({ endpoint, configFile: CONFIG, log: silent });
+  const shared = await sharedDeployment();
+  endpoint = shared.endpoint;
+  running = await startSharedRuntime({ endpoint, config: shared.config, tables: [TABLE] });
 });
 
 afterAll(async () => {
@@ -74,7 +75,7 @@ describe('replication between two regions on moto', () => {
       ids.flatMap((id) => [US, EU].map((region) => dynamodb({ endpoint }, region).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), writer: { S: region } } })))),
     );
     // Assess
-    const comparison = await waitConverged({ endpoint }, running.config.tables[0]!, 30_000);
+    const comparison = await waitConverged({ endpoint }, sharedTable(running.config, TABLE), 30_000);
     expect(comparison.divergent).toEqual([]);
     for (const id of ids) expect((await get(US, id))?.writer).toEqual((await get(EU, id))?.writer);
   });
@@ -108,7 +109,7 @@ describe('replication between two regions on moto', () => {
   });
 
   it('redeploying to an endpoint that already has the stacks succeeds', async () => {
-    // Act + Assess
-    await expect(deploy({ endpoint, configFile: CONFIG, regions: [US, EU], log: silent })).resolves.toMatchObject({ account: expect.stringMatching(/^\d{12}$/) });
+    // Act + Assess: the shared app, every region of it
+    await expect(deploy({ endpoint, configFile: SHARED_CONFIG, regions: running.config.regions.map((r) => r.region), log: silent })).resolves.toMatchObject({ account: expect.stringMatching(/^\d{12}$/) });
   });
 });

@@ -6,25 +6,30 @@
  * whole, one that stops matching is deleted there, and each region keeps its own value of an
  * attribute the pair does not share.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage, type Change } from '../../lambda/core/change.ts';
 import { inboundQueueName, META } from '../../lambda/core/contract.ts';
 import { dynamodb, sqs } from '../../lib/cli/aws.ts';
-import { bringUp } from '../../lib/cli/up.ts';
-import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
+import type { Running } from '../../lib/cli/up.ts';
+import type { ResolvedConfig } from '../../lib/config/schema.ts';
 import { eventually } from '../support/eventually.ts';
+import { SHARED_APP, sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';
 
-const CONFIG = path.resolve(import.meta.dirname, 'fixtures/selection.config.ts');
-const [EU, US] = ['eu-central-1', 'us-west-2'] as const;
+// Its own table of the shared deployment (fixtures/shared.config.ts); only its functions run here.
+const TABLE = 'integsel_orders';
+const [EU, US] = ['eu-west-1', 'us-east-1'] as const;
 const TABLES = { [EU]: 'integsel_orders_eu', [US]: 'integsel_orders_us' } as const;
-const STATE_DIR = path.resolve('.regionsync/integ-selection');
 
 let endpoint: string;
-let runtime: LocalRuntime | undefined;
-const silent = () => undefined;
+let config: ResolvedConfig;
+// One state directory for both runtimes: the second resumes the EU stream where the first stopped.
+let stateDir: string;
+let runtime: Running | undefined;
 const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id } });
 const get = async (region: keyof typeof TABLES, id: string) =>
   (await dynamodb({ endpoint }, region).send(new GetItemCommand({ TableName: TABLES[region], Key: key(id), ConsistentRead: true }))).Item;
@@ -34,7 +39,7 @@ const put = (region: keyof typeof TABLES, id: string, attrs: Record<string, Attr
 /** Receives (and deletes) what is in the US inbound queue until `done` holds for everything received. */
 async function drainUsQueue(done: (changes: readonly Change[]) => boolean): Promise<{ bodies: string[]; changes: Change[] }> {
   const client = sqs({ endpoint }, US);
-  const { QueueUrl } = await client.send(new GetQueueUrlCommand({ QueueName: inboundQueueName('integsel', 'integsel_orders') }));
+  const { QueueUrl } = await client.send(new GetQueueUrlCommand({ QueueName: inboundQueueName(SHARED_APP, TABLE) }));
   const bodies: string[] = [];
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
@@ -49,19 +54,19 @@ async function drainUsQueue(done: (changes: readonly Change[]) => boolean): Prom
 }
 
 beforeAll(async () => {
-  endpoint = inject('endpoint');
-  await bringUp({ endpoint, configFile: CONFIG, runtime: false, log: silent });
+  ({ endpoint, config } = await sharedDeployment());
+  stateDir = await mkdtemp(path.join(tmpdir(), 'regionsync-integsel-'));
 });
 
 afterAll(async () => {
   await runtime?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
 describe('selective replication and renamed tables on moto', () => {
   it('filtered items and excluded attributes never reach the target region\'s queue', async () => {
     // Prepare: only the source region's functions run, so nothing consumes the US queue.
-    runtime = await startRuntime({ endpoint, regions: [EU], stateDir: STATE_DIR, publishMetrics: false });
-    await runtime.ready;
+    runtime = await startSharedRuntime({ endpoint, config, tables: [TABLE], regions: [EU], stateDir, publishMetrics: false });
     // Act: the filtered item first; the stream keeps order, so once the second has arrived the first has been shipped or dropped.
     await put(EU, 'q-de', { country: { S: 'DE' }, email: { S: 'de@example.com' } });
     await put(EU, 'q-us', { country: { S: 'US' }, email: { S: 'us@example.com' }, total: { N: '7' } });
@@ -80,8 +85,7 @@ describe('selective replication and renamed tables on moto', () => {
 
   it('renamed tables replicate both ways', async () => {
     // Prepare
-    runtime = await startRuntime({ endpoint, regions: [EU, US], stateDir: STATE_DIR, publishMetrics: false });
-    await runtime.ready;
+    runtime = await startSharedRuntime({ endpoint, config, tables: [TABLE], regions: [EU, US], stateDir, publishMetrics: false });
     // Act
     await put(EU, 'r-eu', { country: { S: 'CA' }, n: { N: '1' } });
     await put(US, 'r-us', { country: { S: 'US' }, n: { N: '2' } });

@@ -3,24 +3,25 @@
  * concurrent writes through the plain SDK and through the client helper end identical in every
  * region, with each strategy's promise kept, and the conflicts are in the conflict log.
  */
-import * as path from 'node:path';
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { META } from '../../lambda/core/contract.ts';
 import { dynamodb } from '../../lib/cli/aws.ts';
 import { listConflicts } from '../../lib/cli/conflicts.ts';
 import { waitConverged } from '../../lib/cli/demo.ts';
-import { bringUp, type Running } from '../../lib/cli/up.ts';
+import type { Running } from '../../lib/cli/up.ts';
 import { RegionSyncClient } from '../../lib/client/index.ts';
 import type { ResolvedTableConfig } from '../../lib/config/schema.ts';
 import { resolveDocument } from '../../resolvers/documents.ts';
+import { SHARED_APP, sharedDeployment, sharedTable, startSharedRuntime } from '../support/shared-deployment.ts';
 
-const CONFIG = path.resolve(import.meta.dirname, 'fixtures/strategies.config.ts');
-const REGIONS = ['us-east-2', 'eu-south-1', 'ap-southeast-2'] as const;
+// Its own tables of the shared deployment (fixtures/shared.config.ts); only their functions run here.
+const TABLES = ['integ4_lww', 'integ4_fields', 'integ4_merge', 'integ4_custom'];
+const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-2'] as const;
 
 let endpoint: string;
 let running: Running;
-const table = (name: string): ResolvedTableConfig => running.config.tables.find((t) => t.name === name)!;
+const table = (name: string): ResolvedTableConfig => sharedTable(running.config, name);
 const ddb = (region: string) => dynamodb({ endpoint }, region);
 const key = (id: string): Record<string, AttributeValue> => ({ id: { S: id } });
 
@@ -30,8 +31,9 @@ async function converged(name: string) {
 }
 
 beforeAll(async () => {
-  endpoint = inject('endpoint');
-  running = await bringUp({ endpoint, configFile: CONFIG, log: () => undefined });
+  const shared = await sharedDeployment();
+  endpoint = shared.endpoint;
+  running = await startSharedRuntime({ endpoint, config: shared.config, tables: TABLES });
 });
 
 afterAll(async () => {
@@ -44,7 +46,7 @@ describe('conflict strategies on moto, 3 regions', () => {
     await Promise.all(REGIONS.map((r) => ddb(r).send(new PutItemCommand({ TableName: 'integ4_lww', Item: { ...key('race'), writer: { S: r } } }))));
     // Assess
     await converged('integ4_lww');
-    const conflicts = await listConflicts({ endpoint }, 'integ4', 'integ4_lww', REGIONS, 50);
+    const conflicts = await listConflicts({ endpoint }, SHARED_APP, 'integ4_lww', REGIONS, 50);
     expect(conflicts.length).toBeGreaterThan(0);
     expect(conflicts[0]!.strategy).toBe('lww');
     expect(conflicts[0]!.local.version).not.toEqual(conflicts[0]!.incoming.version);

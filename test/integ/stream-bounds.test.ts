@@ -121,8 +121,8 @@ describe('no shard is ever blocked by one record', () => {
   });
 
   it('an item with room for a compact stamp but not the full one replicates', async () => {
-    // Prepare: room for version, origin and writer only.
-    const compact = itemSizeBytes({ [META.version]: { S: encodeVersion({ ms: Date.now(), counter: 0, region: SRC }) }, [META.origin]: { S: SRC }, [META.writer]: { S: 'stamp' } });
+    // Prepare: room for version, origin, writer and content hash only.
+    const compact = itemSizeBytes({ [META.version]: { S: encodeVersion({ ms: Date.now(), counter: 0, region: SRC }) }, [META.origin]: { S: SRC }, [META.writer]: { S: 'stamp' }, [META.contentHash]: { S: 'x'.repeat(11) } });
     const tight = itemOfSize('tight', EMULATOR_ITEM_LIMIT - compact - 4);
     // Act
     await put(SRC, tight);
