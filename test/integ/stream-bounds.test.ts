@@ -30,7 +30,7 @@ import { eventually } from '../support/eventually.ts';
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/stream-bounds.config.ts');
 const TABLE = 'sbnd_items';
 const APP = 'sbnd';
-const [SRC, DST] = ['ap-southeast-1', 'ap-northeast-3'] as const;
+const [SRC, DST] = ['ap-northeast-1', 'eu-west-3'] as const;
 /** moto refuses an item above 405,000 of its bytes (DynamoDB: 409,600); for string attributes its count is item-size.ts's. */
 const EMULATOR_ITEM_LIMIT = 405_000;
 
