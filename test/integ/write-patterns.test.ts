@@ -31,7 +31,7 @@ const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: `${run}-
 const get = async (region: string, id: string, table = ITEMS) => (await db(region).send(new GetItemCommand({ TableName: table, Key: key(id), ConsistentRead: true }))).Item;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits until both regions hold `value` in `attribute` of every id (or time runs out), and returns what each holds. */
-async function settled(ids: readonly string[], attribute: string, expected: (id: string) => string | undefined, table = ITEMS): Promise<Record<string, [string | undefined, string | undefined]>> {
+async function settled(ids: readonly string[], attribute: string, expected: (id: string) => string | undefined, table = ITEMS): Promise<Record<string, readonly [string | undefined, string | undefined]>> {
   const read = async () => Object.fromEntries(await Promise.all(ids.map(async (id) => [id, [(await get(US, id, table))?.[attribute]?.S, (await get(EU, id, table))?.[attribute]?.S]] as const)));
   return eventually(read, (all) => ids.every((id) => all[id]![0] === expected(id) && all[id]![1] === expected(id)), 60_000, 300);
 }
