@@ -40,9 +40,13 @@ export async function scanAll(t: Target, region: string, tableName: string): Pro
   return items;
 }
 
-/** What must be equal in every region: everything but who wrote the version (stamp here, repl there) and local bookkeeping (sequence, lock). */
+/**
+ * What must be equal in every region: everything but who wrote the version (stamp here, repl
+ * there) and local bookkeeping (sequence, lock, and the content hash, which only restates the
+ * content compared here and is missing on items written before regionsync kept it).
+ */
 export function replicaView(item: Item): string {
-  const { [META.writer]: _writer, [META.sequence]: _sequence, [META.lock]: _lock, ...rest } = item;
+  const { [META.writer]: _writer, [META.sequence]: _sequence, [META.lock]: _lock, [META.contentHash]: _hash, ...rest } = item;
   return canonicalItem(toWire(rest));
 }
 
