@@ -5,7 +5,7 @@
  * (packed alone, accepted by SQS and DynamoDB); `regionsync redrive` moves dead letters back.
  */
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage, packChanges, type Change } from '../../lambda/core/change.ts';
 import { deadLetterQueueName, inboundQueueName, META } from '../../lambda/core/contract.ts';
@@ -15,6 +15,7 @@ import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
 import type { Running } from '../../lib/cli/up.ts';
 import { changeOf, opsTable, type OpsTable } from '../../lib/ops/ship.ts';
 import { eventually } from '../support/eventually.ts';
+import { peekAll } from '../support/queues.ts';
 import { queueDepth } from '../../lib/ops/queue-depth.ts';
 import { runCli } from '../support/cli.ts';
 import { SHARED_APP, SHARED_CONFIG, sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';
@@ -42,17 +43,6 @@ function changeFor(id: string, attrs: Record<string, AttributeValue>): Change {
   return changeOf(ops, item as never, Date.now());
 }
 
-/** Reads (without deleting: they become visible again) every message now in a queue. */
-async function peekAll(url: string, region: string): Promise<Message[]> {
-  const seen = new Map<string, Message>();
-  for (let empty = 0; empty < 2; ) {
-    const out = await sqs(region).send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 1, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }));
-    const fresh = (out.Messages ?? []).filter((m) => !seen.has(m.MessageId!));
-    if (fresh.length === 0) empty++;
-    for (const m of fresh) seen.set(m.MessageId!, m);
-  }
-  return [...seen.values()];
-}
 
 const depth = (url: string, region: string): Promise<number> => queueDepth(sqs(region), url);
 const cli = runCli;
@@ -89,7 +79,7 @@ describe('bad input', () => {
     for (const id of ['before', 'beside-bad', 'after']) expect((await eventually(() => get(DST, id), (i) => i !== undefined))?.v).toEqual({ S: 'ok' });
     for (const id of ['future', 'too-big', 'wrong-table']) expect(await get(DST, id)).toBeUndefined();
     await eventually(() => depth(dlq, DST), (n) => n >= 4);
-    const dead = await peekAll(dlq, DST);
+    const dead = await peekAll(sqs(DST), dlq);
     const reasons = dead.map((m) => m.MessageAttributes?.reason?.StringValue ?? '').sort();
     expect(reasons).toHaveLength(4);
     expect(reasons).toEqual(

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BatchWriteItemCommand, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { LambdaClient, ListEventSourceMappingsCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
-import { GetQueueUrlCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { META, streamFailureQueueName } from '../../lambda/core/contract.ts';
 import { itemSizeBytes } from '../../lambda/core/item-size.ts';
@@ -26,6 +26,7 @@ import { Chaos, chaosFunctionCredentials } from '../../local/chaos.ts';
 import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
 import { runCli } from '../support/cli.ts';
 import { eventually } from '../support/eventually.ts';
+import { peekAll } from '../support/queues.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/stream-bounds.config.ts');
 const TABLE = 'sbnd_items';
@@ -53,17 +54,6 @@ function itemOfSize(id: string, bytes: number): Record<string, AttributeValue> {
   return { ...base, blob: { S: 'z'.repeat(bytes - itemSizeBytes(base)) } };
 }
 
-/** Reads (without deleting: they become visible again) every message now in a queue. */
-async function peekAll(url: string, region: string): Promise<Message[]> {
-  const seen = new Map<string, Message>();
-  for (let empty = 0; empty < 2; ) {
-    const out = await sqs(region).send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 1, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }));
-    const fresh = (out.Messages ?? []).filter((m) => !seen.has(m.MessageId!));
-    if (fresh.length === 0) empty++;
-    for (const m of fresh) seen.set(m.MessageId!, m);
-  }
-  return [...seen.values()];
-}
 
 /** Starts the local runtime, its calls through a chaos proxy (faults added by the tests). */
 async function start(): Promise<void> {
@@ -109,7 +99,7 @@ describe('no shard is ever blocked by one record', () => {
     expect(await get(DST, 'big')).toBeUndefined();
     const url = await failuresUrl();
     await eventually(() => queueDepth(sqs(SRC), url), (n) => n >= 1);
-    const parked = (await peekAll(url, SRC)).map((m) => ({ m, parsed: parseStreamFailureMessage(m.Body!) }));
+    const parked = (await peekAll(sqs(SRC), url)).map((m) => ({ m, parsed: parseStreamFailureMessage(m.Body!) }));
     expect(parked).toHaveLength(1);
     const { m, parsed } = parked[0]!;
     expect(parsed.kind).toBe('parked');
@@ -173,7 +163,7 @@ describe('no shard is ever blocked by one record', () => {
     // Assess: Lambda's on-failure record; the shard moved on; the failed write is not there yet.
     expect((await eventually(() => get(DST, 'after-heal'), (i) => i !== undefined, 30_000))?.v).toEqual({ S: 'ok' });
     expect(await get(DST, 'lost')).toBeUndefined();
-    const [failure] = (await peekAll(url, SRC)).map((m) => parseStreamFailureMessage(m.Body!));
+    const [failure] = (await peekAll(sqs(SRC), url)).map((m) => parseStreamFailureMessage(m.Body!));
     expect(failure?.kind).toBe('batch');
     if (failure?.kind !== 'batch') return;
     expect(failure.failure.requestContext.condition).toBe('RetryAttemptsExhausted');
