@@ -5,7 +5,7 @@
  * (packed alone, accepted by SQS and DynamoDB); `regionsync redrive` moves dead letters back.
  */
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetQueueUrlCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage, packChanges, type Change } from '../../lambda/core/change.ts';
 import { deadLetterQueueName, inboundQueueName, META } from '../../lambda/core/contract.ts';

@@ -49,6 +49,9 @@ export function queueUrl(region: string): string {
   return `inbound-${region}`;
 }
 
+/** A scheduling step of a property test (see Cluster.step). */
+export type ScheduleOp = { kind: 'ship'; region: number; max: number } | { kind: 'deliver'; pick: number; duplicate: boolean } | { kind: 'tick'; ms: number };
+
 export class Cluster {
   readonly tables = new Map<string, FakeTable>();
   readonly sqs = new FakeSqs();
@@ -130,6 +133,16 @@ export class Cluster {
     const advance = failed === undefined ? read.length : read.findIndex((r) => r.dynamodb?.SequenceNumber === failed);
     this.streamPos.set(region, pos + advance);
     this.tick();
+  }
+
+  /**
+   * The scheduling steps property tests draw between application writes: ship a region's stream
+   * (region by index, modulo), deliver a pending message (maybe as a duplicate), let time pass.
+   */
+  async step(op: ScheduleOp): Promise<void> {
+    if (op.kind === 'ship') await this.ship(this.regions[op.region % this.regions.length]!, op.max);
+    else if (op.kind === 'deliver') await this.deliver(op.pick, op.duplicate);
+    else this.tick(op.ms);
   }
 
   /** Delivers pending message number `pick` (modulo); with `duplicate` it stays pending, as an at-least-once redelivery. */

@@ -38,13 +38,9 @@ async function run(cluster: Cluster, ops: readonly Op[]): Promise<void> {
         cluster.table(r(op.region)).delete(key(op.key));
         break;
       case 'ship':
-        await cluster.ship(r(op.region), op.max);
-        break;
       case 'deliver':
-        await cluster.deliver(op.pick, op.duplicate);
-        break;
       case 'tick':
-        cluster.tick(op.ms);
+        await cluster.step(op);
         break;
     }
   }

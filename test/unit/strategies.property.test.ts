@@ -77,13 +77,9 @@ async function run(cluster: Cluster, ops: readonly Op[]): Promise<Map<number, nu
         t!.delete(key(op.key));
         break;
       case 'ship':
-        await cluster.ship(region(op.region), op.max);
-        break;
       case 'deliver':
-        await cluster.deliver(op.pick, op.duplicate);
-        break;
       case 'tick':
-        cluster.tick(op.ms);
+        await cluster.step(op);
         break;
     }
   }

@@ -109,13 +109,9 @@ async function run(cluster: Cluster, ops: readonly Op[]): Promise<Map<number, Wr
         if (cluster.table(r(op.region)).get(keyOf(op.key))) write(r(op.region), op.key, undefined, () => cluster.table(r(op.region)).delete(keyOf(op.key)));
         break;
       case 'ship':
-        await cluster.ship(r(op.region), op.max);
-        break;
       case 'deliver':
-        await cluster.deliver(op.pick, op.duplicate);
-        break;
       case 'tick':
-        cluster.tick(op.ms);
+        await cluster.step(op);
         break;
     }
   }
