@@ -94,10 +94,19 @@ export class Shipper {
       const k = JSON.stringify(r.dynamodb?.Keys ?? i);
       byKey.set(k, [...(byKey.get(k) ?? []), i]);
     });
+    const lww = (this.settings.strategy?.strategy ?? 'lww') === 'lww';
     await mapWithConcurrency([...byKey.values()], KEY_CONCURRENCY, async (indexes) => {
-      for (const i of indexes) {
+      const actions = indexes.map((i) => this.classify(records[i]!));
+      // Last writer wins: of a key's plain writes in one batch, only the last counts (the region
+      // itself already holds it over the earlier ones). Stamping each would give writes made in the
+      // same instant (one stream time, one floor) the same version, and put back the earlier one
+      // over a replicated change where only the later one belongs.
+      const lastWrite = lww ? actions.reduce((last, a, n) => (a.kind === 'stamp' || a.kind === 'tombstone' ? n : last), -1) : -1;
+      for (const [n, i] of indexes.entries()) {
         try {
-          outcomes[i] = { change: await this.processRecord(records[i]!) };
+          const action = actions[n]!;
+          const superseded = lww && n < lastWrite && (action.kind === 'stamp' || action.kind === 'tombstone');
+          outcomes[i] = superseded ? {} : { change: await this.act(records[i]!, action) };
         } catch (error) {
           this.deps.logger.error('failed to process stream record', { sequenceNumber: records[i]!.dynamodb?.SequenceNumber, error: error as Error });
           // Later records of the same key must wait for this one: stop this key here.
@@ -109,9 +118,9 @@ export class Shipper {
     return outcomes;
   }
 
-  private async processRecord(record: DynamoDBRecord): Promise<Change | undefined> {
+  private classify(record: DynamoDBRecord): ShipperAction {
     const { settings } = this;
-    const action = classifyRecord(record, {
+    return classifyRecord(record, {
       logicalTable: settings.logicalTable,
       region: settings.region,
       key: settings.key,
@@ -121,6 +130,9 @@ export class Shipper {
       // Clock bound: lww only; merging strategies keep the version inside their state, which a restamp cannot rewrite.
       ...((settings.strategy?.strategy ?? 'lww') === 'lww' ? { maxClockOffsetMs: clockBoundOf(settings).maxOffsetMs } : {}),
     });
+  }
+
+  private async act(record: DynamoDBRecord, action: ShipperAction): Promise<Change | undefined> {
     if (action.kind !== 'skip' && action.kind !== 'ship' && action.aheadOfClockMs !== undefined) this.countRestamp(action.key, action.aheadOfClockMs);
     switch (action.kind) {
       case 'skip':

@@ -199,6 +199,27 @@ describe('finding 2: two quick plain PutItems of one key plus a duplicate SQS de
   });
 });
 
+describe('two writes of one item in the same instant (an UpdateItem that creates an item makes two records on the emulator)', () => {
+  it('the later one wins in every region, even when an older change from elsewhere landed before either was stamped', async () => {
+    // Prepare: an older write in B, shipped
+    const [a, b] = ['us-east-1', 'eu-west-1'];
+    const cluster = new Cluster([a, b]);
+    cluster.table(b).appPut({ ...keyOf(0), v: { S: 'from B, earlier' } });
+    await cluster.ship(b);
+    cluster.tick(10);
+    // A creates the item, then sets its value, in the same millisecond (same stream time, same floor)
+    cluster.table(a).appPut({ ...keyOf(0) });
+    cluster.table(a).appUpdate(keyOf(0), { v: { S: 'from A, later' } });
+    cluster.tick(10);
+    // Act: B's change lands in A before A's shipper runs
+    await cluster.deliver(0);
+    await cluster.drain();
+    // Assess
+    expect(values(cluster, a)[0]).toBe('from A, later');
+    expect(values(cluster, b)[0]).toBe('from A, later');
+  });
+});
+
 describe('finding 3: whole-item read-modify-write carrying stale metadata', () => {
   it('replicates when a replicated change lands between the GetItem and the PutItem', async () => {
     // Prepare: the item exists in both regions; the application in A reads it.
