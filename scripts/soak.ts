@@ -29,7 +29,7 @@ import { bringUp } from '../lib/cli/up.ts';
 import { DUPLICATE_OPS, type Fault } from '../local/chaos.ts';
 import { setVisibilityTimeout } from '../local/queue-visibility.ts';
 import { startMoto, type MotoServer } from '../local/moto.ts';
-import { finalOf, lossOf, PATTERNS, TTL_ATTRIBUTE, Workload } from './soak-workload.ts';
+import { finalOf, lossOf, PATTERNS, Workload } from './soak-workload.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'soak.config.ts');
 const ITEMS = 'soak_items';
@@ -171,7 +171,7 @@ async function main(): Promise<number> {
       let why: string | undefined;
       for (const region of REGIONS) {
         const item = (await db(region).send(new GetItemCommand({ TableName: ITEMS, Key: { pk: { S: key } }, ConsistentRead: true }))).Item;
-        finals.push(`${region}: ${JSON.stringify(finalOf(item).value)} _rs_v ${item?._rs_v?.S ?? '-'} _rs_o ${item?._rs_o?.S ?? '-'} _rs_w ${item?._rs_w?.S ?? '-'}${item?.[TTL_ATTRIBUTE] ? ` ${TTL_ATTRIBUTE} ${item[TTL_ATTRIBUTE].N}` : ''}`);
+        finals.push(`${region}: ${JSON.stringify(finalOf(item).value)} ${item ? JSON.stringify(item, (_k, v: unknown) => (typeof v === 'string' && v.length > 200 ? `<${v.length} chars>` : v)) : 'absent'}`);
         const reason = lossOf(finalOf(item), writes, attempts, now);
         if (reason) {
           lost.push(`${ITEMS} ${key} in ${region}: ${reason}`);
