@@ -267,10 +267,14 @@ export interface Final {
   readonly expiresAt?: number;
 }
 
+/** The value of a live item that has no `v`. */
+export const NO_VALUE = '<live item without v>';
+
 export function finalOf(item: Record<string, AttributeValue> | undefined): Final {
   if (!item || item._rs_del?.BOOL === true) return { value: null };
   const exp = item[TTL_ATTRIBUTE]?.N;
-  return { value: item.v?.S ?? null, ...(exp !== undefined ? { expiresAt: Number(exp) } : {}) };
+  // A live item without `v` was written by no application write (every one sets it): told apart from absence.
+  return { value: item.v?.S ?? NO_VALUE, ...(exp !== undefined ? { expiresAt: Number(exp) } : {}) };
 }
 
 /** A later write beaten by an earlier one counts as lost when its call started more than this after the winner's acknowledgement. */
