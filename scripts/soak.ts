@@ -21,29 +21,25 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { backlogQueueName, inboundQueueName, META } from '../lambda/core/contract.ts';
+import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { backlogQueueName, inboundQueueName } from '../lambda/core/contract.ts';
 import { dynamodb } from '../lib/cli/aws.ts';
 import { waitConverged } from '../lib/cli/demo.ts';
 import { bringUp } from '../lib/cli/up.ts';
 import { DUPLICATE_OPS, type Fault } from '../local/chaos.ts';
 import { setVisibilityTimeout } from '../local/queue-visibility.ts';
 import { startMoto, type MotoServer } from '../local/moto.ts';
+import { finalOf, lossOf, PATTERNS, Workload } from './soak-workload.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'soak.config.ts');
 const ITEMS = 'soak_items';
 const COUNTERS = 'soak_counters';
 const REGIONS = ['ca-west-1', 'eu-south-2', 'ap-southeast-4'] as const;
 const KEYS = 40;
+const HOT_KEYS = 10;
+const BIG_KEYS = 4;
 const COUNTER_KEYS = 8;
 
-
-interface Ack {
-  readonly value: string | null; // null: deleted
-  readonly region: string;
-  readonly startAt: number;
-  readonly ackAt: number;
-}
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, seed: { type: 'string' }, endpoint: { type: 'string' }, verbose: { type: 'boolean', default: false } } });
@@ -69,26 +65,13 @@ async function main(): Promise<number> {
   try {
     const queues = running.config.tables.flatMap((t) => [inboundQueueName(running.config.appName, t.name), backlogQueueName(running.config.appName, t.name)]);
     for (const r of REGIONS) await setVisibilityTimeout(endpoint, r, queues, 15);
-    const acks = new Map<string, Ack[]>();
+    const workload = new Workload(db, ITEMS, rand);
     const increments = new Map<string, number>();
     let ops = 0;
     let failedOps = 0;
     let faults = 0;
-    const ack = (key: string, value: string | null, region: string, startAt: number) => {
-      acks.set(key, [...(acks.get(key) ?? []), { value, region, startAt, ackAt: Date.now() }]);
-    };
-    const write = async (region: string, key: string): Promise<void> => {
-      const startAt = Date.now();
-      const kind = rand();
-      const value = `v${ops}-${region}`;
-      if (kind < 0.6) await db(region).send(new PutItemCommand({ TableName: ITEMS, Item: { pk: { S: key }, v: { S: value } } }));
-      else if (kind < 0.85) await db(region).send(new UpdateItemCommand({ TableName: ITEMS, Key: { pk: { S: key } }, UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': { S: value } } }));
-      else {
-        await db(region).send(new DeleteItemCommand({ TableName: ITEMS, Key: { pk: { S: key } } }));
-        return ack(key, null, region, startAt);
-      }
-      ack(key, value, region, startAt);
-    };
+    let fresh = 0;
+    const t0 = Date.now();
 
     // The fault schedule: one fault at a time, each held 2–8 s, with quiet gaps between.
     const end = Date.now() + minutes * 60_000;
@@ -129,26 +112,40 @@ async function main(): Promise<number> {
       while (Date.now() < end) {
         const r = rand();
         const region = pick(REGIONS);
-        try {
-          ops++;
-          if (r < 0.45) {
-            // A key owned by one region (its last write must win).
-            const owner = Math.floor(rand() * REGIONS.length);
-            await write(REGIONS[owner]!, `own-${owner}-${Math.floor(rand() * KEYS)}`);
-          } else if (r < 0.65) {
-            // Conflicting writes: the same key from two regions at once.
-            const key = `hot-${Math.floor(rand() * 10)}`;
+        if (r < 0.65) {
+          // Now and then a key never written before, so that conditional creates can succeed.
+          const isFresh = rand() < 0.04;
+          const pattern = workload.pickPattern();
+          if (pattern === 'big') {
+            // Big items on keys of their own, from any region (rare).
             ops++;
-            await Promise.all([write(region, key), write(pick(REGIONS.filter((x) => x !== region)), key)]);
+            await workload.run('big', region, `big-${Math.floor(rand() * BIG_KEYS)}`, () => `big-${Math.floor(rand() * BIG_KEYS)}`);
+          } else if (r < 0.45) {
+            // A key owned by one region (its last write must win).
+            const owner = REGIONS[Math.floor(rand() * REGIONS.length)]!;
+            const ownKey = () => `own-${owner}-${Math.floor(rand() * KEYS)}`;
+            ops++;
+            await workload.run(pattern, owner, isFresh ? `own-${owner}-f${fresh++}` : ownKey(), ownKey);
           } else {
-            const key = `c-${Math.floor(rand() * COUNTER_KEYS)}`;
+            // Conflicting writes: the same key from two regions at once, each with its own pattern.
+            const key = isFresh ? `hot-f${fresh++}` : `hot-${Math.floor(rand() * HOT_KEYS)}`;
+            const hotKey = () => `hot-${Math.floor(rand() * HOT_KEYS)}`;
+            const other = pick(REGIONS.filter((x) => x !== region));
+            const second = workload.pickPattern();
+            ops += 2;
+            await Promise.all([workload.run(pattern, region, key, hotKey), workload.run(second === 'big' ? 'put' : second, other, key, hotKey)]);
+          }
+        } else {
+          const key = `c-${Math.floor(rand() * COUNTER_KEYS)}`;
+          ops++;
+          try {
             await db(region).send(new UpdateItemCommand({ TableName: COUNTERS, Key: { pk: { S: key } }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': { N: '1' } } }));
             increments.set(key, (increments.get(key) ?? 0) + 1);
+          } catch (e) {
+            // Writes go to the emulator directly (the application is inside its region): a failure here is unexpected.
+            failedOps++;
+            console.error(`soak: increment failed (not acknowledged): ${(e as Error).message}`);
           }
-        } catch (e) {
-          // Writes go to the emulator directly (the application is inside its region): a failure here is unexpected.
-          failedOps++;
-          console.error(`soak: write failed (not acknowledged): ${(e as Error).message}`);
         }
         await sleep(rand() * 40);
       }
@@ -167,15 +164,27 @@ async function main(): Promise<number> {
 
     // Accounting.
     const lost: string[] = [];
-    for (const [key, writes] of acks) {
-      const regions = new Set(writes.map((w) => w.region));
+    const now = Date.now();
+    for (const [key, writes] of workload.writes) {
+      const attempts = workload.attempts.get(key) ?? [];
+      const finals: string[] = [];
+      let why: string | undefined;
       for (const region of REGIONS) {
         const item = (await db(region).send(new GetItemCommand({ TableName: ITEMS, Key: { pk: { S: key } }, ConsistentRead: true }))).Item;
-        const value = !item || item[META.deleted]?.BOOL ? null : (item.v?.S ?? null);
-        // One region: the result must be a last write, one that no write started after its acknowledgement.
-        const candidates = regions.size === 1 ? writes.filter((w) => !writes.some((x) => x.startAt > w.ackAt)) : writes;
-        const ok = candidates.some((w) => w.value === value);
-        if (!ok) lost.push(`${ITEMS} ${key} in ${region}: holds ${JSON.stringify(value)}, acknowledged ${JSON.stringify(writes.slice(-3).map((w) => `${w.value}@${w.region}`))}`);
+        finals.push(`${region}: ${JSON.stringify(finalOf(item).value)} ${item ? JSON.stringify(item, (_k, v: unknown) => (typeof v === 'string' && v.length > 200 ? `<${v.length} chars>` : v)) : 'absent'}`);
+        const reason = lossOf(finalOf(item), writes, attempts, now);
+        if (reason) {
+          lost.push(`${ITEMS} ${key} in ${region}: ${reason}`);
+          why ??= reason;
+        }
+      }
+      if (why) {
+        // The key's history, for the report: every acknowledged write (times in ms since the workload started).
+        console.error(`soak: history of ${ITEMS} ${key} (t0 = ${new Date(t0).toISOString()}):`);
+        for (const w of [...writes, ...attempts.map((a) => ({ ...a, failed: true }))].sort((a, b) => a.startAt - b.startAt)) {
+          console.error(`  ${String(w.startAt - t0).padStart(7)}..${String(w.ackAt - t0).padStart(7)} ms  ${w.region.padEnd(14)} ${w.pattern.padEnd(10)} ${JSON.stringify(w.value)}${'failed' in w ? ' (call failed)' : ''}`);
+        }
+        for (const f of finals) console.error(`  final ${f}`);
       }
     }
     let incrementsTotal = 0;
@@ -190,8 +199,13 @@ async function main(): Promise<number> {
     for (const l of lost.slice(0, 20)) console.error(`soak: lost ${l}`);
     const injected = Object.entries(chaos.injected).map(([k, v]) => `${k} ${v}`).join(', ');
     const ok = divergent.length === 0 && lost.length === 0;
+    const st = workload.stats;
+    const patterns = PATTERNS.map((p) => `${p} ${st.ops[p]}${st.refused[p] ? ` (${st.refused[p]} refused)` : ''}`).join(', ');
+    const ackedWrites = PATTERNS.reduce((n, p) => n + st.acked[p], 0);
+    failedOps += PATTERNS.reduce((n, p) => n + st.failed[p], 0);
+    console.log(`soak: operations per pattern: ${patterns}; ${ackedWrites} item writes acknowledged (${PATTERNS.map((p) => `${p} ${st.acked[p]}`).join(', ')}), ${st.unprocessedRetries} batch retries of unprocessed items`);
     console.log(
-      `soak ${ok ? 'OK' : 'FAILED'}: seed ${seed}, ${minutes} min, ${ops} operations (${failedOps} failed, ${acks.size} keys, ${incrementsTotal} increments), ` +
+      `soak ${ok ? 'OK' : 'FAILED'}: seed ${seed}, ${minutes} min, ${ops} operations (${failedOps} failed, ${workload.writes.size} keys, ${ackedWrites} item writes: ${patterns}; ${incrementsTotal} increments), ` +
         `${faults} faults injected (calls affected: ${injected || 'none'}), converged in ${(convergeMs / 1000).toFixed(1)} s, divergent keys = ${divergent.length}, lost writes = ${lost.length}`,
     );
     return ok ? 0 : 1;
