@@ -34,9 +34,11 @@ export const META = {
   /** `custom` strategy: the concurrent versions not yet superseded (siblings), which the resolver folds into the item. */
   siblings: '_rs_sib',
   /**
-   * Merging strategies, local only: a fresh token on every read–merge–write. The version alone
-   * cannot be the lock: merging an older change in keeps the version, so two merges could both
-   * pass a condition on it and one would overwrite the other.
+   * Merging strategies, local only: a counter every read–merge–write moves up by one (the
+   * optimistic lock of writes.ts). The version alone cannot be the lock: merging an older change
+   * in keeps the version, so two merges could both pass a condition on it and one would
+   * overwrite the other. Counting up also tells the shipper a merge (lock forward) from an
+   * application's stale copy (lock back).
    */
   lock: '_rs_lk',
   /** `fields`/`merge` strategies, local only: last stream sequence number folded in (makes a retried record a no-op). */

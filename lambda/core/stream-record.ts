@@ -4,11 +4,14 @@
  *
  * The rules that keep replication loop-free without a "replicated=true" flag on the item
  * (the flag earlier replicators used made a later local update on a replica never replicate):
- *   - a record whose version attribute did not change is a plain application write
- *     (PutItem/UpdateItem from code that knows nothing of regionsync): stamp it;
- *   - a record whose version changed was written by regionsync itself: the applier (`repl`,
- *     an echo: never re-shipped), the shipper's own stamp (`stamp`, shipped when stamped),
- *     or the client helper (`app`, already versioned: ship as is).
+ *   - a record whose metadata regionsync moved forward (a greater version, or a greater merge
+ *     lock) and whose content matches the hash regionsync stored (or a stamp, which changes no
+ *     content) was written by regionsync itself: the applier (`repl`/`repl2`, an echo: never
+ *     re-shipped), the shipper's own stamp (`stamp`, shipped when stamped), or the client helper
+ *     (`app`, already versioned: ship as is);
+ *   - anything else is an application write (PutItem/UpdateItem/transactions/batches from code
+ *     that knows nothing of regionsync, whatever `_rs_*` attributes it put back): stamp it, at
+ *     the version of when it happened (the record's creation time).
  */
 import { createHash } from 'node:crypto';
 import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from 'aws-lambda';
