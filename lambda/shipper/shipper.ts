@@ -159,10 +159,11 @@ export class Shipper {
     const strategy = settings.strategy?.strategy ?? 'lww';
     if (strategy !== 'lww') return this.foldIntoState(action);
     const image = action.kind === 'stamp' ? action.image : undefined;
+    const clearTtl = action.kind === 'stamp' && action.clearTtl ? { clearTtl: true } : {};
     let base = action.baseVector;
     let write =
       action.kind === 'stamp'
-        ? this.stampWrite(action.key, action.version, { expectedVersion: action.expectedVersion, ...(action.clearTtl ? { clearTtl: true } : {}) }, image!, base)
+        ? this.stampWrite(action.key, action.version, { expectedVersion: action.expectedVersion, ...clearTtl }, image!, base)
         : this.tombstoneWrite(action.key, action.version, action.guard, base);
     for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
       try {
@@ -183,7 +184,7 @@ export class Shipper {
           case 'ship':
             return changeFromImage(next.current, settings, action.writtenAt, settings.ttlAttribute);
           case 'restamp':
-            write = this.stampWrite(action.key, next.version, { guard: next.expected, ...(action.kind === 'stamp' && action.clearTtl ? { clearTtl: true } : {}) }, image!, base);
+            write = this.stampWrite(action.key, next.version, { guard: next.expected, ...clearTtl }, image!, base);
             break;
           case 'restore':
             write = image ? this.putWrite(stripMeta(image), next.version, next.expected, base) : this.tombstoneWrite(action.key, next.version, next.expected, base);
