@@ -22,8 +22,11 @@ import { decodeVersion } from '../core/version.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
 import { applyInput, changeToItem, stateContext, statePutInput } from '../core/writes.ts';
 import { replicationWriterFor } from '../core/echo-filter.ts';
+import { withContentHash } from '../core/content-hash.ts';
 import { localOnlyAttributes, redact } from '../core/selection.ts';
 import { putKeepingLocal } from './keep-local.ts';
+import { deleteMarked, markForRemoval, removeItem, touchTombstone, type TombstoneRowRef } from '../shared/remove-item.ts';
+import { getTombstoneInput, putTombstoneInput, tombstoneOfRow, tombstoneRow, tombstoneWins } from '../core/tombstones.ts';
 
 const CHANGE_CONCURRENCY = 16;
 /** Read–merge–write rounds for one change before its message is retried later. */
@@ -136,12 +139,14 @@ export class Applier {
    * conflict (concurrent version vectors) from an ordinary newer or older change.
    */
   private async applyLastWriterWins(change: Change, isLocal?: (name: string) => boolean): Promise<ApplyResult> {
+    if (this.settings.tombstoneTable && change.op === 'delete') return this.applyDelete(change, this.settings.tombstoneTable);
     const beyondHorizon = this.beyondTombstoneHorizon(change);
     const input = applyInput({ tableName: this.settings.tableName, change, ttlAttribute: this.settings.ttlAttribute, beyondHorizon });
     const incoming = toWire(input.Item!);
     try {
       const out = await (isLocal ? putKeepingLocal(this.deps.dynamodb, input, change.key, isLocal) : this.deps.dynamodb.send(new PutItemCommand(input)));
       const replaced = out.Attributes ? toWire(out.Attributes) : undefined;
+      if (!replaced && this.settings.tombstoneTable) return this.checkTombstone(change, incoming, this.settings.tombstoneTable);
       if (replaced && isConcurrent(replaced, incoming)) await this.recordConflict(change, replaced, incoming, incoming);
       return 'applied';
     } catch (e) {
@@ -151,6 +156,62 @@ export class Applier {
       if (!kept && beyondHorizon) await this.refuseBeyondHorizon(change, incoming);
       return 'stale';
     }
+  }
+
+  /**
+   * A put that found the item absent: the item may have been deleted, and its tombstone is kept in
+   * the tombstone table (tombstones.ts). Read it (strongly consistent) after the put; if it is
+   * newer, take the put back out, conditional on exactly what it wrote. A delete racing this put
+   * writes its tombstone before it deletes, so one of the two always removes the older put.
+   */
+  private async checkTombstone(change: Change, incoming: AttributeMap, tombstoneTable: string): Promise<ApplyResult> {
+    const { settings } = this;
+    const row = await this.deps.dynamodb.send(new GetItemCommand(getTombstoneInput(tombstoneTable, settings.logicalTable, change.key))).then((o) => (o.Item ? toWire(o.Item) : undefined));
+    const tombstone = tombstoneOfRow(row, settings.ttlAttribute);
+    if (!tombstone || !tombstoneWins(row, decodeVersion(change.version)!)) {
+      if (tombstone && isConcurrent(tombstone, incoming)) await this.recordConflict(change, tombstone, incoming, incoming);
+      return 'applied';
+    }
+    // Only exactly what this put wrote: a write that came since (a newer change, a local write) stays.
+    await removeItem(this.deps.dynamodb, settings.tableName, change.key, { exactly: { version: change.version, ...(incoming[META.contentHash]?.S ? { contentHash: incoming[META.contentHash].S } : {}) } }, this.tombstoneRowRef(tombstoneTable));
+    if (isConcurrent(tombstone, incoming)) await this.recordConflict(change, tombstone, incoming, tombstone);
+    return 'stale';
+  }
+
+  /**
+   * A replicated delete (lww with a tombstone table): the tombstone first, then the item if it is
+   * older. Both steps run on every delivery, so a retry after a failure between them completes it.
+   */
+  private async applyDelete(change: Change, tombstoneTable: string): Promise<ApplyResult> {
+    const { settings } = this;
+    const tombstone = withContentHash(changeToItem(change, settings.ttlAttribute));
+    // Mark what the delete will remove first, so the tombstone row's time (written next) is after
+    // the mark (see remove-item.ts). Absent, newer, or a local write without a version (its stamp
+    // reads this tombstone): nothing is marked, and the item stays.
+    const marked = await markForRemoval(this.deps.dynamodb, settings.tableName, change.key, { olderThan: change.version });
+    const row = tombstoneRow(settings.logicalTable, tombstone, change.key, settings.ttlAttribute, this.now());
+    let replaced: AttributeMap | undefined;
+    let applied = false;
+    try {
+      const out = await this.deps.dynamodb.send(new PutItemCommand(putTombstoneInput(tombstoneTable, row, { newer: true })));
+      replaced = tombstoneOfRow(out.Attributes ? toWire(out.Attributes) : undefined, settings.ttlAttribute);
+      applied = true;
+    } catch (e) {
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      replaced = tombstoneOfRow(e.Item ? toWire(e.Item) : undefined, settings.ttlAttribute);
+      // A duplicate (or a newer tombstone is kept): the row's time must still follow this removal.
+      if (marked) await touchTombstone(this.deps.dynamodb, this.tombstoneRowRef(tombstoneTable), change.key);
+    }
+    if (marked && (await deleteMarked(this.deps.dynamodb, settings.tableName, change.key, marked))) {
+      replaced = marked;
+      applied = true;
+    }
+    if (replaced && isConcurrent(replaced, tombstone)) await this.recordConflict(change, replaced, tombstone, applied ? tombstone : replaced);
+    return applied ? 'applied' : 'stale';
+  }
+
+  private tombstoneRowRef(tombstoneTable: string): TombstoneRowRef {
+    return { tombstoneTable, logicalTable: this.settings.logicalTable, now: this.now };
   }
 
   /**

@@ -51,9 +51,24 @@ export const META = {
    * leftovers from a local write that is still on its way.
    */
   contentHash: '_rs_h',
+  /**
+   * Tombstone table only (tombstones.ts): the row's key, `<logical table>#<hash of the item's key>`.
+   * Not on any application item.
+   */
+  tombstoneKey: '_rs_tk',
+  /**
+   * Tombstone table only: when the tombstone was written (epoch ms, the writer's clock). A local
+   * write made after it must version above it; one made before it may lose to it.
+   */
+  tombstoneWrittenAt: '_rs_at',
 } as const;
 
 export const META_ATTRIBUTES: readonly string[] = Object.values(META);
+/**
+ * What an application sees on a live item of a last-writer-wins table, besides what it wrote
+ * (README, "What regionsync adds to your items"). Tombstones are kept in the tombstone table.
+ */
+export const LWW_LIVE_ITEM_METADATA: readonly string[] = [META.version, META.origin, META.writer, META.contentHash, META.vector];
 /** Metadata that travels with a change (the rest is local bookkeeping). */
 export const REPLICATED_META: readonly string[] = [META.vector, META.fieldVersions, META.crdt, META.siblings];
 
@@ -113,6 +128,12 @@ export interface FunctionSettings {
   readonly streamFailureQueueUrl?: string;
   /** Applier only: dead-letter queue for messages that can never apply, with the reason attached. */
   readonly deadLetterQueueUrl?: string;
+  /**
+   * `lww` tables: this region's tombstone table (tombstones.ts). Deleted items are kept there, not
+   * in the table, so the application never reads them.
+   * @default none: tombstones stay in the table (merging strategies, and settings from before the tombstone table)
+   */
+  readonly tombstoneTable?: string;
   /** Seconds a tombstone is kept before TTL may purge it. */
   readonly tombstoneTtlSeconds: number;
   /** The table's TTL attribute (tombstones expire through it). */
@@ -195,6 +216,10 @@ export function shipperRoleName(appName: string, logicalTable: string, region: s
 }
 export function conflictTableName(appName: string): string {
   return `${appName}-conflicts`;
+}
+/** One per region, shared by the app's `lww` tables (rows keyed by logical table and item key). */
+export function tombstoneTableName(appName: string): string {
+  return `${appName}-tombstones`;
 }
 export function stackName(appName: string, region: string): string {
   return `${appName}-${region}`;

@@ -21,11 +21,12 @@ import { isReplicationWriter } from './echo-filter.ts';
 import { compareVersions, decodeVersion, encodeVersion, maxVersion, versionAt, type Version } from './version.ts';
 import { sameContent, writtenByRegionsync } from './content-hash.ts';
 import { clientWriteRestamp } from './clock-bound.ts';
+import { REMOVAL_WRITER } from './tombstones.ts';
 import { mergeVectors, vectorFromAttribute, type VersionVector } from './vector.ts';
 import type { KeySchema } from './contract.ts';
 
 export type ShipperAction =
-  | { readonly kind: 'skip'; readonly reason: 'replicated' | 'stamp-echo' | 'ttl-expiry' | 'not-a-change' }
+  | { readonly kind: 'skip'; readonly reason: 'replicated' | 'stamp-echo' | 'ttl-expiry' | 'not-a-change' | 'removal-mark' }
   | { readonly kind: 'ship'; readonly change: Change }
   /** A plain put/update: give it `version` and ship the item as it then is. */
   | {
@@ -105,6 +106,10 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   if (!newImage) return { kind: 'skip', reason: 'not-a-change' };
 
   const newVersion = stringAttr(newImage[META.version]);
+  // Regionsync marking an item it is about to remove (lambda/shared/remove-item.ts): only the writer changed.
+  if (stringAttr(newImage[META.writer]) === REMOVAL_WRITER && oldImage && stringAttr(oldImage[META.version]) === newVersion && sameContent(oldImage, newImage)) {
+    return { kind: 'skip', reason: 'removal-mark' };
+  }
   // The one regionsync write that lowers a version: the restamp of a client-helper write from a
   // host clock beyond the bound (below). It changed no content, and the version it replaced is that far ahead.
   const restampEcho =

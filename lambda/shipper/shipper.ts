@@ -14,11 +14,13 @@ import { fromWire, toWire } from '../core/codec.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import { BACKLOG_TARGET_ATTRIBUTE, META, METRICS, type FunctionSettings } from '../core/contract.ts';
 import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState, foldBaseComplete } from '../core/item-state.ts';
-import { advance, mergeVectors, vectorFromAttribute, type VersionVector } from '../core/vector.ts';
+import { advance, mergeVectors, vectorFromAttribute, vectorToAttribute, type VersionVector } from '../core/vector.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
-import { alreadyFolded, changeFromImage, classifyRecord, reconcile, type ItemGuard, type ShipperAction } from '../core/stream-record.ts';
-import { sameContent } from '../core/content-hash.ts';
-import { decodeVersion, maxVersion, versionAt, type Version } from '../core/version.ts';
+import { alreadyFolded, changeFromImage, classifyRecord, reconcile, versionOf, type ItemGuard, type ShipperAction } from '../core/stream-record.ts';
+import { sameContent, withContentHash } from '../core/content-hash.ts';
+import { getTombstoneInput, putTombstoneInput, tombstoneOfRow, tombstoneRow, tombstoneVersion, tombstoneWins, tombstoneWrittenAt, REMOVAL_WRITER } from '../core/tombstones.ts';
+import { removeItem, type TombstoneRowRef } from '../shared/remove-item.ts';
+import { compareVersions, decodeVersion, encodeVersion, maxVersion, versionAt, type Version } from '../core/version.ts';
 import { customLocalWrite, type Resolver } from '../core/resolver.ts';
 import { SettingsError } from '../core/errors.ts';
 import { selectedBatches } from './selective.ts';
@@ -101,7 +103,10 @@ export class Shipper {
       // itself already holds it over the earlier ones). Stamping each would give writes made in the
       // same instant (one stream time, one floor) the same version, and put back the earlier one
       // over a replicated change where only the later one belongs.
-      const lastWrite = lww ? actions.reduce((last, a, n) => (a.kind === 'stamp' || a.kind === 'tombstone' ? n : last), -1) : -1;
+      // Regionsync's own removal (a delete's second step, a put taken back; lambda/shared/remove-item.ts)
+      // supersedes nothing: it would hide the local write beneath it.
+      const ownRemoval = (a: ShipperAction) => a.kind === 'tombstone' && a.oldImage?.[META.writer]?.S === REMOVAL_WRITER;
+      const lastWrite = lww ? actions.reduce((last, a, n) => ((a.kind === 'stamp' || a.kind === 'tombstone') && !ownRemoval(a) ? n : last), -1) : -1;
       for (const [n, i] of indexes.entries()) {
         try {
           const action = actions[n]!;
@@ -138,6 +143,11 @@ export class Shipper {
       case 'skip':
         return undefined;
       case 'ship':
+        // A client-helper write that created the item: a tombstone may be newer (see afterCreate).
+        if (this.settings.tombstoneTable && action.change.op === 'put' && record.eventName === 'INSERT') {
+          const item = record.dynamodb!.NewImage as unknown as AttributeMap;
+          return (await this.settleAgainstTombstone(action.change.key, item, action.change.writtenAt ?? this.now(), undefined, vectorFromAttribute(item[META.vector]))) ? changeFromImage(item, this.settings, action.change.writtenAt ?? this.now(), this.settings.ttlAttribute) : undefined;
+        }
         return action.change;
       case 'stamp':
       case 'tombstone':
@@ -158,6 +168,7 @@ export class Shipper {
     const { settings } = this;
     const strategy = settings.strategy?.strategy ?? 'lww';
     if (strategy !== 'lww') return this.foldIntoState(action);
+    if (settings.tombstoneTable && action.kind === 'tombstone' && !action.guard) return this.localDelete(action, settings.tombstoneTable);
     const image = action.kind === 'stamp' ? action.image : undefined;
     const clearTtl = action.kind === 'stamp' && action.clearTtl ? { clearTtl: true } : {};
     let base = action.baseVector;
@@ -167,14 +178,28 @@ export class Shipper {
         : this.tombstoneWrite(action.key, action.version, action.guard, base);
     for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
       try {
-        const written = await write();
+        let written = await write();
         this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
         // A stamp that landed on a later write's content ships nothing: that write's own record will.
         if (image && !sameContent(written, image)) return undefined;
+        if (image && settings.tombstoneTable) {
+          const settled = await this.settleAgainstTombstone(action.key, written, action.writtenAt, image, base);
+          if (!settled) return undefined;
+          written = settled;
+        }
         return changeFromImage(written, settings, action.writtenAt, settings.ttlAttribute);
       } catch (e) {
         if (!(e instanceof ConditionalCheckFailedException)) throw e;
-        const current = e.Item ? toWire(e.Item) : undefined;
+        let current = e.Item ? toWire(e.Item) : undefined;
+        if (!current && image && settings.tombstoneTable) {
+          // The item is gone. If regionsync removed something since this write (the tombstone row's
+          // time is later: a replicated delete removed the write, or a replicated change that had
+          // overwritten it), the write may be newer than that tombstone: then it is put back. If
+          // not, the application deleted the write itself, and that REMOVE record follows.
+          // (In the same instant either may have come first: the versions decide.)
+          const row = await this.readTombstone(action.key, settings.tombstoneTable);
+          if (row && (tombstoneWrittenAt(row) ?? 0) >= action.writtenAt) current = tombstoneOfRow(row, settings.ttlAttribute);
+        }
         base = mergeVectors(base, vectorFromAttribute(current?.[META.vector]));
         const next = reconcile(current, image, action.version, settings.region);
         switch (next.kind) {
@@ -187,12 +212,104 @@ export class Shipper {
             write = this.stampWrite(action.key, next.version, { guard: next.expected, ...clearTtl }, image!, base);
             break;
           case 'restore':
-            write = image ? this.putWrite(stripMeta(image), next.version, next.expected, base) : this.tombstoneWrite(action.key, next.version, next.expected, base);
+            if (image && current?.[META.deleted]?.BOOL === true && settings.tombstoneTable) write = this.putWrite(stripMeta(image), next.version, undefined, base);
+            else write = image ? this.putWrite(stripMeta(image), next.version, next.expected, base) : this.tombstoneWrite(action.key, next.version, next.expected, base);
             break;
         }
       }
     }
     throw new Error(`item ${keyToString(action.key)} kept changing while being stamped; the batch will be retried`);
+  }
+
+  /**
+   * After a local write was stamped (or a client-helper write created the item), with the item
+   * possibly re-created over a deleted one: the tombstone table decides (tombstones.ts). A newer
+   * tombstone written before this write happened was already there when the application wrote, so
+   * the write is the later one and is stamped again above it (the region's clock must never put a
+   * write below what the region had applied). A newer tombstone written after it is a delete that
+   * raced this write and won: the write is taken back out (conditional on exactly what was stamped)
+   * and not shipped. Returns the item to ship, or undefined.
+   */
+  private async settleAgainstTombstone(key: AttributeMap, written: AttributeMap, writtenAt: number, image: AttributeMap | undefined, base: VersionVector): Promise<AttributeMap | undefined> {
+    const { settings } = this;
+    const row = await this.readTombstone(key, settings.tombstoneTable!);
+    const version = versionOf(written)!;
+    if (!tombstoneWins(row, version)) return written;
+    const tomb = tombstoneVersion(row)!;
+    const guard: ItemGuard = { version: encodeVersion(version), ...(written[META.contentHash]?.S ? { contentHash: written[META.contentHash].S } : {}) };
+    try {
+      if ((tombstoneWrittenAt(row) ?? Infinity) <= writtenAt) {
+        const above = versionAt(writtenAt, settings.region, tomb);
+        const restamped = await this.stampWrite(key, above, { guard }, image ?? written, mergeVectors(base, vectorFromAttribute(row![META.vector])))();
+        this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
+        return restamped;
+      }
+      await removeItem(this.deps.dynamodb, settings.tableName, key, { exactly: { version: guard.version!, ...(guard.contentHash ? { contentHash: guard.contentHash } : {}) } }, this.tombstoneRowRef());
+    } catch (e) {
+      // The item changed since the stamp: a later write is on top, and its own record settles it.
+      if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    }
+    return undefined;
+  }
+
+  private tombstoneRowRef(): TombstoneRowRef {
+    return { tombstoneTable: this.settings.tombstoneTable!, logicalTable: this.settings.logicalTable, now: this.now };
+  }
+
+  private async readTombstone(key: AttributeMap, tombstoneTable: string): Promise<AttributeMap | undefined> {
+    const out = await this.deps.dynamodb.send(new GetItemCommand(getTombstoneInput(tombstoneTable, this.settings.logicalTable, key)));
+    return out.Item ? toWire(out.Item) : undefined;
+  }
+
+  /**
+   * A REMOVE record, with a tombstone table (tombstones.ts). Regionsync's own removals (the
+   * applier's of a replicated delete, a put taken back) removed an item regionsync wrote that a
+   * tombstone at least as new now covers: nothing to ship. Anything else is the application's
+   * delete: write its tombstone (conditional on the row as read), remove the item if a replicated
+   * change older than the delete landed since, and ship the delete. A retry of this record finds
+   * its own mark on the row and finishes the same delete.
+   */
+  private async localDelete(action: TombstoneAction, tombstoneTable: string): Promise<Change | undefined> {
+    const { settings } = this;
+    for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
+      const row = await this.readTombstone(action.key, tombstoneTable);
+      const own = row?.[META.sequence]?.S === action.foldMark;
+      // Regionsync's own removal (marked): its tombstone is already kept and on its way.
+      if (!own && action.oldImage?.[META.writer]?.S === REMOVAL_WRITER) return undefined;
+      let tombstone: AttributeMap;
+      if (own) {
+        tombstone = tombstoneOfRow(row, settings.ttlAttribute)!;
+      } else {
+        const seen = tombstoneVersion(row);
+        // Above a tombstone that was there before the delete (HLC: never below what the region applied).
+        const floor = maxVersion(action.floor, seen && (tombstoneWrittenAt(row) ?? Infinity) <= action.writtenAt ? seen : undefined);
+        const version = versionAt(action.writtenAt, settings.region, floor);
+        if (seen && compareVersions(seen, version) > 0) return undefined; // a newer delete is already kept: it ships from where it was made
+        const expiresAt = Math.floor(this.now() / 1000) + settings.tombstoneTtlSeconds;
+        const vector = advance(mergeVectors(action.baseVector, vectorFromAttribute(row?.[META.vector])), version);
+        tombstone = withContentHash({
+          ...action.key,
+          [META.deleted]: { BOOL: true },
+          [settings.ttlAttribute]: { N: String(expiresAt) },
+          [META.version]: { S: encodeVersion(version) },
+          [META.origin]: { S: settings.region },
+          [META.writer]: { S: 'stamp' },
+          [META.vector]: vectorToAttribute(vector),
+        });
+        const next = { ...tombstoneRow(settings.logicalTable, tombstone, action.key, settings.ttlAttribute, this.now()), [META.sequence]: { S: action.foldMark } };
+        try {
+          await this.deps.dynamodb.send(new PutItemCommand(putTombstoneInput(tombstoneTable, next, { seen: row?.[META.version]?.S })));
+          this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
+        } catch (e) {
+          if (e instanceof ConditionalCheckFailedException) continue;
+          throw e;
+        }
+      }
+      // A replicated change older than the delete that landed after it goes too (never a later local write).
+      await removeItem(this.deps.dynamodb, settings.tableName, action.key, { olderThan: tombstone[META.version]!.S! }, this.tombstoneRowRef());
+      return changeFromImage(tombstone, settings, action.writtenAt, settings.ttlAttribute);
+    }
+    throw new Error(`tombstone of ${keyToString(action.key)} kept changing while a delete was recorded; the batch will be retried`);
   }
 
   /**
@@ -275,7 +392,7 @@ export class Shipper {
     };
   }
 
-  private putWrite(item: AttributeMap, version: Version, guard: ItemGuard, base: VersionVector): () => Promise<AttributeMap> {
+  private putWrite(item: AttributeMap, version: Version, guard: ItemGuard | undefined, base: VersionVector): () => Promise<AttributeMap> {
     const { settings } = this;
     return async () => {
       const input = stampedPutInput({ tableName: settings.tableName, item, keySchema: settings.key, version, guard, vector: advance(base, version) });

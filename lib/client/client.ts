@@ -14,7 +14,7 @@
  * const post = await posts.get({ postId: 'p1' });              // undefined if deleted (tombstone)
  * ```
  */
-import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DeleteItemCommand, GetItemCommand, PutItemCommand, type DeleteItemCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { stripMeta, type AttributeMap } from '../../lambda/core/change.ts';
 import { fromWire, toWire } from '../../lambda/core/codec.ts';
@@ -111,6 +111,7 @@ export class RegionSyncClient {
     });
   }
 
+  /** Deletes the item. Last writer wins: a plain conditional DeleteItem (the shipper versions it; the version returned is the client's, a lower bound). */
   delete(key: PlainItem): Promise<WriteResult> {
     return this.write(key, () => undefined);
   }
@@ -159,6 +160,19 @@ export class RegionSyncClient {
       const newImage = wanted ? { ...toWire(marshall(wanted, { removeUndefinedValues: true })), ...wireKey } : undefined;
       const floor = decodeVersion(current?.[META.version]?.S);
       const version = this.nextVersion(floor);
+      // Last writer wins keeps no state in a deleted item: a plain conditional DeleteItem, which the
+      // shipper versions and keeps in the tombstone table like any application delete, so the table
+      // never shows a tombstone. (Nothing to delete: nothing to do.)
+      if (ctx.strategy.strategy === 'lww' && !newImage) {
+        if (!visible) return { version: encodeVersion(version) };
+        try {
+          await this.options.dynamodb.send(new DeleteItemCommand(conditionalDeleteInput(this.options.table.name, wireKey, current!)));
+          return { version: encodeVersion(version) };
+        } catch (e) {
+          if (e instanceof ConditionalCheckFailedException) continue;
+          throw e;
+        }
+      }
       const expiresAt = Math.floor(this.now() / 1000) + (this.options.table.tombstoneTtlSeconds ?? 1_296_000);
       const item: AttributeMap = { ...this.stateAfter(current, oldImage, newImage, wireKey, version, expiresAt), [META.writer]: { S: 'app' } };
       if (current?.[META.sequence]) item[META.sequence] = current[META.sequence]!;
@@ -273,4 +287,20 @@ export function withoutTombstones<T extends Record<string, unknown>>(items: read
 
 function toSet(v: unknown): Set<unknown> {
   return v instanceof Set ? v : new Set(Array.isArray(v) ? v : []);
+}
+
+/** DeleteItem conditional on the item's version (and content hash) as read: a write that came since wins. */
+function conditionalDeleteInput(tableName: string, key: AttributeMap, read: AttributeMap): DeleteItemCommandInput {
+  const v = read[META.version]?.S;
+  const h = read[META.contentHash]?.S;
+  const values: Record<string, { S: string }> = {};
+  if (v !== undefined) values[':v'] = { S: v };
+  if (h !== undefined) values[':h'] = { S: h };
+  return {
+    TableName: tableName,
+    Key: fromWire(key),
+    ConditionExpression: `${v === undefined ? 'attribute_not_exists(#v)' : '#v = :v'} AND ${h === undefined ? 'attribute_not_exists(#h)' : '#h = :h'}`,
+    ExpressionAttributeNames: { '#v': META.version, '#h': META.contentHash },
+    ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+  };
 }

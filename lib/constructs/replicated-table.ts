@@ -24,6 +24,7 @@ import {
 } from '../../lambda/core/contract.ts';
 import { physicalTableName, type KeyType, type RegionConfig, type ResolvedTableConfig } from '../config/schema.ts';
 import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
+import type { TombstoneTable } from './tombstone-table.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -76,6 +77,12 @@ export interface ReplicatedTableProps {
    * @default no conflict log
    */
   readonly conflictLog?: dynamodb.ITable;
+  /**
+   * The region's tombstone table (`lww` tables): deleted items are kept there, not in the table,
+   * so the application never reads them.
+   * @default tombstones stay in the table (merging strategies keep their state in them)
+   */
+  readonly tombstones?: TombstoneTable;
   /**
    * Times the applier may fail a message before it moves to the dead-letter queue.
    * @default 10
@@ -210,6 +217,7 @@ export class ReplicatedTable extends Construct {
       maxMessageBytes: PACKED_MESSAGE_BYTES,
       strategy: cfg.strategy,
       replicateTtlDeletes: cfg.replicateTtlDeletes,
+      ...(props.tombstones ? { tombstoneTable: props.tombstones.table.tableName } : {}),
       ...(cfg.selection ? { selection: cfg.selection } : {}),
       // The applier holds a change from the future back with its message's retries: the 2nd to the
       // last receive are one visibility timeout apart each (retention, 4 days, is not the limit).
@@ -217,6 +225,9 @@ export class ReplicatedTable extends Construct {
     } satisfies Partial<FunctionSettings>;
     // Merging strategies read the item before they write it; last-writer-wins never reads.
     const reads = cfg.strategy.strategy === 'lww' ? [] : ['dynamodb:GetItem'];
+    // With a tombstone table, regionsync removes items itself (a delete's second step, a put taken
+    // back): it marks them first (UpdateItem), then deletes them (lambda/shared/remove-item.ts).
+    const removals = props.tombstones ? ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'] : [];
 
     this.shipper = this.makeFunction('Shipper', 'shipper', memorySize, Duration.seconds(60), { ...common, targets, backlogQueueUrl: this.backlogQueue.queueUrl, streamFailureQueueUrl: this.streamFailureQueue.queueUrl }, shipperRoleName(appName, cfg.name, region));
     this.shipper.addEventSource(
@@ -247,8 +258,9 @@ export class ReplicatedTable extends Construct {
     this.backlogQueue.grantSendMessages(this.shipper);
     // Stamping plain writes and writing tombstones: item-level writes on this table only.
     this.shipper.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem', ...reads], resources: [this.table.tableArn] }),
+      new iam.PolicyStatement({ actions: [...new Set(['dynamodb:UpdateItem', 'dynamodb:PutItem', ...reads, ...removals])], resources: [this.table.tableArn] }),
     );
+    props.tombstones?.grantRows(this.shipper, cfg.name);
     if (targets.length > 0) {
       this.shipper.addToRolePolicy(
         new iam.PolicyStatement({
@@ -276,7 +288,8 @@ export class ReplicatedTable extends Construct {
     this.applier.addEventSource(
       new SqsEventSource(this.inboundQueue, { batchSize: queueWindow > 0 ? 100 : 10, reportBatchItemFailures: true, ...(queueWindow > 0 ? { maxBatchingWindow: Duration.seconds(queueWindow) } : {}) }),
     );
-    this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem', ...reads], resources: [this.table.tableArn] }));
+    this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem', ...reads, ...removals], resources: [this.table.tableArn] }));
+    props.tombstones?.grantRows(this.applier, cfg.name);
     if (props.conflictLog && cfg.conflictLogRetentionSeconds) {
       this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [props.conflictLog.tableArn] }));
     }

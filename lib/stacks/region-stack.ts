@@ -4,6 +4,7 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import { ConflictLog } from '../constructs/conflict-log.ts';
 import { ReplicatedTable } from '../constructs/replicated-table.ts';
 import { RegionMonitoring } from '../constructs/region-monitoring.ts';
+import { TombstoneTable } from '../constructs/tombstone-table.ts';
 
 export interface RegionStackProps extends StackProps {
   readonly config: ResolvedConfig;
@@ -15,6 +16,8 @@ export interface RegionStackProps extends StackProps {
 export class RegionStack extends Stack {
   public readonly tables: ReadonlyMap<string, ReplicatedTable>;
   public readonly conflictLog?: ConflictLog;
+  /** Where the region's `lww` tables keep tombstones; absent when it has none. */
+  public readonly tombstones?: TombstoneTable;
   /** Alarms, alarm topic, dashboards and write fence (see RegionMonitoring). */
   public readonly monitoring: RegionMonitoring;
 
@@ -24,7 +27,9 @@ export class RegionStack extends Stack {
     const here = props.config.tables.filter((t) => t.regions.includes(props.region));
     // One conflict log per region, shared by its tables, when any of them keeps one.
     this.conflictLog = here.some((t) => t.conflictLogRetentionSeconds) ? new ConflictLog(this, 'rs:ConflictLog', { appName: props.config.appName }) : undefined;
-    for (const table of props.config.tables.filter((t) => t.regions.includes(props.region))) {
+    // One tombstone table per region, shared by its last-writer-wins tables.
+    this.tombstones = here.some((t) => t.strategy.strategy === 'lww') ? new TombstoneTable(this, 'rs:Tombstones', { appName: props.config.appName }) : undefined;
+    for (const table of here) {
       // Construct IDs are the table names: stable across deploys, so resources are never replaced by a re-ordering.
       tables.set(
         table.name,
@@ -34,6 +39,7 @@ export class RegionStack extends Stack {
           region: props.region,
           regions: props.config.regions,
           ...(this.conflictLog ? { conflictLog: this.conflictLog.table } : {}),
+          ...(this.tombstones && table.strategy.strategy === 'lww' ? { tombstones: this.tombstones } : {}),
         }),
       );
     }

@@ -12,12 +12,15 @@ import { Shipper } from '../../lambda/shipper/shipper.ts';
 import { FakeSqs, FakeTable } from './fakes.ts';
 import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
 import { compileFilterCriteria } from '../../local/event-filter.ts';
+import { tombstoneOfRow } from '../../lambda/core/tombstones.ts';
 
 /** The shipper's stream mapping filter, as deployed (the same patterns the CDK app sets). */
 
 export const KEY: KeySchema = { partitionKey: 'pk', sortKey: 'sk' };
 const SHIPPER_FILTER = compileFilterCriteria({ Filters: shipperStreamFilterPatterns({ name: KEY.partitionKey, type: 'S' }).map((p) => ({ Pattern: JSON.stringify(p) })) })!;
 const TABLE = 'items';
+/** Each region's tombstone table (lww tables keep deleted items there, not in `items`). */
+export const TOMBSTONES = 'tombstones';
 
 export function silentLogger(): never {
   const noop = () => undefined;
@@ -39,6 +42,7 @@ export function settingsFor(region: string, regions: readonly string[], strategy
     targets: regions.filter((r) => r !== region).map((r) => ({ region: r, queueUrl: queueUrl(r) })),
     sourceRegions: regions.filter((r) => r !== region),
     deadLetterQueueUrl: `dlq-${region}`,
+    tombstoneTable: TOMBSTONES,
     tombstoneTtlSeconds: 1_296_000,
     ttlAttribute: META.expiresAt,
     maxMessageBytes: 256 * 1024,
@@ -54,6 +58,7 @@ export type ScheduleOp = { kind: 'ship'; region: number; max: number } | { kind:
 
 export class Cluster {
   readonly tables = new Map<string, FakeTable>();
+  readonly tombstoneTables = new Map<string, FakeTable>();
   readonly sqs = new FakeSqs();
   private readonly shippers = new Map<string, Shipper>();
   private readonly appliers = new Map<string, Applier>();
@@ -78,11 +83,15 @@ export class Cluster {
       const now = () => this.t + (skewMs[r] ?? 0);
       const table = new FakeTable(r, KEY, now);
       this.tables.set(r, table);
+      const tombstones = new FakeTable(r, { partitionKey: META.tombstoneKey }, now);
+      this.tombstoneTables.set(r, tombstones);
+      // One client per region, as in Lambda: it reaches both tables by name.
+      const client = { send: (command: { input: { TableName?: string } }) => (command.input.TableName === TOMBSTONES ? tombstones : table).dispatch(command) } as never;
       this.streamPos.set(r, 0);
       this.shippers.set(
         r,
         new Shipper({ ...settingsFor(r, regions, strategy), ...overrides }, {
-          dynamodb: table.client,
+          dynamodb: client,
           sqsFor: () => this.sqs.client,
           logger: silentLogger(),
           metrics: silentMetrics(),
@@ -92,7 +101,7 @@ export class Cluster {
       );
       this.appliers.set(
         r,
-        new Applier({ ...settingsFor(r, regions, strategy), ...overrides }, { dynamodb: table.client, sqs: this.sqs.client, logger: silentLogger(), metrics: silentMetrics(), now, ...(resolver ? { resolver } : {}) }),
+        new Applier({ ...settingsFor(r, regions, strategy), ...overrides }, { dynamodb: client, sqs: this.sqs.client, logger: silentLogger(), metrics: silentMetrics(), now, ...(resolver ? { resolver } : {}) }),
       );
     }
   }
@@ -184,10 +193,18 @@ export class Cluster {
   /** What an observer compares across regions: the application's attributes plus version and tombstone flag. */
   view(region: string): Map<string, string> {
     const out = new Map<string, string>();
-    for (const [k, item] of this.table(region).items) {
+    const table = this.table(region);
+    const add = (k: string, item: Record<string, AttributeValue>) => {
       const { [META.writer]: _w, [META.expiresAt]: _e, [META.sequence]: _s, [META.lock]: _l, ...rest } = item;
       out.set(k, canonicalItem(toWire(rest)));
+    };
+    // A deleted item's tombstone, where it is kept apart (lww): the state the table itself held before.
+    for (const row of this.tombstoneTables.get(region)!.items.values()) {
+      const tombstone = tombstoneOfRow(toWire(row), META.expiresAt) as Record<string, AttributeValue>;
+      add(table.keyString(tombstone), tombstone);
     }
+    // A live item is what the region holds, whatever tombstone is kept for its key.
+    for (const [k, item] of table.items) add(k, item);
     return out;
   }
 

@@ -40,7 +40,7 @@ export class FakeTable {
     private readonly now: () => number = Date.now,
   ) {}
 
-  private keyString(item: Item): string {
+  keyString(item: Item): string {
     return JSON.stringify([item[this.key.partitionKey], this.key.sortKey ? item[this.key.sortKey] : null]);
   }
 
@@ -77,8 +77,11 @@ export class FakeTable {
     }
     if (command instanceof DeleteItemCommand) {
       this.calls.delete++;
-      this.delete(command.input.Key!);
-      return {};
+      const input = command.input;
+      const old = this.items.get(this.keyString(input.Key!));
+      this.check(input.ConditionExpression, old, input.ExpressionAttributeNames, input.ExpressionAttributeValues, input.ReturnValuesOnConditionCheckFailure);
+      this.delete(input.Key!);
+      return { Attributes: input.ReturnValues === 'ALL_OLD' && old ? clone(old) : undefined };
     }
     if (command instanceof GetItemCommand) {
       this.calls.get++;
@@ -91,6 +94,15 @@ export class FakeTable {
   /** An application's plain write: no condition, stream record as DynamoDB would emit. */
   appPut(item: Item): void {
     this.write(clone(item), this.items.get(this.keyString(item)));
+  }
+  /**
+   * An ORM's create: PutItem with `attribute_not_exists(pk)`. False when the condition fails
+   * (an item, or anything else, is stored under the key), as DynamoDB's ConditionalCheckFailed.
+   */
+  appCreate(item: Item): boolean {
+    if (this.items.has(this.keyString(item))) return false;
+    this.write(clone(item), undefined);
+    return true;
   }
   appUpdate(key: Item, set: Item): void {
     const old = this.items.get(this.keyString(key));

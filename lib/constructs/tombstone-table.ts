@@ -1,0 +1,50 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { tombstoneTableName } from '../../lambda/core/contract.ts';
+import { TOMBSTONE_TABLE, tombstoneRowPrefix } from '../../lambda/core/tombstones.ts';
+
+export interface TombstoneTableProps {
+  readonly appName: string;
+  /**
+   * Keep the tombstones when the stack is deleted.
+   * @default false (they expire within `tombstoneTtlSeconds` anyway, and mean nothing without the tables)
+   */
+  readonly retainOnDelete?: boolean;
+}
+
+/**
+ * One table per region where the app's `lww` tables keep their deleted items' tombstones
+ * (lambda/core/tombstones.ts), so the application's tables hold live items only. Rows expire
+ * through TTL after each table's `tombstoneTtlSeconds`. No stream: nothing replicates from it.
+ */
+export class TombstoneTable extends Construct {
+  public readonly table: dynamodb.Table;
+
+  constructor(scope: Construct, id: string, props: TombstoneTableProps) {
+    super(scope, id);
+    this.table = new dynamodb.Table(this, 'Table', {
+      tableName: tombstoneTableName(props.appName),
+      partitionKey: { name: TOMBSTONE_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: TOMBSTONE_TABLE.ttl,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: props.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+  }
+
+  /**
+   * Lets `grantee` read and write the tombstones of one logical table only: IAM's
+   * `dynamodb:LeadingKeys` confines it to row keys that start with the table's prefix.
+   */
+  grantRows(grantee: iam.IGrantable, logicalTable: string): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        resources: [this.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${tombstoneRowPrefix(logicalTable)}*`] } },
+      }),
+    );
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Issue 15: deleted items read as absent. `lww` tables keep tombstones in the tombstone table
+ * (lambda/core/tombstones.ts), so the application's table holds live items only, at every moment,
+ * while every convergence and no-resurrection property still holds.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { META } from '../../lambda/core/contract.ts';
+import { Cluster, type ScheduleOp } from '../support/cluster.ts';
+
+const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-1'];
+const key = (k: number) => ({ pk: { S: `k${k}` }, sk: { S: 'x' } });
+
+type AppOp =
+  | { kind: 'put'; region: number; key: number; value: number }
+  | { kind: 'create'; region: number; key: number; value: number }
+  | { kind: 'update'; region: number; key: number; value: number }
+  | { kind: 'delete'; region: number; key: number };
+
+const appOpArb = (keys: number): fc.Arbitrary<AppOp> =>
+  fc.oneof(
+    fc.record({ kind: fc.constant('put' as const), region: fc.nat(2), key: fc.nat(keys - 1), value: fc.integer({ min: 0, max: 999 }) }),
+    fc.record({ kind: fc.constant('create' as const), region: fc.nat(2), key: fc.nat(keys - 1), value: fc.integer({ min: 0, max: 999 }) }),
+    fc.record({ kind: fc.constant('update' as const), region: fc.nat(2), key: fc.nat(keys - 1), value: fc.integer({ min: 0, max: 999 }) }),
+    fc.record({ kind: fc.constant('delete' as const), region: fc.nat(2), key: fc.nat(keys - 1) }),
+  );
+
+const scheduleArb: fc.Arbitrary<ScheduleOp> = fc.oneof(
+  fc.record({ kind: fc.constant('ship' as const), region: fc.nat(2), max: fc.integer({ min: 1, max: 4 }) }),
+  fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(50), duplicate: fc.boolean() }),
+  fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 5 }) }),
+);
+
+/** Applies an application write as plain SDK calls would; false when it changed nothing (a create refused, a delete of an absent item). */
+function write(cluster: Cluster, op: AppOp): boolean {
+  const table = cluster.table(REGIONS[op.region]!);
+  switch (op.kind) {
+    case 'put':
+      table.appPut({ ...key(op.key), a: { N: String(op.value) } });
+      return true;
+    case 'create':
+      return table.appCreate({ ...key(op.key), a: { N: String(op.value) } });
+    case 'update':
+      table.appUpdate(key(op.key), { a: { N: String(op.value) } });
+      return true;
+    case 'delete': {
+      // DeleteItem of an absent item changes nothing (no stream record), on any DynamoDB table.
+      const existed = table.get(key(op.key)) !== undefined;
+      table.delete(key(op.key));
+      return existed;
+    }
+  }
+}
+
+/** No region's table holds a tombstone: what GetItem, Query, Scan and COUNT see is live items only. */
+function expectNoTombstoneVisible(cluster: Cluster): void {
+  for (const region of REGIONS) for (const item of cluster.table(region).items.values()) expect(item[META.deleted]).toBeUndefined();
+}
+
+describe('issue 15: deletes are absences (lww, tombstone table)', () => {
+  it('no region ever shows a tombstone, and every region ends identical, for any interleaving, duplicates and clock skew', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: -40, max: 40 }), { minLength: 3, maxLength: 3 }),
+        fc.array(fc.oneof(appOpArb(3), scheduleArb), { maxLength: 70 }),
+        async (skews, ops) => {
+          // Prepare
+          const cluster = new Cluster(REGIONS, Object.fromEntries(REGIONS.map((r, i) => [r, skews[i]!])));
+          // Act (and Assess at every step: a tombstone must never be visible, not even for a moment)
+          for (const op of ops) {
+            if (op.kind === 'ship' || op.kind === 'deliver' || op.kind === 'tick') await cluster.step(op);
+            else write(cluster, op);
+            expectNoTombstoneVisible(cluster);
+          }
+          await cluster.drain();
+          // Assess
+          expectNoTombstoneVisible(cluster);
+          const first = cluster.view(REGIONS[0]!);
+          for (const region of REGIONS.slice(1)) expect(cluster.view(region)).toEqual(first);
+          const live = cluster.liveView(REGIONS[0]!);
+          for (const region of REGIONS.slice(1)) expect(cluster.liveView(region)).toEqual(live);
+        },
+      ),
+      { numRuns: Number(process.env.PROPERTY_RUNS ?? 300) },
+    );
+  });
+
+  it('writes further apart than the clock skew: the last one decides in every region, whatever the shipping order (no resurrection, no lost re-create)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: -20, max: 20 }), { minLength: 3, maxLength: 3 }),
+        fc.array(fc.tuple(appOpArb(1), fc.array(scheduleArb, { maxLength: 6 })), { minLength: 1, maxLength: 14 }),
+        async (skews, steps) => {
+          // Prepare: one key, so every write races every other
+          const cluster = new Cluster(REGIONS, Object.fromEntries(REGIONS.map((r, i) => [r, skews[i]!])));
+          let last: AppOp | undefined;
+          // Act: writes 50 ms apart (beyond any two clocks' difference), with shipping and delivery
+          // of earlier writes drawn in between (so changes arrive late, twice, out of order)
+          for (const [n, [drawn, schedule]] of steps.entries()) {
+            // Every write sets a value of its own: DynamoDB writes no stream record for an update that changes nothing.
+            const op = drawn.kind === 'delete' ? drawn : { ...drawn, value: 1000 + n };
+            // A write that changed nothing (a refused create, a delete of nothing) is not the last write.
+            if (write(cluster, op)) last = op;
+            for (const s of schedule) await cluster.step(s.kind === 'tick' ? { kind: 'tick', ms: Math.min(s.ms, 1) } : s);
+            cluster.tick(50);
+          }
+          await cluster.drain();
+          // Assess
+          for (const region of REGIONS) {
+            const item = cluster.table(region).get(key(0));
+            if (!last || last.kind === 'delete') expect(item).toBeUndefined();
+            else expect(item?.a).toEqual({ N: String(last.value) });
+          }
+        },
+      ),
+      {
+        numRuns: Number(process.env.PROPERTY_RUNS ?? 300),
+        examples: [
+          // Found by this property: an application's delete arriving after a replicated delete's tombstone
+          // was taken for regionsync's own removal, and a third region's write between them won.
+          [[0, 0, 0], [[{ kind: 'update', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 0, max: 1 }, { kind: 'deliver', pick: 0, duplicate: false }]], [{ kind: 'delete', region: 0, key: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]], [{ kind: 'update', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 0, max: 2 }]], [{ kind: 'delete', region: 1, key: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]]]],
+          // Found by this property: a replicated delete removed an update carrying a stale version in the
+          // same instant the update was made; the update, 51 ms after the delete, must be put back.
+          [[0, 0, 0], [[{ kind: 'put', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 0, max: 1 }, { kind: 'deliver', pick: 0, duplicate: false }]], [{ kind: 'put', region: 0, key: 0, value: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]], [{ kind: 'delete', region: 2, key: 0 }, [{ kind: 'ship', region: 2, max: 2 }]], [{ kind: 'update', region: 1, key: 0, value: 0 }, [{ kind: 'deliver', pick: 45, duplicate: false }]]]],
+          // Found by this property: regionsync's removal of a replicated item, in the same stream batch as
+          // a local re-create beneath it, superseded the re-create.
+          [[0, 0, 0], [[{ kind: 'update', region: 1, key: 0, value: 0 }, []], [{ kind: 'update', region: 2, key: 0, value: 0 }, []], [{ kind: 'delete', region: 1, key: 0 }, []], [{ kind: 'create', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 2, max: 1 }]], [{ kind: 'create', region: 1, key: 0, value: 1 }, [{ kind: 'deliver', pick: 21, duplicate: false }, { kind: 'ship', region: 1, max: 2 }]]]],
+          // Found by this property: a replicated change overwrote a local re-create before its stamp, and a
+          // duplicate delivery of an older delete then removed that change; the re-create must come back.
+          [[0, 0, 0], [[{ kind: 'create', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 0, max: 1 }, { kind: 'deliver', pick: 3, duplicate: false }]], [{ kind: 'delete', region: 0, key: 0 }, [{ kind: 'ship', region: 0, max: 2 }]], [{ kind: 'put', region: 0, key: 0, value: 0 }, [{ kind: 'deliver', pick: 22, duplicate: true }]], [{ kind: 'create', region: 1, key: 0, value: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]], [{ kind: 'create', region: 0, key: 0, value: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]]]],
+        ] as never,
+      },
+    );
+  });
+
+  it('a conditional create of a deleted key succeeds in every region and replicates', async () => {
+    // Prepare: an item, deleted, everywhere
+    const cluster = new Cluster(REGIONS);
+    cluster.table(REGIONS[0]!).appPut({ ...key(1), a: { N: '1' } });
+    await cluster.drain();
+    cluster.table(REGIONS[1]!).delete(key(1));
+    await cluster.drain();
+    // Act + Assess: GetItem finds nothing and an ORM's create succeeds, in each region in turn
+    for (const [i, region] of REGIONS.entries()) {
+      for (const r of REGIONS) expect(cluster.table(r).get(key(1))).toBeUndefined();
+      cluster.tick(50);
+      expect(cluster.table(region).appCreate({ ...key(1), a: { N: String(10 + i) } })).toBe(true);
+      await cluster.drain();
+      for (const r of REGIONS) expect(cluster.table(r).get(key(1))?.a).toEqual({ N: String(10 + i) });
+      cluster.tick(50);
+      cluster.table(region).delete(key(1));
+      await cluster.drain();
+    }
+  });
+
+  it('a late, older put of a deleted item never resurrects it, even arriving after the delete (and twice)', async () => {
+    // Prepare
+    const [us, eu, ap] = REGIONS as [string, string, string];
+    const cluster = new Cluster(REGIONS);
+    cluster.table(us).appPut({ ...key(2), a: { N: '1' } });
+    await cluster.drain();
+    // Act: eu updates (older); us deletes (newer); the delete reaches ap before the update, which arrives twice
+    cluster.table(eu).appUpdate(key(2), { a: { N: '2' } });
+    await cluster.ship(eu);
+    cluster.tick(50);
+    cluster.table(us).delete(key(2));
+    await cluster.ship(us);
+    const toAp = cluster.pending.filter((i) => cluster.sqs.sent[i]!.queueUrl === `inbound-${ap}`);
+    const updateMsg = toAp[0]!;
+    const deleteMsg = toAp[1]!;
+    await cluster.deliver(cluster.pending.filter((i) => cluster.sqs.sent[i]!.queueUrl.startsWith('inbound-')).indexOf(deleteMsg));
+    const inbound = () => cluster.pending.filter((i) => cluster.sqs.sent[i]!.queueUrl.startsWith('inbound-'));
+    await cluster.deliver(inbound().indexOf(updateMsg), true);
+    await cluster.deliver(inbound().indexOf(updateMsg));
+    await cluster.drain();
+    // Assess
+    for (const region of REGIONS) expect(cluster.table(region).get(key(2))).toBeUndefined();
+    expectNoTombstoneVisible(cluster);
+  });
+});
