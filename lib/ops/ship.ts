@@ -8,13 +8,15 @@
 import { ConditionalCheckFailedException, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueUrlCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { groupIntoBatches, keyToString, packChanges, type AttributeMap, type Change } from '../../lambda/core/change.ts';
-import { toWire } from '../../lambda/core/codec.ts';
+import { fromWire, toWire } from '../../lambda/core/codec.ts';
+import { withContentHash } from '../../lambda/core/content-hash.ts';
+import { putTombstoneInput, tombstoneRow } from '../../lambda/core/tombstones.ts';
 import { mapWithConcurrency } from '../../lambda/core/concurrency.ts';
-import { inboundQueueName, META, type KeySchema } from '../../lambda/core/contract.ts';
+import { inboundQueueName, META, tombstoneTableName, type KeySchema } from '../../lambda/core/contract.ts';
 import { selectFor } from '../../lambda/core/selection.ts';
 import { changeFromImage } from '../../lambda/core/stream-record.ts';
-import { decodeVersion, HybridLogicalClock, maxVersion, type Version } from '../../lambda/core/version.ts';
-import { advance, mergeVectors, vectorFromAttribute, type VersionVector } from '../../lambda/core/vector.ts';
+import { decodeVersion, encodeVersion, HybridLogicalClock, maxVersion, type Version } from '../../lambda/core/version.ts';
+import { advance, mergeVectors, vectorFromAttribute, vectorToAttribute, type VersionVector } from '../../lambda/core/vector.ts';
 import { stampedPutInput, stampInput } from '../../lambda/core/writes.ts';
 import { physicalTableName, type ResolvedConfig, type ResolvedTableConfig } from '../config/schema.ts';
 import { clientConfig, dynamodb, type Target } from '../cli/aws.ts';
@@ -181,6 +183,7 @@ export class Toucher {
         if (expected === undefined) return { kind: 'changed', current };
         // The version metadata is replaced; everything else (merge state, the shipper's sequence bookkeeping) is kept.
         const { [META.version]: _v, [META.origin]: _o, [META.writer]: _w, [META.vector]: _vv, ...rest } = current;
+        if (table.strategy.strategy === 'lww') return await this.touchTombstoneRow(client, region, toWire(rest), version, expected, vector);
         const guard = { version: expected, ...(current[META.contentHash]?.S ? { contentHash: current[META.contentHash].S } : {}) };
         const input = stampedPutInput({ tableName: physicalTableName(table, region), item: toWire(rest), keySchema, version, guard, vector });
         await client.send(new PutItemCommand(input));
@@ -195,6 +198,17 @@ export class Toucher {
       if (e instanceof ConditionalCheckFailedException) return { kind: 'changed', ...(e.Item ? { current: e.Item } : {}) };
       throw e;
     }
+  }
+
+  /** Last writer wins: a tombstone lives in the region's tombstone table; re-put there, conditional on the version read. */
+  private async touchTombstoneRow(client: DynamoDBClient, region: string, rest: AttributeMap, version: Version, expected: string, vector: VersionVector): Promise<TouchResult> {
+    const { table, appName } = this.o;
+    const tombstone = withContentHash({ ...rest, [META.version]: { S: encodeVersion(version) }, [META.origin]: { S: region }, [META.writer]: { S: 'stamp' }, [META.vector]: vectorToAttribute(vector) });
+    const key = keyOf(fromWire(rest), keySchemaOf(table));
+    const row = tombstoneRow(table.name, tombstone, toWire(key), table.ttlAttribute, Date.now());
+    await client.send(new PutItemCommand(putTombstoneInput(tombstoneTableName(appName), row, { seen: expected })));
+    this.touched++;
+    return { kind: 'stamped', item: fromWire(tombstone) };
   }
 
   private client(region: string): DynamoDBClient {

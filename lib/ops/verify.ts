@@ -7,7 +7,8 @@
  */
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { fromWire, toWire, canonicalItem } from '../../lambda/core/codec.ts';
-import { META } from '../../lambda/core/contract.ts';
+import { META, tombstoneTableName } from '../../lambda/core/contract.ts';
+import { tombstoneOfRow, tombstoneRowKey } from '../../lambda/core/tombstones.ts';
 import { dynamodb } from '../cli/aws.ts';
 import { replicaView, type Item } from './compare.ts';
 import { bucketOf, DEFAULT_BUCKETS, differingBuckets, differingKeys, isExpiredTombstone, keyString, leafOf, RegionDigest, type Leaf } from './digest.ts';
@@ -251,6 +252,26 @@ export async function readStates(o: ReadKeysOptions): Promise<Map<string, Record
         if (isExpiredTombstone(item, table.ttlAttribute, nowSeconds)) continue;
         const entry = out.get(keyString(item, keyAttrs));
         if (entry) entry[region] = item;
+      }
+      // Last writer wins keeps a deleted item's tombstone in the region's tombstone table: that is its state.
+      if (table.strategy.strategy !== 'lww') return;
+      const absent = o.keys.filter((k) => out.get(k)![region] === undefined);
+      if (absent.length === 0) return;
+      const byRow = new Map(absent.map((k) => [tombstoneRowKey(table.name, toWire(keyFromString(k))), k]));
+      const rows = await batchGet(
+        {
+          client: o.clients?.get(region) ?? dynamodb(o.ops.target, region),
+          tableName: tombstoneTableName(o.ops.appName),
+          limiter: o.limiters?.get(region) ?? new CapacityLimiter(undefined),
+          capacity: o.capacity?.[region] ?? emptyCapacity(),
+        },
+        [...byRow.keys()].map((rowKey) => ({ [META.tombstoneKey]: { S: rowKey } })),
+      );
+      for (const row of rows) {
+        const tombstone = fromWire(tombstoneOfRow(toWire(row), table.ttlAttribute)!);
+        if (isExpiredTombstone(tombstone, table.ttlAttribute, nowSeconds)) continue;
+        const k = byRow.get(row[META.tombstoneKey]?.S ?? '');
+        if (k) out.get(k)![region] = tombstone;
       }
     }),
   );

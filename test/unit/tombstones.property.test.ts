@@ -54,7 +54,7 @@ function write(cluster: Cluster, op: AppOp): boolean {
 
 /** No region's table holds a tombstone: what GetItem, Query, Scan and COUNT see is live items only. */
 function expectNoTombstoneVisible(cluster: Cluster): void {
-  for (const region of REGIONS) for (const item of cluster.table(region).items.values()) expect(item[META.deleted]).toBeUndefined();
+  for (const region of cluster.regions) for (const item of cluster.table(region).items.values()) expect(item[META.deleted]).toBeUndefined();
 }
 
 describe('issue 15: deletes are absences (lww, tombstone table)', () => {
@@ -175,6 +175,43 @@ describe('issue 15: deletes are absences (lww, tombstone table)', () => {
     await cluster.drain();
     // Assess
     for (const region of REGIONS) expect(cluster.table(region).get(key(2))).toBeUndefined();
+    expectNoTombstoneVisible(cluster);
+  });
+});
+
+describe('issue 15: TTL expiry', () => {
+  const [us, eu] = ['us-east-1', 'eu-west-1'] as const;
+
+  it('without replicateTtlDeletes, an expiry leaves no tombstone: the key can be created again, and the re-create replicates', async () => {
+    // Prepare
+    const cluster = new Cluster([us, eu]);
+    cluster.table(us).appPut({ ...key(5), a: { N: '1' } });
+    await cluster.drain();
+    // Act: DynamoDB's TTL expires the item in us-east-1 (a REMOVE by the service)
+    cluster.table(us).delete(key(5), true);
+    await cluster.drain();
+    // Assess: nothing kept for it, so nothing blocks a re-create; eu-west-1's TTL expires its own copy
+    expect(cluster.tombstoneTables.get(us)!.items.size).toBe(0);
+    expect(cluster.table(eu).get(key(5))?.a).toEqual({ N: '1' });
+    cluster.tick(50);
+    expect(cluster.table(us).appCreate({ ...key(5), a: { N: '2' } })).toBe(true);
+    await cluster.drain();
+    for (const region of [us, eu]) expect(cluster.table(region).get(key(5))?.a).toEqual({ N: '2' });
+  });
+
+  it('with replicateTtlDeletes, an expiry replicates as a delete, kept as a tombstone in every region', async () => {
+    // Prepare
+    const cluster = new Cluster([us, eu], {}, { strategy: 'lww' }, undefined, { replicateTtlDeletes: true });
+    cluster.table(us).appPut({ ...key(6), a: { N: '1' } });
+    await cluster.drain();
+    // Act
+    cluster.table(us).delete(key(6), true);
+    await cluster.drain();
+    // Assess
+    for (const region of [us, eu]) {
+      expect(cluster.table(region).get(key(6))).toBeUndefined();
+      expect(cluster.tombstoneTables.get(region)!.items.size).toBe(1);
+    }
     expectNoTombstoneVisible(cluster);
   });
 });
