@@ -41,8 +41,12 @@ function ids(region: string, table: string) {
     dlq: logicalId(rt.deadLetterQueue),
     backlog: logicalId(rt.backlogQueue),
     streamFailures: logicalId(rt.streamFailureQueue),
+    tombstones: logicalId(regionOf(synth, region).stack.tombstones!.table),
   };
 }
+
+/** Item access to the region's tombstone table (lww): reads and writes of this table's rows only (see the condition test). */
+const TOMBSTONE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'];
 
 /** Log writes, if a role has them itself rather than through the managed policy, must target the function's own log group. */
 function ownLogGrants(region: string, functionId: string): string[] {
@@ -64,7 +68,9 @@ describe('shipper role', () => {
       // dynamodb:ListStreams has no resource-level permissions: AWS requires Resource "*" for it.
       ...on('*', 'dynamodb:ListStreams'),
       ...on(ref(i.table, 'StreamArn'), 'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'),
-      ...on(ref(i.table, 'Arn'), 'dynamodb:UpdateItem', 'dynamodb:PutItem'),
+      // Stamps (UpdateItem), put-backs (PutItem), and removals (a mark, then DeleteItem; lambda/shared/remove-item.ts).
+      ...on(ref(i.table, 'Arn'), 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'),
+      ...on(ref(i.tombstones, 'Arn'), ...TOMBSTONE_ACTIONS),
       ...targets.flatMap((arn) => on(arn, 'sqs:SendMessage')),
       // Region isolation: parks a failed target's changes in its own backlog queue, and drains it.
       ...on(ref(i.backlog, 'Arn'), 'sqs:SendMessage', 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'),
@@ -106,13 +112,15 @@ describe('shipper role', () => {
 });
 
 describe('applier role', () => {
-  it.each(PLACEMENTS)('$table in $region: exactly PutItem on its table and its region`s conflict log, consume its inbound queue, send to its DLQ', ({ region, table }) => {
+  it.each(PLACEMENTS)('$table in $region: exactly item writes on its table, its rows of the tombstone table, PutItem on the conflict log, consume its inbound queue, send to its DLQ', ({ region, table }) => {
     // Prepare
     const i = ids(region, table);
     const conflictLog = regionOf(synth, region).stack.conflictLog;
     expect(conflictLog, 'every fixture table keeps a conflict log (the default)').toBeDefined();
     const required = [
-      ...on(ref(i.table, 'Arn'), 'dynamodb:PutItem'),
+      // Changes (PutItem), and deletes' removals (a mark, then DeleteItem).
+      ...on(ref(i.table, 'Arn'), 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'),
+      ...on(ref(i.tombstones, 'Arn'), ...TOMBSTONE_ACTIONS),
       ...on(ref(logicalId(conflictLog!.table), 'Arn'), 'dynamodb:PutItem'),
       ...on(ref(i.inbound, 'Arn'), 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'),
       ...on(ref(i.dlq, 'Arn'), 'sqs:SendMessage'),
@@ -140,7 +148,25 @@ describe('every role and policy', () => {
       // Assess
       expect(trust).toEqual([{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }]);
       expect(managedPolicyArns.filter((arn) => arn !== BASIC_EXECUTION_ROLE)).toEqual([]);
-      expect(statements.filter((s) => s.statement.Effect !== 'Allow' || s.statement.Condition !== undefined)).toEqual([]);
+      // The one conditional statement: the tombstone table, confined to this table's rows.
+      const tombstoneArn = ref(ids(region, table).tombstones, 'Arn');
+      expect(statements.filter((s) => s.statement.Effect !== 'Allow' || (s.statement.Condition !== undefined && grantsOf([s]).some((g) => g.resource !== tombstoneArn)))).toEqual([]);
+    }
+  });
+
+  it.each(PLACEMENTS)('$table in $region: the tombstone table only for rows of its own table (dynamodb:LeadingKeys), never unconditionally', ({ region, table }) => {
+    // Prepare
+    const { template } = regionOf(synth, region);
+    const tombstoneArn = ref(ids(region, table).tombstones, 'Arn');
+
+    for (const fn of [ids(region, table).shipper, ids(region, table).applier]) {
+      // Act
+      const onTombstones = policiesOfFunction(template, fn).statements.filter((s) => grantsOf([s]).some((g) => g.resource === tombstoneArn));
+
+      // Assess
+      expect(onTombstones.length).toBe(1);
+      expect(onTombstones[0]!.statement.Condition).toEqual({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${table}#*`] } });
+      expect([onTombstones[0]!.statement.Action].flat().sort()).toEqual([...TOMBSTONE_ACTIONS].sort());
     }
   });
 

@@ -58,8 +58,8 @@ describe('stacks and tables per region', () => {
   it.each(REGIONS)('%s holds exactly the tables configured for it, as plain tables without replicas', (region) => {
     // Prepare
     const { template } = regionOf(synth, region);
-    // Its replicated tables, and the region's conflict log (kept by default).
-    const expected = [...Object.keys(TABLE_REGIONS).filter((t) => TABLE_REGIONS[t]!.includes(region)), `${APP_NAME}-conflicts`].sort();
+    // Its replicated tables, the region's conflict log (kept by default) and its tombstone table (both fixture tables are lww).
+    const expected = [...Object.keys(TABLE_REGIONS).filter((t) => TABLE_REGIONS[t]!.includes(region)), `${APP_NAME}-conflicts`, `${APP_NAME}-tombstones`].sort();
 
     // Act
     const tables = Object.values(template.findResources('AWS::DynamoDB::Table')).map((r) => r.Properties.TableName as string);
