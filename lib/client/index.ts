@@ -3,3 +3,4 @@ export { RegionSyncClient, isTombstone, withoutTombstones, type ClientTable, typ
 export type { Resolver, ResolverInput } from '../../lambda/core/resolver.ts';
 export * from './await-replicated.ts';
 export * from './fencing.ts';
+export { regionsyncConsumerFilterPatterns, isRegionsyncBookkeeping, isReplicatedChange } from '../../lambda/core/consumer-filter.ts';
