@@ -2,6 +2,7 @@
  * The bench's HTML report: one self-contained file (inline SVG plots, no scripts, no CDN) from
  * the same object as latest.json.
  */
+import type { CallsPerItem, OperationCostsResult } from './operation-costs.ts';
 
 type Num = number | null;
 
@@ -65,6 +66,8 @@ export interface ReportInput {
     prices: Record<string, number | string>;
   };
   cpuMicrosPerItem: Record<string, number>;
+  /** Absent from runs made before the section existed. */
+  operationCosts?: OperationCostsResult;
   lagMs: { p50: Num; p99: Num; offeredPerSec: number; helper: { p50: Num; p99: Num } };
   throughputItemsPerSec: number;
   knee: { reached: boolean; lastStableOfferedPerSec: number; lastStableThroughputItemsPerSec: number; firstUnstableOfferedPerSec?: number; reason?: string };
@@ -175,7 +178,7 @@ ${c.byScenario.map((s) => `<tr><td>${esc(s.scenario.name)}</td><td>$${s.globalTa
 <tr><td>applier (per target)</td><td>${r.cpuMicrosPerItem.applier}</td></tr>
 <tr><td>floor: shipper / applier / both</td><td>${r.cpuMicrosPerItem.floorShipper} / ${r.cpuMicrosPerItem.floorApplier} / ${r.cpuMicrosPerItem.floor}</td></tr>
 </table>
-
+${r.operationCosts ? operationCostsSection(r.operationCosts) : ''}
 <h2 id="cloud-lag">Expected lag in AWS (model)</h2>
 <p class="muted">Monte Carlo over published hop latencies (DynamoDB Streams → Lambda p50 213 / p99 552 ms; SQS → Lambda p50 16 / p99 105 ms; half the inter-region round trip) plus the shipper's and applier's processing of each batch measured at the highest stable load, timed as in AWS: the handler CPU per item at the functions' vCPU share and writes at DynamoDB's 10 ms, 16 in flight. With the emulator's own durations instead: plain p50 ${r.cloudLagModelMs.byPath.plain!.atEmulatorDurations?.p50 ?? '–'} / p99 ${r.cloudLagModelMs.byPath.plain!.atEmulatorDurations?.p99 ?? '–'} ms, client helper p50 ${r.cloudLagModelMs.byPath.helper!.atEmulatorDurations?.p50 ?? '–'} / p99 ${r.cloudLagModelMs.byPath.helper!.atEmulatorDurations?.p99 ?? '–'} ms.</p>
 <table><tr><th>pair</th><th>round trip</th><th>plain p50</th><th>plain p99</th><th>client helper p50</th><th>client helper p99</th></tr>
@@ -188,6 +191,22 @@ ${Object.keys(r.cloudLagModelMs.byPath.plain!.byPair).map((pair) => {
 <p class="muted">Median hops (client helper): streams→Lambda ${r.cloudLagModelMs.byPath.helper!.components.streamsToLambdaP50} ms, shipper ${r.cloudLagModelMs.byPath.helper!.components.shipperP50} ms, SQS→Lambda ${r.cloudLagModelMs.byPath.helper!.components.sqsToLambdaP50} ms, applier ${r.cloudLagModelMs.byPath.helper!.components.applierP50} ms. Global Tables publishes no percentiles ("typically within a second or less").</p>
 ${r.functionErrors.length ? `<h2>Function errors during the run</h2><pre>${esc(r.functionErrors.join('\n'))}</pre>` : ''}
 </body></html>
+`;
+}
+
+function operationCostsSection(o: OperationCostsResult): string {
+  const calls = (c: CallsPerItem) => `${c.writes} / ${c.reads}`;
+  const detail = (c: CallsPerItem) => `${c.put} / ${c.update} / ${c.delete}; ${c.tombstoneWrites} / ${c.tombstoneReads}; ${c.failedConditions}`;
+  return `
+<h2 id="operation-costs">DynamoDB calls per operation</h2>
+<p class="muted">Last writer wins, ${o.items} items per operation written in ${esc(o.source)}, replicated to ${esc(o.targets.join(', '))}: ${esc(o.note)}. Deterministic counts, not timings.</p>
+<table><tr><th>operation</th><th>source: writes / reads</th><th>per target: writes / reads</th><th>source: put / update / delete; tombstone table W / R; failed conditions</th><th>per target: the same</th></tr>
+${o.operations.map((op) => `<tr><td>${esc(op.operation)}: ${esc(op.description)}</td><td>${calls(op.source)}</td><td>${calls(op.target)}</td><td>${detail(op.source)}</td><td>${detail(op.target)}</td></tr>`).join('\n')}
+</table>
+<p class="muted">Metadata regionsync adds to an item (its <code>_rs_*</code> attributes, DynamoDB's item size rules), after a create and an update by plain writes.</p>
+<table><tr><th>strategy</th><th>bytes (target)</th><th>attributes (target)</th><th>bytes (source)</th><th>attributes (source)</th><th>application bytes</th><th>names (target)</th></tr>
+${o.metadata.map((m) => `<tr><td>${esc(m.strategy)}</td><td>${m.target.bytes}</td><td>${m.target.count}</td><td>${m.source.bytes}</td><td>${m.source.count}</td><td>${m.appBytes}</td><td>${esc(m.target.attributes.join(' '))}</td></tr>`).join('\n')}
+</table>
 `;
 }
 

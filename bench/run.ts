@@ -7,6 +7,8 @@
  *    each drained before the next, until lag grows without bound (the knee).
  * 3. At the highest stable rate, the same load through the client helper's write path.
  * 4. Handler CPU on in-memory fakes; the cost model; the cloud lag model.
+ * 4b. Per-operation cost on in-memory fakes: DynamoDB calls per item for creates, updates, deletes
+ *    and re-creates, and the metadata bytes of each strategy (bench/operation-costs.ts).
  * 5. Writes bench/results/latest.json, a dated copy, and an HTML report with plots.
  */
 import { cpus, loadavg, totalmem, platform, release } from 'node:os';
@@ -14,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { measureCpu, type CpuResult } from './cpu.ts';
+import { formatOperationCosts, measureOperationCosts } from './operation-costs.ts';
 import { cloudLagModel, roundTripMs } from './cloud-lag-model.ts';
 import { awsLambdaGbSeconds, globalTablesCost, idleSqsCostPerQueueMonth, PRICES, regionsyncCost, VCPU_MB, withAwsDurations, withScenario, type AwsDurationInputs, type PathUsage, type WriteUnitScenario } from './cost-model.ts';
 import { startEnvironment, type Environment, type Invocation } from './environment.ts';
@@ -214,6 +217,9 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
 
   o.log(`handler CPU on in-memory fakes (${o.cpuItems} items)`);
   const cpu = await measureCpu({ items: o.cpuItems, itemBytes: o.itemBytes });
+  // Deterministic (call counts, not timings), so the same in every preset.
+  const operationCosts = await measureOperationCosts({ regions: o.regions });
+  for (const line of formatOperationCosts(operationCosts)) o.log(line);
 
   const plainSteps = steps.filter((s) => s.path === 'plain');
   const sustained = highestStable(plainSteps);
@@ -274,6 +280,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     targets: { dynamodbWrite: 1.05, sqs: 0.05, lambdaInvocations: 0.02, costRatio: 1.1 },
     costPerMillionUsd: { ...cost, atRate: { offeredPerSec: sustained.offeredPerSec, regionsync: costAtRate.regionsync, regionsyncPlain: costAtRate.regionsyncPlain, ratio: costAtRate.ratio, ratioPlain: costAtRate.ratioPlain, breakdown: costAtRate.breakdown } },
     cpuMicrosPerItem: roundAll(cpu) as unknown as CpuResult,
+    operationCosts,
     lagMs: { p50: sustained.lagMs.p50, p99: sustained.lagMs.p99, path: 'plain', offeredPerSec: sustained.offeredPerSec, helper: { p50: helper.lagMs.p50, p99: helper.lagMs.p99 } },
     throughputItemsPerSec: sustained.throughputItemsPerSec,
     knee: knee

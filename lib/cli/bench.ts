@@ -6,13 +6,16 @@ import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderReport } from '../../bench/report-html.ts';
+import { formatOperationCosts, measureOperationCosts } from '../../bench/operation-costs.ts';
 import { presetOptions, runBench } from '../../bench/run.ts';
 
 export const BENCH_USAGE = `  bench  [--quick] [--endpoint URL] [--out DIR] [--steps 5,10,20] [--step-seconds N] [--window S] [--json] [--verbose]
          deploy to moto (or URL), offer rising load, count requests per item, model cost and lag;
          writes DIR/latest.json (--quick: quick-latest.json), a dated copy and an HTML report;
          --window S deploys the table with S-second batching windows (results: window<S>-latest.json)
-  bench  --render FILE.json   write the HTML report of an earlier run next to it`;
+  bench  --render FILE.json   write the HTML report of an earlier run next to it
+  bench  --ops-only [--json]  only the per-operation cost (DynamoDB calls per item for creates,
+         updates, deletes, re-creates; metadata bytes per strategy), on in-memory fakes: no emulator`;
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -27,6 +30,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       json: { type: 'boolean', default: false },
       render: { type: 'string' },
       verbose: { type: 'boolean', default: false },
+      'ops-only': { type: 'boolean', default: false },
     },
     allowPositionals: false,
   });
@@ -35,6 +39,12 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const out = file.replace(/\.json$/, '') + '.html';
     await writeFile(out, renderReport(JSON.parse(await readFile(file, 'utf8'))));
     console.log(`wrote ${out}`);
+    return 0;
+  }
+  if (values['ops-only']) {
+    const costs = await measureOperationCosts();
+    if (values.json) console.log(JSON.stringify(costs, null, 2));
+    else for (const line of formatOperationCosts(costs)) console.log(line);
     return 0;
   }
   const steps = values.steps?.split(',').map(Number);

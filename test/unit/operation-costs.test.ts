@@ -1,0 +1,77 @@
+/**
+ * The bench's per-operation cost section (bench/operation-costs.ts): the DynamoDB calls each
+ * operation costs on a last-writer-wins table with a tombstone table, as the design implies.
+ * Counts, never timings.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { formatOperationCosts, measureOperationCosts, type CallsPerItem, type OperationCostsResult } from '../../bench/operation-costs.ts';
+import { LWW_LIVE_ITEM_METADATA } from '../../lambda/core/contract.ts';
+
+const calls = (c: Partial<CallsPerItem>): CallsPerItem => ({ writes: 0, reads: 0, put: 0, update: 0, delete: 0, failedConditions: 0, tombstoneWrites: 0, tombstoneReads: 0, ...c });
+
+describe('per-operation cost (bench)', () => {
+  let r: OperationCostsResult;
+  beforeAll(async () => {
+    r = await measureOperationCosts({ items: 20 });
+  });
+  const op = (name: string) => r.operations.find((o) => o.operation === name)!;
+
+  it('measures every operation in a source and two targets', () => {
+    expect(r.source).toBe('us-east-1');
+    expect(r.targets).toEqual(['eu-west-1', 'ap-southeast-1']);
+    expect(r.operations.map((o) => o.operation)).toEqual(['create', 'update', 'delete', 'recreate']);
+    for (const o of r.operations) {
+      expect(o.items).toBe(20);
+      expect(Object.keys(o.byTarget)).toEqual(r.targets);
+      // The targets do the same work: the mean is each of them.
+      for (const t of r.targets) expect(o.byTarget[t]).toEqual(o.target);
+    }
+  });
+
+  it('create: the stamp and a tombstone read at the source; a put and a tombstone read (the put found no item) at each target', () => {
+    expect(op('create').source).toEqual(calls({ writes: 1, update: 1, reads: 1, tombstoneReads: 1 }));
+    expect(op('create').target).toEqual(calls({ writes: 1, put: 1, reads: 1, tombstoneReads: 1 }));
+  });
+
+  it('update: the stamp and a tombstone read at the source; one put at each target (it replaced the item: no read)', () => {
+    expect(op('update').source).toEqual(calls({ writes: 1, update: 1, reads: 1, tombstoneReads: 1 }));
+    expect(op('update').target).toEqual(calls({ writes: 1, put: 1 }));
+  });
+
+  it('delete: at the source a tombstone read and put, and a removal mark that fails (no item); at each target mark, tombstone, delete, and the echo shipper reads the tombstone', () => {
+    expect(op('delete').source).toEqual(calls({ writes: 2, put: 1, update: 1, failedConditions: 1, reads: 1, tombstoneWrites: 1, tombstoneReads: 1 }));
+    expect(op('delete').target).toEqual(calls({ writes: 3, put: 1, update: 1, delete: 1, reads: 1, tombstoneWrites: 1, tombstoneReads: 1 }));
+  });
+
+  it('re-create after a replicated delete costs what a create does (the kept tombstone is older)', () => {
+    expect(op('recreate').source).toEqual(op('create').source);
+    expect(op('recreate').target).toEqual(op('create').target);
+  });
+
+  it('metadata per strategy: the _rs_* attributes of a live item, and their bytes', () => {
+    expect(r.metadata.map((m) => m.strategy)).toEqual(['lww', 'fields', 'merge', 'custom']);
+    const lww = r.metadata.find((m) => m.strategy === 'lww')!;
+    // A live lww item carries exactly what the README lists (tombstones are kept apart).
+    expect([...lww.target.attributes].sort()).toEqual([...LWW_LIVE_ITEM_METADATA].sort());
+    for (const m of r.metadata) {
+      expect(m.target.count).toBe(m.target.attributes.length);
+      expect(m.target.attributes.every((a) => a.startsWith('_rs_'))).toBe(true);
+      expect(m.target.bytes).toBeGreaterThan(0);
+      expect(m.appBytes).toBeGreaterThan(0);
+    }
+    // Merging strategies keep per-attribute state on top of what lww keeps.
+    for (const s of ['fields', 'merge'] as const) expect(r.metadata.find((m) => m.strategy === s)!.target.bytes).toBeGreaterThan(lww.target.bytes);
+  });
+
+  it('is deterministic', async () => {
+    const again = await measureOperationCosts({ items: 20 });
+    expect(again.operations).toEqual(r.operations);
+    expect(again.metadata).toEqual(r.metadata);
+  });
+
+  it('prints a line per operation and region role, and one per strategy', () => {
+    const lines = formatOperationCosts(r);
+    expect(lines).toHaveLength(1 + 2 * r.operations.length + 1 + r.metadata.length);
+    expect(lines.some((l) => /^ {2}delete {4}source +2 W +1 R/.test(l))).toBe(true);
+  });
+});
