@@ -271,11 +271,12 @@ export class Shipper {
    */
   private async localDelete(action: TombstoneAction, tombstoneTable: string): Promise<Change | undefined> {
     const { settings } = this;
+    // Regionsync's own removal (marked): its tombstone is already kept and on its way. (Never a
+    // retry of this method: the application's delete it records removed an unmarked item.)
+    if (action.oldImage?.[META.writer]?.S === REMOVAL_WRITER) return undefined;
     for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
       const row = await this.readTombstone(action.key, tombstoneTable);
       const own = row?.[META.sequence]?.S === action.foldMark;
-      // Regionsync's own removal (marked): its tombstone is already kept and on its way.
-      if (!own && action.oldImage?.[META.writer]?.S === REMOVAL_WRITER) return undefined;
       let tombstone: AttributeMap;
       if (own) {
         tombstone = tombstoneOfRow(row, settings.ttlAttribute)!;
