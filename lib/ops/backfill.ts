@@ -16,7 +16,8 @@
  *   - a version made in a region no longer in the table: touched and sent the same way;
  *   - a version made in the target itself: its applier takes only other regions' changes; the
  *     target made it, so it has it or a newer one (verify finds it if not).
- * Expired tombstones are skipped (DynamoDB is about to purge them).
+ * Expired tombstones are skipped (DynamoDB is about to purge them). Under last writer wins the
+ * tombstones live in the region's tombstone table, which is read after the table.
  *
  * Progress is saved after every page (LastEvaluatedKey per segment) in
  * `.regionsync/backfill/<table>-<region>.json`; an interrupted run resumes from there. A page
@@ -28,7 +29,8 @@ import { dirname, join, resolve } from 'node:path';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Change } from '../../lambda/core/change.ts';
 import { fromWire, toWire } from '../../lambda/core/codec.ts';
-import { META } from '../../lambda/core/contract.ts';
+import { META, tombstoneTableName } from '../../lambda/core/contract.ts';
+import { tombstoneOfRow } from '../../lambda/core/tombstones.ts';
 import { decodeVersion } from '../../lambda/core/version.ts';
 import { dynamodb } from '../cli/aws.ts';
 import type { Item } from './compare.ts';
@@ -88,6 +90,8 @@ interface SavedState {
   complete: boolean;
   /** Per segment: where to continue (wire JSON of LastEvaluatedKey), "done", or absent (not started). */
   cursors: (Record<string, unknown> | 'done' | null)[];
+  /** Last writer wins: where the scan of the tombstone table (after the table's) continues. */
+  tombstoneCursor?: Record<string, unknown> | 'done' | null;
   counts: BackfillCounts;
 }
 
@@ -163,67 +167,99 @@ export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
   const toucher = new Toucher(o.ops);
   const others = table.regions.filter((r) => r !== from);
 
+  const limiter = new CapacityLimiter(o.maxRcu);
+
+  /** Sends (or touches and sends) one page of item states read at the source. */
+  const sendPage = async (items: readonly Item[]) => {
+    const outbox = new Map<string, Change[]>();
+    const queue = (regions: readonly string[], change: Change) => {
+      for (const r of regions) outbox.set(r, [...(outbox.get(r) ?? []), change]);
+    };
+    const now = Date.now();
+    const nowSeconds = Math.floor(now / 1000);
+    for (let item of items) {
+      s.counts.scanned++;
+      if (isExpiredTombstone(item, table.ttlAttribute, nowSeconds)) {
+        s.counts.skippedExpired++;
+        continue;
+      }
+      let origin = originOf(item);
+      if (origin === undefined && table.strategy.strategy !== 'lww') {
+        s.counts.skippedUnstamped++;
+        continue;
+      }
+      if (origin === undefined || !table.regions.includes(origin)) {
+        const touched = await toucher.touch(from, item);
+        if (touched.kind === 'stamped') {
+          s.counts.touched++;
+          queue(others, changeOf(o.ops, touched.item, now));
+          continue;
+        }
+        // A live write got in: if it is stamped by now, send it as it is; else its own stamp will ship it.
+        if (!touched.current || originOf(touched.current) === undefined) {
+          s.counts.changedMeanwhile++;
+          continue;
+        }
+        item = touched.current;
+        origin = originOf(item)!;
+      }
+      if (origin === o.to) {
+        s.counts.skippedOwn++;
+        continue;
+      }
+      if (!deliverable(origin, o.to, table.regions)) {
+        s.counts.changedMeanwhile++;
+        continue;
+      }
+      s.counts.sent++;
+      queue([o.to], changeOf(o.ops, item, now));
+    }
+    for (const [region, changes] of outbox) s.counts.messages += (await sender.send(region, changes)).messages;
+  };
+
   await parallelScan({
     client,
     tableName: physicalTableName(table, from),
     segments,
-    limiter: new CapacityLimiter(o.maxRcu),
+    limiter,
     capacity,
     ...(o.pageSize ? { pageSize: o.pageSize } : {}),
     ...(o.signal ? { signal: o.signal } : {}),
     startKeys: s.cursors.map((c) => (c === 'done' ? null : c ? fromWire(c) : undefined)),
     onPage: async (segment, items, next) => {
-      const outbox = new Map<string, Change[]>();
-      const queue = (regions: readonly string[], change: Change) => {
-        for (const r of regions) outbox.set(r, [...(outbox.get(r) ?? []), change]);
-      };
-      const now = Date.now();
-      const nowSeconds = Math.floor(now / 1000);
-      for (let item of items) {
-        s.counts.scanned++;
-        if (isExpiredTombstone(item, table.ttlAttribute, nowSeconds)) {
-          s.counts.skippedExpired++;
-          continue;
-        }
-        let origin = originOf(item);
-        if (origin === undefined && table.strategy.strategy !== 'lww') {
-          s.counts.skippedUnstamped++;
-          continue;
-        }
-        if (origin === undefined || !table.regions.includes(origin)) {
-          const touched = await toucher.touch(from, item);
-          if (touched.kind === 'stamped') {
-            s.counts.touched++;
-            queue(others, changeOf(o.ops, touched.item, now));
-            continue;
-          }
-          // A live write got in: if it is stamped by now, send it as it is; else its own stamp will ship it.
-          if (!touched.current || originOf(touched.current) === undefined) {
-            s.counts.changedMeanwhile++;
-            continue;
-          }
-          item = touched.current;
-          origin = originOf(item)!;
-        }
-        if (origin === o.to) {
-          s.counts.skippedOwn++;
-          continue;
-        }
-        if (!deliverable(origin, o.to, table.regions)) {
-          s.counts.changedMeanwhile++;
-          continue;
-        }
-        s.counts.sent++;
-        queue([o.to], changeOf(o.ops, item, now));
-      }
-      for (const [region, changes] of outbox) s.counts.messages += (await sender.send(region, changes)).messages;
+      await sendPage(items);
       s.cursors[segment] = next ? toWire(next) : 'done';
       await saver.save(s);
       progress?.add(items.length, `${s.counts.sent + s.counts.touched} sent`);
       o.onPage?.(s.counts);
     },
   });
-  s.complete = s.cursors.every((c) => c === 'done');
+
+  // Last writer wins keeps deleted keys' tombstones in the region's tombstone table (docs/deletes.md):
+  // the target needs them too, or an older change still on its way could bring a deleted item back.
+  // The tombstone table is shared by the app's tables: one scan, the other tables' rows skipped.
+  if (table.strategy.strategy === 'lww' && !o.signal?.aborted && s.cursors.every((c) => c === 'done') && s.tombstoneCursor !== 'done') {
+    const prefix = `${table.name}#`;
+    await parallelScan({
+      client,
+      tableName: tombstoneTableName(o.ops.appName),
+      segments: 1,
+      limiter,
+      capacity,
+      ...(o.pageSize ? { pageSize: o.pageSize } : {}),
+      ...(o.signal ? { signal: o.signal } : {}),
+      startKeys: [s.tombstoneCursor ? fromWire(s.tombstoneCursor) : undefined],
+      onPage: async (_segment, rows, next) => {
+        const mine = rows.filter((row) => row[META.tombstoneKey]?.S?.startsWith(prefix));
+        await sendPage(mine.map((row) => fromWire(tombstoneOfRow(toWire(row), table.ttlAttribute)!)));
+        s.tombstoneCursor = next ? toWire(next) : 'done';
+        await saver.save(s);
+        progress?.add(0, `${s.counts.sent + s.counts.touched} sent`);
+        o.onPage?.(s.counts);
+      },
+    });
+  }
+  s.complete = s.cursors.every((c) => c === 'done') && (table.strategy.strategy !== 'lww' || s.tombstoneCursor === 'done');
   await saver.save(s);
   progress?.finish(`${s.counts.sent} sent, ${s.counts.touched} stamped and sent${s.complete ? '' : ' — interrupted: run again to resume'}`);
   return report(s);

@@ -15,7 +15,7 @@ import { bucketOf, DEFAULT_BUCKETS, differingBuckets, differingKeys, isExpiredTo
 import { progressFor, type ProgressSink } from './progress.ts';
 import { batchGet, CapacityLimiter, emptyCapacity, parallelScan, type CapacityCount } from './scan.ts';
 import { keyAttributesOf, keySchemaOf, type OpsTable } from './ship.ts';
-import { comparisonScope, type ComparisonScope } from './selection-view.ts';
+import { comparisonScope, type ComparisonScope, type CopyView } from './selection-view.ts';
 import { physicalTableName } from '../config/schema.ts';
 
 export interface VerifyOptions {
@@ -104,12 +104,26 @@ export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
   const capacity: Record<string, CapacityCount> = Object.fromEntries(regions.map((r) => [r, emptyCapacity()]));
   const nowSeconds = () => Math.floor(now() / 1000);
 
+  // Under last writer wins a deleted key's state is its row in the region's tombstone table
+  // (docs/deletes.md): read those first, so that each key has one leaf, the table's item first.
+  const tombstonesByRegion = new Map(
+    await Promise.all(regions.map(async (region) => [region, await scanTombstoneLeaves(o.ops, clients.get(region)!, limiters.get(region)!, capacity[region]!, segments, o.consistentScan, (x) => scope.view(x, region), nowSeconds())] as const)),
+  );
+
   // 1. One scan per region into bucket digests.
   const total = (await Promise.all(regions.map((r) => itemCount(clients.get(r)!, physicalTableName(table, r))))).reduce((a, b) => a + b, 0);
   const progress = progressFor(o.progress, `verify ${table.name}: scanning ${regions.length} regions`, total);
   const scans: RegionScan[] = await Promise.all(
     regions.map(async (region) => {
       const scan: RegionScan = { region, digest: new RegionDigest(bucketCount), leaves: new Map() };
+      const addLeaf = (leaf: Leaf) => {
+        const bucket = scan.digest.add(leaf);
+        if (scan.leaves) {
+          scan.leaves.set(leaf.key, { leaf, bucket });
+          if (scan.leaves.size > leafCap) scan.leaves = undefined;
+        }
+      };
+      const tombstones = new Map(tombstonesByRegion.get(region)!);
       await parallelScan({
         client: clients.get(region)!,
         tableName: physicalTableName(table, region),
@@ -121,15 +135,13 @@ export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
           for (const item of items) {
             const leaf = leafOf(item, keyAttrs, table.ttlAttribute, nowSeconds(), (x) => scope.view(x, region));
             if (!leaf) continue;
-            const bucket = scan.digest.add(leaf);
-            if (scan.leaves) {
-              scan.leaves.set(leaf.key, { leaf, bucket });
-              if (scan.leaves.size > leafCap) scan.leaves = undefined;
-            }
+            tombstones.delete(leaf.key);
+            addLeaf(leaf);
           }
           progress?.add(items.length);
         },
       });
+      for (const leaf of tombstones.values()) addLeaf(leaf);
       return scan;
     }),
   );
@@ -159,6 +171,7 @@ export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
         return out;
       }
       scansPerRegion = 2;
+      for (const leaf of tombstonesByRegion.get(scan.region)!.values()) if (wanted.has(bucketOf(leaf.key, bucketCount))) out.set(leaf.key, leaf);
       await parallelScan({
         client: clients.get(scan.region)!,
         tableName: physicalTableName(table, scan.region),
@@ -181,6 +194,45 @@ export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
   // 3. Drill down: read the differing keys in every region, consistently, until they agree or stop changing.
   const divergent = await recheckKeys({ ...o, regions, clients, limiters, capacity, keys: candidates, nowSeconds });
   return { ...base, agree: divergent.length === 0, scansPerRegion, candidates: candidates.length, divergent, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * The leaves of the table's tombstone rows in one region's tombstone table (last writer wins
+ * only; other strategies keep tombstones in the table). The tombstone table is shared by the
+ * app's tables, so its whole scan is read and the other tables' rows skipped.
+ */
+async function scanTombstoneLeaves(
+  ops: OpsTable,
+  client: DynamoDBClient,
+  limiter: CapacityLimiter,
+  capacity: CapacityCount,
+  segments: number,
+  consistent: boolean | undefined,
+  view: (item: Item) => CopyView,
+  nowSeconds: number,
+): Promise<Map<string, Leaf>> {
+  const { table } = ops;
+  const leaves = new Map<string, Leaf>();
+  if (table.strategy.strategy !== 'lww') return leaves;
+  const keyAttrs = keyAttributesOf(table);
+  const prefix = `${table.name}#`;
+  await parallelScan({
+    client,
+    tableName: tombstoneTableName(ops.appName),
+    segments,
+    limiter,
+    capacity,
+    consistent,
+    onPage: (_segment, rows) => {
+      for (const row of rows) {
+        if (!row[META.tombstoneKey]?.S?.startsWith(prefix)) continue;
+        const tombstone = fromWire(tombstoneOfRow(toWire(row), table.ttlAttribute)!);
+        const leaf = leafOf(tombstone, keyAttrs, table.ttlAttribute, nowSeconds, view);
+        if (leaf) leaves.set(leaf.key, leaf);
+      }
+    },
+  });
+  return leaves;
 }
 
 /** What reading keys in every region needs (readStates, recheckKeys). */

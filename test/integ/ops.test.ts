@@ -26,7 +26,8 @@ import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetSha
 import { GetQueueUrlCommand, PurgeQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodeMessage } from '../../lambda/core/change.ts';
-import { deadLetterQueueName, inboundQueueName, META } from '../../lambda/core/contract.ts';
+import { deadLetterQueueName, inboundQueueName, META, tombstoneTableName } from '../../lambda/core/contract.ts';
+import { tombstoneRowKey } from '../../lambda/core/tombstones.ts';
 import { CheckpointStore } from '../../local/checkpoints.ts';
 import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
 import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
@@ -41,6 +42,7 @@ import { replayStream } from '../../lib/ops/replay.ts';
 import { changeOf, opsTable, type OpsTable } from '../../lib/ops/ship.ts';
 import { verifyTable, type VerifyReport } from '../../lib/ops/verify.ts';
 import { eventually } from '../support/eventually.ts';
+import { readTombstoneRow } from '../support/tombstones.ts';
 import { runCli } from '../support/cli.ts';
 
 const TWO = path.resolve(import.meta.dirname, 'fixtures/ops-two-regions.config.ts');
@@ -139,7 +141,8 @@ describe('verify and repair', () => {
     // Prepare: divergence behind the pipeline's back.
     await runtime!.stop();
     await db(EU).send(new DeleteItemCommand({ TableName: ITEMS, Key: key('del') }));
-    await db(EU).send(new DeleteItemCommand({ TableName: ITEMS, Key: key('tomb') })); // the tombstone itself
+    // The tombstone itself, kept in the region's tombstone table (docs/deletes.md).
+    await db(EU).send(new DeleteItemCommand({ TableName: tombstoneTableName('opsit'), Key: { [META.tombstoneKey]: { S: tombstoneRowKey(ITEMS, key('tomb')) } } }));
     await db(EU).send(new UpdateItemCommand({ TableName: ITEMS, Key: key('chg'), UpdateExpression: 'SET colour = :g', ExpressionAttributeValues: { ':g': { S: 'green' } } }));
     await db(CA).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key('new-ca'), colour: { S: 'plain' } } }));
     await db(EU).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key('new-eu'), colour: { S: 'plain' } } }));
@@ -192,7 +195,8 @@ describe('verify and repair', () => {
     expect((await get(EU, ITEMS, key('chg')))?.colour).toEqual({ S: 'red' });
     expect((await get(EU, ITEMS, key('del')))?.colour).toEqual({ S: 'red' });
     expect((await get(EU, ITEMS, key('only-ca')))?.colour).toEqual({ S: 'applied here only' });
-    expect((await get(EU, ITEMS, key('tomb')))?.[META.deleted]).toEqual({ BOOL: true });
+    expect(await get(EU, ITEMS, key('tomb'))).toBeUndefined();
+    expect((await readTombstoneRow(endpoint, EU, 'opsit', ITEMS, key('tomb')))?.[META.deleted]).toEqual({ BOOL: true });
   });
 });
 

@@ -11,7 +11,8 @@ import { deploy } from '../../lib/cli/deploy.ts';
 import { waitConverged } from '../../lib/cli/demo.ts';
 import type { Running } from '../../lib/cli/up.ts';
 import { eventually } from '../support/eventually.ts';
-import { SHARED_CONFIG, sharedDeployment, sharedTable, startSharedRuntime } from '../support/shared-deployment.ts';
+import { readTombstoneRow } from '../support/tombstones.ts';
+import { SHARED_APP, SHARED_CONFIG, sharedDeployment, sharedTable, startSharedRuntime } from '../support/shared-deployment.ts';
 
 // Its own table of the shared deployment (fixtures/shared.config.ts); only its functions run here.
 const TABLE = 'integ2_orders';
@@ -49,7 +50,7 @@ describe('replication between two regions on moto', () => {
     expect(inUs?.[META.version]?.S).toMatch(/\.eu-west-1$/);
   });
 
-  it('UpdateItem and DeleteItem replicate, and a delete leaves a tombstone in both regions', async () => {
+  it('UpdateItem and DeleteItem replicate; a deleted item is absent in both regions, its versioned tombstone kept in the tombstone table', async () => {
     // Prepare
     await dynamodb({ endpoint }, US).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('upd'), n: { N: '1' } } }));
     await dynamodb({ endpoint }, US).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('del'), n: { N: '1' } } }));
@@ -63,9 +64,13 @@ describe('replication between two regions on moto', () => {
     // Assess
     const updated = await eventually(() => get(US, 'upd'), (i) => i?.n?.N === '2');
     expect(updated?.n).toEqual({ N: '2' });
-    const deletedUs = await eventually(() => get(US, 'del'), (i) => i?.[META.deleted]?.BOOL === true);
-    expect(deletedUs?.[META.deleted]).toEqual({ BOOL: true });
-    expect((await get(EU, 'del'))?.[META.deleted]).toEqual({ BOOL: true });
+    await eventually(() => get(US, 'del'), (i) => i === undefined);
+    expect(await get(EU, 'del')).toBeUndefined();
+    for (const region of [US, EU]) {
+      const row = await readTombstoneRow(endpoint, region, SHARED_APP, TABLE, key('del'));
+      expect(row?.[META.deleted]).toEqual({ BOOL: true });
+      expect(row?.[META.version]?.S).toMatch(/\.eu-west-1$/);
+    }
   });
 
   it('concurrent writes to the same keys in both regions end identical in both', async () => {

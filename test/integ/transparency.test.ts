@@ -15,9 +15,9 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamodb } from '../../lib/cli/aws.ts';
 import type { Running } from '../../lib/cli/up.ts';
-import { LWW_LIVE_ITEM_METADATA, META, tombstoneTableName } from '../../lambda/core/contract.ts';
-import { tombstoneRowKey } from '../../lambda/core/tombstones.ts';
+import { LWW_LIVE_ITEM_METADATA, META } from '../../lambda/core/contract.ts';
 import { eventually } from '../support/eventually.ts';
+import { readTombstoneRow } from '../support/tombstones.ts';
 import { sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';
 
 const [US, EU] = ['us-east-1', 'eu-west-1'] as const;
@@ -80,9 +80,9 @@ describe('issue 15: an unmodified application on a replicated table', () => {
       expect(await counts(region, 'c1')).toEqual({ query: 3, scan: 3 });
     }
     // The tombstones are kept where the application does not look, versioned (no resurrection).
-    const row = await db(US).send(new GetItemCommand({ TableName: tombstoneTableName(appName), Key: { [META.tombstoneKey]: { S: tombstoneRowKey(TABLE, key('c1', 2)) } }, ConsistentRead: true }));
-    expect(row.Item?.[META.deleted]).toEqual({ BOOL: true });
-    expect(row.Item?.[META.version]?.S).toMatch(/eu-west-1$/);
+    const row = await readTombstoneRow(endpoint, US, appName, TABLE, key('c1', 2));
+    expect(row?.[META.deleted]).toEqual({ BOOL: true });
+    expect(row?.[META.version]?.S).toMatch(/eu-west-1$/);
 
     // Act: the conditional create of a deleted key succeeds, in the other region, and replicates
     expect(await create(US, { ...key('c1', 2), status: { S: 'again' } })).toBe('created');

@@ -1,7 +1,11 @@
 /** Reading queues in integration tests without consuming them. */
-import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { eventually } from './eventually.ts';
 
-/** Reads (without deleting: they become visible again) every message now in a queue. */
+/**
+ * Reads (without deleting) every message now in a queue, and returns once they are visible again,
+ * so that what runs next (a redrive, say) can receive them.
+ */
 export async function peekAll(sqs: SQSClient, url: string): Promise<Message[]> {
   const seen = new Map<string, Message>();
   for (let empty = 0; empty < 2; ) {
@@ -10,5 +14,9 @@ export async function peekAll(sqs: SQSClient, url: string): Promise<Message[]> {
     if (fresh.length === 0) empty++;
     for (const m of fresh) seen.set(m.MessageId!, m);
   }
+  await eventually(
+    async () => Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }))).Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
+    (n) => n === 0,
+  );
   return [...seen.values()];
 }
