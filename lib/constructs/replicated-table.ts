@@ -24,6 +24,7 @@ import {
 } from '../../lambda/core/contract.ts';
 import { physicalTableName, type KeyType, type RegionConfig, type ResolvedTableConfig } from '../config/schema.ts';
 import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
+import { localOnlyAttributes } from '../../lambda/core/selection.ts';
 import type { TombstoneTable } from './tombstone-table.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -223,8 +224,15 @@ export class ReplicatedTable extends Construct {
       // last receive are one visibility timeout apart each (retention, 4 days, is not the limit).
       clockBound: { maxOffsetMs: Math.round(cfg.maxClockOffsetSeconds * 1000), holdMs: (maxReceiveCount - 1) * inboundVisibility.toSeconds() * 1000 },
     } satisfies Partial<FunctionSettings>;
-    // Merging strategies read the item before they write it; last-writer-wins never reads.
-    const reads = cfg.strategy.strategy === 'lww' ? [] : ['dynamodb:GetItem'];
+    // Reads of the table's items (test/infra/iam-observed.test.ts derives them from the calls the
+    // functions make). Merging strategies read the item before they write it. The shipper of a
+    // table with a tombstone table reads after an application's delete, for an older replicated
+    // copy to remove. A last-writer-wins applier reads only where the pair of regions keeps
+    // attributes apart (keep-local.ts).
+    const merging = cfg.strategy.strategy !== 'lww';
+    const shipperReads = merging || props.tombstones ? ['dynamodb:GetItem'] : [];
+    const keepsLocal = cfg.regions.some((origin) => origin !== region && localOnlyAttributes(cfg.selection, region, origin, key) !== undefined);
+    const applierReads = merging || keepsLocal ? ['dynamodb:GetItem'] : [];
     // With a tombstone table, regionsync removes items itself (a delete's second step, a put taken
     // back): it marks them first (UpdateItem), then deletes them (lambda/shared/remove-item.ts).
     const removals = props.tombstones ? ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'] : [];
@@ -256,9 +264,10 @@ export class ReplicatedTable extends Construct {
     // The backlog: parked by the shipper when a target fails, drained by it (drain.ts) when it is back.
     this.shipper.addEventSource(new SqsEventSource(this.backlogQueue, { batchSize: 10, reportBatchItemFailures: true }));
     this.backlogQueue.grantSendMessages(this.shipper);
-    // Stamping plain writes and writing tombstones: item-level writes on this table only.
+    // Item-level writes on this table only: last writer wins stamps a plain write (UpdateItem);
+    // merging strategies fold it into the item's state (PutItem), tombstones included.
     this.shipper.addToRolePolicy(
-      new iam.PolicyStatement({ actions: [...new Set(['dynamodb:UpdateItem', 'dynamodb:PutItem', ...reads, ...removals])], resources: [this.table.tableArn] }),
+      new iam.PolicyStatement({ actions: [...new Set([...(merging ? [] : ['dynamodb:UpdateItem']), 'dynamodb:PutItem', ...shipperReads, ...removals])], resources: [this.table.tableArn] }),
     );
     props.tombstones?.grantRows(this.shipper, cfg.name);
     if (targets.length > 0) {
@@ -288,7 +297,7 @@ export class ReplicatedTable extends Construct {
     this.applier.addEventSource(
       new SqsEventSource(this.inboundQueue, { batchSize: queueWindow > 0 ? 100 : 10, reportBatchItemFailures: true, ...(queueWindow > 0 ? { maxBatchingWindow: Duration.seconds(queueWindow) } : {}) }),
     );
-    this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem', ...reads, ...removals], resources: [this.table.tableArn] }));
+    this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem', ...applierReads, ...removals], resources: [this.table.tableArn] }));
     props.tombstones?.grantRows(this.applier, cfg.name);
     if (props.conflictLog && cfg.conflictLogRetentionSeconds) {
       this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [props.conflictLog.tableArn] }));

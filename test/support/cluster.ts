@@ -53,6 +53,21 @@ export function queueUrl(region: string): string {
   return `inbound-${region}`;
 }
 
+export type CallingFunction = 'shipper' | 'applier';
+
+/** The IAM action a command needs: `dynamodb:GetItem` for a GetItemCommand. */
+function commandAction(service: string, command: object): string {
+  const name = command.constructor.name;
+  if (!name.endsWith('Command')) throw new Error(`not an AWS SDK command: ${name}`);
+  // SQS authorizes SendMessageBatch as sqs:SendMessage (and DeleteMessageBatch as sqs:DeleteMessage).
+  return `${service}:${name.slice(0, -'Command'.length).replace(/^(SendMessage|DeleteMessage|ChangeMessageVisibility)Batch$/, '$1')}`;
+}
+
+function queueKind(url: string): string {
+  for (const [prefix, kind] of [['inbound-', 'inbound'], ['dlq-', 'dlq'], ['backlog-', 'backlog'], ['failures-', 'stream-failures']] as const) if (url.startsWith(prefix)) return kind;
+  throw new Error(`the cluster does not know queue ${url}`);
+}
+
 /** A scheduling step of a property test (see Cluster.step). */
 export type ScheduleOp = { kind: 'ship'; region: number; max: number } | { kind: 'deliver'; pick: number; duplicate: boolean } | { kind: 'tick'; ms: number };
 
@@ -68,6 +83,11 @@ export class Cluster {
   private delivered = 0;
   /** Stream records the shipper's event filter dropped (echoes of the applier's writes). */
   filtered = 0;
+  /**
+   * Every kind of AWS call the functions made, as `<function> <resource> <service:Action>`
+   * (resource: `table`, `tombstones` or `queue:<inbound|dlq|backlog|stream-failures>`).
+   */
+  readonly observed = new Set<string>();
   /** A logical time that moves forward with every step; each region's clock adds its own skew. */
   private t = 1_764_000_000_000;
 
@@ -85,14 +105,29 @@ export class Cluster {
       this.tables.set(r, table);
       const tombstones = new FakeTable(r, { partitionKey: META.tombstoneKey }, now);
       this.tombstoneTables.set(r, tombstones);
-      // One client per region, as in Lambda: it reaches both tables by name.
-      const client = { send: (command: { input: { TableName?: string } }) => (command.input.TableName === TOMBSTONES ? tombstones : table).dispatch(command) } as never;
+      // One client per function and region, as in Lambda: it reaches both tables by name, and
+      // records what it was asked to do (the IAM test checks the deployed roles allow it).
+      const clientOf = (fn: CallingFunction) =>
+        ({
+          send: (command: { input: { TableName?: string } }) => {
+            const target = command.input.TableName === TOMBSTONES ? 'tombstones' : 'table';
+            this.observed.add(`${fn} ${target} ${commandAction('dynamodb', command)}`);
+            return (target === 'tombstones' ? tombstones : table).dispatch(command);
+          },
+        }) as never;
+      const sqsOf = (fn: CallingFunction) =>
+        ({
+          send: (command: { input: { QueueUrl?: string } }) => {
+            this.observed.add(`${fn} queue:${queueKind(command.input.QueueUrl ?? '')} ${commandAction('sqs', command)}`);
+            return (this.sqs.client as { send: (c: unknown) => Promise<unknown> }).send(command);
+          },
+        }) as never;
       this.streamPos.set(r, 0);
       this.shippers.set(
         r,
         new Shipper({ ...settingsFor(r, regions, strategy), ...overrides }, {
-          dynamodb: client,
-          sqsFor: () => this.sqs.client,
+          dynamodb: clientOf('shipper'),
+          sqsFor: () => sqsOf('shipper'),
           logger: silentLogger(),
           metrics: silentMetrics(),
           now,
@@ -101,7 +136,7 @@ export class Cluster {
       );
       this.appliers.set(
         r,
-        new Applier({ ...settingsFor(r, regions, strategy), ...overrides }, { dynamodb: client, sqs: this.sqs.client, logger: silentLogger(), metrics: silentMetrics(), now, ...(resolver ? { resolver } : {}) }),
+        new Applier({ ...settingsFor(r, regions, strategy), ...overrides }, { dynamodb: clientOf('applier'), sqs: sqsOf('applier'), logger: silentLogger(), metrics: silentMetrics(), now, ...(resolver ? { resolver } : {}) }),
       );
     }
   }
