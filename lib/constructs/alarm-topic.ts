@@ -2,7 +2,8 @@
  * The region's alarm topic: every regionsync alarm in the region notifies it on ALARM and OK.
  * Subscriptions (email, HTTPS) come from the config.
  */
-import { Validations } from 'aws-cdk-lib';
+import { Aws, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -30,6 +31,21 @@ export class AlarmTopic extends Construct {
       displayName: `regionsync ${props.appName} alarms`,
       enforceSSL: true,
     });
+    // enforceSSL gives the topic a policy of its own, which replaces SNS's default one: without
+    // this statement CloudWatch may not publish and every alarm action fails ("not authorized to
+    // perform SNS:Publish"). Only this account's alarms of this app (named `<appName>/...`).
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:${props.appName}/*` },
+        },
+      }),
+    );
     for (const email of props.emails ?? []) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
     for (const url of props.httpsEndpoints ?? []) this.topic.addSubscription(new subscriptions.UrlSubscription(url, { protocol: sns.SubscriptionProtocol.HTTPS }));
     this.action = new actions.SnsAction(this.topic);

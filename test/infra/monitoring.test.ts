@@ -269,7 +269,52 @@ describe('alarm topics', () => {
     expect(policies).toHaveLength(1);
     expect(policies[0]!.PolicyDocument.Statement).toEqual([
       expect.objectContaining({ Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } }, Resource: { Ref: id } }),
+      expect.objectContaining({ Effect: 'Allow', Action: 'sns:Publish', Principal: { Service: 'cloudwatch.amazonaws.com' }, Resource: { Ref: id } }),
     ]);
+  });
+
+  // moto runs no alarm actions: this walk is what shows an alarm's notification can be delivered.
+  it.each(REGIONS)('%s: every alarm → its SNS action → the topic → a policy that lets this account\'s CloudWatch publish that alarm, over TLS, unencrypted or with a key CloudWatch may use', (region) => {
+    // Prepare
+    const { template } = regionOf(synth, region);
+    const all = resources(template);
+    const alarms = ofType(template, 'AWS::CloudWatch::Alarm');
+    expect(alarms.length).toBeGreaterThan(0);
+    const arnOfAlarm = (name: string) => `arn:aws:cloudwatch:${region}:${ACCOUNTS[region]}:alarm:${name}`;
+    /** Whether `arn` matches an IAM ArnLike pattern, the template's pseudo parameters filled in. */
+    const arnLike = (pattern: string, arn: string) =>
+      new RegExp(
+        `^${pattern
+          .replaceAll('${AWS::Partition}', 'aws').replaceAll('${AWS::Region}', region).replaceAll('${AWS::AccountId}', ACCOUNTS[region]!)
+          .replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`,
+      ).test(arn);
+
+    for (const [alarmId, alarm] of alarms) {
+      const name = alarm.Properties!.AlarmName as string;
+      const topicRefs = [...((alarm.Properties!.AlarmActions as unknown[]) ?? []), ...((alarm.Properties!.OKActions as unknown[]) ?? [])]
+        .map((a) => (a as { Ref?: string }).Ref)
+        .filter((ref): ref is string => ref !== undefined && all[ref]?.Type === 'AWS::SNS::Topic');
+
+      // Act: the topic's policies and their statements about sns:Publish
+      for (const topicRef of new Set(topicRefs)) {
+        const statements = ofType(template, 'AWS::SNS::TopicPolicy')
+          .filter(([, p]) => (p.Properties!.Topics as unknown[]).some((t) => (t as { Ref?: string }).Ref === topicRef))
+          .flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as Array<Record<string, any>>);
+        const allows = statements.filter(
+          (st) =>
+            st.Effect === 'Allow' && [st.Action].flat().includes('sns:Publish') && st.Principal?.Service === 'cloudwatch.amazonaws.com' &&
+            st.Condition?.StringEquals?.['aws:SourceAccount'] !== undefined && arnLike(flatten(st.Condition?.ArnLike?.['aws:SourceArn']), arnOfAlarm(name)) &&
+            flatten(st.Condition.StringEquals['aws:SourceAccount']) === '${AWS::AccountId}',
+        );
+        const tlsOnly = statements.some((st) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false');
+
+        // Assess
+        expect({ alarmId, topicRef, allows: allows.length, tlsOnly }).toEqual({ alarmId, topicRef, allows: 1, tlsOnly: true });
+        expect(arnLike(flatten(allows[0]!.Condition.ArnLike['aws:SourceArn']), arnOfAlarm('someone-else/orders/lagP99'))).toBe(false);
+        // An encrypted topic would also need a key policy letting CloudWatch use the key: this one is not encrypted.
+        expect(all[topicRef]!.Properties!.KmsMasterKeyId).toBeUndefined();
+      }
+    }
   });
 });
 
