@@ -40,9 +40,7 @@ export function parkedAlarmMinutes(thresholdSeconds: number): number {
   return Math.max(1, Math.ceil(thresholdSeconds / 60));
 }
 
-const THRESHOLD_KEYS = Object.keys(DEFAULT_THRESHOLDS) as (keyof ResolvedThresholds)[];
-const MONITORING_KEYS = [...THRESHOLD_KEYS, 'alarms', 'dashboards', 'stacks', 'globalDashboardRegion', 'alarmEmails', 'alarmHttpsEndpoints'];
-const TABLE_KEYS = [...THRESHOLD_KEYS, 'fence'];
+// Unknown settings are reported by the config's strict schema (schema.ts, unknown-keys.ts).
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 type Bad = (path: string, value: unknown, why: string) => void;
@@ -51,7 +49,6 @@ type Bad = (path: string, value: unknown, why: string) => void;
 export function validateMonitoring(input: RegionSyncConfig, regionNames: readonly string[], bad: Bad): ResolvedMonitoring {
   const m: MonitoringConfig = isObject(input.monitoring) ? input.monitoring : {};
   if (input.monitoring !== undefined && !isObject(input.monitoring)) bad('monitoring', input.monitoring, 'must be an object');
-  unknownKeys(m, MONITORING_KEYS, 'monitoring', bad);
   const defaults = thresholds(m, DEFAULT_THRESHOLDS, 'monitoring', bad);
   const alarms = bool(m.alarms, true, 'monitoring.alarms', bad);
   const dashboards = bool(m.dashboards, true, 'monitoring.dashboards', bad);
@@ -68,7 +65,6 @@ export function validateMonitoring(input: RegionSyncConfig, regionNames: readonl
           bad(path, s, 'must be { alarms?, dashboards? }');
           continue;
         }
-        unknownKeys(s, ['alarms', 'dashboards'], path, bad);
         stacks[region] = { alarms: bool(s.alarms, alarms, `${path}.alarms`, bad), dashboards: bool(s.dashboards, dashboards, `${path}.dashboards`, bad) };
       }
     }
@@ -97,7 +93,6 @@ function validateTableMonitoring(input: TableMonitoringConfig | undefined, defau
     bad(path, input, 'must be an object');
     return { ...defaults, fenceOn: [] };
   }
-  unknownKeys(input, TABLE_KEYS, path, bad);
   const resolved = thresholds(input, defaults, path, bad);
   let fenceOn: AlarmKind[] = [];
   const fence = input.fence;
@@ -155,9 +150,6 @@ export function tableMonitoring(config: ResolvedConfig, table: string): Resolved
   return monitoringOf(config).tables[table] ?? { ...DEFAULT_THRESHOLDS, fenceOn: [] };
 }
 
-function unknownKeys(obj: object, known: readonly string[], path: string, bad: Bad): void {
-  for (const k of Object.keys(obj)) if (!known.includes(k)) bad(`${path}.${k}`, (obj as Record<string, unknown>)[k], `unknown setting (known: ${known.join(', ')})`);
-}
 
 function bool(v: unknown, fallback: boolean, path: string, bad: Bad): boolean {
   if (v === undefined) return fallback;

@@ -4,69 +4,166 @@ import type { SelectionSpec } from '../../lambda/core/selection.ts';
  * The configuration a user writes in `regionsync.config.ts`: regions and, per table, its key
  * schema and where it replicates. Validated by `validateConfig` before anything is synthesized.
  */
-import type { AlarmKind } from '../../lambda/core/metrics.ts';
+import { ALARM_KINDS, type AlarmKind } from '../../lambda/core/metrics.ts';
+import { z } from 'zod';
 
 export type KeyType = 'string' | 'number' | 'binary';
 
-export interface KeyAttribute {
-  readonly name: string;
-  readonly type: KeyType;
-}
+// The configuration a user writes, as zod schemas: strict objects (an unknown key, a typo such as
+// `replicat:`, fails at synth, naming its path and the nearest known setting; validate.ts), and
+// the types below are inferred from them. The value checks that need context (regions, keys,
+// resolvers on disk) are in validate.ts, which names the field and the value.
 
-export interface RegionConfig {
+const keyAttributeSchema = z.strictObject({
+  name: z.string(),
+  type: z.enum(['string', 'number', 'binary']),
+});
+export type KeyAttribute = z.input<typeof keyAttributeSchema>;
+
+const regionConfigSchema = z.strictObject({
   /** AWS region name, e.g. `us-east-1`. */
-  readonly region: string;
+  region: z.string(),
   /**
    * Account the region's stack deploys to.
    * @default the CDK's default account (CDK_DEFAULT_ACCOUNT), or environment-agnostic when unknown
    */
-  readonly account?: string;
-}
+  account: z.string().optional(),
+});
+export type RegionConfig = z.input<typeof regionConfigSchema>;
 
-export interface TableConfig {
+const crdtKindSchema = z.enum(['counter', 'set', 'max', 'min', 'list']);
+export type CrdtKindConfig = z.input<typeof crdtKindSchema>;
+
+const conflictResolutionSchema = z.discriminatedUnion('strategy', [
+  z.strictObject({ strategy: z.literal('lww') }),
+  /** Per-attribute last writer wins: concurrent updates to different attributes both survive. */
+  z.strictObject({ strategy: z.literal('fields') }),
+  /** Declared attributes merge as CRDTs; every other attribute is per-attribute last writer wins. */
+  z.strictObject({ strategy: z.literal('merge'), attributes: z.record(z.string(), crdtKindSchema).readonly() }),
+  /**
+   * A resolver function in your code: `'resolvers/orders.ts#resolveOrder'` (path relative to the
+   * project root, `#` and the export's name; default export `default`). See lambda/core/resolver.ts.
+   */
+  z.strictObject({ strategy: z.literal('custom'), resolver: z.string() }),
+]);
+export type ConflictResolutionConfig = z.input<typeof conflictResolutionSchema>;
+
+/**
+ * Alarm thresholds. Set in `monitoring` for every table; a table's `monitoring` overrides them.
+ * Every alarm treats missing data as not breaching (no traffic is not a problem): a stalled
+ * pipeline shows up in the backlog-age and iterator-age alarms, which measure waiting, not traffic.
+ */
+const alarmThresholdsShape = {
+  /** Alarm when a source→target pair's p99 replication lag (source write → applied in the target) is above this, in ms. @default 5000 */
+  lagP99ThresholdMs: z.number().optional(),
+  /** ...in each of this many consecutive 1-minute periods. @default 5 */
+  lagEvaluationMinutes: z.number().optional(),
+  /** Alarm when any change of a pair took longer than this to apply (maximum over 1 minute), in ms. @default 60000 */
+  lagMaxThresholdMs: z.number().optional(),
+  /** Alarm when the oldest message in the table's inbound queue is older than this, in seconds. @default 300 */
+  backlogAgeThresholdSeconds: z.number().optional(),
+  /**
+   * Alarm when the shipper's stream iterator age (how far behind the stream it reads) is above
+   * this, in seconds. Stream records expire after 24 h (86400 s): the alarm leaves the rest of
+   * that to recover before changes are lost. @default 3600
+   */
+  iteratorAgeThresholdSeconds: z.number().optional(),
+  /** Alarm when more than this percentage of a shipper's or applier's invocations fail or are throttled, over 5 minutes. @default 5 */
+  errorRateThresholdPercent: z.number().optional(),
+  /**
+   * Alarm when changes for an unreachable target region have been parked in the source region's
+   * outage backlog this long: the backlog queue held a message in every minute of it (rounded
+   * up to whole minutes), from 60 to 86400 s. Parked changes are kept 14 days. @default 600
+   */
+  parkedAgeThresholdSeconds: z.number().optional(),
+};
+const alarmThresholdsSchema = z.strictObject(alarmThresholdsShape);
+export type AlarmThresholds = z.input<typeof alarmThresholdsSchema>;
+
+const tableMonitoringSchema = z.strictObject({
+  ...alarmThresholdsShape,
+  /**
+   * Write fence: while one of these alarms of the table is firing in a region, the table is
+   * fenced in that region (see `WriteFence` in lib/client/fencing.ts; applications refuse or
+   * reroute writes that must not diverge). `true` means `{ on: ['lagP99', 'backlogAge', 'iteratorAge'] }`.
+   * `regionsync fence` sets and lifts a manual fence whatever this says.
+   * @default false
+   */
+  fence: z.union([z.boolean(), z.strictObject({ on: z.array(z.enum(ALARM_KINDS)).readonly() })]).optional(),
+});
+export type TableMonitoringConfig = z.input<typeof tableMonitoringSchema>;
+
+/** Per region stack: switch alarms or dashboards off there. */
+const stackMonitoringSchema = z.strictObject({
+  /** @default monitoring.alarms */
+  alarms: z.boolean().optional(),
+  /** @default monitoring.dashboards */
+  dashboards: z.boolean().optional(),
+});
+export type StackMonitoringConfig = z.input<typeof stackMonitoringSchema>;
+
+const monitoringSchema = z.strictObject({
+  ...alarmThresholdsShape,
+  /** Create alarms and each region's alarm topic. @default true */
+  alarms: z.boolean().optional(),
+  /** Create a dashboard per region and the global dashboard. @default true */
+  dashboards: z.boolean().optional(),
+  /** Overrides per region stack, keyed by region name. @default none */
+  stacks: z.record(z.string(), stackMonitoringSchema).readonly().optional(),
+  /** Region whose stack holds the global dashboard (CloudWatch dashboards are global per account). @default the first configured region */
+  globalDashboardRegion: z.string().optional(),
+  /** Email addresses subscribed to every region's alarm topic (each must confirm the subscription). @default [] */
+  alarmEmails: z.array(z.string()).readonly().optional(),
+  /** HTTPS endpoints subscribed to every region's alarm topic (e.g. a pager's webhook). @default [] */
+  alarmHttpsEndpoints: z.array(z.string()).readonly().optional(),
+});
+export type MonitoringConfig = z.input<typeof monitoringSchema>;
+
+const tableConfigSchema = z.strictObject({
   /** Table name, the same in every region. */
-  readonly name: string;
-  readonly partitionKey: KeyAttribute;
+  name: z.string(),
+  partitionKey: keyAttributeSchema,
   /** @default no sort key */
-  readonly sortKey?: KeyAttribute;
+  sortKey: keyAttributeSchema.optional(),
   /** @default 'PAY_PER_REQUEST' */
-  readonly billingMode?: 'PAY_PER_REQUEST' | 'PROVISIONED';
+  billingMode: z.enum(['PAY_PER_REQUEST', 'PROVISIONED']).optional(),
   /** Provisioned read/write capacity units; only with billingMode PROVISIONED. @default 5 each */
-  readonly readCapacity?: number;
-  readonly writeCapacity?: number;
+  readCapacity: z.number().optional(),
+  writeCapacity: z.number().optional(),
   /** Regions the table lives and replicates in (at least two). @default every configured region */
-  readonly regions?: readonly string[];
+  regions: z.array(z.string()).readonly().optional(),
   /**
    * How long a tombstone (a deleted item's versioned marker) is kept, in seconds. Must exceed the
    * longest a change can wait before it is applied (stream plus dead-letter retention), or a
    * late older write could resurrect a deleted item.
    * @default 1_296_000 (15 days: stream retention + the 14-day dead-letter retention, so even a redriven message cannot resurrect)
    */
-  readonly tombstoneTtlSeconds?: number;
+  tombstoneTtlSeconds: z.number().optional(),
   /** The table's TTL attribute; tombstones expire through it. @default '_rs_exp' */
-  readonly ttlAttribute?: string;
+  ttlAttribute: z.string().optional(),
   /** Keep the table when its stack is deleted. @default true */
-  readonly retainOnDelete?: boolean;
+  retainOnDelete: z.boolean().optional(),
   /**
    * How concurrent writes to one item resolve (README, "Conflict resolution").
    * @default { strategy: 'lww' } (whole item, last writer wins by version)
    */
-  readonly conflictResolution?: ConflictResolutionConfig;
+  conflictResolution: conflictResolutionSchema.optional(),
   /** Record every conflict (both sides and the result) in the region's conflicts table. @default { enabled: true, retentionDays: 30 } */
-  readonly conflictLog?: { readonly enabled?: boolean; readonly retentionDays?: number };
+  conflictLog: z.strictObject({ enabled: z.boolean().optional(), retentionDays: z.number().optional() }).optional(),
   /** Replicate TTL expirations as deletes; otherwise each region's TTL expires its own copy. @default false */
-  readonly replicateTtlDeletes?: boolean;
+  replicateTtlDeletes: z.boolean().optional(),
   /** This table's alarm thresholds (overriding `monitoring`) and its write fence. */
-  readonly monitoring?: TableMonitoringConfig;
+  monitoring: tableMonitoringSchema.optional(),
   /**
    * Selective replication (README, "Selective replication"): which items go to the other regions
    * and which attributes never go to a given region, e.g.
    * `{ to: { 'us-east-1': { filter: { attribute: 'country', equals: 'US' }, exclude: ['email'] } } }`.
+   * Checked in full by lambda/core/selection.ts (checkSelection).
    * @default every item and attribute to every region of the table
    */
-  readonly replicate?: SelectionSpec;
+  replicate: z.custom<SelectionSpec>().optional(),
   /** The table's physical name per region, when it differs from `name` (same key schema everywhere). @default `name` in every region */
-  readonly names?: Readonly<Record<string, string>>;
+  names: z.record(z.string(), z.string()).readonly().optional(),
   /**
    * Lambda's MaximumBatchingWindowInSeconds on the shipper's stream mapping (`stream`) and the
    * applier's inbound queue mapping (`queue`), 0–300 each: how long to gather records before an
@@ -74,40 +171,29 @@ export interface TableConfig {
    * SQS calls and messages per item) on tables that are written slowly (README, "Benchmark").
    * @default { stream: 0, queue: 0 } (invoke as soon as records are there)
    */
-  readonly batchingWindowSeconds?: { readonly stream?: number; readonly queue?: number };
+  batchingWindowSeconds: z.strictObject({ stream: z.number().optional(), queue: z.number().optional() }).optional(),
   /** This table's clock bound, overriding the app-wide `maxClockOffsetSeconds`. */
-  readonly maxClockOffsetSeconds?: number;
-}
+  maxClockOffsetSeconds: z.number().optional(),
+});
+export type TableConfig = z.input<typeof tableConfigSchema>;
 
-export type CrdtKindConfig = 'counter' | 'set' | 'max' | 'min' | 'list';
-
-export type ConflictResolutionConfig =
-  | { readonly strategy: 'lww' }
-  /** Per-attribute last writer wins: concurrent updates to different attributes both survive. */
-  | { readonly strategy: 'fields' }
-  /** Declared attributes merge as CRDTs; every other attribute is per-attribute last writer wins. */
-  | { readonly strategy: 'merge'; readonly attributes: Readonly<Record<string, CrdtKindConfig>> }
-  /**
-   * A resolver function in your code: `'resolvers/orders.ts#resolveOrder'` (path relative to the
-   * project root, `#` and the export's name; default export `default`). See lambda/core/resolver.ts.
-   */
-  | { readonly strategy: 'custom'; readonly resolver: string };
-
-export interface RegionSyncConfig {
+/** The configuration a user writes in `regionsync.config.ts` (`export default defineConfig({...})`). */
+export const regionSyncConfigSchema = z.strictObject({
   /** Prefix of every stack and queue name. @default 'regionsync' */
-  readonly appName?: string;
-  readonly regions: readonly (RegionConfig | string)[];
-  readonly tables: readonly TableConfig[];
+  appName: z.string().optional(),
+  regions: z.array(z.union([z.string(), regionConfigSchema])).readonly(),
+  tables: z.array(tableConfigSchema).readonly(),
   /** Alarms, their SNS topics, dashboards. @default everything on, thresholds as documented in {@link AlarmThresholds} */
-  readonly monitoring?: MonitoringConfig;
+  monitoring: monitoringSchema.optional(),
   /**
    * The clock bound (README, "Clock skew"), 0.5 to 3600 seconds: no region applies or adopts a
    * version whose time is more than this ahead of its own clock, and client-helper writes from a
    * host clock further ahead than this are restamped. Far above what NTP-synced clocks drift.
    * @default 5
    */
-  readonly maxClockOffsetSeconds?: number;
-}
+  maxClockOffsetSeconds: z.number().optional(),
+});
+export type RegionSyncConfig = z.input<typeof regionSyncConfigSchema>;
 
 /** The configuration with every default filled in; what the CDK app consumes. */
 export interface ResolvedTableConfig {
@@ -146,70 +232,6 @@ export interface ResolvedConfig {
 /** Typed identity so a config file gets completion and type checks: `export default defineConfig({...})`. */
 export function defineConfig(config: RegionSyncConfig): RegionSyncConfig {
   return config;
-}
-
-/**
- * Alarm thresholds. Set in `monitoring` for every table; a table's `monitoring` overrides them.
- * Every alarm treats missing data as not breaching (no traffic is not a problem): a stalled
- * pipeline shows up in the backlog-age and iterator-age alarms, which measure waiting, not traffic.
- */
-export interface AlarmThresholds {
-  /** Alarm when a source→target pair's p99 replication lag (source write → applied in the target) is above this, in ms. @default 5000 */
-  readonly lagP99ThresholdMs?: number;
-  /** ...in each of this many consecutive 1-minute periods. @default 5 */
-  readonly lagEvaluationMinutes?: number;
-  /** Alarm when any change of a pair took longer than this to apply (maximum over 1 minute), in ms. @default 60000 */
-  readonly lagMaxThresholdMs?: number;
-  /** Alarm when the oldest message in the table's inbound queue is older than this, in seconds. @default 300 */
-  readonly backlogAgeThresholdSeconds?: number;
-  /**
-   * Alarm when the shipper's stream iterator age (how far behind the stream it reads) is above
-   * this, in seconds. Stream records expire after 24 h (86400 s): the alarm leaves the rest of
-   * that to recover before changes are lost. @default 3600
-   */
-  readonly iteratorAgeThresholdSeconds?: number;
-  /** Alarm when more than this percentage of a shipper's or applier's invocations fail or are throttled, over 5 minutes. @default 5 */
-  readonly errorRateThresholdPercent?: number;
-  /**
-   * Alarm when changes for an unreachable target region have been parked in the source region's
-   * outage backlog this long: the backlog queue held a message in every minute of it (rounded
-   * up to whole minutes), from 60 to 86400 s. Parked changes are kept 14 days. @default 600
-   */
-  readonly parkedAgeThresholdSeconds?: number;
-}
-
-export interface TableMonitoringConfig extends AlarmThresholds {
-  /**
-   * Write fence: while one of these alarms of the table is firing in a region, the table is
-   * fenced in that region (see `WriteFence` in lib/client/fencing.ts; applications refuse or
-   * reroute writes that must not diverge). `true` means `{ on: ['lagP99', 'backlogAge', 'iteratorAge'] }`.
-   * `regionsync fence` sets and lifts a manual fence whatever this says.
-   * @default false
-   */
-  readonly fence?: boolean | { readonly on: readonly AlarmKind[] };
-}
-
-/** Per region stack: switch alarms or dashboards off there. */
-export interface StackMonitoringConfig {
-  /** @default monitoring.alarms */
-  readonly alarms?: boolean;
-  /** @default monitoring.dashboards */
-  readonly dashboards?: boolean;
-}
-
-export interface MonitoringConfig extends AlarmThresholds {
-  /** Create alarms and each region's alarm topic. @default true */
-  readonly alarms?: boolean;
-  /** Create a dashboard per region and the global dashboard. @default true */
-  readonly dashboards?: boolean;
-  /** Overrides per region stack, keyed by region name. @default none */
-  readonly stacks?: Readonly<Record<string, StackMonitoringConfig>>;
-  /** Region whose stack holds the global dashboard (CloudWatch dashboards are global per account). @default the first configured region */
-  readonly globalDashboardRegion?: string;
-  /** Email addresses subscribed to every region's alarm topic (each must confirm the subscription). @default [] */
-  readonly alarmEmails?: readonly string[];
-  /** HTTPS endpoints subscribed to every region's alarm topic (e.g. a pager's webhook). @default [] */
-  readonly alarmHttpsEndpoints?: readonly string[];
 }
 
 export interface ResolvedThresholds {

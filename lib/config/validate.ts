@@ -7,7 +7,8 @@ import { KNOWN_REGIONS } from './regions.ts';
 import { validateMonitoring } from './monitoring.ts';
 import { checkSelection } from '../../lambda/core/selection.ts';
 import { DEFAULT_MAX_CLOCK_OFFSET_SECONDS } from '../../lambda/core/clock-bound.ts';
-import type { RegionConfig, RegionSyncConfig, ResolvedConfig, ResolvedTableConfig, TableConfig } from './schema.ts';
+import { regionSyncConfigSchema, type RegionConfig, type RegionSyncConfig, type ResolvedConfig, type ResolvedTableConfig, type TableConfig } from './schema.ts';
+import { unknownKeyProblems } from './unknown-keys.ts';
 
 /**
  * Longest a change can wait before it is applied: stream retention (1 day) + dead-letter queue
@@ -33,6 +34,8 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
   const bad = (path: string, value: unknown, why: string) => problems.push(`${path}: ${why} (got ${JSON.stringify(value)})`);
 
   if (typeof input !== 'object' || input === null) throw new ConfigError([`config: must be an object (got ${JSON.stringify(input)})`]);
+  // Unknown settings first (a typo must not quietly turn a feature off), then every value.
+  problems.push(...unknownKeyProblems(regionSyncConfigSchema, input));
   const appName = input.appName ?? 'regionsync';
   if (typeof appName !== 'string' || !APP_NAME.test(appName)) bad('appName', appName, 'must start with a letter and hold at most 30 letters, digits or dashes');
 
@@ -143,9 +146,9 @@ function validateTable(
   const windows = t.batchingWindowSeconds ?? {};
   if (typeof windows !== 'object' || windows === null) bad(`${path}.batchingWindowSeconds`, windows, 'must be an object { stream?, queue? }');
   for (const [which, v] of Object.entries(windows ?? {})) {
-    if (which !== 'stream' && which !== 'queue') bad(`${path}.batchingWindowSeconds.${which}`, v, 'unknown mapping: expected stream or queue');
+    if (which !== 'stream' && which !== 'queue') continue; // an unknown setting (unknown-keys.ts)
     // Lambda accepts whole seconds from 0 to 300 on both stream and SQS mappings.
-    else if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 300) bad(`${path}.batchingWindowSeconds.${which}`, v, 'must be a whole number of seconds from 0 to 300');
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 300) bad(`${path}.batchingWindowSeconds.${which}`, v, 'must be a whole number of seconds from 0 to 300');
   }
   const maxClockOffsetSeconds = checkClockOffset(t.maxClockOffsetSeconds, `${path}.maxClockOffsetSeconds`, appClockOffsetSeconds, bad);
   const tableRegions = Array.isArray(regions) ? regions : [];

@@ -358,3 +358,69 @@ describe('conflict resolution settings', () => {
   });
 });
 
+
+describe('unknown settings fail, naming the path and the setting meant', () => {
+  it('a typo of replicate (or the name selection) on a table: data-residency exclusions cannot be turned off by a typo', () => {
+    // Prepare
+    const typo = withTable((t) => ({ ...t, replicat: { to: { 'eu-west-1': { exclude: ['email'] } } } }) as TableConfig);
+    const other = withTable((t) => ({ ...t, selection: { to: { 'eu-west-1': { exclude: ['email'] } } } }) as TableConfig);
+
+    // Act + Assess
+    expect(problemsOf(() => validateConfig(typo))).toEqual(['tables[0].replicat: unknown setting; did you mean \'replicate\'? (got {"to":{"eu-west-1":{"exclude":["email"]}}})']);
+    expect(problemsOf(() => validateConfig(other))).toEqual(['tables[0].selection: unknown setting; did you mean \'replicate\'? (got {"to":{"eu-west-1":{"exclude":["email"]}}})']);
+  });
+
+  it('at every level: top, region, key, strategy, monitoring, fence; all reported together with the value problems', () => {
+    // Prepare
+    const config = {
+      ...baseConfig(),
+      monitorin: { alarms: false },
+      regions: ['us-east-1', { region: 'eu-west-1', acount: '222222222222' }],
+      tables: [
+        {
+          name: 'orders',
+          partitionKey: { name: 'pk', type: 'string', sortkey: 'sk' },
+          conflictResolution: { strategy: 'merge', attributes: { likes: 'counter' }, atributes: {} },
+          monitoring: { lagP99ThresholdMs: 1000, fence: { on: ['lagP99'] }, backlogAgeThresholdSecond: 60 },
+          tombstoneTtlSeconds: 5,
+        },
+      ],
+    } as unknown as RegionSyncConfig;
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'monitorin: unknown setting; did you mean \'monitoring\'? (got {"alarms":false})',
+        'regions[1].acount: unknown setting; did you mean \'account\'? (got "222222222222")',
+        'tables[0].partitionKey.sortkey: unknown setting (known: name, type) (got "sk")',
+        "tables[0].conflictResolution.atributes: unknown setting; did you mean 'attributes'? (got {})",
+        "tables[0].monitoring.backlogAgeThresholdSecond: unknown setting; did you mean 'backlogAgeThresholdSeconds'? (got 60)",
+        expect.stringMatching(/^tables\[0\]\.tombstoneTtlSeconds: must be a whole number/),
+      ]),
+    );
+    expect(problems).toHaveLength(6);
+  });
+
+  it('a valid config, with every optional setting, passes the strict check', () => {
+    // Prepare: every setting the schema knows, at every level
+    const config: RegionSyncConfig = {
+      ...baseConfig(),
+      maxClockOffsetSeconds: 5,
+      monitoring: { alarms: true, dashboards: true, stacks: { 'us-east-1': { alarms: true, dashboards: false } }, globalDashboardRegion: 'us-east-1', alarmEmails: ['ops@example.com'], alarmHttpsEndpoints: [], lagP99ThresholdMs: 5000 },
+      tables: [
+        {
+          name: 'orders', partitionKey: { name: 'pk', type: 'string' }, sortKey: { name: 'sk', type: 'number' }, billingMode: 'PROVISIONED', readCapacity: 5, writeCapacity: 5,
+          regions: ['us-east-1', 'eu-west-1'], tombstoneTtlSeconds: MIN_TOMBSTONE_TTL_SECONDS, ttlAttribute: 'expires', retainOnDelete: false, conflictResolution: { strategy: 'fields' },
+          conflictLog: { enabled: true, retentionDays: 7 }, replicateTtlDeletes: true, monitoring: { fence: { on: ['lagP99'] }, parkedAgeThresholdSeconds: 600 },
+          replicate: { to: { 'eu-west-1': { exclude: ['email'] } } }, names: { 'eu-west-1': 'orders_eu' }, batchingWindowSeconds: { stream: 1, queue: 1 }, maxClockOffsetSeconds: 2,
+        },
+      ],
+    };
+
+    // Act + Assess
+    expect(validateConfig(config).tables[0]!.selection).toEqual({ to: { 'eu-west-1': { exclude: ['email'] } } });
+  });
+});
