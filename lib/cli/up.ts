@@ -3,7 +3,7 @@
  * functions in the local runtime until stopped. `--no-runtime` only deploys (LocalStack runs
  * Lambdas itself).
  */
-import { startRuntime, type LocalRuntime, type RuntimeOptions } from '../../local/runtime.ts';
+import { refuseDispatchingEmulator, startRuntime, type LocalRuntime, type RuntimeOptions } from '../../local/runtime.ts';
 import { startAwsProxy, type AwsProxy } from '../../local/aws-proxy.ts';
 import { Chaos, chaosFunctionCredentials, parseChaosSpec } from '../../local/chaos.ts';
 import { validateConfig } from '../config/validate.ts';
@@ -41,6 +41,8 @@ export async function bringUp(opts: UpOptions): Promise<Running> {
   const configFile = configPath(opts.configFile);
   const config = validateConfig(await loadConfig(configFile));
   const regions = config.regions.map((r) => r.region);
+  // Before deploying: an emulator that would drop the stream records is refused with the fix.
+  if (opts.runtime !== false) await refuseDispatchingEmulator(opts.endpoint);
   await deploy({ endpoint: opts.endpoint, configFile, regions, log, verbose: opts.verbose });
   if (opts.runtime === false) return { config, regions, metrics: new MetricCollector(), stop: async () => undefined };
   return startLocal({ ...opts, config, regions });
