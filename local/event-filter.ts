@@ -7,7 +7,18 @@
  * `numeric`. Any other operator is an error when the mapping starts, not a silent pass.
  */
 
-type Matcher = (value: unknown, present: boolean) => boolean;
+type Matcher = (value: unknown, present: boolean, parentPresent: boolean) => boolean;
+
+/**
+ * How `exists` is read where AWS's documentation leaves room (tests run the filters under every
+ * reading: test/unit/echo-filter.test.ts). The runtime uses the default, AWS's documented one.
+ */
+export interface FilterReading {
+  /** `exists: false` matches only when the field's parent object is in the record. @default false */
+  readonly existsFalseNeedsParent?: boolean;
+  /** `exists` sees a field holding an object as absent ("exists works on leaf nodes only"). @default false */
+  readonly objectsAreNotLeaves?: boolean;
+}
 type Compiled = { readonly leaf: Matcher } | { readonly fields: ReadonlyMap<string, Compiled> };
 
 export class EventFilterError extends Error {
@@ -18,7 +29,7 @@ export class EventFilterError extends Error {
 }
 
 /** Compiles a mapping's FilterCriteria (`{ Filters: [{ Pattern: '<json>' }] }`); undefined: no filtering. */
-export function compileFilterCriteria(criteria: unknown): ((record: unknown) => boolean) | undefined {
+export function compileFilterCriteria(criteria: unknown, reading: FilterReading = {}): ((record: unknown) => boolean) | undefined {
   const filters = (criteria as { Filters?: { Pattern?: string }[] } | undefined)?.Filters ?? [];
   if (filters.length === 0) return undefined;
   const compiled = filters.map((f, i) => {
@@ -28,37 +39,37 @@ export function compileFilterCriteria(criteria: unknown): ((record: unknown) => 
     } catch (e) {
       throw new EventFilterError(`FilterCriteria.Filters[${i}].Pattern is not JSON: ${(e as Error).message}`);
     }
-    return compileObject(pattern, `Filters[${i}]`);
+    return compileObject(pattern, `Filters[${i}]`, reading);
   });
-  return (record) => compiled.some((c) => matches(c, record, true));
+  return (record) => compiled.some((c) => matches(c, record, true, true));
 }
 
-function compileObject(pattern: unknown, path: string): Compiled {
-  if (Array.isArray(pattern)) return { leaf: compileLeaf(pattern, path) };
+function compileObject(pattern: unknown, path: string, reading: FilterReading): Compiled {
+  if (Array.isArray(pattern)) return { leaf: compileLeaf(pattern, path, reading) };
   if (pattern === null || typeof pattern !== 'object') throw new EventFilterError(`${path}: expected an object or an array of values, got ${JSON.stringify(pattern)}`);
-  return { fields: new Map(Object.entries(pattern).map(([k, v]) => [k, compileObject(v, `${path}.${k}`)])) };
+  return { fields: new Map(Object.entries(pattern).map(([k, v]) => [k, compileObject(v, `${path}.${k}`, reading)])) };
 }
 
-function matches(c: Compiled, value: unknown, present: boolean): boolean {
+function matches(c: Compiled, value: unknown, present: boolean, parentPresent: boolean): boolean {
   if ('leaf' in c) {
     // A field holding an array matches when any element does.
-    if (present && Array.isArray(value)) return value.some((v) => c.leaf(v, true));
-    return c.leaf(value, present);
+    if (present && Array.isArray(value)) return value.some((v) => c.leaf(v, true, parentPresent));
+    return c.leaf(value, present, parentPresent);
   }
   const obj = present && value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
   for (const [k, child] of c.fields) {
     const has = obj !== undefined && Object.hasOwn(obj, k);
-    if (!matches(child, has ? obj[k] : undefined, has)) return false;
+    if (!matches(child, has ? obj[k] : undefined, has, obj !== undefined)) return false;
   }
   return true;
 }
 
-function compileLeaf(alternatives: unknown[], path: string): Matcher {
-  const ms = alternatives.map((a, i) => compileAlternative(a, `${path}[${i}]`));
-  return (v, present) => ms.some((m) => m(v, present));
+function compileLeaf(alternatives: unknown[], path: string, reading: FilterReading): Matcher {
+  const ms = alternatives.map((a, i) => compileAlternative(a, `${path}[${i}]`, reading));
+  return (v, present, parentPresent) => ms.some((m) => m(v, present, parentPresent));
 }
 
-function compileAlternative(a: unknown, path: string): Matcher {
+function compileAlternative(a: unknown, path: string, reading: FilterReading): Matcher {
   if (a === null || typeof a !== 'object') return (v, present) => present && v === a;
   const entries = Object.entries(a);
   if (entries.length !== 1) throw new EventFilterError(`${path}: expected one operator, got ${JSON.stringify(a)}`);
@@ -66,11 +77,14 @@ function compileAlternative(a: unknown, path: string): Matcher {
   switch (op) {
     case 'exists':
       if (typeof arg !== 'boolean') throw new EventFilterError(`${path}: exists takes true or false, got ${JSON.stringify(arg)}`);
-      return (_v, present) => present === arg;
+      return (v, present, parentPresent) => {
+        const leafPresent = present && !(reading.objectsAreNotLeaves && v !== null && typeof v === 'object' && !Array.isArray(v));
+        return arg ? leafPresent : !leafPresent && (parentPresent || !reading.existsFalseNeedsParent);
+      };
     case 'anything-but': {
       if (arg !== null && typeof arg === 'object' && !Array.isArray(arg)) {
-        const inner = compileAlternative(arg, `${path}.anything-but`);
-        return (v, present) => present && !inner(v, present);
+        const inner = compileAlternative(arg, `${path}.anything-but`, reading);
+        return (v, present, parentPresent) => present && !inner(v, present, parentPresent);
       }
       const excluded = Array.isArray(arg) ? arg : [arg];
       return (v, present) => present && !excluded.includes(v);

@@ -32,13 +32,17 @@ import { writtenByRegionsyncNow } from './stream-record.ts';
  */
 export function regionsyncConsumerFilterPatterns(): Record<string, unknown>[] {
   const writer = (image: 'NewImage' | 'OldImage', match: unknown[], events: string[]) => ({ eventName: events, dynamodb: { [image]: { [META.writer]: { S: match } } } });
+  // `exists: false` directly under the image, which the record always has: a write without a
+  // marker is delivered however `exists` treats a missing parent (echo-filter.ts explains).
+  const noMarker = (image: 'NewImage' | 'OldImage', events: string[]) => ({ eventName: events, dynamodb: { [image]: { [META.writer]: [{ exists: false }] } } });
   return [
-    writer('NewImage', [{ 'anything-but': [...REPLICATION_WRITERS, REMOVAL_WRITER] }], ['INSERT', 'MODIFY']),
-    writer('NewImage', [{ exists: false }], ['INSERT', 'MODIFY']),
+    // Another marker, or one that is not a string.
+    writer('NewImage', [{ 'anything-but': [...REPLICATION_WRITERS, REMOVAL_WRITER] }, { exists: false }], ['INSERT', 'MODIFY']),
+    noMarker('NewImage', ['INSERT', 'MODIFY']),
     // An update of an item the applier wrote last keeps its marker, whoever made it.
     writer('NewImage', [...REPLICATION_WRITERS], ['MODIFY']),
-    writer('OldImage', [{ 'anything-but': [REMOVAL_WRITER] }], ['REMOVE']),
-    writer('OldImage', [{ exists: false }], ['REMOVE']),
+    writer('OldImage', [{ 'anything-but': [REMOVAL_WRITER] }, { exists: false }], ['REMOVE']),
+    noMarker('OldImage', ['REMOVE']),
   ];
 }
 

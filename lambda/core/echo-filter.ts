@@ -47,17 +47,26 @@ export function replicationWriterFor(version: string, stored?: AttributeMap): Re
  * matches ANY of them; five is Lambda's default limit per mapping, and DynamoDB mappings filter on
  * the `dynamodb` key only). Delivered: every record with an old image (updates and deletes: the
  * table's partition key is in every old image); writes whose new image has no replication marker
- * (plain and helper writes, stamps), no version or no content hash. Dropped: an insert with a
- * version, a content hash and a replication marker (the applier's first write of an item).
+ * (plain and helper writes, stamps), another marker, no version or no content hash. Dropped: an
+ * insert with a version, a content hash and a replication marker (the applier's first write).
+ *
+ * Each `exists: false` that must deliver an application write sits directly under `NewImage`,
+ * which every insert has: so a plain insert is delivered whether or not `exists: false` needs the
+ * field's parent to be present, a point AWS's documentation leaves open. If `exists` saw a field
+ * holding an object (`_rs_w: { S: ... }`) as absent, those patterns would match every insert and
+ * the filter would only cost invocations; it can never drop an application write under any of
+ * these readings (test/unit/echo-filter.test.ts runs the property under each).
  */
 export function shipperStreamFilterPatterns(partitionKey: { readonly name: string; readonly type: 'S' | 'N' | 'B' }): Record<string, unknown>[] {
-  const newImage = (attribute: string, match: unknown[]) => ({ dynamodb: { NewImage: { [attribute]: { S: match } } } });
+  const newImage = (match: Record<string, unknown>) => ({ dynamodb: { NewImage: match } });
+  const absent = [{ exists: false }];
   return [
     { dynamodb: { OldImage: { [partitionKey.name]: { [partitionKey.type]: [{ exists: true }] } } } },
-    newImage(META.writer, [{ 'anything-but': [...REPLICATION_WRITERS] }]),
-    newImage(META.writer, [{ exists: false }]),
-    newImage(META.version, [{ exists: false }]),
+    // A marker that is not the applier's, or one that is not a string.
+    newImage({ [META.writer]: { S: [{ 'anything-but': [...REPLICATION_WRITERS] }, { exists: false }] } }),
+    newImage({ [META.writer]: absent }),
+    newImage({ [META.version]: absent }),
     // Every applier write carries a content hash: an insert without one is not the applier's.
-    newImage(META.contentHash, [{ exists: false }]),
+    newImage({ [META.contentHash]: absent }),
   ];
 }

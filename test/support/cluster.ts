@@ -210,7 +210,10 @@ export class Cluster {
 
   /** Ships and delivers everything until nothing is left in flight. */
   async drain(pickOrder: (n: number) => number = () => 0): Promise<void> {
-    for (let guard = 0; guard < 100_000; guard++) {
+    // Far above what any test's workload needs: beyond it the regions are passing changes back and
+    // forth (a livelock), which must fail with its counterexample rather than hang the run (a loop
+    // of resolved promises never lets a test timeout fire).
+    for (let guard = 0; guard < 20_000; guard++) {
       const backlog = this.regions.find((r) => this.streamBacklog(r) > 0);
       if (backlog) {
         await this.ship(backlog);
@@ -222,7 +225,7 @@ export class Cluster {
       }
       return;
     }
-    throw new Error('cluster did not drain');
+    throw new Error(`cluster did not drain: ${this.pending.length} messages pending of ${this.sqs.sent.length} sent, stream backlogs ${this.regions.map((r) => `${r} ${this.streamBacklog(r)}`).join(', ')}`);
   }
 
   /** What an observer compares across regions: the application's attributes plus version and tombstone flag. */

@@ -7,11 +7,15 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isRegionsyncBookkeeping, isReplicatedChange, regionsyncConsumerFilterPatterns } from '../../lambda/core/consumer-filter.ts';
-import { compileFilterCriteria } from '../../local/event-filter.ts';
+import { compileFilterCriteria, type FilterReading } from '../../local/event-filter.ts';
 import { Cluster, type ScheduleOp } from '../support/cluster.ts';
 
 const REGIONS = ['us-east-1', 'eu-west-1'];
-const FILTER = compileFilterCriteria({ Filters: regionsyncConsumerFilterPatterns().map((p) => ({ Pattern: JSON.stringify(p) })) })!;
+const CRITERIA = { Filters: regionsyncConsumerFilterPatterns().map((p) => ({ Pattern: JSON.stringify(p) })) };
+const FILTER = compileFilterCriteria(CRITERIA)!;
+/** Every reading of `exists` AWS's documentation leaves open (see test/unit/echo-filter.test.ts). */
+const READINGS: readonly FilterReading[] = [{ existsFalseNeedsParent: true }, { objectsAreNotLeaves: true }, { existsFalseNeedsParent: true, objectsAreNotLeaves: true }];
+const STRICT_FILTERS = READINGS.map((reading) => compileFilterCriteria(CRITERIA, reading)!);
 const key = (k: number) => ({ pk: { S: `k${k}` }, sk: { S: 'x' } });
 
 type Op = { kind: 'put' | 'update' | 'delete'; region: number; key: number; value: number } | ScheduleOp;
@@ -57,6 +61,8 @@ describe('issue 15: a stream consumer of the application', () => {
               const app = appRecords.has(record);
               if (app) {
                 expect(FILTER(record)).toBe(true);
+                // Under any other reading of exists, an application write is still delivered.
+                expect(STRICT_FILTERS.map((f) => f(record))).toEqual(STRICT_FILTERS.map(() => true));
                 expect(isRegionsyncBookkeeping(record)).toBe(false);
                 expect(isReplicatedChange(record)).toBe(false);
               } else if (!FILTER(record)) {

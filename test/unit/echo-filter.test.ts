@@ -6,10 +6,22 @@ import { META } from '../../lambda/core/contract.ts';
 import { withContentHash } from '../../lambda/core/content-hash.ts';
 import { REPLICATION_WRITERS, replicationWriterFor, shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
 import { classifyRecord } from '../../lambda/core/stream-record.ts';
-import { compileFilterCriteria } from '../../local/event-filter.ts';
+import { compileFilterCriteria, type FilterReading } from '../../local/event-filter.ts';
 import { Cluster } from '../support/cluster.ts';
 
-const delivered = compileFilterCriteria({ Filters: shipperStreamFilterPatterns({ name: 'pk', type: 'S' }).map((p) => ({ Pattern: JSON.stringify(p) })) })!;
+const SHIPPER_FILTERS = { Filters: shipperStreamFilterPatterns({ name: 'pk', type: 'S' }).map((p) => ({ Pattern: JSON.stringify(p) })) };
+const delivered = compileFilterCriteria(SHIPPER_FILTERS)!;
+/**
+ * Every reading of `exists` that AWS's documentation leaves open: whether `exists: false` needs
+ * the field's parent to be present, and whether a field holding an object (`_rs_w: { S: ... }`)
+ * counts for `exists`. The filter may cost invocations under some, never drop an application write.
+ */
+const READINGS: readonly FilterReading[] = [
+  {},
+  { existsFalseNeedsParent: true },
+  { objectsAreNotLeaves: true },
+  { existsFalseNeedsParent: true, objectsAreNotLeaves: true },
+];
 const ctx = { logicalTable: 'orders', region: 'us-east-1', key: { partitionKey: 'pk' }, now: 1_000 };
 const V1 = '000000000000500.000000.eu-west-1';
 const V2 = '000000000000600.000000.eu-west-1';
@@ -66,7 +78,8 @@ describe("the shipper's stream filter (echoes of the applier's writes)", () => {
     for (const pattern of shipperStreamFilterPatterns({ name: 'pk', type: 'S' })) expect(Object.keys(pattern)).toEqual(['dynamodb']);
   });
 
-  it('drops only records the shipper would skip as echoes of replication (any images, any markers)', () => {
+  it.each(READINGS)('drops only records the shipper would skip as echoes of replication (any images, any markers), reading exists as %j', (reading) => {
+    const delivered = compileFilterCriteria(SHIPPER_FILTERS, reading)!;
     // Each metadata attribute present or not on its own: regionsync writes them together, but an
     // application may keep, drop or copy any of them (UpdateItem, PutItem of a read copy, ...).
     const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
