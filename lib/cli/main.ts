@@ -12,6 +12,7 @@ import { repairCommand } from './repair.ts';
 import { replayCommand } from './replay.ts';
 import { redriveCommand } from './redrive.ts';
 import { verifyCommand } from './verify.ts';
+import { smokeCommand } from './smoke.ts';
 
 const USAGE = `usage: regionsync <command> [options]
 
@@ -37,6 +38,9 @@ ${BENCH_USAGE}
            ship again a region's changes from its stream, or move its dead-letter queue back
   redrive  --table T --region R [--max N] [--json]
            move R's dead-letter queue back to its inbound queue after a fix; reports what moved
+  smoke    --table T [--from REGION] [--timeout S] [--json]
+           on your account after cdk deploy: a put, an update from another region and a delete of
+           one new key must reach every region; reports how long each took; cleans up
            (each of these: --help for every option)
 
 options:
@@ -55,6 +59,7 @@ export async function main(argv: string[]): Promise<number> {
   if (command === 'backfill') return backfillCommand(rest);
   if (command === 'replay') return replayCommand(rest);
   if (command === 'redrive') return redriveCommand(rest);
+  if (command === 'smoke') return smokeCommand(rest);
   const { values } = parseArgs({
     args: rest,
     options: {
