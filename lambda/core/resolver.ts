@@ -135,7 +135,9 @@ function storeSiblings(siblings: readonly Sibling[], base: AttributeMap): Stored
     b: fingerprint(base),
     s: siblings.map(({ item, ...rest }) => {
       const p = Object.fromEntries(Object.entries(item).filter(([n, x]) => !same(x, base[n])));
-      const r = Object.keys(base).filter((n) => item[n] === undefined);
+      // Sorted: the base's attribute order depends on how each region's copy was written, and
+      // every region must store the same siblings (found by the convergence property test).
+      const r = Object.keys(base).filter((n) => item[n] === undefined).sort();
       return { ...rest, ...(Object.keys(p).length > 0 ? { p } : {}), ...(r.length > 0 ? { r } : {}) };
     }),
   };

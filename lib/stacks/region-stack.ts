@@ -1,4 +1,4 @@
-import { Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { ConflictLog } from '../constructs/conflict-log.ts';
@@ -47,5 +47,23 @@ export class RegionStack extends Stack {
     // "rs:" cannot start a table name, so this ID never collides with a table's.
     this.monitoring = new RegionMonitoring(this, 'rs:Monitoring', { config: props.config, region: props.region, tables });
     Tags.of(this).add('regionsync:app', props.config.appName);
+    this.addOutputs(props.region);
+  }
+
+  /** What an operator (and `cdk deploy --outputs-file`) reads off a deployed region. */
+  private addOutputs(region: string): void {
+    for (const [name, rt] of this.tables) {
+      new CfnOutput(this, `rs:Out:${name}:Table`, { description: `${name}: the table in ${region}`, value: rt.table.tableName });
+      new CfnOutput(this, `rs:Out:${name}:InboundQueueUrl`, { description: `${name}: changes from the other regions wait here`, value: rt.inboundQueue.queueUrl });
+      new CfnOutput(this, `rs:Out:${name}:DeadLetterQueueUrl`, { description: `${name}: changes that could not be applied, with their reason`, value: rt.deadLetterQueue.queueUrl });
+    }
+    if (this.monitoring.topic) new CfnOutput(this, 'rs:Out:AlarmTopicArn', { description: 'every regionsync alarm of this region notifies this topic', value: this.monitoring.topic.topic.topicArn });
+    for (const d of [this.monitoring.dashboard?.dashboard, this.monitoring.globalDashboard?.dashboard]) {
+      if (!d) continue;
+      new CfnOutput(this, `rs:Out:${d.node.scope!.node.id}Url`, {
+        description: 'the CloudWatch dashboard',
+        value: `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${d.dashboardName}`,
+      });
+    }
   }
 }

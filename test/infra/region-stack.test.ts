@@ -73,6 +73,28 @@ describe('stacks and tables per region', () => {
   });
 });
 
+describe('outputs', () => {
+  it.each(REGIONS)('%s: per table its name, inbound and dead-letter queue URLs; the alarm topic; the dashboard URLs', (region) => {
+    // Prepare
+    const { template } = regionOf(synth, region);
+    const here = Object.entries(TABLE_REGIONS).filter(([, regions]) => regions.includes(region)).map(([t]) => t);
+
+    // Act
+    const outputs = Object.values(template.toJSON().Outputs as Record<string, { Value: unknown; Description: string }>);
+    const values = outputs.map((o) => JSON.stringify(o.Value));
+
+    // Assess
+    for (const table of here) {
+      const ids = idsOf(region, table);
+      expect(values).toContain(JSON.stringify({ Ref: ids.table }));
+      expect(values).toContain(JSON.stringify({ Ref: ids.inbound }));
+      expect(values).toContain(JSON.stringify({ Ref: ids.dlq }));
+    }
+    expect(outputs.filter((o) => o.Description.startsWith('every regionsync alarm'))).toHaveLength(1);
+    expect(values.some((v) => v.includes(`https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=`))).toBe(true);
+  });
+});
+
 describe('table definition', () => {
   it.each(TABLE_REGIONS.orders!)('orders in %s: pk (S) + sk (N), provisioned 7/3', (region) => {
     // Prepare
