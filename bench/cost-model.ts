@@ -35,9 +35,13 @@ export interface PathUsage {
   readonly appReadUnits: number;
   /** Write units regionsync spends at the source (the shipper's stamp on plain writes; 0 with the client helper). */
   readonly sourceWriteUnits: number;
+  /** Read units regionsync spends at the source (the shipper's tombstone-table reads: docs/deletes.md). @default 0 */
+  readonly sourceReadUnits?: number;
   readonly perTarget: {
     /** The applier's conditional writes (stale and duplicate deliveries included). */
     readonly writeUnits: number;
+    /** Read units regionsync spends in each target (the applier's tombstone check after a create). @default 0 */
+    readonly readUnits?: number;
     /** SQS requests as billed (64 KB chunks): send, receive, delete; empty receives excluded (see idle cost). */
     readonly sqsBilledRequests: number;
     /** Applier invocations plus this region's shipper invoked on the applied changes' stream records. */
@@ -66,7 +70,7 @@ export interface CostBreakdown {
 export function regionsyncCost(u: PathUsage, targets: number): CostBreakdown {
   // Per-item counts × one million items × the price per million (or per unit).
   const dynamodbWrites = (u.appWriteUnits + u.sourceWriteUnits + targets * u.perTarget.writeUnits) * PRICES.dynamodbWriteRequestUnitPerMillion;
-  const dynamodbReads = u.appReadUnits * PRICES.dynamodbReadRequestUnitPerMillion;
+  const dynamodbReads = (u.appReadUnits + (u.sourceReadUnits ?? 0) + targets * (u.perTarget.readUnits ?? 0)) * PRICES.dynamodbReadRequestUnitPerMillion;
   const sqs = targets * u.perTarget.sqsBilledRequests * PRICES.sqsRequestPerMillion;
   const lambdaRequests = (u.source.lambdaInvocations + targets * u.perTarget.lambdaInvocations) * PRICES.lambdaRequestPerMillion;
   const lambdaDuration = (u.source.lambdaGbSeconds + targets * u.perTarget.lambdaGbSeconds) * 1e6 * PRICES.lambdaGbSecondArm64;

@@ -567,8 +567,11 @@ function pathUsage(calls: readonly CallCount[], inv: readonly Invocation[], item
     appWriteUnits: per(sum(app.filter(isDynamoWrite), (c) => c.writeUnits)),
     appReadUnits: per(sum(app, (c) => c.readUnits)),
     sourceWriteUnits: per(sum(calls.filter((c) => c.caller === 'shipper' && isDynamoWrite(c)), (c) => c.writeUnits)),
+    // regionsync's own reads (tombstone rows, merging strategies' items), by where they are made.
+    sourceReadUnits: per(sum(calls.filter((c) => (c.caller === 'shipper' || c.caller === 'applier') && c.region === source), (c) => c.readUnits)),
     perTarget: {
       writeUnits: perT(sum(calls.filter((c) => c.caller === 'applier' && isDynamoWrite(c)), (c) => c.writeUnits)),
+      readUnits: perT(sum(calls.filter((c) => (c.caller === 'shipper' || c.caller === 'applier') && c.region !== source), (c) => c.readUnits)),
       sqsBilledRequests: perT(sum(calls.filter((c) => c.service === 'sqs' && billedOps.includes(c.operation)), (c) => c.sqsBilledRequests)),
       lambdaInvocations: perT(targetInv.length),
       lambdaGbSeconds: perT(gbs(targetInv)),
