@@ -4,25 +4,15 @@
  * never prints "ready" while nothing would replicate.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamodb } from '../../lib/cli/aws.ts';
+import { freePort } from '../../local/moto.ts';
 import { eventually } from '../support/eventually.ts';
 import { runCli } from '../support/cli.ts';
 
 let server: ChildProcess | undefined;
 let endpoint: string;
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 
 beforeAll(async () => {
   const port = await freePort();
