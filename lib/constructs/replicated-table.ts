@@ -372,6 +372,8 @@ export class ReplicatedTable extends Construct {
         [ENV.settings]: JSON.stringify(settings),
         [ENV.metricsNamespace]: METRICS.namespace,
         [ENV.serviceName]: `regionsync-${dir}`,
+        // The bundle is minified and ships its source map: stack traces in the logs name our files and lines.
+        NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
         // Bundled locally by the esbuild devDependency, never in Docker. The AWS SDK is bundled

@@ -57,7 +57,7 @@ export class WriteFence extends Construct {
       logGroup,
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-      environment: { [FENCE_SETTINGS_ENV]: JSON.stringify(settings), POWERTOOLS_SERVICE_NAME: 'regionsync-fence' },
+      environment: { [FENCE_SETTINGS_ENV]: JSON.stringify(settings), POWERTOOLS_SERVICE_NAME: 'regionsync-fence', NODE_OPTIONS: '--enable-source-maps' },
       // As the shipper and applier: bundled locally, SDK included, runs in the local runtime too.
       bundling: { forceDockerBundling: false, format: OutputFormat.CJS, target: 'node20', minify: true, sourceMap: true, externalModules: [] },
     });

@@ -73,6 +73,17 @@ describe('stacks and tables per region', () => {
   });
 });
 
+describe('stack traces', () => {
+  it.each(REGIONS)('%s: every function ships its source map and uses it (--enable-source-maps)', (region) => {
+    // Act
+    const functions = Object.entries(resources(regionOf(synth, region).template)).filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties?.Runtime !== undefined && String(r.Properties.Runtime).startsWith('nodejs'));
+
+    // Assess
+    expect(functions.length).toBeGreaterThan(0);
+    for (const [id, fn] of functions) expect({ id, options: (fn.Properties!.Environment as { Variables?: Record<string, string> } | undefined)?.Variables?.NODE_OPTIONS }).toEqual({ id, options: '--enable-source-maps' });
+  });
+});
+
 describe('outputs', () => {
   it.each(REGIONS)('%s: per table its name, inbound and dead-letter queue URLs; the alarm topic; the dashboard URLs', (region) => {
     // Prepare
