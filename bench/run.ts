@@ -563,15 +563,16 @@ function pathUsage(calls: readonly CallCount[], inv: readonly Invocation[], item
   const targetInv = inv.filter((i) => i.region !== source);
   const sourceInv = inv.filter((i) => i.region === source && i.role === 'shipper');
   const app = calls.filter((c) => c.caller === APP_KEY);
+  const fnCalls = calls.filter((c) => c.caller === 'shipper' || c.caller === 'applier');
   return {
     appWriteUnits: per(sum(app.filter(isDynamoWrite), (c) => c.writeUnits)),
     appReadUnits: per(sum(app, (c) => c.readUnits)),
     sourceWriteUnits: per(sum(calls.filter((c) => c.caller === 'shipper' && isDynamoWrite(c)), (c) => c.writeUnits)),
     // regionsync's own reads (tombstone rows, merging strategies' items), by where they are made.
-    sourceReadUnits: per(sum(calls.filter((c) => (c.caller === 'shipper' || c.caller === 'applier') && c.region === source), (c) => c.readUnits)),
+    sourceReadUnits: per(sum(fnCalls.filter((c) => c.region === source), (c) => c.readUnits)),
     perTarget: {
       writeUnits: perT(sum(calls.filter((c) => c.caller === 'applier' && isDynamoWrite(c)), (c) => c.writeUnits)),
-      readUnits: perT(sum(calls.filter((c) => (c.caller === 'shipper' || c.caller === 'applier') && c.region !== source), (c) => c.readUnits)),
+      readUnits: perT(sum(fnCalls.filter((c) => c.region !== source), (c) => c.readUnits)),
       sqsBilledRequests: perT(sum(calls.filter((c) => c.service === 'sqs' && billedOps.includes(c.operation)), (c) => c.sqsBilledRequests)),
       lambdaInvocations: perT(targetInv.length),
       lambdaGbSeconds: perT(gbs(targetInv)),

@@ -45,7 +45,7 @@ export const TOMBSTONE_TABLE = {
 
 /** `<logical table>#<22-character hash of the key>`: fixed length, and a prefix per table for IAM. */
 export function tombstoneRowKey(logicalTable: string, key: AttributeMap): string {
-  return `${logicalTable}#${createHash('sha256').update(canonicalItem(key)).digest('base64url').slice(0, 22)}`;
+  return `${tombstoneRowPrefix(logicalTable)}${createHash('sha256').update(canonicalItem(key)).digest('base64url').slice(0, 22)}`;
 }
 
 /** The row prefix of one table's tombstones (IAM's `dynamodb:LeadingKeys`). */
@@ -74,6 +74,15 @@ export function tombstoneOfRow(row: AttributeMap | undefined, ttlAttribute: stri
   const { [META.tombstoneKey]: _k, [META.tombstoneWrittenAt]: _a, [META.sequence]: _s, ...rest } = row;
   if (ttlAttribute !== TOMBSTONE_TABLE.ttl) delete rest[TOMBSTONE_TABLE.ttl];
   return rest;
+}
+
+/**
+ * The tombstones (as they would stand in the table) of one table's rows among `rows`, a page of
+ * the region's tombstone table, which every last-writer-wins table of the app shares.
+ */
+export function tombstonesOfTable(rows: readonly AttributeMap[], logicalTable: string, ttlAttribute: string): AttributeMap[] {
+  const prefix = tombstoneRowPrefix(logicalTable);
+  return rows.filter((row) => row[META.tombstoneKey]?.S?.startsWith(prefix)).map((row) => tombstoneOfRow(row, ttlAttribute)!);
 }
 
 /** When the row's tombstone was written (epoch ms), or undefined for a row without it. */

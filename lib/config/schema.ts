@@ -7,7 +7,9 @@ import type { SelectionSpec } from '../../lambda/core/selection.ts';
 import { ALARM_KINDS, type AlarmKind } from '../../lambda/core/metrics.ts';
 import { z } from 'zod';
 
-export type KeyType = 'string' | 'number' | 'binary';
+const keyTypeSchema = z.enum(['string', 'number', 'binary']);
+export type KeyType = z.infer<typeof keyTypeSchema>;
+export const KEY_TYPES: readonly KeyType[] = keyTypeSchema.options;
 
 // The configuration a user writes, as zod schemas: strict objects (an unknown key, a typo such as
 // `replicat:`, fails at synth, naming its path and the nearest known setting; validate.ts), and
@@ -16,7 +18,7 @@ export type KeyType = 'string' | 'number' | 'binary';
 
 const keyAttributeSchema = z.strictObject({
   name: z.string(),
-  type: z.enum(['string', 'number', 'binary']),
+  type: keyTypeSchema,
 });
 export type KeyAttribute = z.input<typeof keyAttributeSchema>;
 
@@ -33,6 +35,7 @@ export type RegionConfig = z.input<typeof regionConfigSchema>;
 
 const crdtKindSchema = z.enum(['counter', 'set', 'max', 'min', 'list']);
 export type CrdtKindConfig = z.input<typeof crdtKindSchema>;
+export const CRDT_KINDS: readonly CrdtKindConfig[] = crdtKindSchema.options;
 
 const conflictResolutionSchema = z.discriminatedUnion('strategy', [
   z.strictObject({ strategy: z.literal('lww') }),

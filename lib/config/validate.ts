@@ -7,7 +7,7 @@ import { KNOWN_REGIONS } from './regions.ts';
 import { validateMonitoring } from './monitoring.ts';
 import { checkSelection } from '../../lambda/core/selection.ts';
 import { DEFAULT_MAX_CLOCK_OFFSET_SECONDS } from '../../lambda/core/clock-bound.ts';
-import { regionSyncConfigSchema, type RegionConfig, type RegionSyncConfig, type ResolvedConfig, type ResolvedTableConfig, type TableConfig } from './schema.ts';
+import { CRDT_KINDS, KEY_TYPES, regionSyncConfigSchema, type RegionConfig, type RegionSyncConfig, type ResolvedConfig, type ResolvedTableConfig, type TableConfig } from './schema.ts';
 import { unknownKeyProblems } from './unknown-keys.ts';
 
 /**
@@ -23,7 +23,6 @@ const QUEUE_NAME = /^[a-zA-Z0-9_-]{1,80}$/;
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 const APP_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,29}$/;
 const ACCOUNT = /^\d{12}$/;
-const KEY_TYPES = ['string', 'number', 'binary'];
 
 /**
  * Checks the whole configuration and fills in defaults. Collects every problem before throwing,
@@ -205,8 +204,6 @@ function partitionOf(region: string): string {
   if (region.startsWith('us-gov-')) return 'aws-us-gov';
   return 'aws';
 }
-
-const CRDT_KINDS = ['counter', 'set', 'max', 'min', 'list'];
 
 /** Checks `conflictResolution`; a custom resolver's module must exist and export the function. */
 function validateResolution(

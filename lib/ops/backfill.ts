@@ -30,7 +30,7 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Change } from '../../lambda/core/change.ts';
 import { fromWire, toWire } from '../../lambda/core/codec.ts';
 import { META, tombstoneTableName } from '../../lambda/core/contract.ts';
-import { tombstoneOfRow } from '../../lambda/core/tombstones.ts';
+import { tombstonesOfTable } from '../../lambda/core/tombstones.ts';
 import { decodeVersion } from '../../lambda/core/version.ts';
 import { dynamodb } from '../cli/aws.ts';
 import type { Item } from './compare.ts';
@@ -239,7 +239,6 @@ export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
   // the target needs them too, or an older change still on its way could bring a deleted item back.
   // The tombstone table is shared by the app's tables: one scan, the other tables' rows skipped.
   if (table.strategy.strategy === 'lww' && !o.signal?.aborted && s.cursors.every((c) => c === 'done') && s.tombstoneCursor !== 'done') {
-    const prefix = `${table.name}#`;
     await parallelScan({
       client,
       tableName: tombstoneTableName(o.ops.appName),
@@ -250,8 +249,7 @@ export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
       ...(o.signal ? { signal: o.signal } : {}),
       startKeys: [s.tombstoneCursor ? fromWire(s.tombstoneCursor) : undefined],
       onPage: async (_segment, rows, next) => {
-        const mine = rows.filter((row) => row[META.tombstoneKey]?.S?.startsWith(prefix));
-        await sendPage(mine.map((row) => fromWire(tombstoneOfRow(toWire(row), table.ttlAttribute)!)));
+        await sendPage(tombstonesOfTable(rows.map(toWire), table.name, table.ttlAttribute).map(fromWire));
         s.tombstoneCursor = next ? toWire(next) : 'done';
         await saver.save(s);
         progress?.add(0, `${s.counts.sent + s.counts.touched} sent`);

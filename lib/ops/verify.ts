@@ -8,7 +8,7 @@
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { fromWire, toWire, canonicalItem } from '../../lambda/core/codec.ts';
 import { META, tombstoneTableName } from '../../lambda/core/contract.ts';
-import { tombstoneOfRow, tombstoneRowKey } from '../../lambda/core/tombstones.ts';
+import { tombstoneOfRow, tombstoneRowKey, tombstonesOfTable } from '../../lambda/core/tombstones.ts';
 import { dynamodb } from '../cli/aws.ts';
 import { replicaView, type Item } from './compare.ts';
 import { bucketOf, DEFAULT_BUCKETS, differingBuckets, differingKeys, isExpiredTombstone, keyString, leafOf, RegionDigest, type Leaf } from './digest.ts';
@@ -215,7 +215,6 @@ async function scanTombstoneLeaves(
   const leaves = new Map<string, Leaf>();
   if (table.strategy.strategy !== 'lww') return leaves;
   const keyAttrs = keyAttributesOf(table);
-  const prefix = `${table.name}#`;
   await parallelScan({
     client,
     tableName: tombstoneTableName(ops.appName),
@@ -224,10 +223,8 @@ async function scanTombstoneLeaves(
     capacity,
     consistent,
     onPage: (_segment, rows) => {
-      for (const row of rows) {
-        if (!row[META.tombstoneKey]?.S?.startsWith(prefix)) continue;
-        const tombstone = fromWire(tombstoneOfRow(toWire(row), table.ttlAttribute)!);
-        const leaf = leafOf(tombstone, keyAttrs, table.ttlAttribute, nowSeconds, view);
+      for (const tombstone of tombstonesOfTable(rows.map(toWire), table.name, table.ttlAttribute)) {
+        const leaf = leafOf(fromWire(tombstone), keyAttrs, table.ttlAttribute, nowSeconds, view);
         if (leaf) leaves.set(leaf.key, leaf);
       }
     },
