@@ -2,6 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // The CDK's built-in template linter runs at every synth (~3 s each); one test runs it on purpose
+    // (test/infra/cfn-validate.test.ts) and holds every template at 0 errors.
+    env: { CDK_VALIDATION: 'false' },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 } },
       // Synthesizing bundles every Lambda with esbuild: slower than unit tests.

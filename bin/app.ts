@@ -8,7 +8,9 @@ const app = new App();
 try {
   // `-c regionsync:bootstrapVersionRule=false` (set by `regionsync up` for emulators).
   const bootstrapVersionRule = String(app.node.tryGetContext('regionsync:bootstrapVersionRule') ?? 'true') !== 'false';
-  buildApp(app, await loadConfig(), { bootstrapVersionRule });
+  // `-c regionsync:emulator=true` (set by deploys to an endpoint): see BuildAppOptions.emulator.
+  const emulator = String(app.node.tryGetContext('regionsync:emulator') ?? 'false') === 'true';
+  buildApp(app, await loadConfig(), { bootstrapVersionRule, emulator });
 } catch (e) {
   if (e instanceof ConfigError) {
     console.error(e.message);

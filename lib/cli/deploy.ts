@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
  * `cdk deploy --all`) to an endpoint: moto, LocalStack, or AWS when no endpoint is given.
  */
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
@@ -32,18 +33,28 @@ export async function deploy(opts: DeployOptions): Promise<{ account: string; se
   for (const region of opts.regions) {
     if (!(await stackExists(opts, region, 'CDKToolkit'))) missing.push(region);
   }
-  const env = childEnv(opts, { CDK_DEFAULT_ACCOUNT: account, CDK_DEFAULT_REGION: opts.regions[0]!, REGIONSYNC_CONFIG: opts.configFile, AWS_REGION: opts.regions[0]! });
+  const env = childEnv(opts, {
+    CDK_DEFAULT_ACCOUNT: account,
+    CDK_DEFAULT_REGION: opts.regions[0]!,
+    REGIONSYNC_CONFIG: opts.configFile,
+    AWS_REGION: opts.regions[0]!,
+    // The CDK's built-in template linter (cfn-lint's rules, ~3 s a synth) runs on deploys to AWS;
+    // the templates it would check on an emulator are the same, and a test holds them at 0 errors
+    // (test/infra/cfn-validate.test.ts), so local deploys skip it.
+    ...(opts.endpoint ? { CDK_VALIDATION: process.env.CDK_VALIDATION ?? 'false' } : {}),
+  });
   if (missing.length > 0) {
     log(`bootstrapping ${missing.join(', ')} (account ${account})`);
-    // bootstrap synthesizes the app too: into the same directory, so it never locks another deploy's.
-    await runCdk(['bootstrap', ...missing.map((r) => `aws://${account}/${r}`), '--output', outputDir], env, opts.verbose);
+    // Run outside the project, so bootstrap does not synthesize the whole app (20 s) only to learn
+    // environments that are named here anyway; the app sets no bootstrap qualifier of its own.
+    await runCdk(['bootstrap', ...missing.map((r) => `aws://${account}/${r}`)], env, opts.verbose, tmpdir());
   }
   log(`deploying ${opts.regions.length} region stacks to ${opts.endpoint ?? 'AWS'}`);
   const args = ['deploy', '--all', '--require-approval', 'never', '--concurrency', String(opts.regions.length), '--output', outputDir];
   if (opts.endpoint) {
     // moto cannot delete an empty change set nor update a stack with the SSM bootstrap-version
     // parameter; direct stack updates without that parameter work on moto and LocalStack alike.
-    args.push('--method=direct', '-c', 'regionsync:bootstrapVersionRule=false');
+    args.push('--method=direct', '-c', 'regionsync:bootstrapVersionRule=false', '-c', 'regionsync:emulator=true');
   }
   await runCdk(args, env, opts.verbose);
   const seconds = (Date.now() - started) / 1000;
@@ -61,9 +72,9 @@ async function stackExists(t: Target, region: string, name: string): Promise<boo
   }
 }
 
-function runCdk(args: string[], env: NodeJS.ProcessEnv, verbose = false): Promise<void> {
+function runCdk(args: string[], env: NodeJS.ProcessEnv, verbose = false, cwd = PROJECT_ROOT): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CDK_BIN, ...args], { cwd: PROJECT_ROOT, env, stdio: verbose ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CDK_BIN, ...args], { cwd, env, stdio: verbose ? 'inherit' : ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));

@@ -195,6 +195,16 @@ export const regionSyncConfigSchema = z.strictObject({
    * @default 5
    */
   maxClockOffsetSeconds: z.number().optional(),
+  /**
+   * How each region's resources are split into CloudFormation stacks. `single`: one stack per
+   * region (about 25 resources per table in 2 regions, 39 in 5: up to about 12 tables in 5 regions fit in CloudFormation's 500).
+   * `per-table`: each table, with its functions, queues and alarms, in a nested stack of its own,
+   * so a region holds any number of tables. Choose before the first deploy: switching later moves
+   * every table to another stack (docs/stacks.md). A synth that would break the limit fails and
+   * names this key.
+   * @default 'single'
+   */
+  stackLayout: z.enum(['single', 'per-table']).optional(),
 });
 export type RegionSyncConfig = z.input<typeof regionSyncConfigSchema>;
 
@@ -230,7 +240,11 @@ export interface ResolvedConfig {
   readonly tables: readonly ResolvedTableConfig[];
   /** Filled in by validateConfig; read it through `monitoringOf(config)` (lib/config/monitoring.ts). */
   readonly monitoring?: ResolvedMonitoring;
+  /** @default 'single' */
+  readonly stackLayout?: StackLayout;
 }
+
+export type StackLayout = 'single' | 'per-table';
 
 /** Typed identity so a config file gets completion and type checks: `export default defineConfig({...})`. */
 export function defineConfig(config: RegionSyncConfig): RegionSyncConfig {

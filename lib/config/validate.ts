@@ -78,8 +78,10 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
     });
   }
   const monitoring = validateMonitoring(input, regionNames, bad);
+  const stackLayout = input.stackLayout ?? 'single';
+  if (stackLayout !== 'single' && stackLayout !== 'per-table') bad('stackLayout', input.stackLayout, "must be 'single' or 'per-table'");
   if (problems.length > 0) throw new ConfigError(problems);
-  return { appName, regions, tables, monitoring };
+  return { appName, regions, tables, monitoring, stackLayout };
 }
 
 function validateTable(

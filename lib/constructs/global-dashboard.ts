@@ -11,10 +11,17 @@ import type { ResolvedConfig } from '../config/schema.ts';
 import { monitoringOf, tableMonitoring } from '../config/monitoring.ts';
 import { alarmPlan } from './replication-alarms.ts';
 import { alarmStatusWidgets } from './region-dashboard.ts';
+import { fleetWidgets } from './fleet-widgets.ts';
 import { alarmArn, pairMetric, queueMetric, tableSearch } from './monitoring-metrics.ts';
 
 export interface GlobalDashboardProps {
   readonly config: ResolvedConfig;
+  /**
+   * Every region's widgets over all its tables (fleet-widgets.ts) and no alarm list (each region's
+   * dashboard lists its own), instead of a section per table: for apps with many tables.
+   * @default false
+   */
+  readonly fleet?: boolean;
 }
 
 export function globalDashboardName(appName: string): string {
@@ -31,6 +38,14 @@ export class GlobalDashboard extends Construct {
     const { config } = props;
     const app = config.appName;
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: globalDashboardName(app) });
+    if (props.fleet) {
+      for (const r of config.regions) {
+        const here = config.tables.filter((t) => t.regions.includes(r.region));
+        if (here.length > 0) this.dashboard.addWidgets(...fleetWidgets(app, r.region, here.map((t) => tableMonitoring(config, t.name))));
+      }
+      this.alarmArns = [];
+      return;
+    }
     for (const table of config.tables) {
       const t = tableMonitoring(config, table.name);
       const pairs = table.regions.flatMap((target) => table.regions.filter((s) => s !== target).map((source) => ({ table: table.name, source, target })));

@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import type { ResolvedTableConfig, ResolvedTableMonitoring } from '../config/schema.ts';
 import { functionMetric, pairMetric, parkedDepth, queueMetric, sourceSearch, tableSearch } from './monitoring-metrics.ts';
 import type { ReplicatedTable } from './replicated-table.ts';
+import { fleetWidgets } from './fleet-widgets.ts';
 
 export interface DashboardTable {
   readonly config: ResolvedTableConfig;
@@ -23,6 +24,12 @@ export interface RegionDashboardProps {
   readonly tables: readonly DashboardTable[];
   /** Alarms shown in the alarm status widget (none: no widget). */
   readonly alarms?: readonly cloudwatch.IAlarm[];
+  /**
+   * One set of widgets over every table (SEARCH expressions, fleet-widgets.ts) instead of a
+   * section per table: for apps with many tables.
+   * @default false
+   */
+  readonly fleet?: boolean;
 }
 
 export function regionDashboardName(appName: string, region: string): string {
@@ -41,7 +48,8 @@ export class RegionDashboard extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: regionDashboardName(appName, region),
     });
-    for (const t of props.tables) this.dashboard.addWidgets(...tableWidgets(appName, region, t));
+    if (props.fleet) this.dashboard.addWidgets(...fleetWidgets(appName, region, props.tables.map((t) => t.thresholds)));
+    else for (const t of props.tables) this.dashboard.addWidgets(...tableWidgets(appName, region, t));
     alarmStatusWidgets(`Alarms in ${region}`, props.alarms ?? []).forEach((w) => this.dashboard.addWidgets(w));
   }
 }

@@ -9,6 +9,7 @@ import { Construct } from 'constructs';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { monitoringOf, tableMonitoring } from '../config/monitoring.ts';
 import { AlarmTopic } from './alarm-topic.ts';
+import { usesFleetDashboards } from './fleet-widgets.ts';
 import { GlobalDashboard } from './global-dashboard.ts';
 import { alarmArn } from './monitoring-metrics.ts';
 import { RegionDashboard } from './region-dashboard.ts';
@@ -21,6 +22,11 @@ export interface RegionMonitoringProps {
   readonly region: string;
   /** The stack's replicated tables, by table name. */
   readonly tables: ReadonlyMap<string, ReplicatedTable>;
+  /**
+   * Where a table's alarms go: beside the table when it has a nested stack of its own.
+   * @default this construct
+   */
+  readonly alarmScope?: (tableName: string) => Construct;
 }
 
 export class RegionMonitoring extends Construct {
@@ -42,13 +48,15 @@ export class RegionMonitoring extends Construct {
     const fencing = tables.some((t) => t.thresholds.fenceOn.length > 0);
     if (fencing) this.fence = new WriteFence(this, 'WriteFence', { appName: config.appName, alarmFunction: stack.alarms });
 
+    // Many tables: dashboards over all tables at once (fleet-widgets.ts).
+    const fleet = usesFleetDashboards(config);
     const alarms = new Map<string, ReplicationAlarms>();
     if (stack.alarms) {
       this.topic = new AlarmTopic(this, 'AlarmTopic', { appName: config.appName, emails: monitoring.alarmEmails, httpsEndpoints: monitoring.alarmHttpsEndpoints });
       for (const t of tables) {
         alarms.set(
           t.config.name,
-          new ReplicationAlarms(this, `${t.config.name}Alarms`, {
+          new ReplicationAlarms(props.alarmScope?.(t.config.name) ?? this, `${t.config.name}Alarms`, {
             appName: config.appName,
             table: t.config,
             region,
@@ -69,8 +77,9 @@ export class RegionMonitoring extends Construct {
         tables,
         // By name, not by the alarm resources (see alarmArn).
         alarms: [...alarms.values()].flatMap((a) => a.alarms).map((x, i) => cloudwatch.Alarm.fromAlarmArn(this, `DashboardAlarm${i}`, alarmArn(region, account, x.name))),
+        fleet,
       });
-      if (region === monitoring.globalDashboardRegion) this.globalDashboard = new GlobalDashboard(this, 'GlobalDashboard', { config });
+      if (region === monitoring.globalDashboardRegion) this.globalDashboard = new GlobalDashboard(this, 'GlobalDashboard', { config, fleet });
     }
   }
 }

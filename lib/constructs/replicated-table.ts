@@ -6,7 +6,6 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -26,6 +25,7 @@ import { physicalTableName, type KeyType, type RegionConfig, type ResolvedTableC
 import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
 import { localOnlyAttributes } from '../../lambda/core/selection.ts';
 import type { TombstoneTable } from './tombstone-table.ts';
+import { BUNDLE_HANDLER, handlerCode } from './handler-code.ts';
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -110,8 +110,8 @@ export interface ReplicatedTableProps {
  */
 export class ReplicatedTable extends Construct {
   public readonly table: dynamodb.Table;
-  public readonly shipper: NodejsFunction;
-  public readonly applier: NodejsFunction;
+  public readonly shipper: lambda.Function;
+  public readonly applier: lambda.Function;
   public readonly inboundQueue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
   /** Changes an unreachable target region could not take, kept 14 days until the shipper drains them. */
@@ -351,40 +351,28 @@ export class ReplicatedTable extends Construct {
     return file;
   }
 
-  private makeFunction(id: string, dir: string, memorySize: number, timeout: Duration, settings: FunctionSettings, roleName?: string): NodejsFunction {
+  private makeFunction(id: string, dir: string, memorySize: number, timeout: Duration, settings: FunctionSettings, roleName?: string): lambda.Function {
     const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     // Our own role instead of AWSLambdaBasicExecutionRole, which allows writing every log group.
     const role = new iam.Role(this, `${id}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), ...(roleName ? { roleName } : {}) });
     logGroup.grantWrite(role);
-    return new NodejsFunction(this, id, {
+    return new lambda.Function(this, id, {
       role,
-      entry: this.entryFor(dir),
-      handler: 'handler',
+      // Bundled once for every table that shares the entry (handler-code.ts); settings come from the environment.
+      code: handlerCode(this.entryFor(dir)),
+      handler: BUNDLE_HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       // arm64: about 20% cheaper per GB-second than x86 for the same work.
       architecture: lambda.Architecture.ARM_64,
       memorySize,
       timeout,
       logGroup,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       environment: {
         [ENV.settings]: JSON.stringify(settings),
         [ENV.metricsNamespace]: METRICS.namespace,
         [ENV.serviceName]: `regionsync-${dir}`,
         // The bundle is minified and ships its source map: stack traces in the logs name our files and lines.
         NODE_OPTIONS: '--enable-source-maps',
-      },
-      bundling: {
-        // Bundled locally by the esbuild devDependency, never in Docker. The AWS SDK is bundled
-        // too, so the code runs with the SDK version it was tested with (and runs locally).
-        forceDockerBundling: false,
-        format: OutputFormat.CJS,
-        // node20: the same bundle also runs in the local runtime on this project's minimum Node.
-        target: 'node20',
-        minify: true,
-        sourceMap: true,
-        externalModules: [],
       },
     });
   }

@@ -9,7 +9,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { BUNDLE_HANDLER, handlerCode } from './handler-code.ts';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FENCE_KEY, fenceTableName } from '../../lambda/core/fence.ts';
@@ -25,7 +25,7 @@ export interface WriteFenceProps {
 
 export class WriteFence extends Construct {
   public readonly table: dynamodb.Table;
-  public readonly function?: NodejsFunction;
+  public readonly function?: lambda.Function;
   /** Add to an alarm's ALARM and OK actions to fence its table while it fires. */
   public readonly action?: cloudwatch.IAlarmAction;
 
@@ -46,20 +46,16 @@ export class WriteFence extends Construct {
     const role = new iam.Role(this, 'FunctionRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
     const settings: FenceSettings = { appName: props.appName, fenceTable: fenceTableName(props.appName) };
-    this.function = new NodejsFunction(this, 'Function', {
+    this.function = new lambda.Function(this, 'Function', {
       role,
-      entry: path.join(PROJECT_ROOT, 'lambda', 'fence', 'handler.ts'),
-      handler: 'handler',
+      code: handlerCode(path.join(PROJECT_ROOT, 'lambda', 'fence', 'handler.ts')),
+      handler: BUNDLE_HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: Duration.seconds(30),
       logGroup,
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
       environment: { [FENCE_SETTINGS_ENV]: JSON.stringify(settings), POWERTOOLS_SERVICE_NAME: 'regionsync-fence', NODE_OPTIONS: '--enable-source-maps' },
-      // As the shipper and applier: bundled locally, SDK included, runs in the local runtime too.
-      bundling: { forceDockerBundling: false, format: OutputFormat.CJS, target: 'node20', minify: true, sourceMap: true, externalModules: [] },
     });
     role.addToPolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.table.tableArn] }));
     // One permission for every alarm of this app in this region (not one per alarm: a function's

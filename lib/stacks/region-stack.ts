@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, NestedStack, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { ConflictLog } from '../constructs/conflict-log.ts';
@@ -10,7 +10,16 @@ export interface RegionStackProps extends StackProps {
   readonly config: ResolvedConfig;
   /** The region this stack deploys to (also its `env.region`). */
   readonly region: string;
+  /**
+   * Fail the synth when a template would hold more resources than CloudFormation accepts. Off only
+   * for emulators, which enforce no such limit.
+   * @default true
+   */
+  readonly enforceResourceLimit?: boolean;
 }
+
+/** CloudFormation's limit of resources per template (nested stacks each count one in their parent). */
+export const MAX_RESOURCES_PER_STACK = 500;
 
 /** Everything regionsync runs in one region: a ReplicatedTable per table that lives there. */
 export class RegionStack extends Stack {
@@ -20,6 +29,8 @@ export class RegionStack extends Stack {
   public readonly tombstones?: TombstoneTable;
   /** Alarms, alarm topic, dashboards and write fence (see RegionMonitoring). */
   public readonly monitoring: RegionMonitoring;
+  /** `stackLayout: 'per-table'`: each table's nested stack, by table name. */
+  public readonly tableStacks: ReadonlyMap<string, NestedStack>;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
@@ -29,11 +40,16 @@ export class RegionStack extends Stack {
     this.conflictLog = here.some((t) => t.conflictLogRetentionSeconds) ? new ConflictLog(this, 'rs:ConflictLog', { appName: props.config.appName }) : undefined;
     // One tombstone table per region, shared by its last-writer-wins tables.
     this.tombstones = here.some((t) => t.strategy.strategy === 'lww') ? new TombstoneTable(this, 'rs:Tombstones', { appName: props.config.appName }) : undefined;
+    const tableStacks = new Map<string, NestedStack>();
     for (const table of here) {
+      // per-table: the table and everything that serves it in a nested stack named after it ("rs:"
+      // cannot start a table name), so tables never move between stacks as tables come and go.
+      const scope = props.config.stackLayout === 'per-table' ? new NestedStack(this, `rs:Stack:${table.name}`, { description: `regionsync: table ${table.name} in ${props.region}` }) : this;
+      if (scope !== this) tableStacks.set(table.name, scope as NestedStack);
       // Construct IDs are the table names: stable across deploys, so resources are never replaced by a re-ordering.
       tables.set(
         table.name,
-        new ReplicatedTable(this, table.name, {
+        new ReplicatedTable(scope, table.name, {
           appName: props.config.appName,
           table,
           region: props.region,
@@ -44,10 +60,32 @@ export class RegionStack extends Stack {
       );
     }
     this.tables = tables;
+    this.tableStacks = tableStacks;
     // "rs:" cannot start a table name, so this ID never collides with a table's.
-    this.monitoring = new RegionMonitoring(this, 'rs:Monitoring', { config: props.config, region: props.region, tables });
+    this.monitoring = new RegionMonitoring(this, 'rs:Monitoring', {
+      config: props.config,
+      region: props.region,
+      tables,
+      ...(tableStacks.size > 0 ? { alarmScope: (name: string) => tableStacks.get(name)! } : {}),
+    });
     Tags.of(this).add('regionsync:app', props.config.appName);
     this.addOutputs(props.region);
+    if (props.enforceResourceLimit ?? true) this.node.addValidation({ validate: () => this.resourceLimitProblems(props.config.stackLayout ?? 'single') });
+  }
+
+  /** A template over CloudFormation's resource limit fails at deploy, after minutes: fail the synth instead. */
+  private resourceLimitProblems(layout: string): string[] {
+    const counts = new Map<Stack, number>();
+    for (const c of this.node.findAll()) {
+      if (c instanceof CfnResource) counts.set(Stack.of(c), (counts.get(Stack.of(c)) ?? 0) + 1);
+    }
+    return [...counts]
+      .filter(([, n]) => n > MAX_RESOURCES_PER_STACK)
+      .map(
+        ([stack, n]) =>
+          `stackLayout: stack ${stack.node.path} would hold ${n} resources; CloudFormation allows ${MAX_RESOURCES_PER_STACK} per stack` +
+          (layout === 'single' ? ". Set stackLayout: 'per-table' in the config (each table in a nested stack of its own; see docs/stacks.md before switching a deployed app)." : '.'),
+      );
   }
 
   /** What an operator (and `cdk deploy --outputs-file`) reads off a deployed region. */

@@ -28,7 +28,7 @@ const PLACEMENTS = (Object.keys(EXPECTED) as (keyof typeof EXPECTED)[]).flatMap(
 let synth: Map<string, SynthesizedRegion>;
 
 beforeAll(() => {
-  synth = synthesizeFixture(CONFIG, { bundle: false });
+  synth = synthesizeFixture(CONFIG);
 });
 
 const alarmsOf = (region: string) =>

@@ -42,7 +42,7 @@ describe('every region in its own account (the fixture)', () => {
   let synth: Map<string, SynthesizedRegion>;
 
   beforeAll(() => {
-    synth = synthesizeFixture(undefined, { bundle: false });
+    synth = synthesizeFixture();
   });
 
   it.each(PLACEMENTS)('$table in $region: the inbound queue lets the shipper accounts of the other regions send, and no one else', ({ region, table }) => {
@@ -71,7 +71,7 @@ describe('a region without an account uses the default account, also as a target
   let synth: Map<string, SynthesizedRegion>;
 
   beforeAll(() => {
-    synth = synthesizeFixture(config, { bundle: false, defaultAccount: DEFAULT_ACCOUNT });
+    synth = synthesizeFixture(config, { defaultAccount: DEFAULT_ACCOUNT });
   });
 
   it('eu-west-1 deploys to the default account', () => {

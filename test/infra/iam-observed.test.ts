@@ -97,7 +97,7 @@ let synth: Map<string, SynthesizedRegion>;
 const observedByTable = new Map<string, Set<string>>();
 
 beforeAll(async () => {
-  synth = synthesizeFixture(CONFIG, { bundle: false });
+  synth = synthesizeFixture(CONFIG);
   for (const s of SCENARIOS) observedByTable.set(s.table, await observedCalls(s));
 }, 120_000);
 

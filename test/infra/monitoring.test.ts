@@ -47,7 +47,7 @@ const PLACEMENTS = (Object.keys(TABLE_REGIONS) as (keyof typeof THRESHOLDS)[]).f
 let synth: Map<string, SynthesizedRegion>;
 
 beforeAll(() => {
-  synth = synthesizeFixture(CONFIG, { bundle: false });
+  synth = synthesizeFixture(CONFIG);
 });
 
 type Resource = { Type: string; Properties?: Record<string, any> };
@@ -186,7 +186,7 @@ describe('alarms', () => {
     // Act
     const errors = [59, 86_401, Number.NaN].map((v) => {
       try {
-        synthesizeFixture(bad(v), { bundle: false });
+        synthesizeFixture(bad(v));
         return undefined;
       } catch (e) {
         return (e as Error).message;
@@ -456,7 +456,7 @@ describe('switches', () => {
     const config: RegionSyncConfig = { ...CONFIG, monitoring: { ...CONFIG.monitoring, alarms: false, stacks: { 'us-east-1': { alarms: true }, 'eu-west-1': { dashboards: false } } } };
 
     // Act
-    const s = synthesizeFixture(config, { bundle: false });
+    const s = synthesizeFixture(config);
     const count = (region: string, type: string) => ofType(regionOf(s, region).template, type).length;
 
     // Assess

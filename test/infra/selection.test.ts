@@ -20,7 +20,7 @@ const CONFIG: RegionSyncConfig = {
 
 let synth: Map<string, SynthesizedRegion>;
 beforeAll(() => {
-  synth = synthesizeFixture(CONFIG, { bundle: false });
+  synth = synthesizeFixture(CONFIG);
 });
 
 describe.each([US, EU])('renamed table and selection in %s', (region) => {

@@ -25,7 +25,7 @@ const CONFIG: RegionSyncConfig = {
 let synth: Map<string, SynthesizedRegion>;
 beforeAll(() => {
   // Real bundling: the custom table's functions must bundle the user's resolver.
-  synth = synthesizeFixture(CONFIG, { bundle: true });
+  synth = synthesizeFixture(CONFIG);
 });
 
 describe('strategy settings', () => {

@@ -2,8 +2,7 @@
  * Shared fixture for the infrastructure tests (test/infra): one regionsync config, synthesized
  * into one CloudFormation template per region, and helpers to read those templates.
  *
- * Synthesis bundles every Lambda with esbuild (a few seconds): call `synthesizeFixture` once per
- * test file, in `beforeAll`.
+ * Synthesis takes about a second: call `synthesizeFixture` once per test file, in `beforeAll`.
  */
 import { App, Stack, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -58,16 +57,13 @@ export interface SynthesizedRegion {
   readonly template: Template;
 }
 
-export interface SynthesizeOptions extends BuildAppOptions {
-  /** Skip esbuild bundling (placeholder code assets); the templates are otherwise identical. @default true */
-  readonly bundle?: boolean;
-}
+/** Bundling is cheap (each handler is bundled once and cached: lib/constructs/handler-code.ts), so every synth bundles. */
+export type SynthesizeOptions = BuildAppOptions;
 
 /** Builds the app for `config` and synthesizes every region stack, keyed by region. */
 export function synthesizeFixture(config: RegionSyncConfig = FIXTURE_CONFIG, options: SynthesizeOptions = {}): Map<string, SynthesizedRegion> {
-  const { bundle = true, ...appOptions } = options;
-  const app = new App(bundle ? {} : { context: { 'aws:cdk:bundling-stacks': [] } });
-  const stacks = buildApp(app, config, appOptions);
+  const app = new App();
+  const stacks = buildApp(app, config, options);
   const out = new Map<string, SynthesizedRegion>();
   for (const stack of stacks) {
     const region = stack.region;

@@ -245,7 +245,7 @@ describe('buildApp', () => {
 
   it('adds one stack per region that holds a table, for a valid config', () => {
     // Prepare
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = new App();
 
     // Act
     const stacks = buildApp(app, baseConfig(), { defaultAccount: '999999999999' });
