@@ -100,7 +100,7 @@ export class Applier {
           await this.deadLetter(encodeMessage([change]), `change ${i}: rejected by DynamoDB: ${(e as Error).message}`, record.messageId);
           return 'dead-lettered';
         }
-        this.deps.logger.warn('change failed to apply', { key: keyToString(change.key), version: change.version, error: e as Error });
+        this.deps.logger.warn('change failed to apply', { messageId: record.messageId, key: keyToString(change.key), version: change.version, error: e as Error });
         return e as Error;
       }
     });
@@ -118,7 +118,7 @@ export class Applier {
    */
   private async holdBack(change: Change, admission: Exclude<Admission, { kind: 'apply' }>, i: number, messageId: string): Promise<'dead-lettered' | Error> {
     this.deps.pairMetrics?.aheadOfClock({ table: this.settings.logicalTable, source: change.origin, target: this.settings.region });
-    this.deps.logger.warn('change ahead of this region\'s clock beyond the bound; not applied now', { key: keyToString(change.key), version: change.version, aheadMs: admission.aheadMs, outcome: admission.kind });
+    this.deps.logger.warn('change ahead of this region\'s clock beyond the bound; not applied now', { messageId, key: keyToString(change.key), version: change.version, aheadMs: admission.aheadMs, outcome: admission.kind });
     if (admission.kind === 'wait') return new ClockOffsetError(admission.reason, admission.aheadMs, clockBoundOf(this.settings).maxOffsetMs, { version: change.version });
     await this.deadLetter(encodeMessage([change]), `change ${i}: ${admission.reason}`, messageId);
     return 'dead-lettered';

@@ -6,9 +6,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { METRICS } from '../core/contract.ts';
 import { PairMetrics } from '../core/metrics.ts';
+import { publishMetrics } from '../shared/publish-metrics.ts';
 import { readSettings } from '../core/settings.ts';
 import { Applier } from './applier.ts';
 import type { Resolver } from '../core/resolver.ts';
@@ -18,23 +19,26 @@ export interface ApplierHandlerOptions {
   readonly resolver?: Resolver;
 }
 
-export function createApplierHandler(options: ApplierHandlerOptions = {}): (event: SQSEvent) => Promise<SQSBatchResponse> {
+export function createApplierHandler(options: ApplierHandlerOptions = {}): (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse> {
   const settings = readSettings();
   const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.targetRegion]: settings.region } });
+  const logger = new Logger();
   const applier = new Applier(settings, {
     ...(options.resolver ? { resolver: options.resolver } : {}),
     dynamodb: new DynamoDBClient({ region: settings.region }),
     sqs: new SQSClient({ region: settings.region, useQueueUrlAsEndpoint: false }),
-    logger: new Logger(),
+    logger,
     metrics,
     pairMetrics: new PairMetrics(),
   });
 
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+  return async (event: SQSEvent, context?: Context): Promise<SQSBatchResponse> => {
+    // Every log line of this invocation carries the request id, function and cold start.
+    if (context) logger.addContext(context);
     try {
       return await applier.handle(event);
     } finally {
-      metrics.publishStoredMetrics();
+      publishMetrics(metrics);
     }
   };
 }

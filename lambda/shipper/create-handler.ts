@@ -6,9 +6,10 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
+import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { METRICS } from '../core/contract.ts';
 import { PairMetrics } from '../core/metrics.ts';
+import { publishMetrics } from '../shared/publish-metrics.ts';
 import { readSettings } from '../core/settings.ts';
 import { Shipper } from './shipper.ts';
 import { BacklogDrainer, isSqsEvent } from './drain.ts';
@@ -19,7 +20,7 @@ export interface ShipperHandlerOptions {
   readonly resolver?: Resolver;
 }
 
-export function createShipperHandler(options: ShipperHandlerOptions = {}): (event: DynamoDBStreamEvent | SQSEvent) => Promise<DynamoDBBatchResponse> {
+export function createShipperHandler(options: ShipperHandlerOptions = {}): (event: DynamoDBStreamEvent | SQSEvent, context?: Context) => Promise<DynamoDBBatchResponse> {
   const settings = readSettings();
   const logger = new Logger();
   const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.sourceRegion]: settings.region } });
@@ -48,12 +49,14 @@ export function createShipperHandler(options: ShipperHandlerOptions = {}): (even
   // The same function drains this region's backlog queue (its second event source, see drain.ts).
   const drainer = new BacklogDrainer(settings, { sqsFor, logger, metrics });
 
-  return async (event: DynamoDBStreamEvent | SQSEvent): Promise<DynamoDBBatchResponse> => {
+  return async (event: DynamoDBStreamEvent | SQSEvent, context?: Context): Promise<DynamoDBBatchResponse> => {
+    // Every log line of this invocation carries the request id, function and cold start.
+    if (context) logger.addContext(context);
     try {
       if (isSqsEvent(event)) return await drainer.handle(event);
       return await shipper.handle(event);
     } finally {
-      metrics.publishStoredMetrics();
+      publishMetrics(metrics);
       pairMetrics.publish();
     }
   };

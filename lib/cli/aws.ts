@@ -6,19 +6,53 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { RegionCredentials, ResolvedConfig } from '../config/schema.ts';
 
 export interface Target {
   /** Emulator endpoint (`http://localhost:4566`); undefined for real AWS. */
   readonly endpoint?: string;
+  /**
+   * Per region, how to reach its account (the config's `regions[].credentials`).
+   * @default the default credential chain in every region
+   */
+  readonly regionCredentials?: Readonly<Record<string, RegionCredentials>>;
 }
 
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
+/** The CLI's target for a config: the endpoint, and each region's credentials as the config names them. */
+export function targetOf(config: Pick<ResolvedConfig, 'regions'>, endpoint?: string): Target {
+  const regionCredentials = Object.fromEntries(config.regions.filter((r) => r.credentials).map((r) => [r.region, r.credentials!]));
+  return { ...(endpoint ? { endpoint } : {}), ...(Object.keys(regionCredentials).length > 0 ? { regionCredentials } : {}) };
+}
+
+/** One credentials provider per region and setting, so every client of a region shares one assumed-role session. */
+const providers = new Map<string, AwsCredentialIdentityProvider>();
+
+function credentialsFor(target: Target, region: string, c: RegionCredentials): AwsCredentialIdentityProvider {
+  const key = `${target.endpoint ?? ''}\0${region}\0${c.profile ?? ''}\0${c.roleArn ?? ''}`;
+  let provider = providers.get(key);
+  if (!provider) {
+    // Assuming a role on an emulator needs some credentials to call STS with.
+    const base = c.profile ? fromIni({ profile: c.profile }) : target.endpoint && !process.env.AWS_ACCESS_KEY_ID ? async () => EMULATOR_CREDENTIALS : undefined;
+    const assumed = c.roleArn
+      ? fromTemporaryCredentials({ params: { RoleArn: c.roleArn, RoleSessionName: 'regionsync-cli' }, clientConfig: { region, ...(target.endpoint ? { endpoint: target.endpoint } : {}) }, ...(base ? { masterCredentials: base } : {}) })
+      : base;
+    if (!assumed) throw new Error(`regions: ${region}: credentials name neither a profile nor a roleArn`);
+    provider = assumed;
+    providers.set(key, provider);
+  }
+  return provider;
+}
+
 export function clientConfig(target: Target, region: string) {
+  const own = target.regionCredentials?.[region];
   return {
     region,
     ...(target.endpoint ? { endpoint: target.endpoint } : {}),
-    ...(target.endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: EMULATOR_CREDENTIALS } : {}),
+    ...(own && (own.profile || own.roleArn) ? { credentials: credentialsFor(target, region, own) } : target.endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: EMULATOR_CREDENTIALS } : {}),
     // Emulators answer at once; fail fast instead of retrying for minutes against a dead port.
     maxAttempts: 3,
   };

@@ -10,7 +10,7 @@ import { CONFLICT_LOG } from '../../lambda/core/conflicts.ts';
 import { conflictTableName } from '../../lambda/core/contract.ts';
 import { loadConfig } from '../config/load.ts';
 import { validateConfig } from '../config/validate.ts';
-import { dynamodb, type Target } from './aws.ts';
+import { dynamodb, targetOf, type Target } from './aws.ts';
 
 export const CONFLICTS_USAGE = `  conflicts --table T [--region R] [--limit N] [--json] [--endpoint URL]
            list the conflicts resolved for a table, newest first: both sides and the result`;
@@ -85,7 +85,7 @@ export async function conflictsMain(argv: string[]): Promise<number> {
     return 2;
   }
   const regions = values.region ? [values.region] : table.regions;
-  const entries = await listConflicts({ endpoint: values.endpoint }, config.appName, table.name, regions, limit);
+  const entries = await listConflicts(targetOf(config, values.endpoint), config.appName, table.name, regions, limit);
   if (values.json) {
     console.log(JSON.stringify({ table: table.name, strategy: table.strategy.strategy, conflicts: entries }, null, 2));
     return 0;

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { validateConfig } from '../config/validate.ts';
 import { WriteFence } from '../client/fencing.ts';
-import { dynamodb } from './aws.ts';
+import { dynamodb, targetOf } from './aws.ts';
 
 export const FENCE_USAGE = `  fence  --region R --table T [on|off] [--reason TEXT] [--endpoint URL] [--config FILE] [--json]
          set or lift the manual write fence of a table in a region; without on/off, show its state`;
@@ -34,7 +34,7 @@ export async function fenceMain(args: string[], out: (s: string) => void = (s) =
   const table = config.tables.find((t) => t.name === values.table);
   if (!table) throw new Error(`--table: no table "${values.table}" in the config (tables: ${config.tables.map((t) => t.name).join(', ')})`);
   if (!table.regions.includes(values.region)) throw new Error(`--region: table "${table.name}" does not live in "${values.region}" (its regions: ${table.regions.join(', ')})`);
-  const client = dynamodb({ endpoint: values.endpoint }, values.region);
+  const client = dynamodb(targetOf(config, values.endpoint), values.region);
   try {
     const fence = new WriteFence({ appName: config.appName, clients: { [values.region]: client }, cacheMs: 0 });
     if (action) await fence.setManual(values.region, table.name, action === 'on', values.reason ?? `set by regionsync fence (${process.env.USER ?? 'operator'})`);

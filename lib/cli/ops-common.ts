@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { validateConfig } from '../config/validate.ts';
 import { configPath, loadConfig } from '../config/load.ts';
 import { opsTable, type OpsTable } from '../ops/ship.ts';
+import { targetOf } from './aws.ts';
 
 export const COMMON_OPTIONS = {
   endpoint: { type: 'string' },
@@ -28,7 +29,7 @@ export async function loadOpsTable(command: string, values: { config?: string; t
   const tableName = values.table ?? (config.tables.length === 1 ? config.tables[0]!.name : undefined);
   if (!tableName) throw new UsageError(`regionsync ${command}: --table is required (tables: ${config.tables.map((t) => t.name).join(', ')})`);
   try {
-    return opsTable(config, tableName, { ...(values.endpoint ? { endpoint: values.endpoint } : {}) });
+    return opsTable(config, tableName, targetOf(config, values.endpoint));
   } catch (e) {
     throw new UsageError(`regionsync ${command}: --table: ${(e as Error).message}`);
   }

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
+import { targetOf } from './aws.ts';
 import { validateConfig } from '../config/validate.ts';
 import { collectStatus, type StatusReport } from '../ops/status.ts';
 import { renderStatusText } from '../ops/status-render.ts';
@@ -36,7 +37,7 @@ export async function statusMain(args: string[], out: (s: string) => void = (s) 
   const config = validateConfig(await loadConfig(values.config));
   const color = !values['no-color'] && !values.json && process.stdout.isTTY === true && !process.env.NO_COLOR;
   const once = async (): Promise<StatusReport> => {
-    const report = await collectStatus({ config, endpoint: values.endpoint, windowMinutes });
+    const report = await collectStatus({ config, ...targetOf(config, values.endpoint), windowMinutes });
     if (values.json) out(`${JSON.stringify(report, null, values.watch ? undefined : 2)}\n`);
     else out(`${values.watch && color ? '\x1b[2J\x1b[H' : ''}${renderStatusText(report, { color })}\n`);
     return report;

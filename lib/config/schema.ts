@@ -30,8 +30,18 @@ const regionConfigSchema = z.strictObject({
    * @default the CDK's default account (CDK_DEFAULT_ACCOUNT), or environment-agnostic when unknown
    */
   account: z.string().optional(),
+  /**
+   * How the regionsync CLI (status, verify, repair, backfill, redrive, replay, conflicts, smoke)
+   * reaches this region's account when it is not the one of your default credentials: a named
+   * profile, a role to assume (with the profile's credentials, or the default ones), or both. The
+   * deployed functions never use it: they run with their own roles.
+   * @default the default credential chain (environment, ~/.aws, instance role)
+   */
+  credentials: z.strictObject({ profile: z.string().optional(), roleArn: z.string().optional() }).optional(),
 });
 export type RegionConfig = z.input<typeof regionConfigSchema>;
+/** How the CLI reaches one region's account (RegionConfig.credentials). */
+export type RegionCredentials = NonNullable<RegionConfig['credentials']>;
 
 const crdtKindSchema = z.enum(['counter', 'set', 'max', 'min', 'list']);
 export type CrdtKindConfig = z.input<typeof crdtKindSchema>;

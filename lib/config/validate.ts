@@ -22,6 +22,8 @@ const QUEUE_NAME = /^[a-zA-Z0-9_-]{1,80}$/;
 
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 const APP_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,29}$/;
+/** An IAM role ARN in any partition. */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/;
 const ACCOUNT = /^\d{12}$/;
 
 /**
@@ -50,6 +52,14 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
         return;
       }
       if (rc.account !== undefined && !ACCOUNT.test(rc.account)) bad(`${path}.account`, rc.account, 'must be a 12-digit AWS account id');
+      if (rc.credentials !== undefined) {
+        const c = rc.credentials;
+        if (typeof c !== 'object' || c === null || (c.profile === undefined && c.roleArn === undefined)) bad(`${path}.credentials`, c, 'must name a profile, a roleArn, or both');
+        else {
+          if (c.profile !== undefined && (typeof c.profile !== 'string' || c.profile.trim() === '')) bad(`${path}.credentials.profile`, c.profile, 'must be a profile name from your AWS config');
+          if (c.roleArn !== undefined && (typeof c.roleArn !== 'string' || !ROLE_ARN.test(c.roleArn))) bad(`${path}.credentials.roleArn`, c.roleArn, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
+        }
+      }
       if (regions.some((x) => x.region === rc.region)) bad(path, rc.region, 'region listed twice');
       else regions.push(rc);
     });

@@ -12,7 +12,7 @@ import { monitoringOf, tableMonitoring } from '../config/monitoring.ts';
 import { alarmPlan } from './replication-alarms.ts';
 import { alarmStatusWidgets } from './region-dashboard.ts';
 import { fleetWidgets } from './fleet-widgets.ts';
-import { alarmArn, pairMetric, queueMetric, tableSearch } from './monitoring-metrics.ts';
+import { accountOfConfig, alarmArn, pairMetric, queueMetric, tableSearch } from './monitoring-metrics.ts';
 
 export interface GlobalDashboardProps {
   readonly config: ResolvedConfig;
@@ -37,11 +37,13 @@ export class GlobalDashboard extends Construct {
     super(scope, id);
     const { config } = props;
     const app = config.appName;
+    // Regions in other accounts are read from their account (cross-account observability).
+    const accountOf = accountOfConfig(config.regions);
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: globalDashboardName(app) });
     if (props.fleet) {
       for (const r of config.regions) {
         const here = config.tables.filter((t) => t.regions.includes(r.region));
-        if (here.length > 0) this.dashboard.addWidgets(...fleetWidgets(app, r.region, here.map((t) => tableMonitoring(config, t.name))));
+        if (here.length > 0) this.dashboard.addWidgets(...fleetWidgets(app, r.region, here.map((t) => tableMonitoring(config, t.name)), r.account));
       }
       this.alarmArns = [];
       return;
@@ -55,14 +57,14 @@ export class GlobalDashboard extends Construct {
           new cloudwatch.GraphWidget({
             title: `${table.name}: p99 replication lag per pair (ms)`,
             width: 12,
-            left: pairs.map((p) => pairMetric(p, 'lag', 'p99', { label: `${p.source} → ${p.target}` })),
+            left: pairs.map((p) => pairMetric(p, 'lag', 'p99', { label: `${p.source} → ${p.target}`, accountOf })),
             leftAnnotations: [{ value: t.lagP99ThresholdMs, label: `p99 alarm (${t.lagP99ThresholdMs} ms)`, color: cloudwatch.Color.RED }],
             leftYAxis: { min: 0, showUnits: false },
           }),
           new cloudwatch.GraphWidget({
             title: `${table.name}: changes applied per pair per minute`,
             width: 12,
-            left: pairs.map((p) => pairMetric(p, 'applied', 'Sum', { label: `${p.source} → ${p.target}` })),
+            left: pairs.map((p) => pairMetric(p, 'applied', 'Sum', { label: `${p.source} → ${p.target}`, accountOf })),
             leftYAxis: { min: 0, showUnits: false },
           }),
         ),
@@ -70,20 +72,20 @@ export class GlobalDashboard extends Construct {
           new cloudwatch.GraphWidget({
             title: `${table.name}: conflicts per region`,
             width: 8,
-            left: table.regions.map((r) => tableSearch('conflicts', table.name, r, r)),
+            left: table.regions.map((r) => tableSearch('conflicts', table.name, r, r, accountOf(r))),
             leftYAxis: { min: 0, showUnits: false },
           }),
           new cloudwatch.GraphWidget({
             title: `${table.name}: dead-letter queue depth per region`,
             width: 8,
-            left: table.regions.map((r) => queueMetric(app, table.name, r, 'dlq', 'visible', 'Maximum', r)),
+            left: table.regions.map((r) => queueMetric(app, table.name, r, 'dlq', 'visible', 'Maximum', r, accountOf(r))),
             leftAnnotations: [{ value: 1, label: 'DLQ alarm', color: cloudwatch.Color.RED }],
             leftYAxis: { min: 0, showUnits: false },
           }),
           new cloudwatch.GraphWidget({
             title: `${table.name}: oldest waiting change per region (s)`,
             width: 8,
-            left: table.regions.map((r) => queueMetric(app, table.name, r, 'inbound', 'oldestAge', 'Maximum', r)),
+            left: table.regions.map((r) => queueMetric(app, table.name, r, 'inbound', 'oldestAge', 'Maximum', r, accountOf(r))),
             leftAnnotations: [{ value: t.backlogAgeThresholdSeconds, label: `backlog age alarm (${t.backlogAgeThresholdSeconds} s)`, color: cloudwatch.Color.RED }],
             leftYAxis: { min: 0, showUnits: false },
           }),

@@ -12,7 +12,7 @@ import { AWS_METRICS, METRICS, PAIR_METRICS, pairDimensions, SOURCE_METRICS, TAB
 export const ONE_MINUTE = Duration.minutes(1);
 
 /** A per-pair metric, read in the region whose CloudWatch holds it (source for shipped, target otherwise). */
-export function pairMetric(pair: Pair, which: keyof typeof PAIR_METRICS, statistic: string, options: { label?: string; period?: Duration } = {}): cloudwatch.Metric {
+export function pairMetric(pair: Pair, which: keyof typeof PAIR_METRICS, statistic: string, options: { label?: string; period?: Duration; accountOf?: AccountOf } = {}): cloudwatch.Metric {
   const m = PAIR_METRICS[which];
   return new cloudwatch.Metric({
     namespace: METRICS.namespace,
@@ -21,8 +21,24 @@ export function pairMetric(pair: Pair, which: keyof typeof PAIR_METRICS, statist
     statistic,
     period: options.period ?? ONE_MINUTE,
     region: m.region === 'source' ? pair.source : pair.target,
+    ...accountProp(options.accountOf?.(m.region === 'source' ? pair.source : pair.target)),
     ...(options.label ? { label: options.label } : {}),
   });
+}
+
+/**
+ * The account each region deploys to (the config's `regions[].account`), for dashboards that show
+ * other regions' metrics: a region in another account is read from that account, which CloudWatch
+ * allows once the accounts share their metrics (CloudWatch cross-account observability).
+ */
+export type AccountOf = (region: string) => string | undefined;
+
+export function accountOfConfig(regions: readonly { readonly region: string; readonly account?: string }[]): AccountOf {
+  return (region) => regions.find((r) => r.region === region)?.account;
+}
+
+function accountProp(account: string | undefined): { account?: string } {
+  return account ? { account } : {};
 }
 
 /**
@@ -53,6 +69,7 @@ export function queueMetric(
   metric: 'visible' | 'inFlight' | 'oldestAge',
   statistic = 'Maximum',
   label?: string,
+  account?: string,
 ): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: AWS_METRICS.sqs.namespace,
@@ -61,6 +78,7 @@ export function queueMetric(
     statistic,
     period: ONE_MINUTE,
     region,
+    ...accountProp(account),
     ...(label ? { label } : {}),
   });
 }
@@ -111,18 +129,19 @@ export function sourceSearch(metric: keyof typeof SOURCE_METRICS, table: string,
  * Table and TargetRegion (Conflicts carry Strategy; Powertools adds `service`): a SEARCH sums
  * whatever dimension sets exist.
  */
-export function tableSearch(metric: keyof typeof TABLE_METRICS, table: string, region: string, label: string): cloudwatch.MathExpression {
-  return searchSum(TABLE_METRICS[metric], table, METRICS.dimensions.targetRegion, region, label);
+export function tableSearch(metric: keyof typeof TABLE_METRICS, table: string, region: string, label: string, account?: string): cloudwatch.MathExpression {
+  return searchSum(TABLE_METRICS[metric], table, METRICS.dimensions.targetRegion, region, label, account);
 }
 
 /** The per-minute sum of every dimension set of `name` with this table and region dimension. */
-function searchSum(name: string, table: string, regionDimension: string, region: string, label: string): cloudwatch.MathExpression {
+function searchSum(name: string, table: string, regionDimension: string, region: string, label: string, account?: string): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
     expression: `SUM(SEARCH('Namespace="${METRICS.namespace}" MetricName="${name}" ${METRICS.dimensions.table}="${table}" ${regionDimension}="${region}"', 'Sum', 60))`,
     usingMetrics: {},
     period: ONE_MINUTE,
     label,
     searchRegion: region,
+    ...(account ? { searchAccount: account } : {}),
   });
 }
 

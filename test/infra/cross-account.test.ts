@@ -61,6 +61,25 @@ describe('every region in its own account (the fixture)', () => {
   });
 });
 
+describe('the global dashboard, with every region in its own account', () => {
+  it('reads each region`s metrics from that region`s account (CloudWatch cross-account observability)', () => {
+    // Prepare
+    const synth = synthesizeFixture();
+    const dashboards = [...synth.values()].flatMap((r) => Object.values(r.template.findResources('AWS::CloudWatch::Dashboard')));
+    const global = dashboards.map((d) => JSON.parse(flatten(d.Properties.DashboardBody)) as { widgets: { properties: { metrics?: unknown[][] } }[] }).find((b) => JSON.stringify(b).includes('across'))!;
+
+    // Act: every metric line's options (the last element of each line), with its region and account.
+    const lines = global.widgets.flatMap((w) => w.properties.metrics ?? []).map((line) => line[line.length - 1] as { region?: string; accountId?: string });
+
+    // Assess: the CDK leaves out the region and account of lines in the dashboard's own (us-east-1);
+    // every other region's line names that region's account.
+    const elsewhere = lines.filter((o) => o.region !== undefined && o.region !== 'us-east-1');
+    expect(elsewhere.length).toBeGreaterThan(10);
+    for (const options of elsewhere) expect(options.accountId, JSON.stringify(options)).toBe(ACCOUNTS[options.region!]);
+    for (const options of lines.filter((o) => o.region === undefined || o.region === 'us-east-1')) expect([undefined, ACCOUNTS['us-east-1']]).toContain(options.accountId);
+  });
+});
+
 describe('a region without an account uses the default account, also as a target', () => {
   const DEFAULT_ACCOUNT = '999999999999';
   const config: RegionSyncConfig = {

@@ -113,6 +113,26 @@ describe('validateConfig rejects, naming the field and the bad value', () => {
     expectProblem(problems, 'regions[3].region', 'us-east-7');
   });
 
+  it.each([
+    [{}, 'regions[1].credentials', {}],
+    [{ roleArn: 'ops-role' }, 'regions[1].credentials.roleArn', 'ops-role'],
+    [{ profile: ' ' }, 'regions[1].credentials.profile', ' '],
+  ])('CLI credentials %j that name nothing usable', (credentials, path, shown) => {
+    // Prepare
+    const config = baseConfig({ regions: ['us-east-1', { region: 'eu-west-1', credentials }, 'ap-southeast-1'] });
+
+    // Act
+    const problems = problemsOf(() => validateConfig(config));
+
+    // Assess
+    expectProblem(problems, path, shown);
+  });
+
+  it('accepts CLI credentials with a profile and a role to assume', () => {
+    const config = baseConfig({ regions: ['us-east-1', { region: 'eu-west-1', account: '222222222222', credentials: { profile: 'ops', roleArn: 'arn:aws:iam::222222222222:role/regionsync-ops' } }, 'ap-southeast-1'] });
+    expect(validateConfig(config).regions[1]).toMatchObject({ credentials: { profile: 'ops', roleArn: 'arn:aws:iam::222222222222:role/regionsync-ops' } });
+  });
+
   it('a duplicate table name', () => {
     // Prepare
     const base = baseConfig();
