@@ -17,16 +17,22 @@ import type { Resolver } from '../core/resolver.ts';
 export interface ApplierHandlerOptions {
   /** The table's resolver (custom strategy). @default none */
   readonly resolver?: Resolver;
+  /**
+   * Applied to every AWS SDK client the function creates (X-Ray tracing: lambda/shared/tracing.ts).
+   * @default the clients as they are
+   */
+  readonly instrumentClient?: <C extends object>(client: C) => C;
 }
 
 export function createApplierHandler(options: ApplierHandlerOptions = {}): (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse> {
   const settings = readSettings();
+  const instrument = options.instrumentClient ?? (<C extends object>(client: C) => client);
   const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.targetRegion]: settings.region } });
   const logger = new Logger();
   const applier = new Applier(settings, {
     ...(options.resolver ? { resolver: options.resolver } : {}),
-    dynamodb: new DynamoDBClient({ region: settings.region }),
-    sqs: new SQSClient({ region: settings.region, useQueueUrlAsEndpoint: false }),
+    dynamodb: instrument(new DynamoDBClient({ region: settings.region })),
+    sqs: instrument(new SQSClient({ region: settings.region, useQueueUrlAsEndpoint: false })),
     logger,
     metrics,
     pairMetrics: new PairMetrics(),

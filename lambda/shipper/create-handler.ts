@@ -18,34 +18,36 @@ import type { Resolver } from '../core/resolver.ts';
 export interface ShipperHandlerOptions {
   /** The table's resolver (custom strategy). @default none */
   readonly resolver?: Resolver;
+  /**
+   * Applied to every AWS SDK client the function creates (X-Ray tracing: lambda/shared/tracing.ts).
+   * @default the clients as they are
+   */
+  readonly instrumentClient?: <C extends object>(client: C) => C;
 }
 
 export function createShipperHandler(options: ShipperHandlerOptions = {}): (event: DynamoDBStreamEvent | SQSEvent, context?: Context) => Promise<DynamoDBBatchResponse> {
   const settings = readSettings();
+  const instrument = options.instrumentClient ?? (<C extends object>(client: C) => client);
   const logger = new Logger();
   const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.sourceRegion]: settings.region } });
+  const pairMetrics = new PairMetrics();
   // useQueueUrlAsEndpoint false: each client is already bound to its target region; letting the SDK
   // route by the queue URL's host would bypass AWS_ENDPOINT_URL (LocalStack, moto) entirely.
-  const pairMetrics = new PairMetrics();
   const sqsClients = new Map<string, SQSClient>();
+  const sqsFor = (region: string) => {
+    let client = sqsClients.get(region);
+    if (!client) sqsClients.set(region, (client = instrument(new SQSClient({ region, useQueueUrlAsEndpoint: false }))));
+    return client;
+  };
   const shipper = new Shipper(settings, {
     ...(options.resolver ? { resolver: options.resolver } : {}),
-    dynamodb: new DynamoDBClient({ region: settings.region }),
-    sqsFor: (region) => {
-      let client = sqsClients.get(region);
-      if (!client) sqsClients.set(region, (client = new SQSClient({ region, useQueueUrlAsEndpoint: false })));
-      return client;
-    },
+    dynamodb: instrument(new DynamoDBClient({ region: settings.region })),
+    sqsFor,
     logger,
     metrics,
     pairMetrics,
   });
 
-  const sqsFor = (region: string) => {
-    let client = sqsClients.get(region);
-    if (!client) sqsClients.set(region, (client = new SQSClient({ region, useQueueUrlAsEndpoint: false })));
-    return client;
-  };
   // The same function drains this region's backlog queue (its second event source, see drain.ts).
   const drainer = new BacklogDrainer(settings, { sqsFor, logger, metrics });
 

@@ -215,6 +215,12 @@ export const regionSyncConfigSchema = z.strictObject({
    * @default 'single'
    */
   stackLayout: z.enum(['single', 'per-table']).optional(),
+  /**
+   * X-Ray tracing of every shipper and applier: active tracing, and each AWS SDK call a subsegment
+   * (Powertools Tracer). Costs X-Ray's per-trace price; untraced functions do not even load the SDK.
+   * @default false
+   */
+  tracing: z.boolean().optional(),
 });
 export type RegionSyncConfig = z.input<typeof regionSyncConfigSchema>;
 
@@ -252,6 +258,8 @@ export interface ResolvedConfig {
   readonly monitoring?: ResolvedMonitoring;
   /** @default 'single' */
   readonly stackLayout?: StackLayout;
+  /** @default false */
+  readonly tracing?: boolean;
 }
 
 export type StackLayout = 'single' | 'per-table';

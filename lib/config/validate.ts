@@ -90,8 +90,9 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
   const monitoring = validateMonitoring(input, regionNames, bad);
   const stackLayout = input.stackLayout ?? 'single';
   if (stackLayout !== 'single' && stackLayout !== 'per-table') bad('stackLayout', input.stackLayout, "must be 'single' or 'per-table'");
+  if (input.tracing !== undefined && typeof input.tracing !== 'boolean') bad('tracing', input.tracing, 'must be true or false');
   if (problems.length > 0) throw new ConfigError(problems);
-  return { appName, regions, tables, monitoring, stackLayout };
+  return { appName, regions, tables, monitoring, stackLayout, tracing: input.tracing ?? false };
 }
 
 function validateTable(

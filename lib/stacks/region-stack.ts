@@ -54,6 +54,7 @@ export class RegionStack extends Stack {
           table,
           region: props.region,
           regions: props.config.regions,
+          tracing: props.config.tracing ?? false,
           ...(this.conflictLog ? { conflictLog: this.conflictLog.table } : {}),
           ...(this.tombstones && table.strategy.strategy === 'lww' ? { tombstones: this.tombstones } : {}),
         }),

@@ -78,3 +78,17 @@ describe('the applier handler', () => {
     expect(logged.some((l) => l!.messageId === 'msg-42')).toBe(true);
   });
 });
+
+describe('the traced entries (tracing: true)', () => {
+  it.each(['shipper', 'applier'] as const)('the %s loads with Powertools Tracer and handles an empty batch', async (fn) => {
+    // Prepare
+    const { handler } = (await import(`../../lambda/${fn}/handler-traced.ts`)) as { handler: (e: unknown, c?: Context) => Promise<unknown> };
+
+    // Act
+    const result = await handler({ Records: [] }, CONTEXT);
+
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+  });
+});
+
