@@ -7,13 +7,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App } from 'aws-cdk-lib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.ts';
 import { loadConfig } from '../../lib/config/load.ts';
 import type { RegionSyncConfig } from '../../lib/config/schema.ts';
 import { lintAssembly, type Finding } from '../support/cfn-validate.ts';
-import { FIXTURE_CONFIG } from '../support/infra-fixture.ts';
+import { FIXTURE_CONFIG, testApp } from '../support/infra-fixture.ts';
 
 /**
  * W3005 "dependency already enforced by a GetAtt": the CDK's lambda.Function adds DependsOn on its
@@ -28,7 +27,7 @@ afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })))
 function lint(config: RegionSyncConfig): Finding[] {
   const outdir = mkdtempSync(path.join(tmpdir(), 'rs-cfn-lint-'));
   dirs.push(outdir);
-  const app = new App({ outdir });
+  const app = testApp({ outdir });
   buildApp(app, config, { defaultAccount: '111111111111' });
   app.synth();
   return lintAssembly(outdir);

@@ -427,7 +427,8 @@ describe('write fence', () => {
           ]
         : [],
     );
-    if (fenced) expect(flatten(permissions[0]!.SourceArn)).toBe(`arn:\${AWS::Partition}:cloudwatch:${region}:${ACCOUNTS[region]}:alarm:${APP}/*`);
+    // cdk.json sets @aws-cdk/core:enablePartitionLiterals: a known region's partition is written out.
+    if (fenced) expect(flatten(permissions[0]!.SourceArn)).toBe(`arn:aws:cloudwatch:${region}:${ACCOUNTS[region]}:alarm:${APP}/*`);
     if (fenced) expect(fenceTables[0]![1].Properties!.KeySchema).toEqual([{ AttributeName: 'tbl', KeyType: 'HASH' }, { AttributeName: 'src', KeyType: 'RANGE' }]);
   });
 

@@ -7,11 +7,11 @@
  * acknowledged with `Validations.of(construct).acknowledge({ id, reason })` (NagSuppressions is
  * gone); `validateScope` leaves acknowledged findings out.
  */
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REGIONS, regionOf, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
+import { REGIONS, regionOf, synthesizeFixture, type SynthesizedRegion, testApp } from '../support/infra-fixture.ts';
 
 interface Finding {
   readonly rule: string;
@@ -63,7 +63,7 @@ describe('the nag harness itself', () => {
   // Guards against a check that silently runs no rules (as the cdk-nag 2 Aspect API would now).
   it('reports findings on a non-compliant queue', () => {
     // Prepare
-    const stack = new Stack(new App(), 'NagCanary');
+    const stack = new Stack(testApp(), 'NagCanary');
     new sqs.Queue(stack, 'Open', { encryption: sqs.QueueEncryption.UNENCRYPTED });
 
     // Act
@@ -75,7 +75,7 @@ describe('the nag harness itself', () => {
 
   it('leaves out a finding acknowledged with Validations.of(...).acknowledge, and only that one', () => {
     // Prepare
-    const stack = new Stack(new App(), 'NagCanary');
+    const stack = new Stack(testApp(), 'NagCanary');
     const queue = new sqs.Queue(stack, 'Open', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'canary: checks acknowledgements are honoured' });
 

@@ -8,7 +8,8 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { App, NestedStack, Stack } from 'aws-cdk-lib';
+import { NestedStack, Stack } from 'aws-cdk-lib';
+import { testApp } from '../support/infra-fixture.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../lib/app.ts';
 import type { RegionSyncConfig, TableConfig } from '../../lib/config/schema.ts';
@@ -58,7 +59,7 @@ describe('stackLayout per-table: 5 regions × 50 tables', () => {
   beforeAll(() => {
     // Prepare
     outdir = mkdtempSync(path.join(tmpdir(), 'rs-limits-'));
-    const app = new App({ outdir });
+    const app = testApp({ outdir });
 
     // Act
     stacks = buildApp(app, config(50, 'per-table'), { defaultAccount: '111111111111' });
@@ -116,7 +117,7 @@ describe('stackLayout per-table: 5 regions × 50 tables', () => {
 describe('the default single stack per region', () => {
   it('fails at synth when a region would exceed 500 resources, naming stackLayout and the way out', () => {
     // Prepare
-    const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'rs-limits-single-')) });
+    const app = testApp({ outdir: mkdtempSync(path.join(tmpdir(), 'rs-limits-single-')) });
     buildApp(app, config(16), { defaultAccount: '111111111111' });
 
     // Act
@@ -128,7 +129,7 @@ describe('the default single stack per region', () => {
 
   it('holds 12 tables in 5 regions without nested stacks, each template under 1 MB', () => {
     const outdir = mkdtempSync(path.join(tmpdir(), 'rs-limits-12-'));
-    const app = new App({ outdir });
+    const app = testApp({ outdir });
     const stacks = buildApp(app, config(12), { defaultAccount: '111111111111' });
     app.synth();
     expect(stacks.every((s) => s.tableStacks.size === 0)).toBe(true);
@@ -139,7 +140,7 @@ describe('the default single stack per region', () => {
   });
 
   it('an emulator deploy keeps one stack per region and no limit, whatever the layout (moto replaces nested stacks on update)', () => {
-    const app = new App({ outdir: mkdtempSync(path.join(tmpdir(), 'rs-limits-emu-')) });
+    const app = testApp({ outdir: mkdtempSync(path.join(tmpdir(), 'rs-limits-emu-')) });
     const stacks = buildApp(app, config(16, 'per-table'), { defaultAccount: '111111111111', emulator: true });
     expect(() => app.synth()).not.toThrow();
     expect(stacks.every((s) => s.tableStacks.size === 0)).toBe(true);

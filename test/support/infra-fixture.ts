@@ -4,7 +4,9 @@
  *
  * Synthesis takes about a second: call `synthesizeFixture` once per test file, in `beforeAll`.
  */
-import { App, Stack, type CfnElement } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { App, Stack, type AppProps, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { buildApp, type BuildAppOptions } from '../../lib/app.ts';
@@ -60,9 +62,20 @@ export interface SynthesizedRegion {
 /** Bundling is cheap (each handler is bundled once and cached: lib/constructs/handler-code.ts), so every synth bundles. */
 export type SynthesizeOptions = BuildAppOptions;
 
+const CDK_JSON = path.resolve(import.meta.dirname, '../../cdk.json');
+
+/**
+ * An App as `cdk synth` builds this project's: with cdk.json's context (the feature flags `cdk init`
+ * writes for this CDK version), so the templates tests check are the templates that deploy.
+ */
+export function testApp(props: AppProps = {}): App {
+  const context = (JSON.parse(readFileSync(CDK_JSON, 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+  return new App({ ...props, context: { ...context, ...props.context } });
+}
+
 /** Builds the app for `config` and synthesizes every region stack, keyed by region. */
 export function synthesizeFixture(config: RegionSyncConfig = FIXTURE_CONFIG, options: SynthesizeOptions = {}): Map<string, SynthesizedRegion> {
-  const app = new App();
+  const app = testApp();
   const stacks = buildApp(app, config, options);
   const out = new Map<string, SynthesizedRegion>();
   for (const stack of stacks) {

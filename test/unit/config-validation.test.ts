@@ -3,7 +3,8 @@
  * problem per bad field naming the field path and the bad value, all reported together.
  * (Pure and fast: nothing here bundles or synthesizes, hence the unit project.)
  */
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
+import { testApp } from '../support/infra-fixture.ts';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lambda/core/errors.ts';
 import { buildApp } from '../../lib/app.ts';
@@ -242,7 +243,7 @@ describe('validateConfig rejects, naming the field and the bad value', () => {
 describe('buildApp', () => {
   it('rejects a bad config with the same ConfigError, listing every problem in its message, and adds no stack', () => {
     // Prepare
-    const app = new App();
+    const app = testApp();
     const config = withTable({ regions: ['us-east-1', 'eu-central-1'], tombstoneTtlSeconds: 1 });
 
     // Act
@@ -265,7 +266,7 @@ describe('buildApp', () => {
 
   it('adds one stack per region that holds a table, for a valid config', () => {
     // Prepare
-    const app = new App();
+    const app = testApp();
 
     // Act
     const stacks = buildApp(app, baseConfig(), { defaultAccount: '999999999999' });
