@@ -14,7 +14,7 @@ import { Applier } from '../lambda/applier/applier.ts';
 import { decodeMessage } from '../lambda/core/change.ts';
 import { META } from '../lambda/core/contract.ts';
 import { encodeVersion, HybridLogicalClock } from '../lambda/core/version.ts';
-import { advance, vectorToAttribute } from '../lambda/core/vector.ts';
+import { advance, vectorAttribute } from '../lambda/core/vector.ts';
 import { Shipper } from '../lambda/shipper/shipper.ts';
 import { settingsFor, silentLogger, silentMetrics } from '../test/support/cluster.ts';
 import { FakeSqs, FakeTable } from '../test/support/fakes.ts';
@@ -141,7 +141,7 @@ async function shipperRun(region: string, items: number, itemBytes: number, batc
     const item = { ...makeItem('pk', `cpu-${i}`, 1_764_000_000_000 + i, itemBytes), sk: { S: 's' } };
     if (path === 'helper') {
       const version = clock.next();
-      Object.assign(item, { [META.version]: { S: encodeVersion(version) }, [META.origin]: { S: region }, [META.writer]: { S: 'app' }, [META.vector]: vectorToAttribute(advance({}, version)) });
+      Object.assign(item, { [META.version]: { S: encodeVersion(version) }, [META.writer]: { S: 'app' }, ...vectorAttribute(advance({}, version), encodeVersion(version)) });
     }
     table.appPut(item);
   }

@@ -3,14 +3,15 @@
  * other). Every strategy counts them; the conflict log keeps both sides and the result, which is
  * what Global Tables never tells you about the write that lost.
  */
+import { regionOfVersion } from './version.ts';
 import type { AttributeMap } from './change.ts';
 import { keyToString, stripMeta } from './change.ts';
 import { META } from './contract.ts';
 import { compareVectors, vectorFromAttribute } from './vector.ts';
 
 export function isConcurrent(stored: AttributeMap, incoming: AttributeMap): boolean {
-  const a = vectorFromAttribute(stored[META.vector]);
-  const b = vectorFromAttribute(incoming[META.vector]);
+  const a = vectorFromAttribute(stored[META.vector], stored[META.version]?.S);
+  const b = vectorFromAttribute(incoming[META.vector], incoming[META.version]?.S);
   if (Object.keys(a).length === 0 || Object.keys(b).length === 0) return false;
   return compareVectors(a, b) === 'concurrent';
 }
@@ -35,7 +36,7 @@ export function conflictRecord(args: {
   const side = (item: AttributeMap) => ({
     M: {
       version: { S: item[META.version]?.S ?? '' },
-      origin: { S: item[META.origin]?.S ?? '' },
+      origin: { S: regionOfVersion(item[META.version]?.S) ?? '' },
       deleted: { BOOL: item[META.deleted]?.BOOL === true },
       item: { M: stripMeta(item) },
     },

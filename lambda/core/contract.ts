@@ -12,7 +12,10 @@ import type { ClockBound } from './clock-bound.ts';
 export const META = {
   /** Hybrid-logical-clock version of the item's last replicated change (see version.ts). */
   version: '_rs_v',
-  /** Region whose write produced `version`. */
+  /**
+   * No longer written: the region whose write produced `version` is the version's own suffix
+   * (`regionOfVersion`). A stamp removes one an older release left on an item.
+   */
   origin: '_rs_o',
   /**
    * Who wrote `version`: `stamp` (the shipper stamped a plain application write),
@@ -67,8 +70,11 @@ export const META_ATTRIBUTES: readonly string[] = Object.values(META);
 /**
  * What an application sees on a live item of a last-writer-wins table, besides what it wrote
  * (README, "What regionsync adds to your items"). Tombstones are kept in the tombstone table.
+ * The vector only on an item written in more than one region (vector.ts).
  */
-export const LWW_LIVE_ITEM_METADATA: readonly string[] = [META.version, META.origin, META.writer, META.contentHash, META.vector];
+export const LWW_LIVE_ITEM_METADATA: readonly string[] = [META.version, META.writer, META.contentHash, META.vector];
+/** What a live last-writer-wins item written in one region carries: 53 B for us-east-1. */
+export const LWW_SINGLE_WRITER_METADATA: readonly string[] = [META.version, META.writer, META.contentHash];
 /** Metadata that travels with a change (the rest is local bookkeeping). */
 export const REPLICATED_META: readonly string[] = [META.vector, META.fieldVersions, META.crdt, META.siblings];
 

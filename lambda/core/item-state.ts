@@ -24,8 +24,8 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from './change.ts';
 import { canonicalItem, stableStringify } from './codec.ts';
 import { META, META_ATTRIBUTES, type CrdtKind, type KeySchema, type StrategySpec } from './contract.ts';
-import { advance, mergeVectors, vectorFromAttribute, vectorToAttribute, type VersionVector } from './vector.ts';
-import { compareVersions, decodeVersion, encodeVersion, type Version } from './version.ts';
+import { advance, mergeVectors, vectorFromAttribute, vectorAttribute, type VersionVector } from './vector.ts';
+import { compareVersions, decodeVersion, encodeVersion, regionOfVersion, type Version } from './version.ts';
 
 type Counts = Record<string, number>;
 interface CounterState {
@@ -117,8 +117,8 @@ export function parseState(item: AttributeMap, ctx: StateContext): ItemState {
   const key = Object.fromEntries(keyNames(ctx).map((k) => [k, item[k]!]));
   const state = emptyState(key);
   state.version = item[META.version]?.S;
-  state.origin = item[META.origin]?.S;
-  state.vector = vectorFromAttribute(item[META.vector]);
+  state.origin = regionOfVersion(item[META.version]?.S);
+  state.vector = vectorFromAttribute(item[META.vector], item[META.version]?.S);
   const fv = item[META.fieldVersions]?.M ?? {};
   const kinds = declared(ctx);
   for (const [name, v] of Object.entries(fv)) {
@@ -172,9 +172,8 @@ export function serializeState(state: ItemState, ctx: StateContext, writer: 'sta
   // Registers only move one way across deletes too; a deleted item does not show them.
   if (alive) for (const [name, v] of Object.entries(state.registers)) item[name] = { N: v };
   if (state.version) item[META.version] = { S: state.version };
-  if (state.origin) item[META.origin] = { S: state.origin };
   item[META.writer] = { S: writer };
-  item[META.vector] = vectorToAttribute(state.vector);
+  Object.assign(item, vectorAttribute(state.vector, state.version));
   if (Object.keys(fv).length > 0) item[META.fieldVersions] = { M: fv };
   const crdt = { c: state.counters, s: state.sets, g: state.registers, l: state.lists, d: state.deletedAt, x: state.expiresAt, k: state.seen.k, ...(Object.keys(state.seen.u).length > 0 ? { u: state.seen.u } : {}), ...(state.seen.z.length > 0 ? { z: state.seen.z } : {}) };
   item[META.crdt] = toJson(crdt);
@@ -424,9 +423,8 @@ function liveDots(state: ItemState): Set<string> {
 
 /** Whether `k` covers `dot`: same region, at or below its entry (fixed-width versions compare as strings). */
 function covered(k: Readonly<Record<string, string>>, dot: string): boolean {
-  // An encoded version is `ms.counter.region` (version.ts): the region follows the second dot.
-  const at = dot.indexOf('.', dot.indexOf('.') + 1);
-  const top = at < 0 ? undefined : k[dot.slice(at + 1)];
+  const region = decodeVersion(dot)?.region;
+  const top = region === undefined ? undefined : k[region];
   return top !== undefined && dot <= top;
 }
 

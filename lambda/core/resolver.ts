@@ -11,8 +11,8 @@ import type { AttributeMap } from './change.ts';
 import { stripMeta } from './change.ts';
 import { canonicalItem, fromWire, stableStringify, toWire } from './codec.ts';
 import { META, type KeySchema } from './contract.ts';
-import { advance, compareVectors, mergeVectors, vectorFromAttribute, vectorToAttribute, type VersionVector } from './vector.ts';
-import { compareVersions, decodeVersion, encodeVersion, type Version } from './version.ts';
+import { advance, compareVectors, mergeVectors, vectorFromAttribute, vectorAttribute, type VersionVector } from './vector.ts';
+import { compareVersions, decodeVersion, encodeVersion, regionOfVersion, type Version } from './version.ts';
 
 export type PlainItem = Record<string, NativeAttributeValue>;
 
@@ -111,9 +111,8 @@ function materialize(siblings: Sibling[], resolver: Resolver, key: KeySchema, tt
   const keyItem = Object.fromEntries(keyNames.map((k) => [k, newest.item[k]!]));
   const meta: AttributeMap = {
     [META.version]: { S: newest.v },
-    [META.origin]: { S: newest.o },
     [META.writer]: { S: 'repl' },
-    [META.vector]: vectorToAttribute(sorted.reduce((acc, s) => mergeVectors(acc, s.vv), {} as VersionVector)),
+    ...vectorAttribute(sorted.reduce((acc, s) => mergeVectors(acc, s.vv), {} as VersionVector), newest.v),
   };
   const tombstone = { [META.deleted]: { BOOL: true }, [ttlAttribute]: { N: String(expiresAt) } };
   if (sorted.length === 1) return newest.del ? { ...keyItem, ...meta, ...tombstone } : { ...newest.item, ...meta };
@@ -168,8 +167,8 @@ function siblingsOf(item: AttributeMap, ttlAttribute: string): Sibling[] {
   return [
     {
       v: item[META.version]!.S!,
-      o: item[META.origin]?.S ?? '',
-      vv: vectorFromAttribute(item[META.vector]),
+      o: regionOfVersion(item[META.version]!.S) ?? '',
+      vv: vectorFromAttribute(item[META.vector], item[META.version]!.S),
       del: item[META.deleted]?.BOOL === true,
       item: contentOf(item, ttlAttribute),
     },

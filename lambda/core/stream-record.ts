@@ -18,7 +18,7 @@ import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from 'aws
 import { META, REPLICATED_META } from './contract.ts';
 import { keyOf, stripMeta, type AttributeMap, type Change } from './change.ts';
 import { isReplicationWriter } from './echo-filter.ts';
-import { compareVersions, decodeVersion, encodeVersion, maxVersion, versionAt, type Version } from './version.ts';
+import { compareVersions, decodeVersion, encodeVersion, maxVersion, regionOfVersion, type Version, versionAt } from './version.ts';
 import { sameContent, writtenByRegionsync } from './content-hash.ts';
 import { clientWriteRestamp } from './clock-bound.ts';
 import { REMOVAL_WRITER } from './tombstones.ts';
@@ -91,7 +91,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   const writtenAt = creationMs(db.ApproximateCreationDateTime, ctx.now);
   const sequenceNumber = (db.SequenceNumber ?? '').padStart(40, '0');
   const foldMark = foldMarkOf(record.eventSourceARN, sequenceNumber);
-  const baseVector = mergeVectors(vectorFromAttribute(oldImage?.[META.vector]), vectorFromAttribute(newImage?.[META.vector]));
+  const baseVector = mergeVectors(vectorFromAttribute(oldImage?.[META.vector], oldImage?.[META.version]?.S), vectorFromAttribute(newImage?.[META.vector], newImage?.[META.version]?.S));
 
   if (record.eventName === 'REMOVE') {
     // TTL deletions are made by the DynamoDB service, not a user; each region's TTL expires
@@ -123,7 +123,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
     const writer = stringAttr(newImage[META.writer]);
     if (isReplicationWriter(writer)) return { kind: 'skip', reason: 'replicated' };
     if (writer === 'stamp') return { kind: 'skip', reason: 'stamp-echo' };
-    if (writer === 'app' && stringAttr(newImage[META.origin]) === ctx.region && decodeVersion(newVersion)?.region === ctx.region) {
+    if (writer === 'app' && decodeVersion(newVersion)?.region === ctx.region) {
       // Clock bound: a version from a host clock beyond the bound ahead of DynamoDB's is restamped, never shipped.
       const restamp = clientWriteRestamp(decodeVersion(newVersion), versionOf(oldImage), writtenAt, ctx.maxClockOffsetMs);
       if (!restamp) return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt, ctx.ttlAttribute ?? META.expiresAt) };
@@ -198,7 +198,7 @@ function lockOf(image: AttributeMap | undefined): number {
  */
 export function changeFromImage(image: AttributeMap, ctx: Pick<ClassifyContext, 'logicalTable' | 'key'>, writtenAt: number, ttlAttribute?: string, as?: Version): Change {
   const version = as ? encodeVersion(as) : stringAttr(image[META.version]);
-  const origin = as ? as.region : stringAttr(image[META.origin]);
+  const origin = as ? as.region : regionOfVersion(version);
   if (!version || !origin) throw new Error('image has no regionsync version');
   const key = keyOf(image, ctx.key);
   const meta = Object.fromEntries(REPLICATED_META.filter((m) => image[m] !== undefined).map((m) => [m, image[m]!]));
@@ -264,7 +264,7 @@ export function reconcile(current: AttributeMap | undefined, image: AttributeMap
   const expected: ItemGuard = { ...(encoded !== undefined ? { version: encoded } : {}), ...(current[META.contentHash]?.S ? { contentHash: current[META.contentHash].S } : {}) };
   // Never below what is stored: two contents of one item must never share a version.
   const above = stored && compareVersions(stored, version) >= 0 ? versionAt(stored.ms, region, stored) : version;
-  const ours = stringAttr(current[META.writer]) === 'stamp' && stringAttr(current[META.origin]) === region;
+  const ours = stringAttr(current[META.writer]) === 'stamp' && regionOfVersion(encoded) === region;
   const holdsThisWrite = image ? current[META.deleted]?.BOOL !== true && sameContent(current, image) : current[META.deleted]?.BOOL === true;
   if (holdsThisWrite) {
     if (stored && compareVersions(stored, version) >= 0) {

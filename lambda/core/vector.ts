@@ -4,19 +4,49 @@
  * opposed to one change simply being newer. Stored on the item as a map of region → version.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { compareVersions, decodeVersion, encodeVersion, type Version } from './version.ts';
+import { META } from './contract.ts';
+import { compareVersions, decodeVersion, encodeVersion, isVersion, timePart, type Version } from './version.ts';
 
 export type VersionVector = Readonly<Record<string, string>>;
 export type Causality = 'equal' | 'before' | 'after' | 'concurrent';
 
-export function vectorFromAttribute(v: AttributeValue | undefined): VersionVector {
+/**
+ * Stored as a map of region → the version's time part (`timePart`, 13 characters): the region is
+ * the map key, so it is not repeated in the value. And the entry of the item's own version is left
+ * out: the version is part of the item's history by definition, so every reader adds it back (the
+ * reason `version` is a required argument). An item only ever written in one region stores no
+ * vector at all. Values in the whole-version form (an older release's) are read as they are.
+ */
+export function vectorFromAttribute(v: AttributeValue | undefined, version: string | undefined): VersionVector {
   const out: Record<string, string> = {};
-  if (v?.M) for (const [region, x] of Object.entries(v.M)) if (typeof x.S === 'string') out[region] = x.S;
-  return out;
+  if (v?.M) {
+    for (const [region, x] of Object.entries(v.M)) {
+      if (typeof x.S !== 'string') continue;
+      out[region] = isVersion(x.S) ? x.S : `${x.S}.${region}`;
+    }
+  }
+  const own = decodeVersion(version);
+  return own ? mergeVectors(out, { [own.region]: version! }) : out;
 }
 
-export function vectorToAttribute(v: VersionVector): AttributeValue {
-  return { M: Object.fromEntries(Object.keys(v).sort().map((r) => [r, { S: v[r]! }])) };
+/** The attribute to store for `v` on an item whose version is `version`; undefined when there is nothing beyond the version itself. */
+export function vectorToAttribute(v: VersionVector, version: string | undefined): AttributeValue | undefined {
+  const regions = Object.keys(v)
+    .filter((r) => v[r] !== version)
+    .sort();
+  if (regions.length === 0) return undefined;
+  return { M: Object.fromEntries(regions.map((r) => [r, { S: compactEntry(r, v[r]!) }])) };
+}
+
+/** `{ _rs_vv: ... }` for an item, or nothing when its vector holds no more than its version. */
+export function vectorAttribute(v: VersionVector, version: string | undefined): { [META.vector]?: AttributeValue } {
+  const attr = vectorToAttribute(v, version);
+  return attr ? { [META.vector]: attr } : {};
+}
+
+function compactEntry(region: string, version: string): string {
+  const d = decodeVersion(version);
+  return d && d.region === region ? timePart(d) : version;
 }
 
 /** Pointwise maximum: the history of both. */

@@ -12,7 +12,7 @@ import { replicationWriterFor } from './echo-filter.ts';
 import { contentHash, withContentHash } from './content-hash.ts';
 import type { ItemGuard } from './stream-record.ts';
 import { encodeVersion, type Version } from './version.ts';
-import { vectorToAttribute, type VersionVector } from './vector.ts';
+import { vectorAttribute, vectorToAttribute, type VersionVector } from './vector.ts';
 
 /**
  * Stamps a plain application write with a version. Conditions:
@@ -50,18 +50,20 @@ export function stampInput(args: {
   const names: Record<string, string> = { '#pk': args.keySchema.partitionKey, '#v': META.version, '#o': META.origin, '#w': META.writer, '#vv': META.vector, '#h': META.contentHash, '#d': META.deleted };
   const values: Record<string, AttributeValue> = {
     ':v': { S: encodeVersion(args.version) },
-    ':o': { S: args.version.region },
     ':w': { S: 'stamp' },
     ':h': { S: contentHash(args.image) },
   };
-  if (args.vector) values[':vv'] = vectorToAttribute(args.vector);
+  // The vector beyond the version itself (vector.ts); none to keep: the attribute goes.
+  const vector = args.vector ? vectorToAttribute(args.vector, encodeVersion(args.version)) : undefined;
+  if (vector) values[':vv'] = vector;
   const seen = args.guard ? args.guard.version : args.expectedVersion;
   let condition = `attribute_exists(#pk) AND ${seen === undefined ? 'attribute_not_exists(#v)' : '#v = :seen'}`;
   if (seen !== undefined) values[':seen'] = { S: seen };
   if (args.guard) condition += ` AND ${guardHash(args.guard, values)}`;
   // A local write supersedes every concurrent sibling (custom strategy): they collapse into it.
   names['#sib'] = META.siblings;
-  const remove = [...(args.vector ? [] : ['#vv']), '#d', '#sib'];
+  // `_rs_o` is no longer written (the version names its region): a stamp removes one an older release left.
+  const remove = [...(vector ? [] : ['#vv']), '#d', '#sib', '#o'];
   // Only our own tombstone expiry attribute is cleared; a user-owned TTL attribute is the user's,
   // unless it is still the tombstone's expiry on a re-created item (`clearTtl`).
   if (args.ttlAttribute === META.expiresAt || args.clearTtl) {
@@ -71,7 +73,7 @@ export function stampInput(args: {
   return {
     TableName: args.tableName,
     Key: fromWire(args.key),
-    UpdateExpression: `SET #v = :v, #o = :o, #w = :w, #h = :h${args.vector ? ', #vv = :vv' : ''} REMOVE ${remove.join(', ')}`,
+    UpdateExpression: `SET #v = :v, #w = :w, #h = :h${vector ? ', #vv = :vv' : ''} REMOVE ${remove.join(', ')}`,
     ConditionExpression: condition,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
@@ -126,9 +128,8 @@ export function stampedPutInput(args: {
   const item = withContentHash({
     ...args.item,
     [META.version]: { S: encodeVersion(args.version) },
-    [META.origin]: { S: args.version.region },
     [META.writer]: { S: 'stamp' },
-    [META.vector]: vectorToAttribute(args.vector),
+    ...vectorAttribute(args.vector, encodeVersion(args.version)),
   });
   const common = { TableName: args.tableName, Item: fromWire(item), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
   if (args.guard === undefined) {
@@ -171,7 +172,6 @@ export function changeToItem(change: Change, ttlAttribute: string): AttributeMap
   const meta: AttributeMap = {
     ...change.meta,
     [META.version]: { S: change.version },
-    [META.origin]: { S: change.origin },
     [META.writer]: { S: replicationWriterFor(change.version) },
   };
   if (change.op === 'put') return { ...change.item, ...meta };

@@ -14,7 +14,7 @@ import { fromWire, toWire } from '../core/codec.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import { BACKLOG_TARGET_ATTRIBUTE, META, METRICS, type FunctionSettings } from '../core/contract.ts';
 import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState, foldBaseComplete } from '../core/item-state.ts';
-import { advance, mergeVectors, vectorFromAttribute, vectorToAttribute, type VersionVector } from '../core/vector.ts';
+import { advance, mergeVectors, vectorFromAttribute, vectorAttribute, type VersionVector } from '../core/vector.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
 import { alreadyFolded, changeFromImage, classifyRecord, reconcile, versionOf, type ItemGuard, type ShipperAction } from '../core/stream-record.ts';
 import { sameContent, withContentHash } from '../core/content-hash.ts';
@@ -146,7 +146,7 @@ export class Shipper {
         // A client-helper write that created the item: a tombstone may be newer (see afterCreate).
         if (this.settings.tombstoneTable && action.change.op === 'put' && record.eventName === 'INSERT') {
           const item = record.dynamodb!.NewImage as unknown as AttributeMap;
-          return (await this.settleAgainstTombstone(action.change.key, item, action.change.writtenAt ?? this.now(), undefined, vectorFromAttribute(item[META.vector]))) ? changeFromImage(item, this.settings, action.change.writtenAt ?? this.now(), this.settings.ttlAttribute) : undefined;
+          return (await this.settleAgainstTombstone(action.change.key, item, action.change.writtenAt ?? this.now(), undefined, vectorFromAttribute(item[META.vector], item[META.version]?.S))) ? changeFromImage(item, this.settings, action.change.writtenAt ?? this.now(), this.settings.ttlAttribute) : undefined;
         }
         return action.change;
       case 'stamp':
@@ -200,7 +200,7 @@ export class Shipper {
           const row = await this.readTombstone(action.key, settings.tombstoneTable);
           if (row && (tombstoneWrittenAt(row) ?? 0) >= action.writtenAt) current = tombstoneOfRow(row, settings.ttlAttribute);
         }
-        base = mergeVectors(base, vectorFromAttribute(current?.[META.vector]));
+        base = mergeVectors(base, vectorFromAttribute(current?.[META.vector], current?.[META.version]?.S));
         const next = reconcile(current, image, action.version, settings.region);
         switch (next.kind) {
           case 'none':
@@ -240,7 +240,7 @@ export class Shipper {
     try {
       if ((tombstoneWrittenAt(row) ?? Infinity) <= writtenAt) {
         const above = versionAt(writtenAt, settings.region, tomb);
-        const restamped = await this.stampWrite(key, above, { guard }, image ?? written, mergeVectors(base, vectorFromAttribute(row![META.vector])))();
+        const restamped = await this.stampWrite(key, above, { guard }, image ?? written, mergeVectors(base, vectorFromAttribute(row![META.vector], row![META.version]?.S)))();
         this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
         return restamped;
       }
@@ -287,15 +287,14 @@ export class Shipper {
         const version = versionAt(action.writtenAt, settings.region, floor);
         if (seen && compareVersions(seen, version) > 0) return undefined; // a newer delete is already kept: it ships from where it was made
         const expiresAt = Math.floor(this.now() / 1000) + settings.tombstoneTtlSeconds;
-        const vector = advance(mergeVectors(action.baseVector, vectorFromAttribute(row?.[META.vector])), version);
+        const vector = advance(mergeVectors(action.baseVector, vectorFromAttribute(row?.[META.vector], row?.[META.version]?.S)), version);
         tombstone = withContentHash({
           ...action.key,
           [META.deleted]: { BOOL: true },
           [settings.ttlAttribute]: { N: String(expiresAt) },
           [META.version]: { S: encodeVersion(version) },
-          [META.origin]: { S: settings.region },
           [META.writer]: { S: 'stamp' },
-          [META.vector]: vectorToAttribute(vector),
+          ...vectorAttribute(vector, encodeVersion(version)),
         });
         const next = { ...tombstoneRow(settings.logicalTable, tombstone, action.key, settings.ttlAttribute, this.now()), [META.sequence]: { S: action.foldMark } };
         try {
@@ -335,7 +334,7 @@ export class Shipper {
       if (current && alreadyFolded(current[META.sequence]?.S, action.foldMark) && current[META.version]) {
         // Already folded in by an earlier attempt: shipping the current state again is harmless (at
         // this region's newest write, the version an origin's change must carry).
-        return changeFromImage(current, settings, action.writtenAt, settings.ttlAttribute, decodeVersion(vectorFromAttribute(current[META.vector])[settings.region]));
+        return changeFromImage(current, settings, action.writtenAt, settings.ttlAttribute, decodeVersion(vectorFromAttribute(current[META.vector], current[META.version]?.S)[settings.region]));
       }
       // The old image is a past state of this very item: joining it in changes nothing the item
       // still has, and brings back the merge state a delete or a whole-item PutItem dropped.

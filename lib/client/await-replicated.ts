@@ -20,8 +20,11 @@
  * `waitForVersion` (the first version of this region newer than the one the item had before).
  */
 import { GetItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { META } from '../../lambda/core/contract.ts';
+import { toWire } from '../../lambda/core/codec.ts';
+import { META, tombstoneTableName } from '../../lambda/core/contract.ts';
+import { TOMBSTONE_TABLE, tombstoneRowKey } from '../../lambda/core/tombstones.ts';
 import { compareVersions, decodeVersion, type Version } from '../../lambda/core/version.ts';
+import { vectorFromAttribute } from '../../lambda/core/vector.ts';
 
 export type Key = Record<string, AttributeValue>;
 
@@ -32,6 +35,15 @@ export interface ReplicatedTableRef {
   readonly regions: readonly string[];
   /** The table's conflict strategy. @default 'lww' */
   readonly strategy?: 'lww' | 'fields' | 'merge' | 'custom';
+  /**
+   * The app's name (`appName` in the config). With it, a delete of an `lww` item is seen once it
+   * has replicated: the item is then gone from the table, and its tombstone is in the region's
+   * tombstone table (`<appName>-tombstones`).
+   * @default deletes of `lww` items are not seen (an absent item covers nothing)
+   */
+  readonly appName?: string;
+  /** The table's name in the config, when `name` is a per-region physical name. @default name */
+  readonly logicalName?: string;
 }
 
 export interface ReplicationWaiterOptions {
@@ -92,7 +104,7 @@ export class ReplicationWaiter {
       const pending = regions.filter((r) => !done[r]);
       await Promise.all(
         pending.map(async (region) => {
-          const item = await this.metadata(region, key);
+          const item = (await this.metadata(region, key)) ?? (await this.tombstone(region, key));
           last[region] = item?.[META.version]?.S;
           if (item && covers(item, v, this.o.table.strategy ?? 'lww')) done[region] = { version: item[META.version]!.S!, afterMs: Date.now() - started };
         }),
@@ -126,9 +138,30 @@ export class ReplicationWaiter {
     }
   }
 
-  private async metadata(region: string, key: Key): Promise<Record<string, AttributeValue> | undefined> {
+  /** An absent `lww` item's tombstone in the region's tombstone table (its version and vector), when the app is known. */
+  private async tombstone(region: string, key: Key): Promise<Record<string, AttributeValue> | undefined> {
+    const { table } = this.o;
+    if ((table.strategy ?? 'lww') !== 'lww' || !table.appName) return undefined;
+    const out = await this.client(region).send(
+      new GetItemCommand({
+        TableName: tombstoneTableName(table.appName),
+        Key: { [TOMBSTONE_TABLE.partitionKey]: { S: tombstoneRowKey(table.logicalName ?? table.name, toWire(key)) } },
+        ConsistentRead: true,
+        ProjectionExpression: '#v, #vv',
+        ExpressionAttributeNames: { '#v': META.version, '#vv': META.vector },
+      }),
+    );
+    return out.Item;
+  }
+
+  private client(region: string): DynamoDBClient {
     const client = typeof this.o.clients === 'function' ? this.o.clients(region) : this.o.clients[region];
     if (!client) throw new Error(`ReplicationWaiter: no DynamoDB client for region ${region}`);
+    return client;
+  }
+
+  private async metadata(region: string, key: Key): Promise<Record<string, AttributeValue> | undefined> {
+    const client = this.client(region);
     const out = await client.send(
       new GetItemCommand({
         TableName: this.o.table.name,
@@ -149,7 +182,7 @@ export function awaitReplicated(waiter: ReplicationWaiterOptions, key: Key, vers
 
 /** Whether a region's copy of the item (its metadata) includes the write with version `v`. */
 export function covers(item: Record<string, AttributeValue>, v: Version, strategy: string): boolean {
-  const fromOrigin = item[META.vector]?.M?.[v.region]?.S;
+  const fromOrigin = vectorFromAttribute(item[META.vector], item[META.version]?.S)[v.region];
   if (fromOrigin !== undefined) {
     const o = decodeVersion(fromOrigin);
     if (o && compareVersions(o, v) >= 0) return true;

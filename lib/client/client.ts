@@ -21,7 +21,7 @@ import { fromWire, toWire } from '../../lambda/core/codec.ts';
 import { META, type KeySchema, type StrategySpec } from '../../lambda/core/contract.ts';
 import { applyLocalWrite, emptyState, parseState, serializeState, type StateContext } from '../../lambda/core/item-state.ts';
 import { customLocalWrite, type Resolver } from '../../lambda/core/resolver.ts';
-import { advance, vectorFromAttribute, vectorToAttribute } from '../../lambda/core/vector.ts';
+import { advance, vectorFromAttribute, vectorAttribute } from '../../lambda/core/vector.ts';
 import { decodeVersion, encodeVersion, HybridLogicalClock, type Version } from '../../lambda/core/version.ts';
 import { statePutInput } from '../../lambda/core/writes.ts';
 import { DEFAULT_MAX_CLOCK_OFFSET_SECONDS, hostAheadOfServerMs } from '../../lambda/core/clock-bound.ts';
@@ -190,8 +190,7 @@ export class RegionSyncClient {
     const { ctx } = this;
     switch (ctx.strategy.strategy) {
       case 'lww': {
-        const vector = vectorToAttribute(advance(vectorFromAttribute(current?.[META.vector]), version));
-        const meta = { [META.version]: { S: encodeVersion(version) }, [META.origin]: { S: version.region }, [META.vector]: vector };
+        const meta = { [META.version]: { S: encodeVersion(version) }, ...vectorAttribute(advance(vectorFromAttribute(current?.[META.vector], current?.[META.version]?.S), version), encodeVersion(version)) };
         if (newImage) return { ...newImage, ...meta };
         return { ...key, ...meta, [META.deleted]: { BOOL: true }, [ctx.ttlAttribute]: { N: String(expiresAt) } };
       }
@@ -200,7 +199,7 @@ export class RegionSyncClient {
           current,
           keyItem: key,
           image: newImage,
-          baseVector: vectorFromAttribute(current?.[META.vector]),
+          baseVector: vectorFromAttribute(current?.[META.vector], current?.[META.version]?.S),
           version,
           resolver: this.options.table.resolver!,
           key: ctx.key,

@@ -266,7 +266,7 @@ export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
 function originOf(item: Item): string | undefined {
   const version = decodeVersion(item[META.version]?.S);
   if (!version) return undefined;
-  return item[META.origin]?.S ?? version.region;
+  return version.region;
 }
 
 async function loadState(file: string): Promise<SavedState | undefined> {

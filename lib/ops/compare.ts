@@ -7,6 +7,7 @@ import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { canonicalItem, toWire } from '../../lambda/core/codec.ts';
 import { META } from '../../lambda/core/contract.ts';
 import { dynamodb, type Target } from '../cli/aws.ts';
+import { vectorAttribute, vectorFromAttribute } from '../../lambda/core/vector.ts';
 import { physicalTableName, type ResolvedTableConfig } from '../config/schema.ts';
 import { comparisonScope, type ComparisonScope } from './selection-view.ts';
 
@@ -43,11 +44,15 @@ export async function scanAll(t: Target, region: string, tableName: string): Pro
 /**
  * What must be equal in every region: everything but who wrote the version (stamp here, repl
  * there) and local bookkeeping (sequence, lock, and the content hash, which only restates the
- * content compared here and is missing on items written before regionsync kept it).
+ * content compared here and is missing on items written before regionsync kept it). The version
+ * vector is compared as the history it means, not as stored (an older release stored it whole
+ * and kept the origin in `_rs_o`, which the version names anyway).
  */
 export function replicaView(item: Item): string {
-  const { [META.writer]: _writer, [META.sequence]: _sequence, [META.lock]: _lock, [META.contentHash]: _hash, ...rest } = item;
-  return canonicalItem(toWire(rest));
+  const { [META.writer]: _writer, [META.sequence]: _sequence, [META.lock]: _lock, [META.contentHash]: _hash, [META.origin]: _origin, [META.vector]: stored, ...rest } = item;
+  const version = rest[META.version]?.S;
+  const vector = stored === undefined && version === undefined ? {} : vectorAttribute(vectorFromAttribute(stored, version), version);
+  return canonicalItem(toWire({ ...rest, ...vector }));
 }
 
 export function isTombstone(item: Item): boolean {

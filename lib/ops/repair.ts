@@ -100,7 +100,7 @@ export function planKey(
     const view = views.get(from)!;
     if (sent.has(view)) continue;
     sent.add(view);
-    const origin = states[from]![META.origin]?.S ?? versionOf(from)!.region;
+    const origin = versionOf(from)!.region;
     const to = regions.filter((r) => r !== from && views.get(r) !== view && deliverable(origin, r, tableRegions));
     if (to.length > 0) steps.push({ kind: 'ship', from, to, version: states[from]![META.version]!.S! });
   }
@@ -229,7 +229,7 @@ async function executePlan(
   const floor = regions
     .map((r) => decodeVersion(states[r]?.[META.version]?.S))
     .reduce<Version | undefined>((a, b) => (b && (!a || compareVersions(b, a) > 0) ? b : a), undefined);
-  const history = regions.reduce<VersionVector>((v, r) => mergeVectors(v, vectorFromAttribute(states[r]?.[META.vector])), {});
+  const history = regions.reduce<VersionVector>((v, r) => mergeVectors(v, vectorFromAttribute(states[r]?.[META.vector], states[r]?.[META.version]?.S)), {});
   const writtenAt = Date.now();
   const changed: string[] = [];
   for (const step of plan.steps) {

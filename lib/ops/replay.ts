@@ -114,7 +114,7 @@ export async function replayStream(o: ReplayOptions): Promise<ReplayReport> {
           skipped.unversioned++;
           continue;
         }
-        if ((image[META.origin]?.S ?? version.region) !== o.region) {
+        if (version.region !== o.region) {
           skipped.otherOrigin++;
           continue;
         }

@@ -16,7 +16,7 @@ import { inboundQueueName, META, tombstoneTableName, type KeySchema } from '../.
 import { selectFor } from '../../lambda/core/selection.ts';
 import { changeFromImage } from '../../lambda/core/stream-record.ts';
 import { decodeVersion, encodeVersion, HybridLogicalClock, maxVersion, type Version } from '../../lambda/core/version.ts';
-import { advance, mergeVectors, vectorFromAttribute, vectorToAttribute, type VersionVector } from '../../lambda/core/vector.ts';
+import { advance, mergeVectors, vectorFromAttribute, vectorAttribute, type VersionVector } from '../../lambda/core/vector.ts';
 import { stampedPutInput, stampInput } from '../../lambda/core/writes.ts';
 import { physicalTableName, type ResolvedConfig, type ResolvedTableConfig } from '../config/schema.ts';
 import { clientConfig, dynamodb, type Target } from '../cli/aws.ts';
@@ -175,7 +175,7 @@ export class Toucher {
     // The table's clock bound: an item version beyond it ahead of this host's clock throws ClockOffsetError (fix the clock, run again).
     if (!clock) this.clocks.set(region, (clock = new HybridLogicalClock(region, Date.now, table.maxClockOffsetSeconds * 1000)));
     const version = clock.next(floor);
-    const vector = advance(mergeVectors(opts.history ?? {}, vectorFromAttribute(current[META.vector])), version);
+    const vector = advance(mergeVectors(opts.history ?? {}, vectorFromAttribute(current[META.vector], expected)), version);
     const keySchema = keySchemaOf(table);
     const client = this.client(region);
     try {
@@ -183,7 +183,7 @@ export class Toucher {
         if (expected === undefined) return { kind: 'changed', current };
         // The version metadata is replaced; everything else (merge state, the shipper's sequence bookkeeping) is kept.
         const { [META.version]: _v, [META.origin]: _o, [META.writer]: _w, [META.vector]: _vv, ...rest } = current;
-        if (table.strategy.strategy === 'lww') return await this.touchTombstoneRow(client, region, toWire(rest), version, expected, vector);
+        if (table.strategy.strategy === 'lww') return await this.touchTombstoneRow(client, toWire(rest), version, expected, vector);
         const guard = { version: expected, ...(current[META.contentHash]?.S ? { contentHash: current[META.contentHash].S } : {}) };
         const input = stampedPutInput({ tableName: physicalTableName(table, region), item: toWire(rest), keySchema, version, guard, vector });
         await client.send(new PutItemCommand(input));
@@ -201,9 +201,9 @@ export class Toucher {
   }
 
   /** Last writer wins: a tombstone lives in the region's tombstone table; re-put there, conditional on the version read. */
-  private async touchTombstoneRow(client: DynamoDBClient, region: string, rest: AttributeMap, version: Version, expected: string, vector: VersionVector): Promise<TouchResult> {
+  private async touchTombstoneRow(client: DynamoDBClient, rest: AttributeMap, version: Version, expected: string, vector: VersionVector): Promise<TouchResult> {
     const { table, appName } = this.o;
-    const tombstone = withContentHash({ ...rest, [META.version]: { S: encodeVersion(version) }, [META.origin]: { S: region }, [META.writer]: { S: 'stamp' }, [META.vector]: vectorToAttribute(vector) });
+    const tombstone = withContentHash({ ...rest, [META.version]: { S: encodeVersion(version) }, [META.writer]: { S: 'stamp' }, ...vectorAttribute(vector, encodeVersion(version)) });
     const key = keyOf(fromWire(rest), keySchemaOf(table));
     const row = tombstoneRow(table.name, tombstone, toWire(key), table.ttlAttribute, Date.now());
     await client.send(new PutItemCommand(putTombstoneInput(tombstoneTableName(appName), row, { seen: expected })));

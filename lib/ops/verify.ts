@@ -9,6 +9,7 @@ import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynam
 import { fromWire, toWire, canonicalItem } from '../../lambda/core/codec.ts';
 import { META, tombstoneTableName } from '../../lambda/core/contract.ts';
 import { tombstoneOfRow, tombstoneRowKey, tombstonesOfTable } from '../../lambda/core/tombstones.ts';
+import { regionOfVersion } from '../../lambda/core/version.ts';
 import { dynamodb } from '../cli/aws.ts';
 import { replicaView, type Item } from './compare.ts';
 import { bucketOf, DEFAULT_BUCKETS, differingBuckets, differingKeys, isExpiredTombstone, keyString, leafOf, RegionDigest, type Leaf } from './digest.ts';
@@ -338,7 +339,7 @@ export function holdingOf(item: Item | undefined): Holding {
   return {
     present: true,
     ...(item[META.version]?.S ? { version: item[META.version]!.S } : {}),
-    ...(item[META.origin]?.S ? { origin: item[META.origin]!.S } : {}),
+    ...(regionOfVersion(item[META.version]?.S) !== undefined ? { origin: regionOfVersion(item[META.version]?.S)! } : {}),
     ...(item[META.writer]?.S ? { writer: item[META.writer]!.S } : {}),
     tombstone: item[META.deleted]?.BOOL === true,
     item: JSON.parse(canonicalItem(toWire(item))).M as Record<string, unknown>,

@@ -183,7 +183,7 @@ describe('verify and repair', () => {
     const repaired = await cli(['repair', '--table', ITEMS, '--config', TWO, '--apply', '--json']);
 
     // Assess: exit 0, every key converged, and verify agrees.
-    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(repaired.code, `${repaired.stderr}\n${repaired.stdout}`).toBe(0);
     const applied = JSON.parse(repaired.stdout) as { remaining: unknown[]; keys: { outcome: string }[]; touched: number };
     expect(applied.remaining).toEqual([]);
     expect(applied.keys.map((k) => k.outcome)).toEqual(injected.map(() => 'shipped'));

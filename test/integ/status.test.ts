@@ -7,7 +7,7 @@
  */
 import * as path from 'node:path';
 import { CloudWatchClient, GetMetricDataCommand, ListDashboardsCommand } from '@aws-sdk/client-cloudwatch';
-import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { DeleteItemCommand, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -21,6 +21,7 @@ import { statusMain } from '../../lib/cli/status.ts';
 import { bringUp, type Running } from '../../lib/cli/up.ts';
 import type { StatusReport } from '../../lib/ops/status.ts';
 import { eventually } from '../support/eventually.ts';
+import { readTombstoneRow } from '../support/tombstones.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/monitoring.config.ts');
 const APP = 'integ6';
@@ -241,6 +242,27 @@ describe('awaitReplicated', () => {
     expect(Object.keys(result.regions)).toEqual([B]);
     expect(result.regions[B]!.version >= version).toBe(true);
     expect(inB?.[META.version]?.S).toBe(result.regions[B]!.version);
+  });
+
+  it('sees a delete once it has replicated: the item is gone and its tombstone is in the tombstone table (appName given)', async () => {
+    // Prepare: an item in both regions, then a plain DeleteItem in A; the delete's version is its tombstone's.
+    const waiter = new ReplicationWaiter({ clients, table: { ...table, appName: APP } });
+    await dynamodb({ endpoint }, A).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('gone'), v: { N: '1' } } }));
+    await waiter.awaitReplicated(key('gone'), await waiter.waitForVersion(A, key('gone'), undefined), { timeoutMs: 20_000 });
+    await dynamodb({ endpoint }, A).send(new DeleteItemCommand({ TableName: TABLE, Key: key('gone') }));
+    const tombstone = await eventually(() => readTombstoneRow(endpoint, A, APP, TABLE, key('gone')), (row) => row !== undefined, 20_000);
+    const version = tombstone![META.version]!.S!;
+
+    // Act
+    const result = await waiter.awaitReplicated(key('gone'), version, { timeoutMs: 20_000 });
+
+    // Assess
+    const inB = (await dynamodb({ endpoint }, B).send(new GetItemCommand({ TableName: TABLE, Key: key('gone'), ConsistentRead: true }))).Item;
+    expect(inB).toBeUndefined();
+    expect(result.regions[B]!.version >= version).toBe(true);
+    // Without the app's name the waiter cannot see the tombstone: the absent item covers nothing.
+    const blind = await awaitReplicated({ clients, table }, key('gone'), version, { timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(blind).toBeInstanceOf(ReplicationTimeoutError);
   });
 
   it('times out naming the region that does not hold the version', async () => {

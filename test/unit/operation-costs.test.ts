@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatOperationCosts, measureOperationCosts, type CallsPerItem, type OperationCostsResult } from '../../bench/operation-costs.ts';
-import { LWW_LIVE_ITEM_METADATA } from '../../lambda/core/contract.ts';
+import { LWW_LIVE_ITEM_METADATA, LWW_SINGLE_WRITER_METADATA } from '../../lambda/core/contract.ts';
 
 const calls = (c: Partial<CallsPerItem>): CallsPerItem => ({ writes: 0, reads: 0, put: 0, update: 0, delete: 0, failedConditions: 0, tombstoneWrites: 0, tombstoneReads: 0, ...c });
 
@@ -51,8 +51,11 @@ describe('per-operation cost (bench)', () => {
   it('metadata per strategy: the _rs_* attributes of a live item, and their bytes', () => {
     expect(r.metadata.map((m) => m.strategy)).toEqual(['lww', 'fields', 'merge', 'custom']);
     const lww = r.metadata.find((m) => m.strategy === 'lww')!;
-    // A live lww item carries exactly what the README lists (tombstones are kept apart).
-    expect([...lww.target.attributes].sort()).toEqual([...LWW_LIVE_ITEM_METADATA].sort());
+    // A live lww item written in one region carries its version, writer and content hash (the README
+    // lists them; a vector only once a second region writes it; tombstones are kept apart): 3 attributes, 53 B.
+    expect([...lww.target.attributes].sort()).toEqual([...LWW_SINGLE_WRITER_METADATA].sort());
+    expect(lww.target.attributes.every((a) => LWW_LIVE_ITEM_METADATA.includes(a))).toBe(true);
+    expect(lww.target.bytes).toBeLessThanOrEqual(54);
     for (const m of r.metadata) {
       expect(m.target.count).toBe(m.target.attributes.length);
       expect(m.target.attributes.every((a) => a.startsWith('_rs_'))).toBe(true);
