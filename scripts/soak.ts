@@ -169,7 +169,10 @@ async function main(): Promise<number> {
     for (const t of tables) comparisons.push(await waitConverged({ endpoint }, t, 300_000));
     const convergeMs = Date.now() - healedAt;
     const divergent = comparisons.flatMap((c) => c.divergent.map((d) => `${c.table} ${d.key}`));
-    for (const d of divergent.slice(0, 20)) console.error(`soak: divergent ${d}`);
+    for (const c of comparisons) {
+      // What each region holds of a divergent key, to tell a content difference from a metadata one.
+      for (const d of c.divergent.slice(0, 20)) console.error(`soak: divergent ${c.table} ${d.key}: ${JSON.stringify(d.byRegion)}`);
+    }
 
     // Accounting.
     const lost: string[] = [];

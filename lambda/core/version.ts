@@ -29,7 +29,7 @@ const COUNTER_DIGITS = 4;
 const MAX_COUNTER = 999_999;
 const MAX_MS = 36 ** MS_DIGITS - 1;
 const VERSION_PATTERN = /^([0-9a-z]{9})([0-9a-z]{4})\.([a-z0-9-]+)$/;
-/** The first release's decimal form (`000001732000000000.000000.us-east-1`), still read. */
+/** The first release's decimal form (`001732000000000.000000.us-east-1`), still read. */
 const LEGACY_VERSION_PATTERN = /^(\d{15})\.(\d{6})\.([a-z0-9-]+)$/;
 
 export function encodeVersion(v: Version): string {
