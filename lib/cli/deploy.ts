@@ -6,11 +6,11 @@ import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { accountOf, childEnv, cloudformation, type Target } from './aws.ts';
+import { PROJECT_ROOT } from '../constructs/handler-code.ts';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { PROJECT_ROOT };
 const CDK_BIN = path.join(PROJECT_ROOT, 'node_modules', 'aws-cdk', 'bin', 'cdk');
 
 export interface DeployOptions extends Target {

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { buildSync, type BuildOptions } from 'esbuild';
 
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The checkout's root (this file is lib/constructs/handler-code.ts): where the Lambda sources and the bundle cache are. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CACHE_DIR = path.join(PROJECT_ROOT, '.regionsync', 'bundles');
 
 /** The file name the bundle is written to: the function's handler is `index.handler`. */
@@ -60,13 +61,13 @@ export function bundle(entry: string): string {
   const result = buildSync({ ...BUILD_OPTIONS, entryPoints: [entry], outfile: path.join(staging, 'index.js'), absWorkingDir: PROJECT_ROOT });
   const inputs: Record<string, string> = {};
   for (const input of Object.keys(result.metafile!.inputs)) inputs[input] = fileHash(path.resolve(PROJECT_ROOT, input));
-  writeFileSync(path.join(staging, '..', `${path.basename(staging)}.inputs.json`), JSON.stringify(inputs));
+  writeFileSync(inputsFile(staging), JSON.stringify(inputs));
   // Replace atomically: a concurrent synth (another test file, another deploy) reads either the
   // old bundle or the new one, never half of one.
   rmSync(dir, { recursive: true, force: true });
   try {
     renameSync(staging, dir);
-    renameSync(path.join(CACHE_DIR, `${path.basename(staging)}.inputs.json`), inputsFile(dir));
+    renameSync(inputsFile(staging), inputsFile(dir));
   } catch {
     // Another process got there first with the same inputs.
     rmSync(staging, { recursive: true, force: true });

@@ -1,6 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -25,9 +24,8 @@ import { physicalTableName, type KeyType, type RegionConfig, type ResolvedTableC
 import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
 import { localOnlyAttributes } from '../../lambda/core/selection.ts';
 import type { TombstoneTable } from './tombstone-table.ts';
-import { BUNDLE_HANDLER, handlerCode } from './handler-code.ts';
+import { BUNDLE_HANDLER, handlerCode, PROJECT_ROOT } from './handler-code.ts';
 
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
  * Largest change message body the shipper packs. SQS accepts 1 MiB but bills every 64 KB chunk

@@ -3,19 +3,17 @@
  * the fencing alarms invoke directly (a CloudWatch alarm Lambda action) to set and lift fences.
  */
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { BUNDLE_HANDLER, handlerCode } from './handler-code.ts';
+import { BUNDLE_HANDLER, handlerCode, PROJECT_ROOT } from './handler-code.ts';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FENCE_KEY, fenceTableName } from '../../lambda/core/fence.ts';
 import { FENCE_SETTINGS_ENV, type FenceSettings } from '../../lambda/fence/fence.ts';
 
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface WriteFenceProps {
   readonly appName: string;
