@@ -12,7 +12,7 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { decodeMessage, encodeMessage, keyToString, validateChange, type AttributeMap, type Change } from '../core/change.ts';
 import { fromWire, toWire } from '../core/codec.ts';
 import { conflictRecord, isConcurrent } from '../core/conflicts.ts';
-import { emptyState, mergeStates, parseState, sameState, serializeState } from '../core/item-state.ts';
+import { emptyState, isAlive, mergeStates, parseState, sameState, serializeState } from '../core/item-state.ts';
 import { resolveCustom, type Resolver } from '../core/resolver.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import { META, METRICS, type FunctionSettings } from '../core/contract.ts';
@@ -20,13 +20,14 @@ import { ClockOffsetError, InvalidMessageError, SettingsError } from '../core/er
 import { admitChange, clockBoundOf, type Admission } from '../core/clock-bound.ts';
 import { decodeVersion } from '../core/version.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
-import { applyInput, changeToItem, stateContext, statePutInput } from '../core/writes.ts';
+import { applyInput, changeToItem, stateContext } from '../core/writes.ts';
 import { replicationWriterFor } from '../core/echo-filter.ts';
 import { withContentHash } from '../core/content-hash.ts';
 import { localOnlyAttributes, redact } from '../core/selection.ts';
 import { putKeepingLocal } from './keep-local.ts';
 import { deleteMarked, markForRemoval, removeItem, touchTombstone, type TombstoneRowRef } from '../shared/remove-item.ts';
-import { getTombstoneInput, putTombstoneInput, tombstoneOfRow, tombstoneRow, tombstoneWins } from '../core/tombstones.ts';
+import { getTombstoneInput, putTombstoneInput, REMOVAL_WRITER, tombstoneOfRow, tombstoneRow, tombstoneWins } from '../core/tombstones.ts';
+import { StateStore, storedItemOf } from '../shared/state-store.ts';
 
 const CHANGE_CONCURRENCY = 16;
 /** Read–merge–write rounds for one change before its message is retried later. */
@@ -48,12 +49,15 @@ export type ApplyResult = 'applied' | 'stale' | 'dead-lettered';
 
 export class Applier {
   private readonly now: () => number;
+  /** Where merged states live (merging strategies). */
+  private readonly store: StateStore;
 
   constructor(
     private readonly settings: FunctionSettings,
     private readonly deps: ApplierDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    this.store = new StateStore(deps.dynamodb, settings, this.now);
   }
 
   async handle(event: SQSEvent): Promise<SQSBatchResponse> {
@@ -239,47 +243,58 @@ export class Applier {
   }
 
   /**
-   * `fields`, `merge` and `custom`: read the item, merge the change into it, write the result
-   * conditional on the version read (retried if another write got in first). A change that adds
-   * nothing to what is stored is stale and costs no write.
+   * `fields`, `merge` and `custom`: read the item (and, where it can matter, its tombstone row:
+   * lambda/shared/state-store.ts), merge the change into it, write the result where it belongs,
+   * conditional on what was read (read and merged again if another write got in first). A change
+   * that adds nothing to what is stored is stale and costs no write.
    */
   private async applyByMerge(change: Change): Promise<ApplyResult> {
     const { settings } = this;
     const ctx = stateContext(settings);
     const incoming = changeToItem(change, settings.ttlAttribute);
+    let wrote = false;
     for (let attempt = 0; attempt < MAX_MERGE_ATTEMPTS; attempt++) {
-      const stored = await this.deps.dynamodb
-        .send(new GetItemCommand({ TableName: settings.tableName, Key: fromWire(change.key), ConsistentRead: true }))
-        .then((o) => (o.Item ? toWire(o.Item) : undefined));
+      const read = await this.store.read(change.key, attempt > 0);
+      const stored = storedItemOf(read);
       if (!stored && this.beyondTombstoneHorizon(change)) {
         await this.refuseBeyondHorizon(change, incoming);
         return 'stale';
       }
+      const live = read.item && read.item[META.writer]?.S !== REMOVAL_WRITER ? read.item : undefined;
       let result: AttributeMap;
       let conflict: boolean;
       if (settings.strategy?.strategy === 'custom') {
         if (!this.deps.resolver) throw new SettingsError('table uses the custom strategy but the applier was built without a resolver');
         const outcome = resolveCustom(stored, incoming, this.deps.resolver, settings.key, settings.ttlAttribute);
-        if (outcome.kind === 'stale') return 'stale';
-        result = outcome.item;
-        conflict = outcome.conflict;
+        if (outcome.kind === 'stale') {
+          // Nothing new, and the state is where it belongs (a tombstone whose item is gone).
+          if (stored === live || !read.item) return wrote ? 'applied' : 'stale';
+          result = stored!;
+          conflict = false;
+        } else {
+          result = outcome.item;
+          conflict = outcome.conflict;
+        }
       } else {
-        const storedState = stored ? parseState(stored, ctx) : emptyState(change.key);
+        // The key's state is the join of the item's and the row's (a row may be a past state).
+        let storedState = read.item ? parseState(read.item, ctx) : emptyState(change.key);
+        if (read.tombstone) storedState = mergeStates(storedState, parseState(read.tombstone, ctx), ctx);
         const merged = mergeStates(storedState, parseState(incoming, ctx), ctx);
-        if (stored?.[META.version] && sameState(merged, storedState, ctx)) return 'stale';
+        // Where the state is matters only once a row is involved: a live state belongs in the item,
+        // a tombstone in the row with no item (an item read alone is where its state is).
+        const placed = !read.tombstone && live === read.item ? true : isAlive(merged) ? live !== undefined && sameState(merged, parseState(live, ctx), ctx) : !read.item;
+        if (stored?.[META.version] && sameState(merged, storedState, ctx) && placed) return wrote ? 'applied' : 'stale';
         result = serializeState(merged, ctx, 'repl');
         conflict = stored !== undefined && isConcurrent(stored, incoming);
       }
       // The marker other than the stored one, so the shipper's event filter drops this write's echo.
-      result = { ...result, [META.writer]: { S: replicationWriterFor(result[META.version]?.S ?? change.version, stored) } };
+      result = { ...result, [META.writer]: { S: replicationWriterFor(result[META.version]?.S ?? change.version, read.item) } };
       // The sequence number is this region's own bookkeeping (see the shipper): keep it.
-      if (stored?.[META.sequence]) result = { ...result, [META.sequence]: stored[META.sequence]! };
-      try {
-        await this.deps.dynamodb.send(new PutItemCommand(statePutInput(settings, result, stored)));
-      } catch (e) {
-        if (e instanceof ConditionalCheckFailedException) continue;
-        throw e;
-      }
+      const sequence = (read.item ?? read.row)?.[META.sequence];
+      if (sequence) result = { ...result, [META.sequence]: sequence };
+      const outcome = await this.store.write(change.key, read, result);
+      wrote ||= outcome !== 'retry';
+      if (outcome !== 'written') continue;
       if (conflict && stored) await this.recordConflict(change, stored, incoming, result);
       return 'applied';
     }

@@ -195,20 +195,35 @@ export function statePutInput(settings: Pick<FunctionSettings, 'tableName' | 'ke
   const lock = read?.[META.lock]?.S;
   const previous = Number(lock);
   const next = String(Number.isSafeInteger(previous) && previous > 0 ? previous + 1 : 1);
-  const common = { TableName: settings.tableName, Item: fromWire(withContentHash({ ...item, [META.lock]: { S: next } })) };
-  if (!read) return { ...common, ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': settings.key.partitionKey } };
-  if (lock !== undefined) {
-    return { ...common, ConditionExpression: '#lk = :lk', ExpressionAttributeNames: { '#lk': META.lock }, ExpressionAttributeValues: { ':lk': { S: lock } } };
-  }
+  const condition = stateCondition(settings.key, read);
+  return {
+    TableName: settings.tableName,
+    Item: fromWire(withContentHash({ ...item, [META.lock]: { S: next } })),
+    ConditionExpression: condition.expression,
+    ExpressionAttributeNames: condition.names,
+    ...(condition.values ? { ExpressionAttributeValues: condition.values } : {}),
+  };
+}
+
+/** A condition expression with its placeholders. */
+export interface Condition {
+  readonly expression: string;
+  readonly names: Record<string, string>;
+  readonly values?: Record<string, AttributeValue>;
+}
+
+/**
+ * "The item is still as read" for merged states (see statePutInput): the lock read, else the
+ * version read with no lock, else still unversioned, else still absent. Shared by the merged write
+ * and by the removal of a merged item whose state became a tombstone (lambda/shared/state-store.ts).
+ */
+export function stateCondition(key: KeySchema, read: AttributeMap | undefined): Condition {
+  if (!read) return { expression: 'attribute_not_exists(#pk)', names: { '#pk': key.partitionKey } };
+  const lock = read[META.lock]?.S;
+  if (lock !== undefined) return { expression: '#lk = :lk', names: { '#lk': META.lock }, values: { ':lk': { S: lock } } };
   const readVersion = read[META.version]?.S;
   if (readVersion === undefined) {
-    const names = { '#pk': settings.key.partitionKey, '#v': META.version, '#lk': META.lock };
-    return { ...common, ConditionExpression: 'attribute_exists(#pk) AND attribute_not_exists(#v) AND attribute_not_exists(#lk)', ExpressionAttributeNames: names };
+    return { expression: 'attribute_exists(#pk) AND attribute_not_exists(#v) AND attribute_not_exists(#lk)', names: { '#pk': key.partitionKey, '#v': META.version, '#lk': META.lock } };
   }
-  return {
-    ...common,
-    ConditionExpression: '#v = :read AND attribute_not_exists(#lk)',
-    ExpressionAttributeNames: { '#v': META.version, '#lk': META.lock },
-    ExpressionAttributeValues: { ':read': { S: readVersion } },
-  };
+  return { expression: '#v = :read AND attribute_not_exists(#lk)', names: { '#v': META.version, '#lk': META.lock }, values: { ':read': { S: readVersion } } };
 }

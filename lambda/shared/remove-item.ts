@@ -18,10 +18,14 @@ import { ConditionalCheckFailedException, DeleteItemCommand, UpdateItemCommand, 
 import type { AttributeMap } from '../core/change.ts';
 import { fromWire, toWire } from '../core/codec.ts';
 import { META } from '../core/contract.ts';
+import type { Condition } from '../core/writes.ts';
 import { REMOVAL_WRITER, tombstoneRowKey } from '../core/tombstones.ts';
 
-/** Which item a removal may take: older than a tombstone, or exactly one version and content. */
-export type RemovalCondition = { readonly olderThan: string } | { readonly exactly: { readonly version: string; readonly contentHash?: string } };
+/**
+ * Which item a removal may take: older than a tombstone, exactly one version and content, or (a
+ * merged state, lambda/shared/state-store.ts) still exactly as read (core/writes.ts stateCondition).
+ */
+export type RemovalCondition = { readonly olderThan: string } | { readonly exactly: { readonly version: string; readonly contentHash?: string } } | { readonly asRead: Condition };
 
 /** The key's row in the region's tombstone table, whose `_rs_at` a removal moves to its own time. */
 export interface TombstoneRowRef {
@@ -40,7 +44,11 @@ export async function markForRemoval(dynamodb: DynamoDBClient, tableName: string
   const names: Record<string, string> = { '#v': META.version, '#w': META.writer };
   const values: Record<string, AttributeValue> = { ':rm': { S: REMOVAL_WRITER } };
   let expression: string;
-  if ('olderThan' in condition) {
+  if ('asRead' in condition) {
+    expression = condition.asRead.expression;
+    Object.assign(names, condition.asRead.names);
+    Object.assign(values, condition.asRead.values ?? {});
+  } else if ('olderThan' in condition) {
     expression = '#v < :v';
     values[':v'] = { S: condition.olderThan };
   } else {
@@ -66,14 +74,17 @@ export async function markForRemoval(dynamodb: DynamoDBClient, tableName: string
 
 /** Deletes the marked item while it is still exactly as marked (a write that came in between stays). Returns whether it did. */
 export async function deleteMarked(dynamodb: DynamoDBClient, tableName: string, key: AttributeMap, marked: AttributeMap): Promise<boolean> {
+  const version = marked[META.version];
+  // A merged state may remove an application's write not stamped yet (its fold puts it back if it was the later one).
+  const versionCondition = version ? '#v = :v' : 'attribute_not_exists(#v)';
   try {
     await dynamodb.send(
       new DeleteItemCommand({
         TableName: tableName,
         Key: fromWire(key),
-        ConditionExpression: '#w = :rm AND #v = :v',
+        ConditionExpression: `#w = :rm AND ${versionCondition}`,
         ExpressionAttributeNames: { '#w': META.writer, '#v': META.version },
-        ExpressionAttributeValues: { ':rm': { S: REMOVAL_WRITER }, ':v': marked[META.version]! },
+        ExpressionAttributeValues: { ':rm': { S: REMOVAL_WRITER }, ...(version ? { ':v': version } : {}) },
       }),
     );
     return true;

@@ -13,20 +13,21 @@ import { groupIntoBatches, keyToString, packChanges, stripMeta, type AttributeMa
 import { fromWire, toWire } from '../core/codec.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import { BACKLOG_TARGET_ATTRIBUTE, META, METRICS, type FunctionSettings } from '../core/contract.ts';
-import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState, foldBaseComplete } from '../core/item-state.ts';
+import { applyLocalWrite, emptyState, isAlive, mergeStates, parseState, sameState, serializeState, foldBaseComplete } from '../core/item-state.ts';
 import { advance, mergeVectors, vectorFromAttribute, vectorAttribute, type VersionVector } from '../core/vector.ts';
 import type { PairMetricsSink } from '../core/metrics.ts';
 import { alreadyFolded, changeFromImage, classifyRecord, reconcile, versionOf, type ItemGuard, type ShipperAction } from '../core/stream-record.ts';
 import { sameContent, withContentHash } from '../core/content-hash.ts';
 import { getTombstoneInput, putTombstoneInput, tombstoneOfRow, tombstoneRow, tombstoneVersion, tombstoneWins, tombstoneWrittenAt, REMOVAL_WRITER } from '../core/tombstones.ts';
 import { removeItem, type TombstoneRowRef } from '../shared/remove-item.ts';
+import { newestOf, StateStore } from '../shared/state-store.ts';
 import { compareVersions, decodeVersion, encodeVersion, maxVersion, versionAt, type Version } from '../core/version.ts';
 import { customLocalWrite, type Resolver } from '../core/resolver.ts';
 import { SettingsError } from '../core/errors.ts';
 import { selectedBatches } from './selective.ts';
 import { clockBoundOf } from '../core/clock-bound.ts';
 import { UnstampableRecords } from './oversize.ts';
-import { stampedPutInput, stampInput, stateContext, statePutInput, tombstoneInput } from '../core/writes.ts';
+import { stampedPutInput, stampInput, stateContext, tombstoneInput } from '../core/writes.ts';
 
 /** SQS's hard limit for one message and for one SendMessageBatch call. */
 const SQS_MAX_BYTES = 1024 * 1024;
@@ -60,6 +61,8 @@ interface RecordOutcome {
 export class Shipper {
   private readonly now: () => number;
   private readonly unstampable: UnstampableRecords;
+  /** Where merged states live (merging strategies). */
+  private readonly store: StateStore;
 
   constructor(
     private readonly settings: FunctionSettings,
@@ -67,6 +70,7 @@ export class Shipper {
   ) {
     this.now = deps.now ?? Date.now;
     this.unstampable = new UnstampableRecords(settings, { ...deps, now: this.now });
+    this.store = new StateStore(deps.dynamodb, settings, this.now);
   }
 
   async handle(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> {
@@ -144,7 +148,7 @@ export class Shipper {
         return undefined;
       case 'ship':
         // A client-helper write that created the item: a tombstone may be newer (see afterCreate).
-        if (this.settings.tombstoneTable && action.change.op === 'put' && record.eventName === 'INSERT') {
+        if (this.settings.tombstoneTable && (this.settings.strategy?.strategy ?? 'lww') === 'lww' && action.change.op === 'put' && record.eventName === 'INSERT') {
           const item = record.dynamodb!.NewImage as unknown as AttributeMap;
           return (await this.settleAgainstTombstone(action.change.key, item, action.change.writtenAt ?? this.now(), undefined, vectorFromAttribute(item[META.vector], item[META.version]?.S))) ? changeFromImage(item, this.settings, action.change.writtenAt ?? this.now(), this.settings.ttlAttribute) : undefined;
         }
@@ -326,19 +330,26 @@ export class Shipper {
    */
   private async foldIntoState(action: StampAction | TombstoneAction): Promise<Change | undefined> {
     const { settings } = this;
+    // Regionsync's own removal of a merged item whose state became a tombstone (state-store.ts):
+    // that tombstone is kept and on its way already.
+    if (action.kind === 'tombstone' && action.oldImage?.[META.writer]?.S === REMOVAL_WRITER) return undefined;
     const ctx = stateContext(settings);
     for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
-      const current = await this.deps.dynamodb
-        .send(new GetItemCommand({ TableName: settings.tableName, Key: fromWire(action.key), ConsistentRead: true }))
-        .then((o) => (o.Item ? toWire(o.Item) : undefined));
-      if (current && alreadyFolded(current[META.sequence]?.S, action.foldMark) && current[META.version]) {
+      // With the row: the application may have written over a deleted item (its record has no old image of it).
+      const read = await this.store.read(action.key, true);
+      const current = read.item;
+      const folded = current ?? read.row;
+      if (folded && alreadyFolded(folded[META.sequence]?.S, action.foldMark) && folded[META.version]) {
         // Already folded in by an earlier attempt: shipping the current state again is harmless (at
         // this region's newest write, the version an origin's change must carry).
-        return changeFromImage(current, settings, action.writtenAt, settings.ttlAttribute, decodeVersion(vectorFromAttribute(current[META.vector], current[META.version]?.S)[settings.region]));
+        const state = current ?? read.tombstone!;
+        return changeFromImage(state, settings, action.writtenAt, settings.ttlAttribute, decodeVersion(vectorFromAttribute(state[META.vector], state[META.version]?.S)[settings.region]));
       }
       // The old image is a past state of this very item: joining it in changes nothing the item
-      // still has, and brings back the merge state a delete or a whole-item PutItem dropped.
-      const past = action.oldImage?.[META.version] ? parseState(action.oldImage, ctx) : emptyState(action.key);
+      // still has, and brings back the merge state a delete or a whole-item PutItem dropped. So is
+      // the tombstone row (a delete's state, kept apart from the table).
+      let past = action.oldImage?.[META.version] ? parseState(action.oldImage, ctx) : emptyState(action.key);
+      if (read.tombstone) past = mergeStates(past, parseState(read.tombstone, ctx), ctx);
       const state = mergeStates(current ? parseState(current, ctx) : emptyState(action.key), past, ctx);
       // The write's version is when it happened (so a later write from elsewhere, already merged in,
       // keeps what it set), above every earlier write of this region (they are folded in stream
@@ -351,8 +362,8 @@ export class Shipper {
       let written: AttributeMap;
       if (settings.strategy?.strategy === 'custom') {
         if (!this.deps.resolver) throw new SettingsError('table uses the custom strategy but the shipper was built without a resolver');
-        // With the item gone (a delete), the record's old image is the state the delete removes.
-        const seen = current ?? (action.oldImage?.[META.version] ? action.oldImage : undefined);
+        // With the item gone (a delete), the record's old image or the tombstone row (the newer) is the state the write replaces.
+        const seen = current && current[META.writer]?.S !== REMOVAL_WRITER ? current : newestOf(action.oldImage?.[META.version] ? action.oldImage : undefined, read.tombstone);
         const args = { current: seen, keyItem: action.key, image, baseVector: action.baseVector, version: aboveAll, resolver: this.deps.resolver, key: settings.key, ttlAttribute: settings.ttlAttribute, tombstoneExpiresAt: expiresAt };
         written = customLocalWrite(args).item;
       } else {
@@ -361,15 +372,42 @@ export class Shipper {
         written = serializeState(next, ctx, 'stamp');
       }
       const item = { ...written, [META.sequence]: { S: action.foldMark } };
-      try {
-        await this.deps.dynamodb.send(new PutItemCommand(statePutInput(settings, item, current)));
-        this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
-        return changeFromImage(item, settings, action.writtenAt, settings.ttlAttribute, settings.strategy?.strategy === 'custom' ? aboveAll : ownVersion);
-      } catch (e) {
-        if (!(e instanceof ConditionalCheckFailedException)) throw e;
-      }
+      const outcome = await this.store.write(action.key, read, item);
+      if (outcome === 'retry') continue;
+      this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
+      // Written, but a racing write changed the other side: merge it in (this write is folded now).
+      if (outcome === 'recheck') await this.settle(action.key);
+      return changeFromImage(item, settings, action.writtenAt, settings.ttlAttribute, settings.strategy?.strategy === 'custom' ? aboveAll : ownVersion);
     }
     throw new Error(`item ${keyToString(action.key)} kept changing while its write was folded in; the batch will be retried`);
+  }
+
+  /**
+   * After a fold whose write raced a write to the other side (state-store.ts): joins the item and
+   * its tombstone row and writes the join where it belongs. Nothing new to ship: both writes are
+   * (or will be) shipped by whoever made them.
+   */
+  private async settle(key: AttributeMap): Promise<void> {
+    const ctx = stateContext(this.settings);
+    for (let attempt = 0; attempt < MAX_RECONCILE_ATTEMPTS; attempt++) {
+      const read = await this.store.read(key, true);
+      // An application's write not folded yet holds no merge state to weigh: its own record folds it.
+      if (read.item && !read.item[META.version]) return;
+      let result: AttributeMap | undefined;
+      if (this.settings.strategy?.strategy === 'custom') {
+        // One stored item is the state: the newer of the two sides.
+        const newest = newestOf(read.item, read.tombstone);
+        if (!newest || (newest === read.item) || !read.item) return;
+        result = newest;
+      } else {
+        const joined = mergeStates(read.item ? parseState(read.item, ctx) : emptyState(key), read.tombstone ? parseState(read.tombstone, ctx) : emptyState(key), ctx);
+        const placed = isAlive(joined) ? read.item !== undefined && sameState(joined, parseState(read.item, ctx), ctx) : !read.item;
+        if (placed) return;
+        result = { ...serializeState(joined, ctx, 'stamp'), ...((read.item ?? read.row)?.[META.sequence] ? { [META.sequence]: (read.item ?? read.row)![META.sequence]! } : {}) };
+      }
+      if ((await this.store.write(key, read, result)) === 'written') return;
+    }
+    throw new Error(`item ${keyToString(key)} kept changing while it was settled; the batch will be retried`);
   }
 
   /** A client-helper write from a host clock beyond the bound, restamped: loud, the host's clock needs fixing. */

@@ -36,10 +36,10 @@ export interface ReplicatedTableRef {
   /** The table's conflict strategy. @default 'lww' */
   readonly strategy?: 'lww' | 'fields' | 'merge' | 'custom';
   /**
-   * The app's name (`appName` in the config). With it, a delete of an `lww` item is seen once it
+   * The app's name (`appName` in the config). With it, a delete is seen once it
    * has replicated: the item is then gone from the table, and its tombstone is in the region's
    * tombstone table (`<appName>-tombstones`).
-   * @default deletes of `lww` items are not seen (an absent item covers nothing)
+   * @default deletes are not seen (an absent item covers nothing)
    */
   readonly appName?: string;
   /** The table's name in the config, when `name` is a per-region physical name. @default name */
@@ -138,10 +138,10 @@ export class ReplicationWaiter {
     }
   }
 
-  /** An absent `lww` item's tombstone in the region's tombstone table (its version and vector), when the app is known. */
+  /** An absent item's tombstone in the region's tombstone table (its version and vector), when the app is known. */
   private async tombstone(region: string, key: Key): Promise<Record<string, AttributeValue> | undefined> {
     const { table } = this.o;
-    if ((table.strategy ?? 'lww') !== 'lww' || !table.appName) return undefined;
+    if (!table.appName) return undefined;
     const out = await this.client(region).send(
       new GetItemCommand({
         TableName: tombstoneTableName(table.appName),

@@ -77,9 +77,9 @@ export interface ReplicatedTableProps {
    */
   readonly conflictLog?: dynamodb.ITable;
   /**
-   * The region's tombstone table (`lww` tables): deleted items are kept there, not in the table,
-   * so the application never reads them.
-   * @default tombstones stay in the table (merging strategies keep their state in them)
+   * The region's tombstone table: deleted items are kept there, not in the table, so the
+   * application never reads them (merging strategies keep a deleted item's merge state there too).
+   * @default tombstones stay in the table, where the application reads them
    */
   readonly tombstones?: TombstoneTable;
   /**
@@ -275,7 +275,7 @@ export class ReplicatedTable extends Construct {
     this.shipper.addToRolePolicy(
       new iam.PolicyStatement({ actions: [...new Set([...(merging ? [] : ['dynamodb:UpdateItem']), 'dynamodb:PutItem', ...shipperReads, ...removals])], resources: [this.table.tableArn] }),
     );
-    props.tombstones?.grantRows(this.shipper, cfg.name);
+    props.tombstones?.grantRows(this.shipper, cfg.name, merging ? 'merged' : 'lww');
     if (targets.length > 0) {
       this.shipper.addToRolePolicy(
         new iam.PolicyStatement({
@@ -304,7 +304,7 @@ export class ReplicatedTable extends Construct {
       new SqsEventSource(this.inboundQueue, { batchSize: queueWindow > 0 ? 100 : 10, reportBatchItemFailures: true, ...(queueWindow > 0 ? { maxBatchingWindow: Duration.seconds(queueWindow) } : {}) }),
     );
     this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem', ...applierReads, ...removals], resources: [this.table.tableArn] }));
-    props.tombstones?.grantRows(this.applier, cfg.name);
+    props.tombstones?.grantRows(this.applier, cfg.name, merging ? 'merged' : 'lww');
     if (props.conflictLog && cfg.conflictLogRetentionSeconds) {
       this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [props.conflictLog.tableArn] }));
     }

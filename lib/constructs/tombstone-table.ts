@@ -15,8 +15,8 @@ export interface TombstoneTableProps {
 }
 
 /**
- * One table per region where the app's `lww` tables keep their deleted items' tombstones
- * (lambda/core/tombstones.ts), so the application's tables hold live items only. Rows expire
+ * One table per region where the app's tables keep their deleted items' tombstones
+ * (lambda/core/tombstones.ts, lambda/shared/state-store.ts), so the application's tables hold live items only. Rows expire
  * through TTL after each table's `tombstoneTtlSeconds`. No stream: nothing replicates from it.
  */
 export class TombstoneTable extends Construct {
@@ -35,13 +35,15 @@ export class TombstoneTable extends Construct {
   }
 
   /**
-   * Lets `grantee` read and write the tombstones of one logical table only: IAM's
+   * Lets `grantee` read and write the tombstones of one logical table only (`use`: the table's
+   * strategy family, which decides the calls, lambda/shared/remove-item.ts and state-store.ts): IAM's
    * `dynamodb:LeadingKeys` confines it to row keys that start with the table's prefix.
    */
-  grantRows(grantee: iam.IGrantable, logicalTable: string): void {
+  grantRows(grantee: iam.IGrantable, logicalTable: string, use: 'lww' | 'merged'): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        // Last writer wins also moves a row's removal time (UpdateItem); merged states are only read and put.
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', ...(use === 'lww' ? ['dynamodb:UpdateItem'] : [])],
         resources: [this.table.tableArn],
         conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`${tombstoneRowPrefix(logicalTable)}*`] } },
       }),

@@ -235,10 +235,10 @@ export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
     },
   });
 
-  // Last writer wins keeps deleted keys' tombstones in the region's tombstone table (docs/deletes.md):
+  // Deleted keys' tombstones are kept in the region's tombstone table (docs/deletes.md):
   // the target needs them too, or an older change still on its way could bring a deleted item back.
   // The tombstone table is shared by the app's tables: one scan, the other tables' rows skipped.
-  if (table.strategy.strategy === 'lww' && !o.signal?.aborted && s.cursors.every((c) => c === 'done') && s.tombstoneCursor !== 'done') {
+  if (!o.signal?.aborted && s.cursors.every((c) => c === 'done') && s.tombstoneCursor !== 'done') {
     await parallelScan({
       client,
       tableName: tombstoneTableName(o.ops.appName),
@@ -257,7 +257,7 @@ export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
       },
     });
   }
-  s.complete = s.cursors.every((c) => c === 'done') && (table.strategy.strategy !== 'lww' || s.tombstoneCursor === 'done');
+  s.complete = s.cursors.every((c) => c === 'done') && s.tombstoneCursor === 'done';
   await saver.save(s);
   progress?.finish(`${s.counts.sent} sent, ${s.counts.touched} stamped and sent${s.complete ? '' : ' — interrupted: run again to resume'}`);
   return report(s);

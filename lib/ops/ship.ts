@@ -17,7 +17,7 @@ import { selectFor } from '../../lambda/core/selection.ts';
 import { changeFromImage } from '../../lambda/core/stream-record.ts';
 import { decodeVersion, encodeVersion, HybridLogicalClock, maxVersion, type Version } from '../../lambda/core/version.ts';
 import { advance, mergeVectors, vectorFromAttribute, vectorAttribute, type VersionVector } from '../../lambda/core/vector.ts';
-import { stampedPutInput, stampInput } from '../../lambda/core/writes.ts';
+import { stampInput } from '../../lambda/core/writes.ts';
 import { physicalTableName, type ResolvedConfig, type ResolvedTableConfig } from '../config/schema.ts';
 import { clientConfig, dynamodb, type Target } from '../cli/aws.ts';
 import type { Item } from './compare.ts';
@@ -183,12 +183,7 @@ export class Toucher {
         if (expected === undefined) return { kind: 'changed', current };
         // The version metadata is replaced; everything else (merge state, the shipper's sequence bookkeeping) is kept.
         const { [META.version]: _v, [META.origin]: _o, [META.writer]: _w, [META.vector]: _vv, ...rest } = current;
-        if (table.strategy.strategy === 'lww') return await this.touchTombstoneRow(client, toWire(rest), version, expected, vector);
-        const guard = { version: expected, ...(current[META.contentHash]?.S ? { contentHash: current[META.contentHash].S } : {}) };
-        const input = stampedPutInput({ tableName: physicalTableName(table, region), item: toWire(rest), keySchema, version, guard, vector });
-        await client.send(new PutItemCommand(input));
-        this.touched++;
-        return { kind: 'stamped', item: input.Item! };
+        return await this.touchTombstoneRow(client, toWire(rest), version, expected, vector);
       }
       const input = stampInput({ tableName: physicalTableName(table, region), key: toWire(keyOf(current, keySchema)), keySchema, version, expectedVersion: expected, image: toWire(current), ttlAttribute: table.ttlAttribute, vector });
       const out = await client.send(new UpdateItemCommand(input));
@@ -200,10 +195,18 @@ export class Toucher {
     }
   }
 
-  /** Last writer wins: a tombstone lives in the region's tombstone table; re-put there, conditional on the version read. */
+  /** A tombstone lives in the region's tombstone table: re-put there, conditional on the version read. */
   private async touchTombstoneRow(client: DynamoDBClient, rest: AttributeMap, version: Version, expected: string, vector: VersionVector): Promise<TouchResult> {
     const { table, appName } = this.o;
-    const tombstone = withContentHash({ ...rest, [META.version]: { S: encodeVersion(version) }, [META.writer]: { S: 'stamp' }, ...vectorAttribute(vector, encodeVersion(version)) });
+    // A merged state's lock moves forward, so a merge that read the row before this write fails its condition and merges again.
+    const lock = Number(rest[META.lock]?.S);
+    const tombstone = withContentHash({
+      ...rest,
+      [META.version]: { S: encodeVersion(version) },
+      [META.writer]: { S: 'stamp' },
+      ...vectorAttribute(vector, encodeVersion(version)),
+      ...(Number.isSafeInteger(lock) ? { [META.lock]: { S: String(lock + 1) } } : {}),
+    });
     const key = keyOf(fromWire(rest), keySchemaOf(table));
     const row = tombstoneRow(table.name, tombstone, toWire(key), table.ttlAttribute, Date.now());
     await client.send(new PutItemCommand(putTombstoneInput(tombstoneTableName(appName), row, { seen: expected })));

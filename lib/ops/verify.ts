@@ -198,9 +198,9 @@ export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
 }
 
 /**
- * The leaves of the table's tombstone rows in one region's tombstone table (last writer wins
- * only; other strategies keep tombstones in the table). The tombstone table is shared by the
- * app's tables, so its whole scan is read and the other tables' rows skipped.
+ * The leaves of the table's tombstone rows in one region's tombstone table (a row beside a live
+ * item is a past state: the item wins). The tombstone table is shared by the app's tables, so its
+ * whole scan is read and the other tables' rows skipped.
  */
 async function scanTombstoneLeaves(
   ops: OpsTable,
@@ -214,7 +214,6 @@ async function scanTombstoneLeaves(
 ): Promise<Map<string, Leaf>> {
   const { table } = ops;
   const leaves = new Map<string, Leaf>();
-  if (table.strategy.strategy !== 'lww') return leaves;
   const keyAttrs = keyAttributesOf(table);
   await parallelScan({
     client,
@@ -303,8 +302,7 @@ export async function readStates(o: ReadKeysOptions): Promise<Map<string, Record
         const entry = out.get(keyString(item, keyAttrs));
         if (entry) entry[region] = item;
       }
-      // Last writer wins keeps a deleted item's tombstone in the region's tombstone table: that is its state.
-      if (table.strategy.strategy !== 'lww') return;
+      // A deleted item's tombstone is kept in the region's tombstone table: that is its state.
       const absent = o.keys.filter((k) => out.get(k)![region] === undefined);
       if (absent.length === 0) return;
       const byRow = new Map(absent.map((k) => [tombstoneRowKey(table.name, toWire(keyFromString(k))), k]));

@@ -25,7 +25,7 @@ export const MAX_RESOURCES_PER_STACK = 500;
 export class RegionStack extends Stack {
   public readonly tables: ReadonlyMap<string, ReplicatedTable>;
   public readonly conflictLog?: ConflictLog;
-  /** Where the region's `lww` tables keep tombstones; absent when it has none. */
+  /** Where the region's tables keep tombstones; absent when it has no table. */
   public readonly tombstones?: TombstoneTable;
   /** Alarms, alarm topic, dashboards and write fence (see RegionMonitoring). */
   public readonly monitoring: RegionMonitoring;
@@ -38,8 +38,8 @@ export class RegionStack extends Stack {
     const here = props.config.tables.filter((t) => t.regions.includes(props.region));
     // One conflict log per region, shared by its tables, when any of them keeps one.
     this.conflictLog = here.some((t) => t.conflictLogRetentionSeconds) ? new ConflictLog(this, 'rs:ConflictLog', { appName: props.config.appName }) : undefined;
-    // One tombstone table per region, shared by its last-writer-wins tables.
-    this.tombstones = here.some((t) => t.strategy.strategy === 'lww') ? new TombstoneTable(this, 'rs:Tombstones', { appName: props.config.appName }) : undefined;
+    // One tombstone table per region, shared by its tables: deleted items are kept there, so the tables hold live items only.
+    this.tombstones = here.length > 0 ? new TombstoneTable(this, 'rs:Tombstones', { appName: props.config.appName }) : undefined;
     const tableStacks = new Map<string, NestedStack>();
     for (const table of here) {
       // per-table: the table and everything that serves it in a nested stack named after it ("rs:"
@@ -56,7 +56,7 @@ export class RegionStack extends Stack {
           regions: props.config.regions,
           tracing: props.config.tracing ?? false,
           ...(this.conflictLog ? { conflictLog: this.conflictLog.table } : {}),
-          ...(this.tombstones && table.strategy.strategy === 'lww' ? { tombstones: this.tombstones } : {}),
+          ...(this.tombstones ? { tombstones: this.tombstones } : {}),
         }),
       );
     }

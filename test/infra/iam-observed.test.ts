@@ -15,6 +15,7 @@ import type { SelectionSpec } from '../../lambda/core/selection.ts';
 import type { RegionSyncConfig } from '../../lib/config/schema.ts';
 import { resolveDocument } from '../../resolvers/documents.ts';
 import { Cluster, TOMBSTONES, type ScheduleOp } from '../support/cluster.ts';
+import { isScheduleOp, togetherArb } from '../support/schedule.ts';
 import { ACCOUNTS, APP_NAME, inboundQueueArn, logicalId, ref, regionOf, replicatedTable, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
 import { allowedOf } from '../support/infra-iam.ts';
 
@@ -60,6 +61,7 @@ const scheduleArb: fc.Arbitrary<ScheduleOp> = fc.oneof(
   fc.record({ kind: fc.constant('ship' as const), region: fc.nat(1), max: fc.integer({ min: 1, max: 4 }) }),
   fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(20), duplicate: fc.boolean() }),
   fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 1500 }) }),
+  togetherArb(2),
 );
 
 const key = (n: number): Record<string, AttributeValue> => ({ pk: { S: `k${n}` }, sk: { N: '1' } });
@@ -70,12 +72,12 @@ async function observedCalls(scenario: Scenario): Promise<Set<string>> {
   const workloads = fc.sample(fc.array(fc.oneof(appOpArb, scheduleArb), { minLength: 10, maxLength: 60 }), { numRuns: 60, seed: 15 });
   for (const ops of workloads) {
     const cluster = new Cluster(REGIONS, {}, scenario.spec, scenario.spec.strategy === 'custom' ? resolveDocument : undefined, {
-      // As deployed (region-stack.ts): only last-writer-wins tables keep tombstones apart.
-      tombstoneTable: scenario.spec.strategy === 'lww' ? TOMBSTONES : undefined,
+      // As deployed (region-stack.ts): every table keeps its tombstones apart.
+      tombstoneTable: TOMBSTONES,
       ...(scenario.selection ? { selection: scenario.selection } : {}),
     });
     for (const op of ops) {
-      if (op.kind === 'ship' || op.kind === 'deliver' || op.kind === 'tick') {
+      if (isScheduleOp(op)) {
         await cluster.step(op);
         continue;
       }

@@ -9,18 +9,17 @@ import { canonicalItem, toWire } from '../../lambda/core/codec.ts';
 import { META, type FunctionSettings, type KeySchema, type StrategySpec } from '../../lambda/core/contract.ts';
 import type { Resolver } from '../../lambda/core/resolver.ts';
 import { Shipper } from '../../lambda/shipper/shipper.ts';
-import { FakeSqs, FakeTable } from './fakes.ts';
+import { FakeSqs, FakeTable, keyStates, TOMBSTONES } from './fakes.ts';
 import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
 import { compileFilterCriteria } from '../../local/event-filter.ts';
-import { tombstoneOfRow } from '../../lambda/core/tombstones.ts';
 
 /** The shipper's stream mapping filter, as deployed (the same patterns the CDK app sets). */
 
 export const KEY: KeySchema = { partitionKey: 'pk', sortKey: 'sk' };
 const SHIPPER_FILTER = compileFilterCriteria({ Filters: shipperStreamFilterPatterns({ name: KEY.partitionKey, type: 'S' }).map((p) => ({ Pattern: JSON.stringify(p) })) })!;
 const TABLE = 'items';
-/** Each region's tombstone table (lww tables keep deleted items there, not in `items`). */
-export const TOMBSTONES = 'tombstones';
+/** Each region's tombstone table (deleted items are kept there, not in `items`). */
+export { TOMBSTONES };
 
 export function silentLogger(): never {
   const noop = () => undefined;
@@ -69,7 +68,16 @@ function queueKind(url: string): string {
 }
 
 /** A scheduling step of a property test (see Cluster.step). */
-export type ScheduleOp = { kind: 'ship'; region: number; max: number } | { kind: 'deliver'; pick: number; duplicate: boolean } | { kind: 'tick'; ms: number };
+export type ScheduleOp =
+  | { kind: 'ship'; region: number; max: number }
+  | { kind: 'deliver'; pick: number; duplicate: boolean }
+  | { kind: 'tick'; ms: number }
+  /**
+   * Two steps at once, as two Lambda invocations run side by side: their DynamoDB calls interleave
+   * (each fake call is its own turn of the event loop). `b` may be the same message as `a`: a
+   * redelivery while the first delivery is still applying.
+   */
+  | { kind: 'together'; a: { kind: 'ship'; region: number; max: number } | { kind: 'deliver'; pick: number }; b: { kind: 'deliver'; pick: number } };
 
 export class Cluster {
   readonly tables = new Map<string, FakeTable>();
@@ -186,7 +194,10 @@ export class Cluster {
   async step(op: ScheduleOp): Promise<void> {
     if (op.kind === 'ship') await this.ship(this.regions[op.region % this.regions.length]!, op.max);
     else if (op.kind === 'deliver') await this.deliver(op.pick, op.duplicate);
-    else this.tick(op.ms);
+    else if (op.kind === 'together') {
+      const a = op.a;
+      await Promise.all([a.kind === 'ship' ? this.ship(this.regions[a.region % this.regions.length]!, a.max) : this.deliver(a.pick), this.deliver(op.b.pick)]);
+    } else this.tick(op.ms);
   }
 
   /** Delivers pending message number `pick` (modulo); with `duplicate` it stays pending, as an at-least-once redelivery. */
@@ -199,7 +210,8 @@ export class Cluster {
     const res = await this.appliers.get(region)!.handle({
       Records: [{ messageId: String(index), receiptHandle: 'r', body: message.body, attributes: {} as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: region }],
     });
-    if (!duplicate && res.batchItemFailures.length === 0) this.pending.splice(this.pending.indexOf(index), 1);
+    // (A delivery running beside another of the same message finds it gone already.)
+    if (!duplicate && res.batchItemFailures.length === 0 && this.pending.includes(index)) this.pending.splice(this.pending.indexOf(index), 1);
     this.delivered++;
     this.tick();
   }
@@ -231,18 +243,10 @@ export class Cluster {
   /** What an observer compares across regions: the application's attributes plus version and tombstone flag. */
   view(region: string): Map<string, string> {
     const out = new Map<string, string>();
-    const table = this.table(region);
-    const add = (k: string, item: Record<string, AttributeValue>) => {
+    for (const [k, item] of keyStates(this.table(region), this.tombstoneTables.get(region)!)) {
       const { [META.writer]: _w, [META.expiresAt]: _e, [META.sequence]: _s, [META.lock]: _l, ...rest } = item;
       out.set(k, canonicalItem(toWire(rest)));
-    };
-    // A deleted item's tombstone, where it is kept apart (lww): the state the table itself held before.
-    for (const row of this.tombstoneTables.get(region)!.items.values()) {
-      const tombstone = tombstoneOfRow(toWire(row), META.expiresAt) as Record<string, AttributeValue>;
-      add(table.keyString(tombstone), tombstone);
     }
-    // A live item is what the region holds, whatever tombstone is kept for its key.
-    for (const [k, item] of table.items) add(k, item);
     return out;
   }
 

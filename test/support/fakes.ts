@@ -15,10 +15,36 @@ import {
 import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { toWire } from '../../lambda/core/codec.ts';
-import type { KeySchema } from '../../lambda/core/contract.ts';
+import { META, type KeySchema } from '../../lambda/core/contract.ts';
+import { tombstoneOfRow } from '../../lambda/core/tombstones.ts';
 import { itemSizeBytes } from '../../lambda/core/item-size.ts';
 
 type Item = Record<string, AttributeValue>;
+
+/** The tombstone table's name in the tests' settings (test/support/cluster.ts settingsFor). */
+export const TOMBSTONES = 'tombstones';
+
+/**
+ * One region's application table and tombstone table behind one client, routed by TableName, as
+ * one DynamoDB client reaches both in Lambda.
+ */
+export function regionClient(table: FakeTable, tombstones: FakeTable): never {
+  return { send: (command: { input: { TableName?: string } }) => (command.input.TableName === TOMBSTONES ? tombstones : table).dispatch(command) } as never;
+}
+
+/**
+ * A region's state per key, as an observer compares regions: the tombstone (from the tombstone
+ * table) of a deleted key, the item of a live one (a row kept beside a live item is a past state).
+ */
+export function keyStates(table: FakeTable, tombstones: FakeTable): Map<string, Item> {
+  const out = new Map<string, Item>();
+  for (const row of tombstones.items.values()) {
+    const tombstone = tombstoneOfRow(toWire(row), META.expiresAt) as Item;
+    out.set(table.keyString(tombstone), tombstone);
+  }
+  for (const [k, item] of table.items) out.set(k, item);
+  return out;
+}
 
 export class FakeTable {
   readonly items = new Map<string, Item>();

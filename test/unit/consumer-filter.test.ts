@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { isRegionsyncBookkeeping, isReplicatedChange, regionsyncConsumerFilterPatterns } from '../../lambda/core/consumer-filter.ts';
 import { compileFilterCriteria, type FilterReading } from '../../local/event-filter.ts';
 import { Cluster, type ScheduleOp } from '../support/cluster.ts';
+import { isScheduleOp } from '../support/schedule.ts';
 
 const REGIONS = ['us-east-1', 'eu-west-1'];
 const CRITERIA = { Filters: regionsyncConsumerFilterPatterns().map((p) => ({ Pattern: JSON.stringify(p) })) };
@@ -43,7 +44,7 @@ describe('issue 15: a stream consumer of the application', () => {
           const appRecords = new Set<DynamoDBRecord>();
           // Act: application writes (their stream records noted as they happen), replication in between
           for (const [n, op] of (ops as Op[]).entries()) {
-            if (op.kind === 'ship' || op.kind === 'deliver' || op.kind === 'tick') {
+            if (isScheduleOp(op)) {
               await cluster.step(op);
               continue;
             }

@@ -11,7 +11,7 @@ import { META, type FunctionSettings, type StrategySpec } from '../../lambda/cor
 import type { SelectionSpec } from '../../lambda/core/selection.ts';
 import { Shipper } from '../../lambda/shipper/shipper.ts';
 import { KEY, settingsFor, silentLogger, silentMetrics } from '../support/cluster.ts';
-import { FakeSqs, FakeTable } from '../support/fakes.ts';
+import { FakeSqs, FakeTable, keyStates, regionClient } from '../support/fakes.ts';
 
 const [E, U] = ['eu-west-1', 'us-east-1'] as const;
 const REGIONS: readonly string[] = [E, U];
@@ -31,9 +31,11 @@ async function run(strategy: StrategySpec, ops: readonly Op[], spec: SelectionSp
   const now = () => t;
   const sqs = new FakeSqs();
   const tables = new Map(REGIONS.map((r) => [r, new FakeTable(r, KEY, now)]));
+  const tombstones = new Map(REGIONS.map((r) => [r, new FakeTable(r, { partitionKey: META.tombstoneKey }, now)]));
+  const client = (r: string) => regionClient(tables.get(r)!, tombstones.get(r)!);
   const settings = (r: string): FunctionSettings => ({ ...settingsFor(r, REGIONS, strategy), selection: spec });
-  const shippers = new Map(REGIONS.map((r) => [r, new Shipper(settings(r), { dynamodb: tables.get(r)!.client, sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics(), now })]));
-  const appliers = new Map(REGIONS.map((r) => [r, new Applier(settings(r), { dynamodb: tables.get(r)!.client, sqs: sqs.client, logger: silentLogger(), metrics: silentMetrics(), now })]));
+  const shippers = new Map(REGIONS.map((r) => [r, new Shipper(settings(r), { dynamodb: client(r), sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics(), now })]));
+  const appliers = new Map(REGIONS.map((r) => [r, new Applier(settings(r), { dynamodb: client(r), sqs: sqs.client, logger: silentLogger(), metrics: silentMetrics(), now })]));
   const streamPos = new Map(REGIONS.map((r) => [r, 0]));
   const pending: number[] = [];
   const ship = async (r: string) => {
@@ -76,14 +78,14 @@ async function run(strategy: StrategySpec, ops: readonly Op[], spec: SelectionSp
     else await deliver(o.pick);
   }
   await settle();
-  return { tables, sqs };
+  return { tables, tombstones, sqs };
 }
 
 describe.each<StrategySpec>([{ strategy: 'lww' }, { strategy: 'fields' }])('exclusions with $strategy', (strategy) => {
   it('each region keeps its own excluded attribute, nothing excluded is sent, shared attributes converge', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 30 }), async (ops) => {
-        const { tables, sqs } = await run(strategy, ops);
+        const { tables, tombstones, sqs } = await run(strategy, ops);
         for (const m of sqs.sent.filter((s) => s.queueUrl === `inbound-${U}`)) expect(m.body).not.toContain(`${E}:`);
         for (const r of REGIONS) {
           for (const item of tables.get(r)!.items.values()) {
@@ -91,9 +93,9 @@ describe.each<StrategySpec>([{ strategy: 'lww' }, { strategy: 'fields' }])('excl
           }
         }
         // Under `fields`, an item whose only attributes are excluded ones has no visible field in U:
-        // it is stored there as a tombstone. So the deleted flag is compared where a shared attribute exists.
+        // it is kept there as a tombstone. So the deleted flag is compared where a shared attribute exists.
         const shared = (r: string) =>
-          [...tables.get(r)!.items.entries()]
+          [...keyStates(tables.get(r)!, tombstones.get(r)!).entries()]
             .map(([k, item]) => {
               const visible = item[META.deleted]?.BOOL !== true && item.total !== undefined;
               return [k, visible, visible ? item.total?.N : undefined, item[META.version]?.S];
@@ -109,6 +111,10 @@ describe.each<StrategySpec>([{ strategy: 'lww' }, { strategy: 'fields' }])('excl
 describe.each<StrategySpec>([{ strategy: 'lww' }, { strategy: 'fields' }])('filters with $strategy', (strategy) => {
   const spec: SelectionSpec = { to: { [U]: { filter: { attribute: 'country', equals: 'US' } } } };
   const inU = async (writes: Record<string, { S: string } | { N: string }>[]) => (await run(strategy, [], spec, writes)).tables.get(U)!.get(key(0));
+  const stateInU = async (writes: Record<string, { S: string } | { N: string }>[]) => {
+    const { tables, tombstones } = await run(strategy, [], spec, writes);
+    return { item: tables.get(U)!.get(key(0)), state: keyStates(tables.get(U)!, tombstones.get(U)!).get(tables.get(U)!.keyString(key(0))) };
+  };
 
   it('an item that never matched never reaches the target, not even its key', async () => {
     expect(await inU([{ country: { S: 'DE' } }, { total: { N: '2' } }])).toBeUndefined();
@@ -121,9 +127,11 @@ describe.each<StrategySpec>([{ strategy: 'lww' }, { strategy: 'fields' }])('filt
   });
 
   it('an item that stops matching is deleted in the target', async () => {
-    const item = await inU([{ country: { S: 'US' }, total: { N: '1' } }, { country: { S: 'FR' } }]);
-    expect(item?.[META.deleted]).toEqual({ BOOL: true });
-    expect(item?.total).toBeUndefined();
-    expect(item?.country).toBeUndefined();
+    const { item, state } = await stateInU([{ country: { S: 'US' }, total: { N: '1' } }, { country: { S: 'FR' } }]);
+    // Absent from the table; its tombstone is kept in the tombstone table.
+    expect(item).toBeUndefined();
+    expect(state?.[META.deleted]).toEqual({ BOOL: true });
+    expect(state?.total).toBeUndefined();
+    expect(state?.country).toBeUndefined();
   });
 });

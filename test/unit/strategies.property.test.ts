@@ -6,9 +6,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { StrategySpec } from '../../lambda/core/contract.ts';
+import { META, type StrategySpec } from '../../lambda/core/contract.ts';
 import type { Resolver } from '../../lambda/core/resolver.ts';
-import { Cluster } from '../support/cluster.ts';
+import { Cluster, type ScheduleOp } from '../support/cluster.ts';
+import { togetherArb } from '../support/schedule.ts';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-1', 'sa-east-1'];
 const MERGE: StrategySpec = { strategy: 'merge', attributes: { n: 'counter', tags: 'set', hi: 'max', log: 'list' } };
@@ -23,7 +24,8 @@ type Op =
   | { kind: 'delete'; region: number; key: number }
   | { kind: 'ship'; region: number; max: number }
   | { kind: 'deliver'; pick: number; duplicate: boolean }
-  | { kind: 'tick'; ms: number };
+  | { kind: 'tick'; ms: number }
+  | Extract<ScheduleOp, { kind: 'together' }>;
 
 const r4 = fc.nat(3);
 const k3 = fc.nat(2);
@@ -42,6 +44,8 @@ const opArb = (withResets: boolean): fc.Arbitrary<Op> =>
     fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(50), duplicate: fc.boolean() }),
     fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(50), duplicate: fc.boolean() }),
     fc.record({ kind: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 4 }) }),
+    // A shipper and an applier (or two appliers) at once: the tombstone-table protocol's races.
+    togetherArb(4),
   );
 
 const key = (k: number) => ({ pk: { S: `k${k}` }, sk: { S: 'x' } });
@@ -79,6 +83,7 @@ async function run(cluster: Cluster, ops: readonly Op[]): Promise<Map<number, nu
       case 'ship':
       case 'deliver':
       case 'tick':
+      case 'together':
         await cluster.step(op);
         break;
     }
@@ -98,6 +103,8 @@ async function converge(strategy: StrategySpec, regionCount: number, skews: numb
 function expectIdentical(cluster: Cluster): void {
   const first = cluster.view(cluster.regions[0]!);
   for (const region of cluster.regions.slice(1)) expect(cluster.view(region)).toEqual(first);
+  // Deletes are absences: every tombstone is kept in the tombstone table, none in the application's table.
+  for (const region of cluster.regions) for (const item of cluster.table(region).items.values()) expect(item[META.deleted]).toBeUndefined();
 }
 
 const skewsArb = fc.array(fc.integer({ min: -20, max: 20 }), { minLength: 4, maxLength: 4 });
@@ -135,6 +142,10 @@ describe.each<[string, StrategySpec, Resolver | undefined]>([
       {
         numRuns: 150,
         examples: [
+          // Found while tombstones moved to the tombstone table: a max register alone is no live
+          // item, so its state went to the row; the application's next write (an INSERT, with no
+          // old image) was folded without reading the row, and that region lost the register.
+          [2, [0, 0, 0, 0], [{ kind: 'hi', region: 0, key: 2, value: 0 }, { kind: 'ship', region: 0, max: 1 }, { kind: 'append', region: 0, key: 2, value: 0 }] as never, []],
           // Found by a random seed: a custom-strategy sibling's removed attributes were stored in
           // the order the base item was written in each region, so the regions' _rs_sib differed.
           [3, [0, 0, 0, 0], [{ kind: 'put', region: 0, key: 2, value: 0 }, { kind: 'hi', region: 2, key: 2, value: 0 }, { kind: 'delete', region: 0, key: 2 }, { kind: 'update', region: 2, key: 2, attr: 'a', value: 0 }] as never, []],
