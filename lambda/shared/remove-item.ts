@@ -41,7 +41,8 @@ export interface TombstoneRowRef {
  * without a version is never taken: its stamp reads the tombstone.
  */
 export async function markForRemoval(dynamodb: DynamoDBClient, tableName: string, key: AttributeMap, condition: RemovalCondition): Promise<AttributeMap | undefined> {
-  const names: Record<string, string> = { '#v': META.version, '#w': META.writer };
+  // Only the placeholders the expressions use: DynamoDB refuses an unused one (ValidationException).
+  const names: Record<string, string> = { '#w': META.writer };
   const values: Record<string, AttributeValue> = { ':rm': { S: REMOVAL_WRITER } };
   let expression: string;
   if ('asRead' in condition) {
@@ -49,9 +50,11 @@ export async function markForRemoval(dynamodb: DynamoDBClient, tableName: string
     Object.assign(names, condition.asRead.names);
     Object.assign(values, condition.asRead.values ?? {});
   } else if ('olderThan' in condition) {
+    names['#v'] = META.version;
     expression = '#v < :v';
     values[':v'] = { S: condition.olderThan };
   } else {
+    names['#v'] = META.version;
     expression = '#v = :v';
     values[':v'] = { S: condition.exactly.version };
     names['#h'] = META.contentHash;

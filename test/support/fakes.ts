@@ -46,6 +46,22 @@ export function keyStates(table: FakeTable, tombstones: FakeTable): Map<string, 
   return out;
 }
 
+/**
+ * DynamoDB refuses a request whose ExpressionAttributeNames or ExpressionAttributeValues hold a
+ * placeholder no expression uses (ValidationException), or whose expression uses one not given.
+ */
+function validatePlaceholders(input: { ConditionExpression?: string; UpdateExpression?: string; ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Item }): void {
+  const text = [input.ConditionExpression, input.UpdateExpression, input.ProjectionExpression].filter(Boolean).join(' ');
+  const used = new Set(text.match(/[#:][A-Za-z0-9_]+/g) ?? []);
+  const given = [...Object.keys(input.ExpressionAttributeNames ?? {}), ...Object.keys(input.ExpressionAttributeValues ?? {})];
+  const unused = given.filter((p) => !used.has(p));
+  const missing = [...used].filter((p) => !given.includes(p));
+  if (unused.length > 0 || missing.length > 0) {
+    const message = unused.length > 0 ? `Value provided in ExpressionAttributeNames/Values unused in expressions: keys: {${unused.join(', ')}}` : `An expression attribute name or value used in an expression is not defined: ${missing.join(', ')}`;
+    throw Object.assign(new Error(message), { name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
+  }
+}
+
 export class FakeTable {
   readonly items = new Map<string, Item>();
   readonly stream: DynamoDBRecord[] = [];
@@ -80,6 +96,7 @@ export class FakeTable {
   } as never;
 
   async dispatch(command: unknown): Promise<Record<string, unknown>> {
+    if (command instanceof PutItemCommand || command instanceof UpdateItemCommand || command instanceof DeleteItemCommand || command instanceof GetItemCommand) validatePlaceholders(command.input);
     if (command instanceof PutItemCommand) {
       this.calls.put++;
       const input = command.input;
