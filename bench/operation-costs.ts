@@ -62,6 +62,8 @@ export interface OperationCostsResult {
   readonly targets: readonly string[];
   readonly items: number;
   readonly operations: readonly OperationCost[];
+  /** The same workloads under the merging strategies (their tombstones carry merge state). */
+  readonly mergingOperations: readonly { readonly strategy: string; readonly operations: readonly OperationCost[] }[];
   readonly metadata: readonly MetadataCost[];
   readonly note: string;
 }
@@ -89,15 +91,25 @@ export async function measureOperationCosts(opts: { items?: number; regions?: re
     targets,
     items,
     operations: await operationCosts(regions, items),
+    mergingOperations: await Promise.all(
+      MERGING.map(async (s) => ({ strategy: s.spec.strategy, operations: await operationCosts(regions, Math.min(items, 50), s.spec, s.resolver) })),
+    ),
     metadata: await Promise.all(STRATEGIES.map((s) => metadataCost(regions, s.spec, s.resolver))),
     note:
       'the real Shipper and Applier on in-memory tables; per item, in the region written (source) and per target region (mean), main + tombstone table, the application\'s own write excluded; failed conditional writes count as writes (DynamoDB bills them)',
   };
 }
 
-/** One lww cluster; each workload on every key, drained, its calls counted. */
-async function operationCosts(regions: readonly string[], n: number): Promise<OperationCost[]> {
-  const cluster = new Cluster(regions);
+/** The merging strategies' per-operation costs (no declared CRDT attribute is touched by the workloads: plain attributes only). */
+const MERGING: readonly { spec: StrategySpec; resolver?: Resolver }[] = [
+  { spec: { strategy: 'fields' } },
+  { spec: { strategy: 'merge', attributes: { tags: 'set' } } },
+  { spec: { strategy: 'custom' }, resolver: ({ incoming }) => incoming },
+];
+
+/** One cluster (lww unless told); each workload on every key, drained, its calls counted. */
+async function operationCosts(regions: readonly string[], n: number, spec: StrategySpec = { strategy: 'lww' }, resolver?: Resolver): Promise<OperationCost[]> {
+  const cluster = new Cluster(regions, {}, spec, resolver);
   const [source, ...targets] = regions as [string, ...string[]];
   const table = cluster.table(source);
   const keys = Array.from({ length: n }, (_, i) => ({ pk: { S: `op-${String(i).padStart(5, '0')}` }, sk: { S: 's' } }));
@@ -227,6 +239,10 @@ export function formatOperationCosts(r: OperationCostsResult): string[] {
   return [
     `per-operation DynamoDB calls per item (${r.strategy}, ${r.items} items each, written in ${r.source}, ${r.targets.length} targets; W = PutItem+UpdateItem+DeleteItem, R = GetItem; main + tombstone table; the application's own call excluded)`,
     ...r.operations.flatMap((o) => [row(o.operation, 'source', o.source), row('', 'target', o.target)]),
+    ...r.mergingOperations.flatMap((m) => [
+      `the same under ${m.strategy} (${m.operations[0]?.items ?? 0} items each)`,
+      ...m.operations.flatMap((o) => [row(o.operation, 'source', o.source), row('', 'target', o.target)]),
+    ]),
     `regionsync metadata (_rs_* attributes) on a live item in ${r.targets[0]}, by strategy (in ${r.source}, where it was written, in parentheses)`,
     ...r.metadata.map(
       (m) => `  ${m.strategy.padEnd(7)} ${String(m.target.bytes).padStart(4)} B in ${m.target.count} attributes (${m.source.bytes} B in ${m.source.count}), on ${m.appBytes} B of application data: ${m.target.attributes.join(' ')}`,

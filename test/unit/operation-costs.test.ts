@@ -72,9 +72,20 @@ describe('per-operation cost (bench)', () => {
     expect(again.metadata).toEqual(r.metadata);
   });
 
+  it('the merging strategies keep updates at one write per target, and say what a delete costs now that their tombstones are kept apart', () => {
+    expect(r.mergingOperations.map((m) => m.strategy)).toEqual(['fields', 'merge', 'custom']);
+    for (const m of r.mergingOperations) {
+      const of = (name: string) => m.operations.find((o) => o.operation === name)!;
+      expect(of('update').target.writes).toBe(1);
+      // The tombstone row, then the item marked and deleted.
+      expect(of('delete').target).toMatchObject({ writes: 3, tombstoneWrites: 1 });
+    }
+  });
+
   it('prints a line per operation and region role, and one per strategy', () => {
     const lines = formatOperationCosts(r);
-    expect(lines).toHaveLength(1 + 2 * r.operations.length + 1 + r.metadata.length);
+    const merging = r.mergingOperations.reduce((n, m) => n + 1 + 2 * m.operations.length, 0);
+    expect(lines).toHaveLength(1 + 2 * r.operations.length + merging + 1 + r.metadata.length);
     expect(lines.some((l) => /^ {2}delete {4}source +1 W +2 R/.test(l))).toBe(true);
   });
 });
