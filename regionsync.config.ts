@@ -1,9 +1,9 @@
 /**
  * Which tables regionsync replicates, where, and how concurrent writes resolve. Edit this file,
  * then `npx cdk deploy --all` (or `npm start` to try it locally). Every field is documented in
- * lib/config/schema.ts; the strategies in the README ("Conflict resolution").
+ * src/infra/config/schema.ts (docs/configuration.md); the strategies in docs/conflict-resolution.md.
  */
-import { defineConfig } from './lib/config/schema.ts';
+import { defineConfig } from './lib/index.ts';
 
 export default defineConfig({
   appName: 'regionsync',

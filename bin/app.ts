@@ -1,8 +1,6 @@
 /** The CDK app: `npx cdk synth|deploy`. Reads regionsync.config.ts (or the file in REGIONSYNC_CONFIG). */
 import { App } from 'aws-cdk-lib';
-import { buildApp } from '../lib/app.ts';
-import { loadConfig } from '../lib/config/load.ts';
-import { ConfigError } from '../lambda/core/errors.ts';
+import { buildApp, ConfigError, loadConfig } from '../lib/index.ts';
 
 const app = new App();
 try {

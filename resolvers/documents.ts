@@ -4,7 +4,7 @@
  * Deterministic: no clock, no randomness, ties broken by comparing values.
  * `npm test` checks it with checkResolver (test/unit/resolvers.test.ts).
  */
-import type { Resolver } from '../lib/client/index.ts';
+import type { Resolver } from '../src/client/index.ts';
 
 export const resolveDocument: Resolver = ({ local, incoming }) => {
   // A delete concurrent with an edit: the edit wins (nobody loses work).

@@ -4,7 +4,7 @@
  * (with a larger SQS batch, which a window needs to gather more than 10 messages).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RegionSyncConfig } from '../../lib/config/schema.ts';
+import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
 import { logicalId, regionOf, replicatedTable, resources, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
 
 const CONFIG: RegionSyncConfig = {

@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../lib/app.ts';
-import { loadConfig } from '../../lib/config/load.ts';
-import type { RegionSyncConfig } from '../../lib/config/schema.ts';
+import { buildApp } from '../../src/infra/app.ts';
+import { loadConfig } from '../../src/infra/config/load.ts';
+import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
 import { lintAssembly, type Finding } from '../support/cfn-validate.ts';
 import { FIXTURE_CONFIG, testApp } from '../support/infra-fixture.ts';
 

@@ -4,8 +4,8 @@
  * source region on the metric the applier emits (its name taken from METRICS, so they cannot drift).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { METRICS } from '../../lambda/core/contract.ts';
-import type { RegionSyncConfig } from '../../lib/config/schema.ts';
+import { METRICS } from '../../src/core/contract.ts';
+import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
 import { flatten, logicalId, regionOf, replicatedTable, resources, settingsOf, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
 
 const APP = 'rsclock';

@@ -10,9 +10,9 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { StrategySpec } from '../../lambda/core/contract.ts';
-import type { SelectionSpec } from '../../lambda/core/selection.ts';
-import type { RegionSyncConfig } from '../../lib/config/schema.ts';
+import type { StrategySpec } from '../../src/core/contract.ts';
+import type { SelectionSpec } from '../../src/core/selection.ts';
+import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
 import { resolveDocument } from '../../resolvers/documents.ts';
 import { Cluster, TOMBSTONES, type ScheduleOp } from '../support/cluster.ts';
 import { isScheduleOp, togetherArb } from '../support/schedule.ts';

@@ -6,7 +6,7 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RegionSyncConfig } from '../../lib/config/schema.ts';
+import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
 import { flatten, logicalId, propertiesOf, regionOf, replicatedTable, resources, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
 
 const APP = 'rsmon';

@@ -3,10 +3,10 @@
  * event sources, the queues, and the settings each function is handed.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
-import { deadLetterQueueName, ENV, inboundQueueName } from '../../lambda/core/contract.ts';
-import { readSettings } from '../../lambda/core/settings.ts';
-import { DEFAULT_TOMBSTONE_TTL_SECONDS } from '../../lib/config/validate.ts';
+import { shipperStreamFilterPatterns } from '../../src/core/echo-filter.ts';
+import { deadLetterQueueName, ENV, inboundQueueName } from '../../src/core/contract.ts';
+import { readSettings } from '../../src/core/settings.ts';
+import { DEFAULT_TOMBSTONE_TTL_SECONDS } from '../../src/infra/config/validate.ts';
 import {
   ACCOUNTS,
   APP_NAME,

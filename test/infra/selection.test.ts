@@ -4,10 +4,10 @@
  * queues keep the logical name, and the selection reaches both shipper and applier.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RegionSyncConfig } from '../../lib/config/schema.ts';
+import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
 import { ACCOUNTS, APP_NAME, flatten, inboundQueueUrl, logicalId, regionOf, replicatedTable, settingsOf, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
 import { grantsOf, policiesOfFunction } from '../support/infra-iam.ts';
-import { tombstoneTableName, inboundQueueName } from '../../lambda/core/contract.ts';
+import { tombstoneTableName, inboundQueueName } from '../../src/core/contract.ts';
 
 const [US, EU] = ['us-east-1', 'eu-west-1'] as const;
 const NAMES = { [US]: 'orders-us', [EU]: 'orders-eu' };

@@ -11,9 +11,9 @@ import * as path from 'node:path';
 import { NestedStack, Stack } from 'aws-cdk-lib';
 import { testApp } from '../support/infra-fixture.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../lib/app.ts';
-import type { RegionSyncConfig, TableConfig } from '../../lib/config/schema.ts';
-import { MAX_RESOURCES_PER_STACK, type RegionStack } from '../../lib/stacks/region-stack.ts';
+import { buildApp } from '../../src/infra/app.ts';
+import type { RegionSyncConfig, TableConfig } from '../../src/infra/config/schema.ts';
+import { MAX_RESOURCES_PER_STACK, type RegionStack } from '../../src/infra/stacks/region-stack.ts';
 import { lintAssembly } from '../support/cfn-validate.ts';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-1', 'sa-east-1', 'ca-central-1'];

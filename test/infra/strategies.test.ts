@@ -4,7 +4,7 @@
  * a custom resolver is bundled into the table's own functions.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RegionSyncConfig } from '../../lib/config/schema.ts';
+import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
 import { logicalId, propertiesOf, ref, regionOf, replicatedTable, settingsOf, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
 import { allowedOf, on } from '../support/infra-iam.ts';
 

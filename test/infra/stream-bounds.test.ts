@@ -6,9 +6,9 @@
  * no other new one); an alarm fires on any message in it; the shipper knows its URL to park records.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { streamFailureQueueName } from '../../lambda/core/contract.ts';
-import { alarmName } from '../../lambda/core/metrics.ts';
-import { STREAM_MAX_RECORD_AGE, STREAM_RETRY_ATTEMPTS } from '../../lib/constructs/replicated-table.ts';
+import { streamFailureQueueName } from '../../src/core/contract.ts';
+import { alarmName } from '../../src/core/metrics.ts';
+import { STREAM_MAX_RECORD_AGE, STREAM_RETRY_ATTEMPTS } from '../../src/infra/constructs/replicated-table.ts';
 import { APP_NAME, flatten, logicalId, propertiesOf, ref, regionOf, replicatedTable, resources, settingsOf, synthesizeFixture, TABLE_REGIONS, type SynthesizedRegion } from '../support/infra-fixture.ts';
 import { grantsOf, policiesOfFunction } from '../support/infra-iam.ts';
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { AssetStaging } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RegionSyncConfig } from '../../lib/config/schema.ts';
+import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
 import { logicalId, propertiesOf, regionOf, replicatedTable, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
 import { policiesOfFunction } from '../support/infra-iam.ts';
 

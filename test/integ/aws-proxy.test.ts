@@ -6,8 +6,8 @@
 import { CreateTableCommand, DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startAwsProxy, type AwsProxy, type ProxyRequest } from '../../local/aws-proxy.ts';
-import { RequestStats } from '../../bench/request-stats.ts';
+import { startAwsProxy, type AwsProxy, type ProxyRequest } from '../../dev/local/aws-proxy.ts';
+import { RequestStats } from '../../dev/bench/request-stats.ts';
 
 const REGION = 'eu-north-1';
 const TABLE = 'proxytest_items';

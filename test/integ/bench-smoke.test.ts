@@ -7,7 +7,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { presetOptions, runBench } from '../../bench/run.ts';
+import { presetOptions, runBench } from '../../dev/bench/run.ts';
 
 // No other integration file deploys to these regions (the bench's runtime also runs only its own table's functions).
 const REGIONS = ['eu-central-1', 'us-west-2'];

@@ -7,10 +7,10 @@
 import * as path from 'node:path';
 import { CreateTableCommand, PutItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { accountOf, dynamodb, targetOf, type Target } from '../../lib/cli/aws.ts';
+import { accountOf, dynamodb, targetOf, type Target } from '../../src/ops/aws.ts';
 import { runCli } from '../support/cli.ts';
-import { tombstoneTableName } from '../../lambda/core/contract.ts';
-import { TOMBSTONE_TABLE } from '../../lambda/core/tombstones.ts';
+import { tombstoneTableName } from '../../src/core/contract.ts';
+import { TOMBSTONE_TABLE } from '../../src/core/tombstones.ts';
 
 const OTHER_ACCOUNT = '222222222222';
 const ROLE_ARN = `arn:aws:iam::${OTHER_ACCOUNT}:role/regionsync-ops`;

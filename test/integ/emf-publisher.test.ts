@@ -4,8 +4,8 @@
  */
 import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { describe, expect, inject, it } from 'vitest';
-import { DUMMY_CREDENTIALS } from '../../local/clients.ts';
-import { EmfPublisher } from '../../local/emf-publisher.ts';
+import { DUMMY_CREDENTIALS } from '../../dev/local/clients.ts';
+import { EmfPublisher } from '../../dev/local/emf-publisher.ts';
 
 const REGION = 'me-central-1'; // no other integration file uses it
 

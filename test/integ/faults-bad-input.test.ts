@@ -7,16 +7,16 @@
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeMessage, packChanges, type Change } from '../../lambda/core/change.ts';
-import { deadLetterQueueName, inboundQueueName, META } from '../../lambda/core/contract.ts';
-import { encodeVersion, HybridLogicalClock, regionOfVersion } from '../../lambda/core/version.ts';
-import { PACKED_MESSAGE_BYTES } from '../../lib/constructs/replicated-table.ts';
-import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
-import type { Running } from '../../lib/cli/up.ts';
-import { changeOf, opsTable, type OpsTable } from '../../lib/ops/ship.ts';
+import { encodeMessage, packChanges, type Change } from '../../src/core/change.ts';
+import { deadLetterQueueName, inboundQueueName, META } from '../../src/core/contract.ts';
+import { encodeVersion, HybridLogicalClock, regionOfVersion } from '../../src/core/version.ts';
+import { PACKED_MESSAGE_BYTES } from '../../src/infra/constructs/replicated-table.ts';
+import { clientConfig, dynamodb } from '../../src/ops/aws.ts';
+import type { Running } from '../../dev/cli/up.ts';
+import { changeOf, opsTable, type OpsTable } from '../../src/ops/ship.ts';
 import { eventually } from '../support/eventually.ts';
 import { peekAll } from '../support/queues.ts';
-import { queueDepth } from '../../lib/ops/queue-depth.ts';
+import { queueDepth } from '../../src/ops/queue-depth.ts';
 import { runCli } from '../support/cli.ts';
 import { SHARED_APP, SHARED_CONFIG, sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';
 

@@ -11,14 +11,14 @@
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backlogQueueName, deadLetterQueueName, inboundQueueName } from '../../lambda/core/contract.ts';
-import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
-import { waitConverged } from '../../lib/cli/demo.ts';
-import type { Running } from '../../lib/cli/up.ts';
-import type { ProxyRequest, ProxyResponse } from '../../local/aws-proxy.ts';
-import { setVisibilityTimeout } from '../../local/queue-visibility.ts';
+import { backlogQueueName, deadLetterQueueName, inboundQueueName } from '../../src/core/contract.ts';
+import { clientConfig, dynamodb } from '../../src/ops/aws.ts';
+import { waitConverged } from '../../dev/cli/demo.ts';
+import type { Running } from '../../dev/cli/up.ts';
+import type { ProxyRequest, ProxyResponse } from '../../dev/local/aws-proxy.ts';
+import { setVisibilityTimeout } from '../../dev/local/queue-visibility.ts';
 import { eventually } from '../support/eventually.ts';
-import { queueDepth } from '../../lib/ops/queue-depth.ts';
+import { queueDepth } from '../../src/ops/queue-depth.ts';
 import { SHARED_APP, sharedDeployment, sharedTable, startSharedRuntime } from '../support/shared-deployment.ts';
 
 // Its own table of the shared deployment (fixtures/shared.config.ts). The faults are made by its

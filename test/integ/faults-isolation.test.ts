@@ -5,22 +5,22 @@
  * source region's backlog queue, and after the cut heals all three end identical and the
  * backlogs empty. Also: throttling and 5xx answers from a target are survived the same way.
  */
-import { regionOfVersion } from '../../lambda/core/version.ts';
+import { regionOfVersion } from '../../src/core/version.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { backlogQueueName, META } from '../../lambda/core/contract.ts';
-import { clientConfig, dynamodb } from '../../lib/cli/aws.ts';
-import { waitConverged } from '../../lib/cli/demo.ts';
-import { statusMain } from '../../lib/cli/status.ts';
-import type { StatusReport } from '../../lib/ops/status.ts';
-import { bringUp, type Running } from '../../lib/cli/up.ts';
+import { backlogQueueName, META } from '../../src/core/contract.ts';
+import { clientConfig, dynamodb } from '../../src/ops/aws.ts';
+import { waitConverged } from '../../dev/cli/demo.ts';
+import { statusMain } from '../../src/cli/status.ts';
+import type { StatusReport } from '../../src/ops/status.ts';
+import { bringUp, type Running } from '../../dev/cli/up.ts';
 import { eventually } from '../support/eventually.ts';
 import { readTombstoneRow } from '../support/tombstones.ts';
-import { queueDepth } from '../../lib/ops/queue-depth.ts';
+import { queueDepth } from '../../src/ops/queue-depth.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'fixtures/faults-isolation.config.ts');
 const TABLE = 'fiso_items';

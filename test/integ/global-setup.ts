@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startMoto, type MotoServer } from '../../local/moto.ts';
+import { startMoto, type MotoServer } from '../../dev/local/moto.ts';
 
 let moto: MotoServer | undefined;
 let runDir: string | undefined;

@@ -6,8 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamodb } from '../../lib/cli/aws.ts';
-import { freePort } from '../../local/moto.ts';
+import { dynamodb } from '../../src/ops/aws.ts';
+import { freePort } from '../../dev/local/moto.ts';
 import { eventually } from '../support/eventually.ts';
 import { runCli } from '../support/cli.ts';
 

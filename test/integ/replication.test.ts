@@ -3,14 +3,14 @@
  * SDK writes in either region reach the other, concurrent writes to one key end identical, and
  * replication does not echo back and forth.
  */
-import { regionOfVersion } from '../../lambda/core/version.ts';
+import { regionOfVersion } from '../../src/core/version.ts';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { META } from '../../lambda/core/contract.ts';
-import { dynamodb } from '../../lib/cli/aws.ts';
-import { deploy } from '../../lib/cli/deploy.ts';
-import { waitConverged } from '../../lib/cli/demo.ts';
-import type { Running } from '../../lib/cli/up.ts';
+import { META } from '../../src/core/contract.ts';
+import { dynamodb } from '../../src/ops/aws.ts';
+import { deploy } from '../../dev/cli/deploy.ts';
+import { waitConverged } from '../../dev/cli/demo.ts';
+import type { Running } from '../../dev/cli/up.ts';
 import { eventually } from '../support/eventually.ts';
 import { readTombstoneRow } from '../support/tombstones.ts';
 import { SHARED_APP, SHARED_CONFIG, sharedDeployment, sharedTable, startSharedRuntime } from '../support/shared-deployment.ts';

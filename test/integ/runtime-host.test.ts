@@ -3,7 +3,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FunctionHost, type FunctionHostOptions, type HostedFunction, type InvokeOutcome } from '../../local/function-host.ts';
+import { FunctionHost, type FunctionHostOptions, type HostedFunction, type InvokeOutcome } from '../../dev/local/function-host.ts';
 
 let root: string;
 const hosts: FunctionHost[] = [];

@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { _Record, DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import type { EventSourceMappingConfiguration } from '@aws-sdk/client-lambda';
-import { CheckpointStore } from '../../local/checkpoints.ts';
-import { resolveIntrinsic, toMappingInfo } from '../../local/discovery.ts';
-import type { InvokeOutcome } from '../../local/function-host.ts';
-import { batchItemFailures, newStats, type MappingStats } from '../../local/poller-common.ts';
-import { SqsPoller, toLambdaSqsRecord } from '../../local/sqs-poller.ts';
-import { StreamPoller } from '../../local/stream-poller.ts';
+import { CheckpointStore } from '../../dev/local/checkpoints.ts';
+import { resolveIntrinsic, toMappingInfo } from '../../dev/local/discovery.ts';
+import type { InvokeOutcome } from '../../dev/local/function-host.ts';
+import { batchItemFailures, newStats, type MappingStats } from '../../dev/local/poller-common.ts';
+import { SqsPoller, toLambdaSqsRecord } from '../../dev/local/sqs-poller.ts';
+import { StreamPoller } from '../../dev/local/stream-poller.ts';
 
 const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:123456789012:table/T/stream/2024-01-01T00:00:00.000';
 const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:work';

@@ -22,10 +22,10 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { startMoto, isDispatchDisabled, type MotoServer } from '../../local/moto.ts';
-import { startRuntime, type LocalRuntime } from '../../local/runtime.ts';
-import type { DeployedFunction } from '../../local/discovery.ts';
-import { queueDepth } from '../../lib/ops/queue-depth.ts';
+import { startMoto, isDispatchDisabled, type MotoServer } from '../../dev/local/moto.ts';
+import { startRuntime, type LocalRuntime } from '../../dev/local/runtime.ts';
+import type { DeployedFunction } from '../../dev/local/discovery.ts';
+import { queueDepth } from '../../src/ops/queue-depth.ts';
 import { eventually } from '../support/eventually.ts';
 
 // Regions nobody else's tests use: the runtime runs every function in the regions it is given.

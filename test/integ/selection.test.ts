@@ -6,18 +6,18 @@
  * whole, one that stops matching is deleted there, and each region keeps its own value of an
  * attribute the pair does not share.
  */
-import { regionOfVersion } from '../../lambda/core/version.ts';
+import { regionOfVersion } from '../../src/core/version.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeMessage, type Change } from '../../lambda/core/change.ts';
-import { inboundQueueName, META } from '../../lambda/core/contract.ts';
-import { dynamodb, sqs } from '../../lib/cli/aws.ts';
-import type { Running } from '../../lib/cli/up.ts';
-import type { ResolvedConfig } from '../../lib/config/schema.ts';
+import { decodeMessage, type Change } from '../../src/core/change.ts';
+import { inboundQueueName, META } from '../../src/core/contract.ts';
+import { dynamodb, sqs } from '../../src/ops/aws.ts';
+import type { Running } from '../../dev/cli/up.ts';
+import type { ResolvedConfig } from '../../src/infra/config/schema.ts';
 import { eventually } from '../support/eventually.ts';
 import { readTombstoneRow } from '../support/tombstones.ts';
 import { SHARED_APP, sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';

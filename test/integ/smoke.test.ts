@@ -6,10 +6,10 @@
  */
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromWire } from '../../lambda/core/codec.ts';
-import { dynamodb } from '../../lib/cli/aws.ts';
-import type { Running } from '../../lib/cli/up.ts';
-import type { SmokeReport } from '../../lib/ops/smoke.ts';
+import { fromWire } from '../../src/core/codec.ts';
+import { dynamodb } from '../../src/ops/aws.ts';
+import type { Running } from '../../dev/cli/up.ts';
+import type { SmokeReport } from '../../src/ops/smoke.ts';
 import { runCli } from '../support/cli.ts';
 import { SHARED_CONFIG, sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';
 

@@ -11,15 +11,15 @@ import { DeleteItemCommand, GetItemCommand, PutItemCommand, type AttributeValue 
 import { ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { deadLetterQueueName, inboundQueueName, META } from '../../lambda/core/contract.ts';
-import { alarmName, AWS_METRICS, METRICS, pairDimensions } from '../../lambda/core/metrics.ts';
-import { awaitReplicated, ReplicationTimeoutError, ReplicationWaiter } from '../../lib/client/await-replicated.ts';
-import { FencedError, WriteFence } from '../../lib/client/fencing.ts';
-import { clientConfig, cloudformation, dynamodb } from '../../lib/cli/aws.ts';
-import { fenceMain } from '../../lib/cli/fence.ts';
-import { statusMain } from '../../lib/cli/status.ts';
-import { bringUp, type Running } from '../../lib/cli/up.ts';
-import type { StatusReport } from '../../lib/ops/status.ts';
+import { deadLetterQueueName, inboundQueueName, META } from '../../src/core/contract.ts';
+import { alarmName, AWS_METRICS, METRICS, pairDimensions } from '../../src/core/metrics.ts';
+import { awaitReplicated, ReplicationTimeoutError, ReplicationWaiter } from '../../src/client/await-replicated.ts';
+import { FencedError, WriteFence } from '../../src/client/fencing.ts';
+import { clientConfig, cloudformation, dynamodb } from '../../src/ops/aws.ts';
+import { fenceMain } from '../../src/cli/fence.ts';
+import { statusMain } from '../../src/cli/status.ts';
+import { bringUp, type Running } from '../../dev/cli/up.ts';
+import type { StatusReport } from '../../src/ops/status.ts';
 import { eventually } from '../support/eventually.ts';
 import { readTombstoneRow } from '../support/tombstones.ts';
 

@@ -5,14 +5,14 @@
  */
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { META, tombstoneTableName } from '../../lambda/core/contract.ts';
-import { tombstoneRowKey } from '../../lambda/core/tombstones.ts';
-import { dynamodb } from '../../lib/cli/aws.ts';
-import { listConflicts } from '../../lib/cli/conflicts.ts';
-import { waitConverged } from '../../lib/cli/demo.ts';
-import type { Running } from '../../lib/cli/up.ts';
-import { RegionSyncClient } from '../../lib/client/index.ts';
-import type { ResolvedTableConfig } from '../../lib/config/schema.ts';
+import { META, tombstoneTableName } from '../../src/core/contract.ts';
+import { tombstoneRowKey } from '../../src/core/tombstones.ts';
+import { dynamodb } from '../../src/ops/aws.ts';
+import { listConflicts } from '../../src/cli/conflicts.ts';
+import { waitConverged } from '../../dev/cli/demo.ts';
+import type { Running } from '../../dev/cli/up.ts';
+import { RegionSyncClient } from '../../src/client/index.ts';
+import type { ResolvedTableConfig } from '../../src/infra/config/schema.ts';
 import { resolveDocument } from '../../resolvers/documents.ts';
 import { SHARED_APP, sharedDeployment, sharedTable, startSharedRuntime } from '../support/shared-deployment.ts';
 

@@ -13,9 +13,9 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamodb } from '../../lib/cli/aws.ts';
-import type { Running } from '../../lib/cli/up.ts';
-import { LWW_LIVE_ITEM_METADATA, META } from '../../lambda/core/contract.ts';
+import { dynamodb } from '../../src/ops/aws.ts';
+import type { Running } from '../../dev/cli/up.ts';
+import { LWW_LIVE_ITEM_METADATA, META } from '../../src/core/contract.ts';
 import { eventually } from '../support/eventually.ts';
 import { readTombstoneRow } from '../support/tombstones.ts';
 import { sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';

@@ -14,8 +14,8 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dynamodb } from '../../lib/cli/aws.ts';
-import type { Running } from '../../lib/cli/up.ts';
+import { dynamodb } from '../../src/ops/aws.ts';
+import type { Running } from '../../dev/cli/up.ts';
 import { eventually } from '../support/eventually.ts';
 import { sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';
 

@@ -4,14 +4,14 @@
  * batch ships when, which message is delivered when, duplicated or reordered).
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { Applier } from '../../lambda/applier/applier.ts';
-import { canonicalItem, toWire } from '../../lambda/core/codec.ts';
-import { META, type FunctionSettings, type KeySchema, type StrategySpec } from '../../lambda/core/contract.ts';
-import type { Resolver } from '../../lambda/core/resolver.ts';
-import { Shipper } from '../../lambda/shipper/shipper.ts';
+import { Applier } from '../../src/functions/applier/applier.ts';
+import { canonicalItem, toWire } from '../../src/core/codec.ts';
+import { META, type FunctionSettings, type KeySchema, type StrategySpec } from '../../src/core/contract.ts';
+import type { Resolver } from '../../src/core/resolver.ts';
+import { Shipper } from '../../src/functions/shipper/shipper.ts';
 import { FakeSqs, FakeTable, keyStates, TOMBSTONES } from './fakes.ts';
-import { shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
-import { compileFilterCriteria } from '../../local/event-filter.ts';
+import { shipperStreamFilterPatterns } from '../../src/core/echo-filter.ts';
+import { compileFilterCriteria } from '../../dev/local/event-filter.ts';
 
 /** The shipper's stream mapping filter, as deployed (the same patterns the CDK app sets). */
 

@@ -14,10 +14,10 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { toWire } from '../../lambda/core/codec.ts';
-import { META, type KeySchema } from '../../lambda/core/contract.ts';
-import { tombstoneOfRow } from '../../lambda/core/tombstones.ts';
-import { itemSizeBytes } from '../../lambda/core/item-size.ts';
+import { toWire } from '../../src/core/codec.ts';
+import { META, type KeySchema } from '../../src/core/contract.ts';
+import { tombstoneOfRow } from '../../src/core/tombstones.ts';
+import { itemSizeBytes } from '../../src/core/item-size.ts';
 
 type Item = Record<string, AttributeValue>;
 

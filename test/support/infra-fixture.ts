@@ -9,11 +9,11 @@ import * as path from 'node:path';
 import { App, Stack, type AppProps, type CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
-import { buildApp, type BuildAppOptions } from '../../lib/app.ts';
-import type { RegionSyncConfig } from '../../lib/config/schema.ts';
-import type { RegionStack } from '../../lib/stacks/region-stack.ts';
-import type { ReplicatedTable } from '../../lib/constructs/replicated-table.ts';
-import { ENV, inboundQueueName, type FunctionSettings } from '../../lambda/core/contract.ts';
+import { buildApp, type BuildAppOptions } from '../../src/infra/app.ts';
+import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
+import type { RegionStack } from '../../src/infra/stacks/region-stack.ts';
+import type { ReplicatedTable } from '../../src/infra/constructs/replicated-table.ts';
+import { ENV, inboundQueueName, type FunctionSettings } from '../../src/core/contract.ts';
 
 export const APP_NAME = 'rsinfra';
 

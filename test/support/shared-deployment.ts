@@ -25,13 +25,13 @@ import { mkdir, mkdtemp, readFile, rm, rmdir, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { inject } from 'vitest';
-import { ENV } from '../../lambda/core/contract.ts';
-import { deploy } from '../../lib/cli/deploy.ts';
-import { startLocal, type Running, type StartLocalOptions } from '../../lib/cli/up.ts';
-import { loadConfig } from '../../lib/config/load.ts';
-import { physicalTableName, type ResolvedConfig, type ResolvedTableConfig } from '../../lib/config/schema.ts';
-import { validateConfig } from '../../lib/config/validate.ts';
-import type { FunctionInfo } from '../../local/discovery.ts';
+import { ENV } from '../../src/core/contract.ts';
+import { deploy } from '../../dev/cli/deploy.ts';
+import { startLocal, type Running, type StartLocalOptions } from '../../dev/cli/up.ts';
+import { loadConfig } from '../../src/infra/config/load.ts';
+import { physicalTableName, type ResolvedConfig, type ResolvedTableConfig } from '../../src/infra/config/schema.ts';
+import { validateConfig } from '../../src/infra/config/validate.ts';
+import type { FunctionInfo } from '../../dev/local/discovery.ts';
 
 export const SHARED_CONFIG = path.resolve(import.meta.dirname, '../integ/fixtures/shared.config.ts');
 export const SHARED_APP = 'integshared';

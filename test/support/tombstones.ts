@@ -1,8 +1,8 @@
 /** Reads, as a test sees it, the tombstone row regionsync keeps for a deleted key (docs/deletes.md). */
 import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { dynamodb } from '../../lib/cli/aws.ts';
-import { META, tombstoneTableName } from '../../lambda/core/contract.ts';
-import { tombstoneRowKey } from '../../lambda/core/tombstones.ts';
+import { dynamodb } from '../../src/ops/aws.ts';
+import { META, tombstoneTableName } from '../../src/core/contract.ts';
+import { tombstoneRowKey } from '../../src/core/tombstones.ts';
 
 /** The row of `key` of the logical table `table` in the app's tombstone table of `region`, if any. */
 export async function readTombstoneRow(endpoint: string, region: string, appName: string, table: string, key: Record<string, AttributeValue>) {

@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SQSEvent } from 'aws-lambda';
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { Shipper } from '../../lambda/shipper/shipper.ts';
-import { BacklogDrainer } from '../../lambda/shipper/drain.ts';
+import { Shipper } from '../../src/functions/shipper/shipper.ts';
+import { BacklogDrainer } from '../../src/functions/shipper/drain.ts';
 import { KEY, queueUrl, settingsFor, silentLogger, silentMetrics } from '../support/cluster.ts';
 import { FakeSqs, FakeTable } from '../support/fakes.ts';
 

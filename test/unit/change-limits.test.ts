@@ -1,7 +1,7 @@
 /** Message validation beyond the shape: key value types, item size, write time; through validateChange as the applier calls it. */
 import { describe, expect, it } from 'vitest';
-import { validateChange, type Change } from '../../lambda/core/change.ts';
-import { itemBytes, MAX_ITEM_BYTES } from '../../lambda/core/change-limits.ts';
+import { validateChange, type Change } from '../../src/core/change.ts';
+import { itemBytes, MAX_ITEM_BYTES } from '../../src/core/change-limits.ts';
 
 const base: Change = {
   table: 'orders',

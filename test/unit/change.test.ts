@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, encodeMessage, groupIntoBatches, packChanges, validateChange, type Change } from '../../lambda/core/change.ts';
-import { fromWire, toWire } from '../../lambda/core/codec.ts';
+import { decodeMessage, encodeMessage, groupIntoBatches, packChanges, validateChange, type Change } from '../../src/core/change.ts';
+import { fromWire, toWire } from '../../src/core/codec.ts';
 
 const change = (id: number, size = 10): Change => ({
   table: 'orders',

@@ -1,7 +1,7 @@
 /** The chaos proxy hook: spec parsing and which calls each fault hits (local/chaos.ts). */
 import { describe, expect, it } from 'vitest';
-import { describeRequest, type ProxyResponse } from '../../local/aws-proxy.ts';
-import { callerRegion, Chaos, deleteAcknowledgement, parseChaosSpec } from '../../local/chaos.ts';
+import { describeRequest, type ProxyResponse } from '../../dev/local/aws-proxy.ts';
+import { callerRegion, Chaos, deleteAcknowledgement, parseChaosSpec } from '../../dev/local/chaos.ts';
 
 const call = (target: string, region: string, keyId: string) =>
   describeRequest(1, 'POST', '/', { 'x-amz-target': target, authorization: `AWS4-HMAC-SHA256 Credential=${keyId}/20260101/${region}/x/aws4_request, SignedHeaders=host, Signature=0` }, Buffer.alloc(0));

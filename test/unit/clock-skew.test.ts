@@ -18,14 +18,14 @@
 import fc from 'fast-check';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { Applier } from '../../lambda/applier/applier.ts';
-import { encodeMessage, type Change } from '../../lambda/core/change.ts';
-import { admitChange, clientWriteAheadMs, hostAheadOfServerMs, restampFloor } from '../../lambda/core/clock-bound.ts';
-import { META, type FunctionSettings } from '../../lambda/core/contract.ts';
-import { ClockOffsetError } from '../../lambda/core/errors.ts';
-import type { Pair, PairMetricsSink } from '../../lambda/core/metrics.ts';
-import { compareVersions, decodeVersion, encodeVersion, HybridLogicalClock, type Version } from '../../lambda/core/version.ts';
-import { RegionSyncClient } from '../../lib/client/client.ts';
+import { Applier } from '../../src/functions/applier/applier.ts';
+import { encodeMessage, type Change } from '../../src/core/change.ts';
+import { admitChange, clientWriteAheadMs, hostAheadOfServerMs, restampFloor } from '../../src/core/clock-bound.ts';
+import { META, type FunctionSettings } from '../../src/core/contract.ts';
+import { ClockOffsetError } from '../../src/core/errors.ts';
+import type { Pair, PairMetricsSink } from '../../src/core/metrics.ts';
+import { compareVersions, decodeVersion, encodeVersion, HybridLogicalClock, type Version } from '../../src/core/version.ts';
+import { RegionSyncClient } from '../../src/client/client.ts';
 import { Cluster, KEY, settingsFor, silentLogger, silentMetrics } from '../support/cluster.ts';
 import { FakeSqs, FakeTable } from '../support/fakes.ts';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lib/config/load.ts';
+import { loadConfig } from '../../src/infra/config/load.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rs-config-load-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -6,10 +6,10 @@
 import { Stack } from 'aws-cdk-lib';
 import { testApp } from '../support/infra-fixture.ts';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../lambda/core/errors.ts';
-import { buildApp } from '../../lib/app.ts';
-import type { RegionSyncConfig, TableConfig } from '../../lib/config/schema.ts';
-import { DEFAULT_TOMBSTONE_TTL_SECONDS, MIN_TOMBSTONE_TTL_SECONDS, validateConfig } from '../../lib/config/validate.ts';
+import { ConfigError } from '../../src/core/errors.ts';
+import { buildApp } from '../../src/infra/app.ts';
+import type { RegionSyncConfig, TableConfig } from '../../src/infra/config/schema.ts';
+import { DEFAULT_TOMBSTONE_TTL_SECONDS, MIN_TOMBSTONE_TTL_SECONDS, validateConfig } from '../../src/infra/config/validate.ts';
 
 /** A valid config: 3 regions, `orders` (sort key, provisioned, 2 regions) and `profiles` (all regions). */
 function baseConfig(overrides: Partial<RegionSyncConfig> = {}): RegionSyncConfig {

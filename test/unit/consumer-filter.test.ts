@@ -6,8 +6,8 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isRegionsyncBookkeeping, isReplicatedChange, regionsyncConsumerFilterPatterns } from '../../lambda/core/consumer-filter.ts';
-import { compileFilterCriteria, type FilterReading } from '../../local/event-filter.ts';
+import { isRegionsyncBookkeeping, isReplicatedChange, regionsyncConsumerFilterPatterns } from '../../src/core/consumer-filter.ts';
+import { compileFilterCriteria, type FilterReading } from '../../dev/local/event-filter.ts';
 import { Cluster, type ScheduleOp } from '../support/cluster.ts';
 import { isScheduleOp } from '../support/schedule.ts';
 

@@ -6,10 +6,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { AttributeMap } from '../../lambda/core/change.ts';
-import { itemBytes, MAX_ITEM_BYTES } from '../../lambda/core/change-limits.ts';
-import { META } from '../../lambda/core/contract.ts';
-import { resolveCustom, type PlainItem, type Resolver } from '../../lambda/core/resolver.ts';
+import type { AttributeMap } from '../../src/core/change.ts';
+import { itemBytes, MAX_ITEM_BYTES } from '../../src/core/change-limits.ts';
+import { META } from '../../src/core/contract.ts';
+import { resolveCustom, type PlainItem, type Resolver } from '../../src/core/resolver.ts';
 
 const KEY = { partitionKey: 'pk' };
 const TTL = META.expiresAt;

@@ -8,10 +8,10 @@
  */
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
-import { Applier } from '../../lambda/applier/applier.ts';
-import type { Change } from '../../lambda/core/change.ts';
-import { META } from '../../lambda/core/contract.ts';
-import { encodeVersion } from '../../lambda/core/version.ts';
+import { Applier } from '../../src/functions/applier/applier.ts';
+import type { Change } from '../../src/core/change.ts';
+import { META } from '../../src/core/contract.ts';
+import { encodeVersion } from '../../src/core/version.ts';
 import { KEY, settingsFor, silentLogger, silentMetrics, TOMBSTONES } from '../support/cluster.ts';
 import { FakeSqs, FakeTable } from '../support/fakes.ts';
 

@@ -1,12 +1,12 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { AttributeMap } from '../../lambda/core/change.ts';
-import { META } from '../../lambda/core/contract.ts';
-import { withContentHash } from '../../lambda/core/content-hash.ts';
-import { REPLICATION_WRITERS, replicationWriterFor, shipperStreamFilterPatterns } from '../../lambda/core/echo-filter.ts';
-import { classifyRecord } from '../../lambda/core/stream-record.ts';
-import { compileFilterCriteria, type FilterReading } from '../../local/event-filter.ts';
+import type { AttributeMap } from '../../src/core/change.ts';
+import { META } from '../../src/core/contract.ts';
+import { withContentHash } from '../../src/core/content-hash.ts';
+import { REPLICATION_WRITERS, replicationWriterFor, shipperStreamFilterPatterns } from '../../src/core/echo-filter.ts';
+import { classifyRecord } from '../../src/core/stream-record.ts';
+import { compileFilterCriteria, type FilterReading } from '../../dev/local/event-filter.ts';
 import { Cluster } from '../support/cluster.ts';
 
 const SHIPPER_FILTERS = { Filters: shipperStreamFilterPatterns({ name: 'pk', type: 'S' }).map((p) => ({ Pattern: JSON.stringify(p) })) };

@@ -1,6 +1,6 @@
 /** Write fences: reading alarm notifications, and the fence state from its items. */
 import { describe, expect, it } from 'vitest';
-import { alarmStateChanges, fenceItem, fenceStateOf } from '../../lambda/core/fence.ts';
+import { alarmStateChanges, fenceItem, fenceStateOf } from '../../src/core/fence.ts';
 
 describe('alarmStateChanges', () => {
   it('reads a CloudWatch alarm Lambda action event', () => {

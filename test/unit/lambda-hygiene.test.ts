@@ -5,7 +5,7 @@
  */
 import type { Context, SQSEvent } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ENV } from '../../lambda/core/contract.ts';
+import { ENV } from '../../src/core/contract.ts';
 import { settingsFor } from '../support/cluster.ts';
 
 const CONTEXT: Context = {
@@ -48,7 +48,7 @@ afterEach(() => {
 describe('the applier handler', () => {
   it('writes no metric document and no empty-metrics warning when an invocation records nothing', async () => {
     // Prepare
-    const { createApplierHandler } = await import('../../lambda/applier/create-handler.ts');
+    const { createApplierHandler } = await import('../../src/functions/applier/create-handler.ts');
     const handler = createApplierHandler();
 
     // Act
@@ -62,7 +62,7 @@ describe('the applier handler', () => {
 
   it('logs with the Lambda context and the message id of the message it could not decode', async () => {
     // Prepare
-    const { createApplierHandler } = await import('../../lambda/applier/create-handler.ts');
+    const { createApplierHandler } = await import('../../src/functions/applier/create-handler.ts');
     const handler = createApplierHandler();
     const event = { Records: [{ messageId: 'msg-42', body: 'not a change message', receiptHandle: 'r', attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:eu-west-1:111111111111:q', awsRegion: 'eu-west-1' }] } as unknown as SQSEvent;
 
@@ -82,7 +82,7 @@ describe('the applier handler', () => {
 describe('the traced entries (tracing: true)', () => {
   it.each(['shipper', 'applier'] as const)('the %s loads with Powertools Tracer and handles an empty batch', async (fn) => {
     // Prepare
-    const { handler } = (await import(`../../lambda/${fn}/handler-traced.ts`)) as { handler: (e: unknown, c?: Context) => Promise<unknown> };
+    const { handler } = (await import(`../../lambda/${fn}-traced.ts`)) as { handler: (e: unknown, c?: Context) => Promise<unknown> };
 
     // Act
     const result = await handler({ Records: [] }, CONTEXT);

@@ -8,10 +8,10 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { AttributeMap } from '../../lambda/core/change.ts';
-import { META, type StrategySpec } from '../../lambda/core/contract.ts';
-import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState, type StateContext } from '../../lambda/core/item-state.ts';
-import { decodeVersion, encodeVersion, HybridLogicalClock } from '../../lambda/core/version.ts';
+import type { AttributeMap } from '../../src/core/change.ts';
+import { META, type StrategySpec } from '../../src/core/contract.ts';
+import { applyLocalWrite, emptyState, mergeStates, parseState, serializeState, type StateContext } from '../../src/core/item-state.ts';
+import { decodeVersion, encodeVersion, HybridLogicalClock } from '../../src/core/version.ts';
 import { Cluster } from '../support/cluster.ts';
 
 const STRATEGY: StrategySpec = { strategy: 'merge', attributes: { n: 'counter', tags: 'set', log: 'list' } };

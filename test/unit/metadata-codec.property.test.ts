@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeVersion, encodeVersion, regionOfVersion, type Version } from '../../lambda/core/version.ts';
-import { compareVectors, mergeVectors, vectorFromAttribute, vectorToAttribute, type VersionVector } from '../../lambda/core/vector.ts';
+import { decodeVersion, encodeVersion, regionOfVersion, type Version } from '../../src/core/version.ts';
+import { compareVectors, mergeVectors, vectorFromAttribute, vectorToAttribute, type VersionVector } from '../../src/core/vector.ts';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-1'] as const;
 const versionArb: fc.Arbitrary<Version> = fc.record({

@@ -4,9 +4,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { alarmName, ALARM_KINDS, estimatedWriteTime, PairMetrics, parseAlarmName, replicationLagMs } from '../../lambda/core/metrics.ts';
-import { encodeVersion } from '../../lambda/core/version.ts';
-import { parseEmf } from '../../lib/ops/emf.ts';
+import { alarmName, ALARM_KINDS, estimatedWriteTime, PairMetrics, parseAlarmName, replicationLagMs } from '../../src/core/metrics.ts';
+import { encodeVersion } from '../../src/core/version.ts';
+import { parseEmf } from '../../src/ops/emf.ts';
 
 const version = (ms: number) => encodeVersion({ ms, counter: 0, region: 'us-east-1' });
 

@@ -3,9 +3,9 @@
  * problem per bad field, reported with every other config problem.
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../lambda/core/errors.ts';
-import type { RegionSyncConfig } from '../../lib/config/schema.ts';
-import { validateConfig } from '../../lib/config/validate.ts';
+import { ConfigError } from '../../src/core/errors.ts';
+import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
+import { validateConfig } from '../../src/infra/config/validate.ts';
 
 const base: RegionSyncConfig = {
   appName: 'rsmon',

@@ -5,12 +5,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { META } from '../../lambda/core/contract.ts';
-import { bucketOf, differingBuckets, differingKeys, itemSize, leafOf, RegionDigest } from '../../lib/ops/digest.ts';
-import { formatDuration, Progress } from '../../lib/ops/progress.ts';
-import { planKey } from '../../lib/ops/repair.ts';
-import { parseTime } from '../../lib/ops/replay.ts';
-import { CapacityLimiter, pageUnits } from '../../lib/ops/scan.ts';
+import { META } from '../../src/core/contract.ts';
+import { bucketOf, differingBuckets, differingKeys, itemSize, leafOf, RegionDigest } from '../../src/ops/digest.ts';
+import { formatDuration, Progress } from '../../src/ops/progress.ts';
+import { planKey } from '../../src/ops/repair.ts';
+import { parseTime } from '../../src/ops/replay.ts';
+import { CapacityLimiter, pageUnits } from '../../src/ops/scan.ts';
 
 type Item = Record<string, AttributeValue>;
 const KEYS = ['pk', 'sk'];

@@ -5,15 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { toWire } from '../../lambda/core/codec.ts';
-import { META } from '../../lambda/core/contract.ts';
-import type { SelectionSpec } from '../../lambda/core/selection.ts';
-import type { ResolvedTableConfig } from '../../lib/config/schema.ts';
-import { compareScans } from '../../lib/ops/compare.ts';
-import { RegionDigest, differingBuckets, leafOf } from '../../lib/ops/digest.ts';
-import { planKey } from '../../lib/ops/repair.ts';
-import { comparisonScope } from '../../lib/ops/selection-view.ts';
-import { changeOf, keySchemaOf, selectedFor, type OpsTable } from '../../lib/ops/ship.ts';
+import { toWire } from '../../src/core/codec.ts';
+import { META } from '../../src/core/contract.ts';
+import type { SelectionSpec } from '../../src/core/selection.ts';
+import type { ResolvedTableConfig } from '../../src/infra/config/schema.ts';
+import { compareScans } from '../../src/ops/compare.ts';
+import { RegionDigest, differingBuckets, leafOf } from '../../src/ops/digest.ts';
+import { planKey } from '../../src/ops/repair.ts';
+import { comparisonScope } from '../../src/ops/selection-view.ts';
+import { changeOf, keySchemaOf, selectedFor, type OpsTable } from '../../src/ops/ship.ts';
 
 type Item = Record<string, AttributeValue>;
 const [EU, US, AP] = ['eu-central-1', 'us-west-2', 'ap-south-1'] as const;

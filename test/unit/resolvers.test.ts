@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Resolver } from '../../lib/client/index.ts';
-import { checkResolver } from '../../lib/client/testing.ts';
+import type { Resolver } from '../../src/client/index.ts';
+import { checkResolver } from '../../src/client/testing.ts';
 import { resolveDocument } from '../../resolvers/documents.ts';
 
 describe('checkResolver', () => {

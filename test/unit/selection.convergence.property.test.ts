@@ -6,10 +6,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Applier } from '../../lambda/applier/applier.ts';
-import { META, type FunctionSettings, type StrategySpec } from '../../lambda/core/contract.ts';
-import type { SelectionSpec } from '../../lambda/core/selection.ts';
-import { Shipper } from '../../lambda/shipper/shipper.ts';
+import { Applier } from '../../src/functions/applier/applier.ts';
+import { META, type FunctionSettings, type StrategySpec } from '../../src/core/contract.ts';
+import type { SelectionSpec } from '../../src/core/selection.ts';
+import { Shipper } from '../../src/functions/shipper/shipper.ts';
 import { KEY, settingsFor, silentLogger, silentMetrics } from '../support/cluster.ts';
 import { FakeSqs, FakeTable, keyStates, regionClient } from '../support/fakes.ts';
 

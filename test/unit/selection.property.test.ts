@@ -4,8 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { AttributeMap, Change } from '../../lambda/core/change.ts';
-import { matches, selectFor, type Predicate, type SelectionSpec } from '../../lambda/core/selection.ts';
+import type { AttributeMap, Change } from '../../src/core/change.ts';
+import { matches, selectFor, type Predicate, type SelectionSpec } from '../../src/core/selection.ts';
 
 const KEY = { partitionKey: 'pk' };
 const NAMES = ['a', 'b', 'c', 'd'];

@@ -3,11 +3,11 @@
  * deletes when an item stops matching), redaction of merge metadata, and the config checks.
  */
 import { describe, expect, it } from 'vitest';
-import type { AttributeMap, Change } from '../../lambda/core/change.ts';
-import { META } from '../../lambda/core/contract.ts';
-import { checkPredicate, checkSelection, localOnlyAttributes, matches, selectFor, withLocalAttributes, type Predicate, type SelectionSpec } from '../../lambda/core/selection.ts';
-import { validateConfig } from '../../lib/config/validate.ts';
-import { ConfigError } from '../../lambda/core/errors.ts';
+import type { AttributeMap, Change } from '../../src/core/change.ts';
+import { META } from '../../src/core/contract.ts';
+import { checkPredicate, checkSelection, localOnlyAttributes, matches, selectFor, withLocalAttributes, type Predicate, type SelectionSpec } from '../../src/core/selection.ts';
+import { validateConfig } from '../../src/infra/config/validate.ts';
+import { ConfigError } from '../../src/core/errors.ts';
 
 const KEY = { partitionKey: 'pk' };
 const [EU, US, AP] = ['eu-west-1', 'us-east-1', 'ap-south-1'];

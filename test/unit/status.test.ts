@@ -3,12 +3,12 @@
  * the terminal, and when awaitReplicated counts a region's copy as holding a write.
  */
 import { describe, expect, it } from 'vitest';
-import { META } from '../../lambda/core/contract.ts';
-import { decodeVersion, encodeVersion } from '../../lambda/core/version.ts';
-import { covers } from '../../lib/client/await-replicated.ts';
-import { DEFAULT_THRESHOLDS } from '../../lib/config/monitoring.ts';
-import { breachesOf, nonEmptySeconds, parkedBreached, type PairStatus, type ParkedStatus, type StatusReport } from '../../lib/ops/status.ts';
-import { parkedLines, renderStatusHtml, renderStatusText } from '../../lib/ops/status-render.ts';
+import { META } from '../../src/core/contract.ts';
+import { decodeVersion, encodeVersion } from '../../src/core/version.ts';
+import { covers } from '../../src/client/await-replicated.ts';
+import { DEFAULT_THRESHOLDS } from '../../src/infra/config/monitoring.ts';
+import { breachesOf, nonEmptySeconds, parkedBreached, type PairStatus, type ParkedStatus, type StatusReport } from '../../src/ops/status.ts';
+import { parkedLines, renderStatusHtml, renderStatusText } from '../../src/ops/status-render.ts';
 
 function pair(over: Partial<Omit<PairStatus, 'breaches'>> = {}): Omit<PairStatus, 'breaches'> {
   return {

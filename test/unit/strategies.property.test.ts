@@ -6,8 +6,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { META, type StrategySpec } from '../../lambda/core/contract.ts';
-import type { Resolver } from '../../lambda/core/resolver.ts';
+import { META, type StrategySpec } from '../../src/core/contract.ts';
+import type { Resolver } from '../../src/core/resolver.ts';
 import { Cluster, type ScheduleOp } from '../support/cluster.ts';
 import { togetherArb } from '../support/schedule.ts';
 

@@ -8,13 +8,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DynamoDBRecord } from 'aws-lambda';
-import { Shipper } from '../../lambda/shipper/shipper.ts';
-import { decodeMessage } from '../../lambda/core/change.ts';
-import { META, METRICS, type StrategySpec } from '../../lambda/core/contract.ts';
-import { DYNAMODB_MAX_ITEM_BYTES, itemSizeBytes } from '../../lambda/core/item-size.ts';
-import { parseStreamFailureMessage } from '../../lambda/core/stream-failures.ts';
-import { encodeVersion } from '../../lambda/core/version.ts';
-import { stampInput } from '../../lambda/core/writes.ts';
+import { Shipper } from '../../src/functions/shipper/shipper.ts';
+import { decodeMessage } from '../../src/core/change.ts';
+import { META, METRICS, type StrategySpec } from '../../src/core/contract.ts';
+import { DYNAMODB_MAX_ITEM_BYTES, itemSizeBytes } from '../../src/core/item-size.ts';
+import { parseStreamFailureMessage } from '../../src/core/stream-failures.ts';
+import { encodeVersion } from '../../src/core/version.ts';
+import { stampInput } from '../../src/core/writes.ts';
 import { KEY, queueUrl, settingsFor, silentLogger } from '../support/cluster.ts';
 import { FakeSqs, FakeTable } from '../support/fakes.ts';
 

@@ -1,9 +1,9 @@
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { META } from '../../lambda/core/contract.ts';
-import type { AttributeMap } from '../../lambda/core/change.ts';
-import { withContentHash } from '../../lambda/core/content-hash.ts';
-import { classifyRecord, reconcile } from '../../lambda/core/stream-record.ts';
+import { META } from '../../src/core/contract.ts';
+import type { AttributeMap } from '../../src/core/change.ts';
+import { withContentHash } from '../../src/core/content-hash.ts';
+import { classifyRecord, reconcile } from '../../src/core/stream-record.ts';
 
 const ctx = { logicalTable: 'orders', region: 'us-east-1', key: { partitionKey: 'pk' }, now: 1_000 };
 const V_EU = '000000000000500.000000.eu-west-1';

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { META } from '../../lambda/core/contract.ts';
+import { META } from '../../src/core/contract.ts';
 import { Cluster, type ScheduleOp } from '../support/cluster.ts';
 import { isScheduleOp, togetherArb } from '../support/schedule.ts';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_CLOCK_OFFSET_MS } from '../../lambda/core/clock-bound.ts';
-import { compareVersions, decodeVersion, encodeVersion, HybridLogicalClock, type Version } from '../../lambda/core/version.ts';
+import { DEFAULT_MAX_CLOCK_OFFSET_MS } from '../../src/core/clock-bound.ts';
+import { compareVersions, decodeVersion, encodeVersion, HybridLogicalClock, type Version } from '../../src/core/version.ts';
 
 const versionArb: fc.Arbitrary<Version> = fc.record({
   ms: fc.integer({ min: 0, max: 4_000_000_000_000 }),

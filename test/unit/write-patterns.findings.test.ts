@@ -4,12 +4,12 @@
  */
 import type { DynamoDBRecord } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { META } from '../../lambda/core/contract.ts';
-import { alreadyFolded, foldMarkOf } from '../../lambda/core/stream-record.ts';
-import { Applier } from '../../lambda/applier/applier.ts';
-import { Shipper } from '../../lambda/shipper/shipper.ts';
-import { encodeMessage, type Change } from '../../lambda/core/change.ts';
-import { encodeVersion } from '../../lambda/core/version.ts';
+import { META } from '../../src/core/contract.ts';
+import { alreadyFolded, foldMarkOf } from '../../src/core/stream-record.ts';
+import { Applier } from '../../src/functions/applier/applier.ts';
+import { Shipper } from '../../src/functions/shipper/shipper.ts';
+import { encodeMessage, type Change } from '../../src/core/change.ts';
+import { encodeVersion } from '../../src/core/version.ts';
 import { Cluster, KEY, settingsFor, silentLogger, silentMetrics } from '../support/cluster.ts';
 import { FakeSqs, FakeTable, keyStates, regionClient } from '../support/fakes.ts';
 

@@ -11,7 +11,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { META, META_ATTRIBUTES, type StrategySpec } from '../../lambda/core/contract.ts';
+import { META, META_ATTRIBUTES, type StrategySpec } from '../../src/core/contract.ts';
 import { Cluster } from '../support/cluster.ts';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-1'];

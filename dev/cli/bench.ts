@@ -1,0 +1,96 @@
+/**
+ * `regionsync bench` (`npm run bench`): replication cost and lag on the embedded emulator.
+ * Writes bench/results/latest.json, a dated copy and latest.html (see bench/run.ts).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { renderReport } from '../bench/report-html.ts';
+import { formatOperationCosts, measureOperationCosts } from '../bench/operation-costs.ts';
+import { presetOptions, runBench } from '../bench/run.ts';
+
+export const BENCH_USAGE = `  bench  [--quick] [--endpoint URL] [--out DIR] [--steps 5,10,20] [--step-seconds N] [--window S] [--json] [--verbose]
+         deploy to moto (or URL), offer rising load, count requests per item, model cost and lag;
+         writes DIR/latest.json (--quick: quick-latest.json), a dated copy and an HTML report;
+         --window S deploys the table with S-second batching windows (results: window<S>-latest.json)
+  bench  --render FILE.json   write the HTML report of an earlier run next to it
+  bench  --ops-only [--json]  only the per-operation cost (DynamoDB calls per item for creates,
+         updates, deletes, re-creates; metadata bytes per strategy), on in-memory fakes: no emulator`;
+
+export async function benchCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      endpoint: { type: 'string' },
+      out: { type: 'string' },
+      steps: { type: 'string' },
+      'step-seconds': { type: 'string' },
+      window: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      render: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+      'ops-only': { type: 'boolean', default: false },
+    },
+    allowPositionals: false,
+  });
+  if (values.render) {
+    const file = path.resolve(values.render);
+    const out = file.replace(/\.json$/, '') + '.html';
+    await writeFile(out, renderReport(JSON.parse(await readFile(file, 'utf8'))));
+    console.log(`wrote ${out}`);
+    return 0;
+  }
+  if (values['ops-only']) {
+    const costs = await measureOperationCosts();
+    if (values.json) console.log(JSON.stringify(costs, null, 2));
+    else for (const line of formatOperationCosts(costs)) console.log(line);
+    return 0;
+  }
+  const steps = values.steps?.split(',').map(Number);
+  if (steps && steps.some((s) => !(s > 0))) {
+    console.error(`regionsync bench: --steps must be positive numbers separated by commas (got "${values.steps}")`);
+    return 2;
+  }
+  const stepSeconds = values['step-seconds'] === undefined ? undefined : Number(values['step-seconds']);
+  if (stepSeconds !== undefined && !(stepSeconds > 0)) {
+    console.error(`regionsync bench: --step-seconds must be a positive number (got "${values['step-seconds']}")`);
+    return 2;
+  }
+  const window = values.window === undefined ? undefined : Number(values.window);
+  if (window !== undefined && !(Number.isInteger(window) && window >= 0 && window <= 300)) {
+    console.error(`regionsync bench: --window must be whole seconds from 0 to 300 (got "${values.window}")`);
+    return 2;
+  }
+  const log = values.json ? (l: string) => console.error(l) : (l: string) => console.log(l);
+  const opts = presetOptions(values.quick ? 'quick' : 'full', {
+    ...(values.endpoint ? { endpoint: values.endpoint } : {}),
+    ...(values.out ? { outDir: path.resolve(values.out) } : {}),
+    ...(steps ? { steps } : {}),
+    ...(stepSeconds ? { stepSeconds } : {}),
+    ...(window !== undefined ? { batchingWindowSeconds: window } : {}),
+    verbose: values.verbose,
+    log,
+  });
+  const result = await runBench(opts);
+  if (values.json) console.log(JSON.stringify(result, null, 2));
+  else printSummary(result as never);
+  return 0;
+}
+
+function printSummary(r: {
+  requestsPerItem: Record<string, number>;
+  costPerMillionUsd: { regionsync: number; globalTables: number; ratio: number; regionsyncPlain: number; ratioPlain: number };
+  cpuMicrosPerItem: Record<string, number>;
+  lagMs: { p50: number | null; p99: number | null; offeredPerSec: number };
+  throughputItemsPerSec: number;
+  cloudLagModelMs: { p50: number; p99: number };
+}): void {
+  const c = r.costPerMillionUsd;
+  console.log(`
+requests per item per target (client helper): ${Object.entries(r.requestsPerItem).map(([k, v]) => `${k} ${v}`).join(', ')}
+$ per million writes to 2 regions: client helper $${c.regionsync} (${c.ratio}× Global Tables $${c.globalTables}), plain writes $${c.regionsyncPlain} (${c.ratioPlain}×)
+CPU µs per item: shipper ${r.cpuMicrosPerItem.shipper}, applier ${r.cpuMicrosPerItem.applier}, JSON floor ${r.cpuMicrosPerItem.floor}
+emulator lag at ${r.lagMs.offeredPerSec} items/s: p50 ${r.lagMs.p50} ms, p99 ${r.lagMs.p99} ms; highest stable throughput ${r.throughputItemsPerSec} items/s
+modelled AWS lag: p50 ${r.cloudLagModelMs.p50} ms, p99 ${r.cloudLagModelMs.p99} ms`);
+}

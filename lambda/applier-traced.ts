@@ -1,0 +1,5 @@
+/** Lambda entry point for tables with `tracing: true` and no custom resolver. */
+import { tracedClients } from '../src/functions/shared/tracing.ts';
+import { createApplierHandler } from '../src/functions/applier/create-handler.ts';
+
+export const handler = createApplierHandler({ instrumentClient: tracedClients('regionsync-applier') });

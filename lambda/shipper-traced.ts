@@ -1,0 +1,5 @@
+/** Lambda entry point for tables with `tracing: true` and no custom resolver. */
+import { tracedClients } from '../src/functions/shared/tracing.ts';
+import { createShipperHandler } from '../src/functions/shipper/create-handler.ts';
+
+export const handler = createShipperHandler({ instrumentClient: tracedClients('regionsync-shipper') });

@@ -1,0 +1,81 @@
+/**
+ * AWS clients for the CLI, all endpoint-driven: the same code talks to moto, LocalStack or AWS.
+ * With an endpoint and no credentials in the environment, emulator credentials are used.
+ */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { RegionCredentials, ResolvedConfig } from '../infra/config/schema.ts';
+
+export interface Target {
+  /** Emulator endpoint (`http://localhost:4566`); undefined for real AWS. */
+  readonly endpoint?: string;
+  /**
+   * Per region, how to reach its account (the config's `regions[].credentials`).
+   * @default the default credential chain in every region
+   */
+  readonly regionCredentials?: Readonly<Record<string, RegionCredentials>>;
+}
+
+export const EMULATOR_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+/** The CLI's target for a config: the endpoint, and each region's credentials as the config names them. */
+export function targetOf(config: Pick<ResolvedConfig, 'regions'>, endpoint?: string): Target {
+  const regionCredentials = Object.fromEntries(config.regions.filter((r) => r.credentials).map((r) => [r.region, r.credentials!]));
+  return { ...(endpoint ? { endpoint } : {}), ...(Object.keys(regionCredentials).length > 0 ? { regionCredentials } : {}) };
+}
+
+/** One credentials provider per region and setting, so every client of a region shares one assumed-role session. */
+const providers = new Map<string, AwsCredentialIdentityProvider>();
+
+function credentialsFor(target: Target, region: string, c: RegionCredentials): AwsCredentialIdentityProvider {
+  const key = `${target.endpoint ?? ''}\0${region}\0${c.profile ?? ''}\0${c.roleArn ?? ''}`;
+  let provider = providers.get(key);
+  if (!provider) {
+    // Assuming a role on an emulator needs some credentials to call STS with.
+    const base = c.profile ? fromIni({ profile: c.profile }) : target.endpoint && !process.env.AWS_ACCESS_KEY_ID ? async () => EMULATOR_CREDENTIALS : undefined;
+    const assumed = c.roleArn
+      ? fromTemporaryCredentials({ params: { RoleArn: c.roleArn, RoleSessionName: 'regionsync-cli' }, clientConfig: { region, ...(target.endpoint ? { endpoint: target.endpoint } : {}) }, ...(base ? { masterCredentials: base } : {}) })
+      : base;
+    if (!assumed) throw new Error(`regions: ${region}: credentials name neither a profile nor a roleArn`);
+    provider = assumed;
+    providers.set(key, provider);
+  }
+  return provider;
+}
+
+export function clientConfig(target: Target, region: string) {
+  const own = target.regionCredentials?.[region];
+  return {
+    region,
+    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    ...(own && (own.profile || own.roleArn) ? { credentials: credentialsFor(target, region, own) } : target.endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: EMULATOR_CREDENTIALS } : {}),
+    // Emulators answer at once; fail fast instead of retrying for minutes against a dead port.
+    maxAttempts: 3,
+  };
+}
+
+export const dynamodb = (t: Target, region: string) => new DynamoDBClient(clientConfig(t, region));
+export const sqs = (t: Target, region: string) => new SQSClient(clientConfig(t, region));
+export const cloudformation = (t: Target, region: string) => new CloudFormationClient(clientConfig(t, region));
+
+/** The account the endpoint (or the credentials) belong to: moto 123456789012, LocalStack 000000000000. */
+export async function accountOf(t: Target, region: string): Promise<string> {
+  const out = await new STSClient(clientConfig(t, region)).send(new GetCallerIdentityCommand({}));
+  if (!out.Account) throw new Error(`STS at ${t.endpoint ?? 'AWS'} returned no account`);
+  return out.Account;
+}
+
+/** Environment for child processes (the CDK CLI) that must reach the same endpoint. */
+export function childEnv(t: Target, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extra };
+  if (t.endpoint) {
+    env.AWS_ENDPOINT_URL = t.endpoint;
+    env.AWS_ACCESS_KEY_ID ??= EMULATOR_CREDENTIALS.accessKeyId;
+    env.AWS_SECRET_ACCESS_KEY ??= EMULATOR_CREDENTIALS.secretAccessKey;
+  }
+  return env;
+}
