@@ -1,7 +1,7 @@
 /**
  * Dollars per million replicated writes, from counted requests and published prices, next to
  * what DynamoDB Global Tables charges for the same work. Pure arithmetic: the inputs are what
- * the bench measured (bench/run.ts) and the prices below.
+ * the bench measured (dev/bench/run.ts) and the prices below.
  */
 
 /** us-east-1 list prices. Sources: ../shared/REFERENCE.md and the AWS pricing pages cited in README "Benchmark and cost". */
@@ -117,7 +117,7 @@ export function withScenario(u: PathUsage, s: WriteUnitScenario, path: 'plain' |
 export interface AwsDurationInputs {
   /** Configured function memory; CPU is allotted in proportion (1,769 MB = one vCPU). */
   readonly memoryMb: number;
-  /** Handler CPU per item (bench/cpu.ts) on a full core: the shipper's for this path, the applier's per target. */
+  /** Handler CPU per item (dev/bench/cpu.ts) on a full core: the shipper's for this path, the applier's per target. */
   readonly cpuMicros: { readonly shipper: number; readonly applier: number };
   /** Latency of one call when the emulator is not saturated (measured at the lowest load step). */
   readonly callMs: { readonly dynamodbWrite: number; readonly sqsSend: number };

@@ -1,5 +1,5 @@
 /**
- * Counts AWS calls passing through the aws-proxy (local/aws-proxy.ts), per caller, region,
+ * Counts AWS calls passing through the aws-proxy (dev/local/aws-proxy.ts), per caller, region,
  * service and operation, with what each costs: DynamoDB write units from the item sizes in the
  * request and response, SQS requests as billed (every 64 KB chunk of payload is one request),
  * and bytes each way (inter-region transfer). A proxy hook: no change to handler code.

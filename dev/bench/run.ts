@@ -8,8 +8,8 @@
  * 3. At the highest stable rate, the same load through the client helper's write path.
  * 4. Handler CPU on in-memory fakes; the cost model; the cloud lag model.
  * 4b. Per-operation cost on in-memory fakes: DynamoDB calls per item for creates, updates, deletes
- *    and re-creates, and the metadata bytes of each strategy (bench/operation-costs.ts).
- * 5. Writes bench/results/latest.json, a dated copy, and an HTML report with plots.
+ *    and re-creates, and the metadata bytes of each strategy (dev/bench/operation-costs.ts).
+ * 5. Writes dev/bench/results/latest.json, a dated copy, and an HTML report with plots.
  */
 import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import { execFileSync } from 'node:child_process';
@@ -67,7 +67,7 @@ export function presetOptions(mode: 'full' | 'quick', overrides: Partial<BenchOp
     regions: ['us-east-1', 'eu-west-1', 'ap-southeast-1'],
     // 800 B of application data + regionsync's metadata (~150 B) stays within one 1 KB write unit.
     itemBytes: 800,
-    outDir: path.resolve('bench', 'results'),
+    outDir: path.resolve('dev', 'bench', 'results'),
     log: (l: string) => console.log(l),
   };
   const sizes =

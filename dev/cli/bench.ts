@@ -1,6 +1,6 @@
 /**
  * `regionsync bench` (`npm run bench`): replication cost and lag on the embedded emulator.
- * Writes bench/results/latest.json, a dated copy and latest.html (see bench/run.ts).
+ * Writes dev/bench/results/latest.json, a dated copy and latest.html (see dev/bench/run.ts).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';

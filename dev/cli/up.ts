@@ -18,7 +18,7 @@ export interface UpOptions {
   readonly runtime?: boolean;
   readonly verbose?: boolean;
   readonly log?: (line: string) => void;
-  /** Fault spec (local/chaos.ts): the runtime's and the functions' calls go through a fault-injecting proxy. */
+  /** Fault spec (dev/local/chaos.ts): the runtime's and the functions' calls go through a fault-injecting proxy. */
   readonly chaos?: string;
   /** Local state directory of the runtime (default `.regionsync`). */
   readonly stateDir?: string;

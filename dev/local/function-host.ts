@@ -1,6 +1,6 @@
 /**
  * Runs one deployed Lambda function locally. Each execution environment is a
- * worker_threads Worker (local/worker.mjs) with its own globals, module cache and
+ * worker_threads Worker (dev/local/worker.mjs) with its own globals, module cache and
  * process.env, so functions cannot see each other's state or environment variables.
  * An environment runs one invocation at a time, as in Lambda; `poolSize` environments
  * may run side by side. A timed-out or crashed environment is thrown away and a fresh one

@@ -1,5 +1,5 @@
 /**
- * Starts a moto server for local runs and tests. It runs through local/moto_bootstrap.py,
+ * Starts a moto server for local runs and tests. It runs through dev/local/moto_bootstrap.py,
  * which switches off moto's own (Docker-based, broken without Docker) event-source-mapping
  * dispatch: without that, a mapping on a DynamoDB stream makes moto drop every stream
  * record, and the local runtime would see nothing. See moto_bootstrap.py.

@@ -3,7 +3,7 @@
 moto 5.x wires every event source mapping into the source itself: each DynamoDB write
 and each SQS SendMessage tries to run the function in Docker, synchronously, inside the
 request. Without Docker that "invocation" fails, and the side effects break the local
-runtime (local/runtime.ts), which is the only thing that should consume the sources:
+runtime (dev/local/runtime.ts), which is the only thing that should consume the sources:
 
   * DynamoDB: the failed invoke still returns a truthy body, so moto empties the stream
     shard after every write (GetRecords never sees a record) and restarts sequence

@@ -89,14 +89,14 @@ interface Poller {
 /**
  * Refuses an emulator that would swallow what the runtime must see: a plain `moto_server` runs
  * moto's own event source mapping dispatch, which empties DynamoDB stream shards after each write
- * and receives SQS messages itself (local/moto_bootstrap.py). Nothing would replicate, so no
+ * and receives SQS messages itself (dev/local/moto_bootstrap.py). Nothing would replicate, so no
  * "ready" is ever printed over it.
  */
 export async function refuseDispatchingEmulator(endpoint: string): Promise<void> {
   if ((await isDispatchDisabled(endpoint)) !== false) return;
   throw new Error(
     `the emulator at ${endpoint} is a plain moto_server: its own event source mapping dispatch drops DynamoDB stream records ` +
-      `and receives SQS messages itself, so nothing would replicate. Start it with \`python3 local/moto_bootstrap.py -p PORT\` ` +
+      `and receives SQS messages itself, so nothing would replicate. Start it with \`python3 dev/local/moto_bootstrap.py -p PORT\` ` +
       `(moto_server's arguments), or run \`regionsync up\` without --endpoint: it starts its own.`,
   );
 }

@@ -1,6 +1,6 @@
 /**
  * The metrics AWS publishes by itself, published by the local runtime into the emulator's
- * CloudWatch in AWS's place, with AWS's names and dimensions (lambda/core/metrics.ts AWS_METRICS):
+ * CloudWatch in AWS's place, with AWS's names and dimensions (src/core/metrics.ts AWS_METRICS):
  *
  * - AWS/Lambda Invocations, Errors, Duration per function, for every invocation through a mapping;
  * - AWS/Lambda IteratorAge for stream mappings: age of the batch's last record when the batch is

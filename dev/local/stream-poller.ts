@@ -395,7 +395,7 @@ export class StreamPoller {
 
   /**
    * Gives up on `records` as Lambda does: with an on-failure destination, first sends it the
-   * invocation record naming them (lambda/core/stream-failures.ts; retried until it is taken, or
+   * invocation record naming them (src/core/stream-failures.ts; retried until it is taken, or
    * the poller stops), then moves on.
    */
   private async discard(

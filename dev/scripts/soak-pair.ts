@@ -1,6 +1,6 @@
 /**
  * Reproduces one interleaving the chaos soak reported, many times, without faults:
- * `npx tsx scripts/soak-pair.ts --first ttl@ca-west-1 --second condUpdate@eu-south-2 --gap 30 [--n 100] [--seed S] [--endpoint URL]`.
+ * `npx tsx dev/scripts/soak-pair.ts --first ttl@ca-west-1 --second condUpdate@eu-south-2 --gap 30 [--n 100] [--seed S] [--endpoint URL]`.
  *
  * Deploys soak.config.ts like the soak, then for each of n fresh keys runs the first operation and,
  * `gap` ms after it started, the second (patterns of soak-workload.ts), a few keys at a time; then

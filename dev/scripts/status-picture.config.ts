@@ -1,6 +1,6 @@
 import { defineConfig } from '../../src/infra/config/schema.ts';
 
-/** scripts/status-picture.ts: three regions, one table that fences. */
+/** dev/scripts/status-picture.ts: three regions, one table that fences. */
 export default defineConfig({
   appName: 'shop',
   regions: ['us-east-1', 'eu-west-1', 'ap-southeast-1'],

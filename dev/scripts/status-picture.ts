@@ -4,7 +4,7 @@
  * a DLQ fills) and one manual write fence; then `status` as text (docs/status.txt) and as a PNG
  * (docs/status.png, the HTML rendering screenshotted by headless Chromium).
  *
- *   npx tsx scripts/status-picture.ts            # needs moto and chromium (apt-get install chromium)
+ *   npx tsx dev/scripts/status-picture.ts            # needs moto and chromium (apt-get install chromium)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

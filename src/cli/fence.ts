@@ -1,7 +1,7 @@
 /**
  * `regionsync fence --region R --table T [on|off] [--reason TEXT] [--endpoint URL] [--config FILE] [--json]`:
  * sets or lifts the manual write fence of a table in a region (alarms set their own; see
- * lambda/core/fence.ts), or, without on/off, prints the table's fence state there.
+ * src/core/fence.ts), or, without on/off, prints the table's fence state there.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../infra/config/load.ts';

@@ -1,6 +1,6 @@
 /**
  * `regionsync status [--endpoint URL] [--config FILE] [--watch] [--interval S] [--window MIN] [--json] [--no-color]`:
- * every pair's lag, backlog and dead-letter queue at a glance (see lib/ops/status.ts).
+ * every pair's lag, backlog and dead-letter queue at a glance (see src/ops/status.ts).
  * Exit code 0 when healthy, 1 when a threshold is breached, an alarm fires or a table is fenced
  * (the last refresh's, with --watch), so scripts can use it as a check.
  */

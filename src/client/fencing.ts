@@ -3,7 +3,7 @@
  * banking example: a withdrawal), ask whether the table is fenced in the region you write to,
  * and refuse or reroute the write while it is. A region is fenced for a table while one of the
  * table's fencing alarms fires there (config `tables[].monitoring.fence`) or an operator has set
- * a manual fence (`regionsync fence --region R --table T on`). See lambda/core/fence.ts.
+ * a manual fence (`regionsync fence --region R --table T on`). See src/core/fence.ts.
  *
  * ```ts
  * const fence = new WriteFence({ appName: 'regionsync', clients: { 'us-east-1': ddbUs, 'eu-west-1': ddbEu } });

@@ -4,7 +4,7 @@ import type { ClockBound } from './clock-bound.ts';
 
 /**
  * Names shared by the CDK app (`lib/`), the Lambda handlers (`lambda/`) and the local
- * runtime (`local/`), so that what the infrastructure configures can never drift from
+ * runtime (`dev/local/`), so that what the infrastructure configures can never drift from
  * what the code reads. Pure constants: no AWS calls.
  */
 
@@ -128,7 +128,7 @@ export interface FunctionSettings {
   /**
    * Shipper only: this region's stream-failures queue (14-day retention), where the shipper parks a
    * record it can never stamp or fold (DynamoDB refuses the write as invalid, e.g. over 400 KB) and
-   * Lambda sends the on-failure record of a stream batch it gave up on (lambda/core/stream-failures.ts).
+   * Lambda sends the on-failure record of a stream batch it gave up on (src/core/stream-failures.ts).
    * @default none: such a record fails the batch, as before this queue existed
    */
   readonly streamFailureQueueUrl?: string;
@@ -206,7 +206,7 @@ export function backlogQueueName(appName: string, logicalTable: string): string 
 /**
  * Source-region queue of stream records that did not replicate: the shipper's stream mapping's
  * on-failure destination (Lambda's records of batches it gave up on) and the records the shipper
- * parked itself (lambda/core/stream-failures.ts). Redriven by `regionsync redrive --stream-failures`.
+ * parked itself (src/core/stream-failures.ts). Redriven by `regionsync redrive --stream-failures`.
  */
 export function streamFailureQueueName(appName: string, logicalTable: string): string {
   return `${appName}-${logicalTable}-stream-failures`;

@@ -28,7 +28,7 @@ export class SettingsError extends RegionSyncError {}
 /**
  * A clock reading more than the configured bound (`maxClockOffsetSeconds`) away from another:
  * a version from the future, or a host clock ahead of DynamoDB's. Nothing was written; the
- * operation can be retried once the clocks agree (see lambda/core/clock-bound.ts).
+ * operation can be retried once the clocks agree (see src/core/clock-bound.ts).
  */
 export class ClockOffsetError extends RegionSyncError {
   constructor(

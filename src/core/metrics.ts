@@ -1,7 +1,7 @@
 /**
  * The metrics contract: every metric regionsync emits or alarms on, with its namespace,
  * dimensions and the region whose CloudWatch holds it. Shared by the handlers (`lambda/`), the
- * alarms, dashboards and `regionsync status` (`lib/`) and the local runtime (`local/`), so what
+ * alarms, dashboards and `regionsync status` (`lib/`) and the local runtime (`dev/local/`), so what
  * is emitted and what is queried cannot drift apart.
  *
  * Per-pair metrics (one source region → one target region of one table) are emitted with the
@@ -48,19 +48,19 @@ export const TABLE_METRICS = {
 
 /**
  * Metrics the shipper emits per table and SOURCE region about its outage backlog (changes parked
- * for an unreachable target, see lambda/shipper/drain.ts), with Powertools' `service` dimension
+ * for an unreachable target, see src/functions/shipper/drain.ts), with Powertools' `service` dimension
  * (`regionsync-shipper`): searched by Table and SourceRegion, like {@link TABLE_METRICS}.
  */
 export const SOURCE_METRICS = {
   backlogged: METRICS.names.messagesBacklogged,
   drained: METRICS.names.messagesDrained,
-  /** Client-helper writes restamped because their host clock was beyond maxClockOffsetSeconds ahead (lambda/core/clock-bound.ts). */
+  /** Client-helper writes restamped because their host clock was beyond maxClockOffsetSeconds ahead (src/core/clock-bound.ts). */
   restamped: METRICS.names.clientWritesRestamped,
-  /** Stream records parked in the stream-failures queue (lambda/shipper/oversize.ts). */
+  /** Stream records parked in the stream-failures queue (src/functions/shipper/oversize.ts). */
   parkedRecords: METRICS.names.recordsParked,
 } as const;
 
-/** What AWS itself publishes, and the local runtime emulates (local/service-metrics.ts). */
+/** What AWS itself publishes, and the local runtime emulates (dev/local/service-metrics.ts). */
 export const AWS_METRICS = {
   lambda: {
     namespace: 'AWS/Lambda',

@@ -2,7 +2,7 @@
  * Custom conflict resolution: a function in the user's code decides what two concurrent versions
  * of an item become. It sees plain JavaScript values (unmarshalled), never regionsync metadata.
  * It must be deterministic (same inputs, same result: no clocks, no randomness, no I/O);
- * `checkResolver` in lib/client/testing.ts checks that on generated inputs.
+ * `checkResolver` in src/client/testing.ts checks that on generated inputs.
  */
 import { createHash } from 'node:crypto';
 import type { NativeAttributeValue } from '@aws-sdk/util-dynamodb';

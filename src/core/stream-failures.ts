@@ -1,7 +1,7 @@
 /**
  * What a table's stream-failures queue (`<app>-<table>-stream-failures`, in the source region)
  * holds, and how to read it back. Two kinds of message, both for `regionsync redrive
- * --stream-failures` (lib/ops/stream-redrive.ts):
+ * --stream-failures` (src/ops/stream-redrive.ts):
  *
  *  - `batch`: Lambda's on-failure record for a stream batch it gave up on (MaximumRetryAttempts
  *    or MaximumRecordAgeInSeconds exhausted). It names the records (shard, first and last
@@ -9,7 +9,7 @@
  *    drops them (24 h after they were written). Format as documented in "Retaining discarded
  *    records for a DynamoDB event source in Lambda" (lambda/latest/dg/services-dynamodb-errors.html):
  *    `requestContext`, `responseContext`, `version`, `timestamp`, `DDBStreamBatchInfo`. The local
- *    runtime (local/stream-poller.ts) sends the same record.
+ *    runtime (dev/local/stream-poller.ts) sends the same record.
  *  - `parked`: one record the shipper could never stamp or fold (DynamoDB refused the write as
  *    invalid, e.g. over 400 KB), parked by the shipper itself with the reason so the batch goes
  *    on. It carries the stream record when it fits in one message, so it can be redriven after

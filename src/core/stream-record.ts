@@ -106,7 +106,7 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   if (!newImage) return { kind: 'skip', reason: 'not-a-change' };
 
   const newVersion = stringAttr(newImage[META.version]);
-  // Regionsync marking an item it is about to remove (lambda/shared/remove-item.ts): only the writer changed.
+  // Regionsync marking an item it is about to remove (src/functions/shared/remove-item.ts): only the writer changed.
   if (stringAttr(newImage[META.writer]) === REMOVAL_WRITER && oldImage && stringAttr(oldImage[META.version]) === newVersion && sameContent(oldImage, newImage)) {
     return { kind: 'skip', reason: 'removal-mark' };
   }

@@ -31,7 +31,7 @@ import { META } from './contract.ts';
 import { compareVersions, decodeVersion, type Version } from './version.ts';
 
 /**
- * The writer marker of an item regionsync is about to remove (lambda/shared/remove-item.ts): its
+ * The writer marker of an item regionsync is about to remove (src/functions/shared/remove-item.ts): its
  * REMOVE record then says it was regionsync's removal, not the application's delete.
  */
 export const REMOVAL_WRITER = 'rm';

@@ -42,7 +42,7 @@ export function stampInput(args: {
   clearTtl?: boolean;
   /**
    * The item's history with this write: what tells a later change whether it is concurrent.
-   * Omitted: a compact stamp for an item with no room left for it (lambda/shipper/oversize.ts);
+   * Omitted: a compact stamp for an item with no room left for it (src/functions/shipper/oversize.ts);
    * the vector is removed, last-writer-wins converges on versions alone.
    */
   vector?: VersionVector;
@@ -215,7 +215,7 @@ export interface Condition {
 /**
  * "The item is still as read" for merged states (see statePutInput): the lock read, else the
  * version read with no lock, else still unversioned, else still absent. Shared by the merged write
- * and by the removal of a merged item whose state became a tombstone (lambda/shared/state-store.ts).
+ * and by the removal of a merged item whose state became a tombstone (src/functions/shared/state-store.ts).
  */
 export function stateCondition(key: KeySchema, read: AttributeMap | undefined): Condition {
   if (!read) return { expression: 'attribute_not_exists(#pk)', names: { '#pk': key.partitionKey } };

@@ -22,7 +22,7 @@ import { physicalTableName, type ResolvedConfig, type ResolvedTableConfig } from
 import { clientConfig, dynamodb, type Target } from './aws.ts';
 import type { Item } from './compare.ts';
 
-/** The shipper's packing target (PACKED_MESSAGE_BYTES in lib/constructs/replicated-table.ts). */
+/** The shipper's packing target (PACKED_MESSAGE_BYTES in src/infra/constructs/replicated-table.ts). */
 export const PACKED_MESSAGE_BYTES = 256 * 1024;
 /** SQS's limit for one message and for one SendMessageBatch call. */
 const SQS_MAX_BYTES = 1024 * 1024;

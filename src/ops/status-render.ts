@@ -1,7 +1,7 @@
 /**
  * `regionsync status`, the view: one row per source→target pair, breached figures highlighted.
  * One layout, two renderings: ANSI text for the terminal (colours only when asked) and HTML for
- * pictures (docs/status.png is made from it by scripts/status-picture.ts).
+ * pictures (docs/status.png is made from it by dev/scripts/status-picture.ts).
  */
 import type { PairStatus, ParkedStatus, StatusReport } from './status.ts';
 

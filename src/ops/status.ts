@@ -42,7 +42,7 @@ export interface PairStatus {
   readonly table: string;
   readonly source: string;
   readonly target: string;
-  /** Source write → applied in the target, ms (see replicationLagMs in lambda/core/metrics.ts). */
+  /** Source write → applied in the target, ms (see replicationLagMs in src/core/metrics.ts). */
   readonly lag: LagFigures;
   readonly changes: { readonly shipped: number | null; readonly applied: number | null; readonly stale: number | null };
   /** The target's inbound queue for this table (shared by every source into the target). */
@@ -86,7 +86,7 @@ export interface RegionStatus {
   readonly region: string;
   /** Names of regionsync alarms in state ALARM (none on emulators that do not evaluate alarms). */
   readonly alarmsFiring: readonly string[];
-  /** Tables fenced in this region (see lambda/core/fence.ts); empty when none or no fence table. */
+  /** Tables fenced in this region (see src/core/fence.ts); empty when none or no fence table. */
   readonly fences: readonly FenceState[];
 }
 

@@ -1,6 +1,6 @@
 /**
  * `regionsync redrive --stream-failures`: replays what a region's stream-failures queue names
- * (lambda/core/stream-failures.ts), through the deployed shipper's own logic, once the cause is
+ * (src/core/stream-failures.ts), through the deployed shipper's own logic, once the cause is
  * fixed:
  *
  *  - a Lambda on-failure record (a stream batch the mapping gave up on): the records from its

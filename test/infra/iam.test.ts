@@ -68,7 +68,7 @@ describe('shipper role', () => {
       // dynamodb:ListStreams has no resource-level permissions: AWS requires Resource "*" for it.
       ...on('*', 'dynamodb:ListStreams'),
       ...on(ref(i.table, 'StreamArn'), 'dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'),
-      // Stamps (UpdateItem), put-backs (PutItem), removals (a mark, then DeleteItem; lambda/shared/remove-item.ts),
+      // Stamps (UpdateItem), put-backs (PutItem), removals (a mark, then DeleteItem; src/functions/shared/remove-item.ts),
       // and the read after an application's delete (test/infra/iam-observed.test.ts derives these from the calls made).
       ...on(ref(i.table, 'Arn'), 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem'),
       ...on(ref(i.tombstones, 'Arn'), ...TOMBSTONE_ACTIONS),

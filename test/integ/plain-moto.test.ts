@@ -34,7 +34,7 @@ describe('regionsync up on a plain moto_server', () => {
     // Assess
     expect(out.code).not.toBe(0);
     expect(out.stderr).toContain('plain moto_server');
-    expect(out.stderr).toContain('python3 local/moto_bootstrap.py');
+    expect(out.stderr).toContain('python3 dev/local/moto_bootstrap.py');
     expect(out.stdout).not.toMatch(/ready/);
     expect((await dynamodb({ endpoint }, 'us-east-1').send(new ListTablesCommand({}))).TableNames).toEqual([]);
   });

@@ -278,7 +278,7 @@ beforeAll(async () => {
     endpoint = moto.endpoint;
   }
   if ((await isDispatchDisabled(endpoint)) === false) {
-    throw new Error(`moto at ${endpoint} was not started through local/moto_bootstrap.py: its own mapping dispatch drops stream records`);
+    throw new Error(`moto at ${endpoint} was not started through dev/local/moto_bootstrap.py: its own mapping dispatch drops stream records`);
   }
   stateDir = await mkdtemp(join(tmpdir(), 'regionsync-runtime-'));
   const roleArn = await deployRegionA();

@@ -59,7 +59,7 @@ export interface SynthesizedRegion {
   readonly template: Template;
 }
 
-/** Bundling is cheap (each handler is bundled once and cached: lib/constructs/handler-code.ts), so every synth bundles. */
+/** Bundling is cheap (each handler is bundled once and cached: src/infra/constructs/handler-code.ts), so every synth bundles. */
 export type SynthesizeOptions = BuildAppOptions;
 
 const CDK_JSON = path.resolve(import.meta.dirname, '../../cdk.json');

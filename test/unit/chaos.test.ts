@@ -1,4 +1,4 @@
-/** The chaos proxy hook: spec parsing and which calls each fault hits (local/chaos.ts). */
+/** The chaos proxy hook: spec parsing and which calls each fault hits (dev/local/chaos.ts). */
 import { describe, expect, it } from 'vitest';
 import { describeRequest, type ProxyResponse } from '../../dev/local/aws-proxy.ts';
 import { callerRegion, Chaos, deleteAcknowledgement, parseChaosSpec } from '../../dev/local/chaos.ts';

@@ -1,6 +1,6 @@
 /**
  * Review finding 10: a region whose clock ran a day ahead won every conflict for a day and pushed
- * every other region's clock a day forward. What the clock bound (lambda/core/clock-bound.ts)
+ * every other region's clock a day forward. What the clock bound (src/core/clock-bound.ts)
  * promises, and these tests check:
  *
  * - no hybrid logical clock is ever pushed more than `maxClockOffsetSeconds` ahead of its own wall

@@ -1,5 +1,5 @@
 /**
- * The bench's per-operation cost section (bench/operation-costs.ts): the DynamoDB calls each
+ * The bench's per-operation cost section (dev/bench/operation-costs.ts): the DynamoDB calls each
  * operation costs on a last-writer-wins table with a tombstone table, as the design implies.
  * Counts, never timings.
  */

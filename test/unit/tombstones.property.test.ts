@@ -1,6 +1,6 @@
 /**
  * Issue 15: deleted items read as absent. `lww` tables keep tombstones in the tombstone table
- * (lambda/core/tombstones.ts), so the application's table holds live items only, at every moment,
+ * (src/core/tombstones.ts), so the application's table holds live items only, at every moment,
  * while every convergence and no-resurrection property still holds.
  */
 import fc from 'fast-check';

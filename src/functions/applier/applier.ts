@@ -244,7 +244,7 @@ export class Applier {
 
   /**
    * `fields`, `merge` and `custom`: read the item (and, where it can matter, its tombstone row:
-   * lambda/shared/state-store.ts), merge the change into it, write the result where it belongs,
+   * src/functions/shared/state-store.ts), merge the change into it, write the result where it belongs,
    * conditional on what was read (read and merged again if another write got in first). A change
    * that adds nothing to what is stored is stale and costs no write.
    */

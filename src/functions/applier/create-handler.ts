@@ -18,7 +18,7 @@ export interface ApplierHandlerOptions {
   /** The table's resolver (custom strategy). @default none */
   readonly resolver?: Resolver;
   /**
-   * Applied to every AWS SDK client the function creates (X-Ray tracing: lambda/shared/tracing.ts).
+   * Applied to every AWS SDK client the function creates (X-Ray tracing: src/functions/shared/tracing.ts).
    * @default the clients as they are
    */
   readonly instrumentClient?: <C extends object>(client: C) => C;

@@ -12,7 +12,7 @@
  * Between the mark and the delete, the key's tombstone row records the time (`_rs_at`): a local
  * write older than that may have been removed by regionsync (or replaced by a replicated change
  * that was), and its stamp must then weigh it against the tombstone rather than take its absence
- * for the application's own delete (lambda/shipper/shipper.ts).
+ * for the application's own delete (src/functions/shipper/shipper.ts).
  */
 import { ConditionalCheckFailedException, DeleteItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from '../../core/change.ts';
@@ -23,7 +23,7 @@ import { REMOVAL_WRITER, tombstoneRowKey } from '../../core/tombstones.ts';
 
 /**
  * Which item a removal may take: older than a tombstone, exactly one version and content, or (a
- * merged state, lambda/shared/state-store.ts) still exactly as read (core/writes.ts stateCondition).
+ * merged state, src/functions/shared/state-store.ts) still exactly as read (core/writes.ts stateCondition).
  */
 export type RemovalCondition = { readonly olderThan: string } | { readonly exactly: { readonly version: string; readonly contentHash?: string } } | { readonly asRead: Condition };
 

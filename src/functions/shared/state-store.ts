@@ -14,7 +14,7 @@
  *  - a live state written where the item was absent reads the row again; if a delete wrote it in
  *    between, the caller merges again;
  *  - a tombstone is written to the row first; then the item, if one was read, is removed only while
- *    it is still as read (marked first, lambda/shared/remove-item.ts); if none was read, the table
+ *    it is still as read (marked first, src/functions/shared/remove-item.ts); if none was read, the table
  *    is read again, and an item that appeared since is merged again.
  * Of two such writers racing, the second to write always reads what the first wrote (each reads
  * after its own write), so one of them merges both: no transaction, and a delete costs one write

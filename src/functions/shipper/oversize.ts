@@ -11,7 +11,7 @@
  *    writer-wins converges on versions alone, so the change replicates and converges the same.
  *  - otherwise (no room even for that, a merging strategy's fold, any other invalid write): park
  *    the record in this region's stream-failures queue with the key, sequence number, item size
- *    and what failed (lambda/core/stream-failures.ts), count it (METRICS.names.recordsParked, the
+ *    and what failed (src/core/stream-failures.ts), count it (METRICS.names.recordsParked, the
  *    `streamFailures` alarm watches the queue), and let the batch go on. `regionsync redrive
  *    --stream-failures` runs it through the shipper again once the item is fixed.
  *

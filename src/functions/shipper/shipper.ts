@@ -107,7 +107,7 @@ export class Shipper {
       // itself already holds it over the earlier ones). Stamping each would give writes made in the
       // same instant (one stream time, one floor) the same version, and put back the earlier one
       // over a replicated change where only the later one belongs.
-      // Regionsync's own removal (a delete's second step, a put taken back; lambda/shared/remove-item.ts)
+      // Regionsync's own removal (a delete's second step, a put taken back; src/functions/shared/remove-item.ts)
       // supersedes nothing: it would hide the local write beneath it.
       const ownRemoval = (a: ShipperAction) => a.kind === 'tombstone' && a.oldImage?.[META.writer]?.S === REMOVAL_WRITER;
       const lastWrite = lww ? actions.reduce((last, a, n) => ((a.kind === 'stamp' || a.kind === 'tombstone') && !ownRemoval(a) ? n : last), -1) : -1;

@@ -55,7 +55,7 @@ const conflictResolutionSchema = z.discriminatedUnion('strategy', [
   z.strictObject({ strategy: z.literal('merge'), attributes: z.record(z.string(), crdtKindSchema).readonly() }),
   /**
    * A resolver function in your code: `'resolvers/orders.ts#resolveOrder'` (path relative to the
-   * project root, `#` and the export's name; default export `default`). See lambda/core/resolver.ts.
+   * project root, `#` and the export's name; default export `default`). See src/core/resolver.ts.
    */
   z.strictObject({ strategy: z.literal('custom'), resolver: z.string() }),
 ]);
@@ -97,7 +97,7 @@ const tableMonitoringSchema = z.strictObject({
   ...alarmThresholdsShape,
   /**
    * Write fence: while one of these alarms of the table is firing in a region, the table is
-   * fenced in that region (see `WriteFence` in lib/client/fencing.ts; applications refuse or
+   * fenced in that region (see `WriteFence` in src/client/fencing.ts; applications refuse or
    * reroute writes that must not diverge). `true` means `{ on: ['lagP99', 'backlogAge', 'iteratorAge'] }`.
    * `regionsync fence` sets and lifts a manual fence whatever this says.
    * @default false
@@ -171,7 +171,7 @@ const tableConfigSchema = z.strictObject({
    * Selective replication (README, "Selective replication"): which items go to the other regions
    * and which attributes never go to a given region, e.g.
    * `{ to: { 'us-east-1': { filter: { attribute: 'country', equals: 'US' }, exclude: ['email'] } } }`.
-   * Checked in full by lambda/core/selection.ts (checkSelection).
+   * Checked in full by src/core/selection.ts (checkSelection).
    * @default every item and attribute to every region of the table
    */
   replicate: z.custom<SelectionSpec>().optional(),
@@ -254,7 +254,7 @@ export interface ResolvedConfig {
   readonly appName: string;
   readonly regions: readonly RegionConfig[];
   readonly tables: readonly ResolvedTableConfig[];
-  /** Filled in by validateConfig; read it through `monitoringOf(config)` (lib/config/monitoring.ts). */
+  /** Filled in by validateConfig; read it through `monitoringOf(config)` (src/infra/config/monitoring.ts). */
   readonly monitoring?: ResolvedMonitoring;
   /** @default 'single' */
   readonly stackLayout?: StackLayout;

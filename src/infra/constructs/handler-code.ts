@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { buildSync, type BuildOptions } from 'esbuild';
 
-/** The checkout's root (this file is lib/constructs/handler-code.ts): where the Lambda sources and the bundle cache are. */
+/** The checkout's root (this file is src/infra/constructs/handler-code.ts): where the Lambda sources and the bundle cache are. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const CACHE_DIR = path.join(PROJECT_ROOT, '.regionsync', 'bundles');
 

@@ -1,6 +1,6 @@
 /**
  * CloudWatch metrics as the alarms and dashboards read them, built from the metrics contract
- * (lambda/core/metrics.ts). Everything is addressed by literal names (queue names, alarm names),
+ * (src/core/metrics.ts). Everything is addressed by literal names (queue names, alarm names),
  * never by tokens of another stack, so the global dashboard can show every region.
  */
 import { Arn, ArnFormat, Aws, Duration } from 'aws-cdk-lib';

@@ -44,7 +44,7 @@ export const PACKED_MESSAGE_BYTES = 256 * 1024;
  * on-failure destination ("Retaining discarded records for a DynamoDB event source",
  * services-dynamodb-errors.html); the records themselves stay in the stream only until 24 h.
  *  - 100 retries: bisecting (which does not use retries) corners a bad record first; the records the
- *    shipper can never process it parks itself (lambda/shipper/oversize.ts), so what remains is
+ *    shipper can never process it parks itself (src/functions/shipper/oversize.ts), so what remains is
  *    transient (throttling, 5xx), and 100 invocations, each with the SDK's own backoff, outlast it.
  *  - 6 hours of record age: leaves 18 of the stream's 24 hours to redrive what the on-failure
  *    record names (`regionsync redrive --stream-failures`) before the stream drops it.
@@ -240,7 +240,7 @@ export class ReplicatedTable extends Construct {
     const keepsLocal = cfg.regions.some((origin) => origin !== region && localOnlyAttributes(cfg.selection, region, origin, key) !== undefined);
     const applierReads = merging || keepsLocal ? ['dynamodb:GetItem'] : [];
     // With a tombstone table, regionsync removes items itself (a delete's second step, a put taken
-    // back): it marks them first (UpdateItem), then deletes them (lambda/shared/remove-item.ts).
+    // back): it marks them first (UpdateItem), then deletes them (src/functions/shared/remove-item.ts).
     const removals = props.tombstones ? ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'] : [];
 
     this.shipper = this.makeFunction('Shipper', 'shipper', memorySize, Duration.seconds(60), { ...common, targets, backlogQueueUrl: this.backlogQueue.queueUrl, streamFailureQueueUrl: this.streamFailureQueue.queueUrl }, shipperRoleName(appName, cfg.name, region));
@@ -263,7 +263,7 @@ export class ReplicatedTable extends Construct {
         onFailure: new SqsDlq(this.streamFailureQueue),
         parallelizationFactor: 1,
         // The applier's writes come back on this stream; these filters drop them before they cost
-        // an invocation, and never drop an application write (see lambda/core/echo-filter.ts).
+        // an invocation, and never drop an application write (see src/core/echo-filter.ts).
         filters: shipperStreamFilterPatterns({ name: cfg.partitionKey.name, type: STREAM_KEY_TYPE[cfg.partitionKey.type] }).map((p) => lambda.FilterCriteria.filter(p)),
       }),
     );

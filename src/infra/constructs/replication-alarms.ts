@@ -151,7 +151,7 @@ export class ReplicationAlarms extends Construct {
         evaluationPeriods: 1,
       }),
     );
-    // Not in DEFAULT_FENCE_ON (lib/config/monitoring.ts): this region is healthy and keeps shipping to the other targets.
+    // Not in DEFAULT_FENCE_ON (src/infra/config/monitoring.ts): this region is healthy and keeps shipping to the other targets.
     const parkedMinutes = parkedAlarmMinutes(t.parkedAgeThresholdSeconds);
     add('parkedAge', undefined, (alarmName) =>
       new cloudwatch.Alarm(this, 'ParkedAge', {

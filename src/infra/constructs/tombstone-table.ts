@@ -16,7 +16,7 @@ export interface TombstoneTableProps {
 
 /**
  * One table per region where the app's tables keep their deleted items' tombstones
- * (lambda/core/tombstones.ts, lambda/shared/state-store.ts), so the application's tables hold live items only. Rows expire
+ * (src/core/tombstones.ts, src/functions/shared/state-store.ts), so the application's tables hold live items only. Rows expire
  * through TTL after each table's `tombstoneTtlSeconds`. No stream: nothing replicates from it.
  */
 export class TombstoneTable extends Construct {
@@ -36,7 +36,7 @@ export class TombstoneTable extends Construct {
 
   /**
    * Lets `grantee` read and write the tombstones of one logical table only (`use`: the table's
-   * strategy family, which decides the calls, lambda/shared/remove-item.ts and state-store.ts): IAM's
+   * strategy family, which decides the calls, src/functions/shared/remove-item.ts and state-store.ts): IAM's
    * `dynamodb:LeadingKeys` confines it to row keys that start with the table's prefix.
    */
   grantRows(grantee: iam.IGrantable, logicalTable: string, use: 'lww' | 'merged'): void {

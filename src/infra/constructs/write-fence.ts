@@ -1,5 +1,5 @@
 /**
- * The region's write fence (see lambda/core/fence.ts): the fence table, and the function that
+ * The region's write fence (see src/core/fence.ts): the fence table, and the function that
  * the fencing alarms invoke directly (a CloudWatch alarm Lambda action) to set and lift fences.
  */
 import * as path from 'node:path';
