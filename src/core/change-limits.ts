@@ -3,7 +3,7 @@
  * type, and an item DynamoDB can store. A change failing them can never apply: it goes to the
  * DLQ with the reason instead of failing the conditional write on every redelivery.
  */
-import type { AttributeMap } from './change.ts';
+import type { AttributeMap } from './types.ts';
 
 /** DynamoDB's item size limit (attribute names and values, UTF-8). */
 export const MAX_ITEM_BYTES = 400 * 1024;

@@ -3,35 +3,16 @@
  * many changes (SQS bills per 64 KB chunk, so packing is what keeps requests per item low).
  * Pure code: encoding, validation and packing, no AWS calls.
  */
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { AttributeMap, Change } from './types.ts';
 import { InvalidMessageError } from './errors.ts';
 import { META_ATTRIBUTES, REPLICATED_META, type KeySchema } from './contract.ts';
 import { isVersion } from './version.ts';
 import { checkChangeLimits } from './change-limits.ts';
 
-export type AttributeMap = Record<string, AttributeValue>;
+export type { AttributeMap, Change };
 
 /** Schema version of the message body; an applier rejects versions it does not know. */
 export const MESSAGE_SCHEMA = 1;
-
-export interface Change {
-  /** Logical table name (the same in every region). */
-  readonly table: string;
-  readonly op: 'put' | 'delete';
-  /** Key attributes of the item. */
-  readonly key: AttributeMap;
-  /** put: the whole item without regionsync metadata. */
-  readonly item?: AttributeMap;
-  /** delete: epoch seconds at which the tombstone may be purged (the same in every region). */
-  readonly expiresAt?: number;
-  /** Encoded version (see version.ts). */
-  readonly version: string;
-  readonly origin: string;
-  /** Epoch ms of the write in the origin region, for lag. */
-  readonly writtenAt: number;
-  /** Replicated metadata: version vector, and the strategy's merge state (`_rs_vv`, `_rs_fv`, `_rs_crdt`). */
-  readonly meta?: AttributeMap;
-}
 
 export interface ChangeMessage {
   readonly schema: number;

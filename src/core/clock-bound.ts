@@ -16,7 +16,7 @@
  *
  * Pure: no I/O, no clock of its own.
  */
-import type { Version } from './version.ts';
+import type { Version } from './types.ts';
 
 /** A few seconds: far above what NTP-synced hosts drift (AWS hosts: well under 1 ms), far below a conflict window that matters. */
 export const DEFAULT_MAX_CLOCK_OFFSET_SECONDS = 5;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SelectionSpec } from './selection.ts';
+import type { SelectionSpec } from './types.ts';
 import type { ClockBound } from './clock-bound.ts';
 
 /**

@@ -9,7 +9,6 @@
  * carrying every value (up to 100 per metric), which CloudWatch turns into metrics. No
  * PutMetricData call, and percentiles (p99 lag) come out exact because every value is kept.
  */
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRICS } from './contract.ts';
 import type { Change } from './change.ts';
 import { decodeVersion } from './version.ts';
@@ -25,15 +24,15 @@ export const PAIR_DIMENSIONS = [METRICS.dimensions.table, METRICS.dimensions.sou
  */
 export const PAIR_METRICS = {
   /** Changes sent to the target's inbound queue (Count), emitted by the source's shipper. */
-  shipped: { name: METRICS.names.changesShipped, unit: MetricUnit.Count, region: 'source' },
+  shipped: { name: METRICS.names.changesShipped, unit: 'Count' as const, region: 'source' },
   /** Changes written in the target (Count), emitted by the target's applier. */
-  applied: { name: METRICS.names.changesApplied, unit: MetricUnit.Count, region: 'target' },
+  applied: { name: METRICS.names.changesApplied, unit: 'Count' as const, region: 'target' },
   /** Changes skipped as stale or duplicate (Count): a newer or equal version was already there. */
-  stale: { name: METRICS.names.changesStale, unit: MetricUnit.Count, region: 'target' },
+  stale: { name: METRICS.names.changesStale, unit: 'Count' as const, region: 'target' },
   /** Source write → applied in the target, in ms (see {@link replicationLagMs}); one value per applied change. */
-  lag: { name: METRICS.names.replicationLag, unit: MetricUnit.Milliseconds, region: 'target' },
+  lag: { name: METRICS.names.replicationLag, unit: 'Milliseconds' as const, region: 'target' },
   /** Changes not applied because their version was beyond maxClockOffsetSeconds ahead of the target's clock (Count): the source's clock is probably ahead. */
-  aheadOfClock: { name: METRICS.names.changesAheadOfClock, unit: MetricUnit.Count, region: 'target' },
+  aheadOfClock: { name: METRICS.names.changesAheadOfClock, unit: 'Count' as const, region: 'target' },
 } as const;
 
 /**
@@ -145,7 +144,7 @@ export function estimatedWriteTime(change: Pick<Change, 'writtenAt' | 'version'>
   return (lower + upper) / 2;
 }
 
-/** Where the handlers record per-pair metrics; see {@link PairMetrics}. */
+/** Where the handlers record per-pair metrics (src/functions/shared/pair-metrics.ts writes them as EMF). */
 export interface PairMetricsSink {
   /** The shipper sent `count` changes of `table` from `source` to `target`. */
   shipped(pair: Pair, count: number): void;
@@ -159,57 +158,5 @@ export interface PairMetricsSink {
 
 export const NO_PAIR_METRICS: PairMetricsSink = { shipped: () => undefined, applyOutcome: () => undefined, aheadOfClock: () => undefined, publish: () => undefined };
 
-/**
- * Per-pair metrics in the Embedded Metric Format: one Powertools Metrics instance per pair, whose
- * default dimensions are the pair's (and nothing else: no `service`), so many values of one metric
- * travel in one log line. Create one per container; call `publish()` at the end of each invocation.
- */
-export class PairMetrics implements PairMetricsSink {
-  private readonly byPair = new Map<string, { readonly metrics: Metrics; readonly counts: Map<PairCount, number> }>();
-
-  constructor(private readonly namespace: string = METRICS.namespace) {}
-
-  shipped(pair: Pair, count: number): void {
-    if (count > 0) this.count(pair, 'shipped', count);
-  }
-
-  applyOutcome(pair: Pair, outcome: 'applied' | 'stale', change: Pick<Change, 'writtenAt' | 'version'>, now: number): void {
-    this.count(pair, outcome, 1);
-    // One value per change, so CloudWatch's percentiles are over every change.
-    if (outcome === 'applied') this.entry(pair).metrics.addMetric(PAIR_METRICS.lag.name, PAIR_METRICS.lag.unit, replicationLagMs(change, now));
-  }
-
-  aheadOfClock(pair: Pair): void {
-    this.count(pair, 'aheadOfClock', 1);
-  }
-
-  publish(): void {
-    for (const { metrics, counts } of this.byPair.values()) {
-      for (const [which, n] of counts) metrics.addMetric(PAIR_METRICS[which].name, PAIR_METRICS[which].unit, n);
-      counts.clear();
-      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-    }
-  }
-
-  /** Counts are summed per invocation: one value per metric and pair, not one per change. */
-  private count(pair: Pair, which: PairCount, n: number): void {
-    const { counts } = this.entry(pair);
-    counts.set(which, (counts.get(which) ?? 0) + n);
-  }
-
-  private entry(pair: Pair) {
-    const key = `${pair.table}\0${pair.source}\0${pair.target}`;
-    let e = this.byPair.get(key);
-    if (!e) {
-      const metrics = new Metrics({ namespace: this.namespace });
-      // The pair's dimensions only: Powertools' `service` would make every alarm depend on a function setting.
-      metrics.clearDefaultDimensions();
-      metrics.setDefaultDimensions(pairDimensions(pair));
-      e = { metrics, counts: new Map() };
-      this.byPair.set(key, e);
-    }
-    return e;
-  }
-}
-
-type PairCount = 'shipped' | 'applied' | 'stale' | 'aheadOfClock';
+/** The per-pair counts the handlers sum per invocation. */
+export type PairCount = 'shipped' | 'applied' | 'stale' | 'aheadOfClock';

@@ -6,40 +6,10 @@
  * Pure code: no AWS calls.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { AttributeMap, Change } from './change.ts';
+import type { AttributeMap, Change, Predicate, Scalar, SelectionSpec, TargetSelection } from './types.ts';
 import { META, META_ATTRIBUTES, type KeySchema } from './contract.ts';
 
-export type Scalar = string | number | boolean;
-
-/** A condition on top-level attributes of the item (the application's attributes, never metadata). */
-export type Predicate =
-  | { readonly attribute: string; readonly equals: Scalar }
-  | { readonly attribute: string; readonly in: readonly Scalar[] }
-  | { readonly attribute: string; readonly exists: true }
-  | { readonly attribute: string; readonly notExists: true }
-  | { readonly attribute: string; readonly beginsWith: string }
-  | { readonly attribute: string; readonly lt: number }
-  | { readonly attribute: string; readonly gt: number }
-  | { readonly and: readonly Predicate[] }
-  | { readonly or: readonly Predicate[] }
-  | { readonly not: Predicate };
-
-export interface TargetSelection {
-  /** Only items matching this (and the table's `filter`) go to the region. */
-  readonly filter?: Predicate;
-  /** Attributes never sent to the region. */
-  readonly exclude?: readonly string[];
-  /** Only these attributes (and the key) are sent to the region. */
-  readonly include?: readonly string[];
-}
-
-/** A table's `replicate` setting. */
-export interface SelectionSpec {
-  /** Only items matching this go to any other region. */
-  readonly filter?: Predicate;
-  /** Per target region. */
-  readonly to?: Readonly<Record<string, TargetSelection>>;
-}
+export type { Predicate, Scalar, SelectionSpec, TargetSelection };
 
 const LEAF_OPERATORS = ['equals', 'in', 'exists', 'notExists', 'beginsWith', 'lt', 'gt'] as const;
 

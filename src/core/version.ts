@@ -7,16 +7,10 @@
  */
 
 import { DEFAULT_MAX_CLOCK_OFFSET_MS } from './clock-bound.ts';
-import { ClockOffsetError } from './errors.ts';
+import type { Version } from './types.ts';
 
-export interface Version {
-  /** Milliseconds since the epoch (wall clock, pushed forward past any version seen). */
-  readonly ms: number;
-  /** Orders changes within the same millisecond. */
-  readonly counter: number;
-  /** Origin region: breaks ties between regions deterministically. */
-  readonly region: string;
-}
+export type { Version };
+import { ClockOffsetError } from './errors.ts';
 
 /**
  * `<ms><counter>.<region>`: the wall-clock milliseconds in 9 base-36 digits (enough until the year

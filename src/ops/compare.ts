@@ -3,7 +3,8 @@
  * operators use to check that replicas agree. A full scan of every region; bounded verification
  * with digests is `regionsync verify` (planned).
  */
-import { ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { Item } from './types.ts';
 import { canonicalItem, toWire } from '../core/codec.ts';
 import { META } from '../core/contract.ts';
 import { dynamodb, type Target } from './aws.ts';
@@ -11,7 +12,7 @@ import { vectorAttribute, vectorFromAttribute } from '../core/vector.ts';
 import { physicalTableName, type ResolvedTableConfig } from '../infra/config/schema.ts';
 import { comparisonScope, type ComparisonScope } from './selection-view.ts';
 
-export type Item = Record<string, AttributeValue>;
+export type { Item };
 
 export interface Divergence {
   readonly key: string;

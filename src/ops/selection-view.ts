@@ -11,7 +11,7 @@
 import { toWire } from '../core/codec.ts';
 import { META, META_ATTRIBUTES, type KeySchema } from '../core/contract.ts';
 import { cutMergeMetadata, filterFor, matches, type Predicate, type SelectionSpec } from '../core/selection.ts';
-import type { Item } from './compare.ts';
+import type { Item } from './types.ts';
 
 /** How one region's copy of a key takes part in a comparison. */
 export type CopyView =

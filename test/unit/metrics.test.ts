@@ -4,7 +4,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { alarmName, ALARM_KINDS, estimatedWriteTime, PairMetrics, parseAlarmName, replicationLagMs } from '../../src/core/metrics.ts';
+import { alarmName, ALARM_KINDS, estimatedWriteTime, parseAlarmName, replicationLagMs } from '../../src/core/metrics.ts';
+import { PairMetrics } from '../../src/functions/shared/pair-metrics.ts';
 import { encodeVersion } from '../../src/core/version.ts';
 import { parseEmf } from '../../src/ops/emf.ts';
 

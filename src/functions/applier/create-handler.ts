@@ -8,7 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { METRICS } from '../../core/contract.ts';
-import { PairMetrics } from '../../core/metrics.ts';
+import { PairMetrics } from '../shared/pair-metrics.ts';
 import { publishMetrics } from '../shared/publish-metrics.ts';
 import { readSettings } from '../../core/settings.ts';
 import { Applier } from './applier.ts';
