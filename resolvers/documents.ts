@@ -10,7 +10,10 @@ export const resolveDocument: Resolver = ({ local, incoming }) => {
   // A delete concurrent with an edit: the edit wins (nobody loses work).
   if (!local) return incoming;
   if (!incoming) return local;
-  const words = (d: Record<string, unknown>) => String(d.body ?? '').split(/\s+/).filter(Boolean).length;
+  const words = (d: Record<string, unknown>) =>
+    String(d.body ?? '')
+      .split(/\s+/)
+      .filter(Boolean).length;
   // More words wins; a tie goes to the larger rendering of the whole item, so the result never
   // depends on which side is local.
   const localFirst = words(local) !== words(incoming) ? words(local) > words(incoming) : render(local) >= render(incoming);
@@ -29,5 +32,9 @@ function asStrings(v: unknown): string[] {
 }
 
 function render(item: Record<string, unknown>): string {
-  return JSON.stringify(Object.keys(item).sort().map((k) => [k, item[k] instanceof Set ? [...(item[k] as Set<unknown>)].map(String).sort() : item[k]]));
+  return JSON.stringify(
+    Object.keys(item)
+      .sort()
+      .map((k) => [k, item[k] instanceof Set ? [...(item[k] as Set<unknown>)].map(String).sort() : item[k]]),
+  );
 }

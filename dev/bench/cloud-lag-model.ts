@@ -18,8 +18,24 @@ export interface Quantiles {
 }
 
 /** bitesizedserverless "serverless messaging latency compared", eu-west-1, 2022: p10/p50/p90/p99. */
-export const STREAMS_TO_LAMBDA: Quantiles = { source: 'DynamoDB Streams → Lambda, p10 118 / p50 213 / p90 341 / p99 552 ms (2022)', points: [[0.1, 118], [0.5, 213], [0.9, 341], [0.99, 552]] };
-export const SQS_TO_LAMBDA: Quantiles = { source: 'SQS standard → Lambda, p10 13.7 / p50 16.2 / p90 33.8 / p99 105 ms (2022)', points: [[0.1, 13.7], [0.5, 16.2], [0.9, 33.8], [0.99, 105]] };
+export const STREAMS_TO_LAMBDA: Quantiles = {
+  source: 'DynamoDB Streams → Lambda, p10 118 / p50 213 / p90 341 / p99 552 ms (2022)',
+  points: [
+    [0.1, 118],
+    [0.5, 213],
+    [0.9, 341],
+    [0.99, 552],
+  ],
+};
+export const SQS_TO_LAMBDA: Quantiles = {
+  source: 'SQS standard → Lambda, p10 13.7 / p50 16.2 / p90 33.8 / p99 105 ms (2022)',
+  points: [
+    [0.1, 13.7],
+    [0.5, 16.2],
+    [0.9, 33.8],
+    [0.99, 105],
+  ],
+};
 
 /** Average inter-region round trips (2017); unknown pairs use DEFAULT_RTT_MS. */
 export const ROUND_TRIP_MS: Readonly<Record<string, number>> = {
@@ -106,8 +122,14 @@ export function cloudLagModel(input: CloudLagInput): CloudLag {
   const n = input.samples ?? 50_000;
   const s2l = sampler(STREAMS_TO_LAMBDA, random);
   const q2l = sampler(SQS_TO_LAMBDA, random);
-  const ship = empirical(input.shipper.map((x) => ({ value: x.durationMs, weight: x.records })), random);
-  const apply = empirical(input.applier.map((x) => ({ value: x.durationMs, weight: x.records })), random);
+  const ship = empirical(
+    input.shipper.map((x) => ({ value: x.durationMs, weight: x.records })),
+    random,
+  );
+  const apply = empirical(
+    input.applier.map((x) => ({ value: x.durationMs, weight: x.records })),
+    random,
+  );
   const all: number[] = [];
   const byPair: CloudLag['byPair'] = {};
   for (const target of input.targets) {
@@ -136,4 +158,3 @@ function q(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return Math.round(sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!);
 }
-

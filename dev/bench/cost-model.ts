@@ -75,7 +75,15 @@ export function regionsyncCost(u: PathUsage, targets: number): CostBreakdown {
   const lambdaRequests = (u.source.lambdaInvocations + targets * u.perTarget.lambdaInvocations) * PRICES.lambdaRequestPerMillion;
   const lambdaDuration = (u.source.lambdaGbSeconds + targets * u.perTarget.lambdaGbSeconds) * 1e6 * PRICES.lambdaGbSecondArm64;
   const transfer = ((targets * u.perTarget.transferBytes * 1e6) / GB) * PRICES.interRegionTransferPerGb;
-  return round({ dynamodbWrites, dynamodbReads, sqs, lambdaRequests, lambdaDuration, transfer, total: dynamodbWrites + dynamodbReads + sqs + lambdaRequests + lambdaDuration + transfer });
+  return round({
+    dynamodbWrites,
+    dynamodbReads,
+    sqs,
+    lambdaRequests,
+    lambdaDuration,
+    transfer,
+    total: dynamodbWrites + dynamodbReads + sqs + lambdaRequests + lambdaDuration + transfer,
+  });
 }
 
 /**
@@ -144,14 +152,21 @@ export const VCPU_MB = 1769;
 export function awsLambdaGbSeconds(calls: PathCalls, d: AwsDurationInputs, targets: number): { source: number; perTarget: number } {
   const slow = Math.max(1, VCPU_MB / d.memoryMb);
   const gb = d.memoryMb / 1024;
-  const sourceMs = (d.cpuMicros.shipper / 1000) * slow + (calls.stampsPerItem * d.callMs.dynamodbWrite) / d.concurrency + calls.sendsPerItemPerTarget * targets * (d.roundTripMs + d.callMs.sqsSend);
+  const sourceMs =
+    (d.cpuMicros.shipper / 1000) * slow +
+    (calls.stampsPerItem * d.callMs.dynamodbWrite) / d.concurrency +
+    calls.sendsPerItemPerTarget * targets * (d.roundTripMs + d.callMs.sqsSend);
   const targetMs = (d.cpuMicros.applier / 1000) * slow + (calls.appliesPerItemPerTarget * d.callMs.dynamodbWrite) / d.concurrency;
   return { source: (gb * sourceMs) / 1000, perTarget: (gb * targetMs) / 1000 };
 }
 
 /** The usage with the functions' GB-seconds replaced by the AWS estimate (the echo invocations keep their measured time: they wait on nothing). */
 export function withAwsDurations(u: PathUsage, est: { source: number; perTarget: number }): PathUsage {
-  return { ...u, source: { ...u.source, lambdaGbSeconds: est.source }, perTarget: { ...u.perTarget, lambdaGbSeconds: est.perTarget + u.perTarget.echoLambdaGbSeconds } };
+  return {
+    ...u,
+    source: { ...u.source, lambdaGbSeconds: est.source },
+    perTarget: { ...u.perTarget, lambdaGbSeconds: est.perTarget + u.perTarget.echoLambdaGbSeconds },
+  };
 }
 
 /** Idle cost per queue: Lambda's SQS pollers long-poll even when nothing arrives (5 pollers, 20 s waits). */
@@ -162,5 +177,13 @@ export function idleSqsCostPerQueueMonth(): { requests: number; usd: number } {
 
 function round(c: CostBreakdown): CostBreakdown {
   const r = (x: number) => Math.round(x * 10_000) / 10_000;
-  return { dynamodbWrites: r(c.dynamodbWrites), dynamodbReads: r(c.dynamodbReads), sqs: r(c.sqs), lambdaRequests: r(c.lambdaRequests), lambdaDuration: r(c.lambdaDuration), transfer: r(c.transfer), total: r(c.total) };
+  return {
+    dynamodbWrites: r(c.dynamodbWrites),
+    dynamodbReads: r(c.dynamodbReads),
+    sqs: r(c.sqs),
+    lambdaRequests: r(c.lambdaRequests),
+    lambdaDuration: r(c.lambdaDuration),
+    transfer: r(c.transfer),
+    total: r(c.total),
+  };
 }

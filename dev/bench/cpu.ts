@@ -59,7 +59,13 @@ class InMemoryHttp {
     t = process.cpuUsage();
     const body = Buffer.from(JSON.stringify(out.body ?? {}));
     this.charge(process.cpuUsage(t));
-    return { response: { statusCode: out.status, headers: { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(body.length) }, body: Readable.from([body]) } };
+    return {
+      response: {
+        statusCode: out.status,
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(body.length) },
+        body: Readable.from([body]),
+      },
+    };
   }
   private charge(used: NodeJS.CpuUsage): void {
     this.backendMicros += used.user + used.system;
@@ -99,12 +105,20 @@ async function run(items: number, itemBytes: number, batch: number): Promise<Cpu
 function makeDynamo(region: string, table: FakeTable): { client: DynamoDBClient; http: InMemoryHttp } {
   const http = new InMemoryHttp((target, input) => {
     const op = target.split('.')[1] ?? '';
-    const make = { PutItem: (i: never) => new PutItemCommand(i), UpdateItem: (i: never) => new UpdateItemCommand(i), DeleteItem: (i: never) => new DeleteItemCommand(i), GetItem: (i: never) => new GetItemCommand(i) }[op];
+    const make = {
+      PutItem: (i: never) => new PutItemCommand(i),
+      UpdateItem: (i: never) => new UpdateItemCommand(i),
+      DeleteItem: (i: never) => new DeleteItemCommand(i),
+      GetItem: (i: never) => new GetItemCommand(i),
+    }[op];
     if (!make) throw new Error(`cpu bench: no fake for DynamoDB ${op}`);
     // The fake's dispatch has no await inside: its work is done when it returns.
     return table.dispatch(make(input as never)).then(
       (result) => ({ status: 200, body: result }),
-      (e: { name: string; Item?: unknown }) => ({ status: 400, body: { __type: `com.amazonaws.dynamodb.v20120810#${e.name}`, message: 'The conditional request failed', ...(e.Item ? { Item: e.Item } : {}) } }),
+      (e: { name: string; Item?: unknown }) => ({
+        status: 400,
+        body: { __type: `com.amazonaws.dynamodb.v20120810#${e.name}`, message: 'The conditional request failed', ...(e.Item ? { Item: e.Item } : {}) },
+      }),
     );
   });
   return { client: new DynamoDBClient({ region, credentials: { accessKeyId: 'cpu', secretAccessKey: 'cpu' }, requestHandler: http as never }), http };
@@ -126,7 +140,10 @@ function makeSqs(region: string, sqs: FakeSqs): { client: SQSClient; http: InMem
     throw new Error(`cpu bench: no fake for SQS ${op}`);
   });
   // As in the handler: the client is bound to its region, the queue URL is not an endpoint.
-  return { client: new SQSClient({ region, useQueueUrlAsEndpoint: false, credentials: { accessKeyId: 'cpu', secretAccessKey: 'cpu' }, requestHandler: http as never }), http };
+  return {
+    client: new SQSClient({ region, useQueueUrlAsEndpoint: false, credentials: { accessKeyId: 'cpu', secretAccessKey: 'cpu' }, requestHandler: http as never }),
+    http,
+  };
 }
 
 function md5(s: string): string {
@@ -141,7 +158,11 @@ async function shipperRun(region: string, items: number, itemBytes: number, batc
     const item = { ...makeItem('pk', `cpu-${i}`, 1_764_000_000_000 + i, itemBytes), sk: { S: 's' } };
     if (path === 'helper') {
       const version = clock.next();
-      Object.assign(item, { [META.version]: { S: encodeVersion(version) }, [META.writer]: { S: 'app' }, ...vectorAttribute(advance({}, version), encodeVersion(version)) });
+      Object.assign(item, {
+        [META.version]: { S: encodeVersion(version) },
+        [META.writer]: { S: 'app' },
+        ...vectorAttribute(advance({}, version), encodeVersion(version)),
+      });
     }
     table.appPut(item);
   }
@@ -149,7 +170,12 @@ async function shipperRun(region: string, items: number, itemBytes: number, batc
   const sqs = new FakeSqs();
   const dynamo = makeDynamo(region, table);
   const sqsClient = makeSqs(region, sqs);
-  const shipper = new Shipper(settingsFor(region, REGIONS), { dynamodb: dynamo.client, sqsFor: () => sqsClient.client, logger: silentLogger(), metrics: silentMetrics() });
+  const shipper = new Shipper(settingsFor(region, REGIONS), {
+    dynamodb: dynamo.client,
+    sqsFor: () => sqsClient.client,
+    logger: silentLogger(),
+    metrics: silentMetrics(),
+  });
   // Lambda hands the handler a parsed event: the parse is part of an invocation's CPU.
   const events = chunk(records, batch).map((r) => JSON.stringify({ Records: r }));
   const before = process.cpuUsage();
@@ -175,7 +201,12 @@ async function applierRun(region: string, _all: readonly string[], bodies: reado
   const sqs = new FakeSqs();
   const dynamo = makeDynamo(region, table);
   const sqsClient = makeSqs(region, sqs);
-  const applier = new Applier(settingsFor(region, REGIONS), { dynamodb: dynamo.client, sqs: sqsClient.client, logger: silentLogger(), metrics: silentMetrics() });
+  const applier = new Applier(settingsFor(region, REGIONS), {
+    dynamodb: dynamo.client,
+    sqs: sqsClient.client,
+    logger: silentLogger(),
+    metrics: silentMetrics(),
+  });
   const records: SQSRecord[] = bodies.map((body, i) => ({
     messageId: `m${i}`,
     receiptHandle: `r${i}`,

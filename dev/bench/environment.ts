@@ -160,7 +160,13 @@ export function benchConfigSource(o: Pick<EnvironmentOptions, 'appName' | 'table
   const config = {
     appName: o.appName,
     regions: o.regions,
-    tables: [{ name: o.tableName, partitionKey: { name: o.partitionKey, type: 'string' }, ...(window > 0 ? { batchingWindowSeconds: { stream: window, queue: window } } : {}) }],
+    tables: [
+      {
+        name: o.tableName,
+        partitionKey: { name: o.partitionKey, type: 'string' },
+        ...(window > 0 ? { batchingWindowSeconds: { stream: window, queue: window } } : {}),
+      },
+    ],
   };
   return `// Written by npm run bench.\nexport default ${JSON.stringify(config, null, 2)};\n`;
 }

@@ -79,7 +79,8 @@ export interface WriterOptions {
 /** Writes `ratePerSec × seconds` items on schedule; resolves when every write has answered. */
 export async function writeLoad(o: WriterOptions): Promise<StepWrites> {
   const client = new DynamoDBClient(clientConfig(o.target, o.region));
-  const helper = o.path === 'helper' ? new RegionSyncClient({ dynamodb: client, region: o.region, table: { name: o.tableName, partitionKey: o.partitionKey } }) : undefined;
+  const helper =
+    o.path === 'helper' ? new RegionSyncClient({ dynamodb: client, region: o.region, table: { name: o.tableName, partitionKey: o.partitionKey } }) : undefined;
   const total = Math.max(1, Math.round(o.ratePerSec * o.seconds));
   const maxInFlight = o.maxInFlight ?? 256;
   const writes: WriteRecord[] = [];
@@ -164,7 +165,9 @@ export class ApplyObserver {
     const client = new DynamoDBStreamsClient(cfg);
     const shards = (await client.send(new DescribeStreamCommand({ StreamArn: streamArn }))).StreamDescription?.Shards ?? [];
     const iterators = await Promise.all(
-      shards.map(async (s) => (await client.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: s.ShardId!, ShardIteratorType: 'LATEST' }))).ShardIterator),
+      shards.map(
+        async (s) => (await client.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: s.ShardId!, ShardIteratorType: 'LATEST' }))).ShardIterator,
+      ),
     );
     return { region, client, iterators: iterators.filter((x): x is string => !!x) };
   }

@@ -95,8 +95,7 @@ export async function measureOperationCosts(opts: { items?: number; regions?: re
       MERGING.map(async (s) => ({ strategy: s.spec.strategy, operations: await operationCosts(regions, Math.min(items, 50), s.spec, s.resolver) })),
     ),
     metadata: await Promise.all(STRATEGIES.map((s) => metadataCost(regions, s.spec, s.resolver))),
-    note:
-      'the real Shipper and Applier on in-memory tables; per item, in the region written (source) and per target region (mean), main + tombstone table, the application\'s own write excluded; failed conditional writes count as writes (DynamoDB bills them)',
+    note: "the real Shipper and Applier on in-memory tables; per item, in the region written (source) and per target region (mean), main + tombstone table, the application's own write excluded; failed conditional writes count as writes (DynamoDB bills them)",
   };
 }
 
@@ -115,11 +114,16 @@ async function operationCosts(regions: readonly string[], n: number, spec: Strat
   const keys = Array.from({ length: n }, (_, i) => ({ pk: { S: `op-${String(i).padStart(5, '0')}` }, sk: { S: 's' } }));
   const out: OperationCost[] = [];
 
-  const measure = async (operation: Operation, description: string, write: (key: Item, i: number) => void, expect: (key: Item, i: number) => Item | undefined) => {
+  const measure = async (
+    operation: Operation,
+    description: string,
+    write: (key: Item, i: number) => void,
+    expect: (key: Item, i: number) => Item | undefined,
+  ) => {
     // Every workload starts on its own millisecond, well after the previous one settled.
     cluster.tick(1000);
     const before = new Map(regions.map((r) => [r, snapshot(cluster, r)]));
-    keys.forEach((k, i) => write(k, i));
+    for (const [i, k] of keys.entries()) write(k, i);
     await cluster.drain();
     const per = (r: string) => perItem(diff(snapshot(cluster, r), before.get(r)!), n);
     const byTarget = Object.fromEntries(targets.map((r) => [r, per(r)]));
@@ -144,7 +148,12 @@ async function operationCosts(regions: readonly string[], n: number, spec: Strat
 
   await measure('create', 'PutItem of a new item', (k, i) => table.appPut(created(k, i)), created);
   await measure('update', 'UpdateItem of a replicated item', (k, i) => table.appUpdate(k, { visits: visits(i) }), updated);
-  await measure('delete', 'DeleteItem of a replicated item', (k) => table.delete(k), () => undefined);
+  await measure(
+    'delete',
+    'DeleteItem of a replicated item',
+    (k) => table.delete(k),
+    () => undefined,
+  );
   await measure(
     'recreate',
     'conditional PutItem (attribute_not_exists) of a key whose delete has replicated',
@@ -186,7 +195,9 @@ function appOnly(item: Item): Item {
 }
 
 function metadataOf(item: Item): MetadataCost['target'] {
-  const attributes = Object.keys(item).filter((n) => n.startsWith(PREFIX)).sort();
+  const attributes = Object.keys(item)
+    .filter((n) => n.startsWith(PREFIX))
+    .sort();
   return { attributes, count: attributes.length, bytes: itemSizeBytes(item) - itemSizeBytes(appOnly(item)) };
 }
 
@@ -202,7 +213,13 @@ function snapshot(cluster: Cluster, region: string): Snapshot {
 }
 
 function diff(after: Snapshot, before: Snapshot): Snapshot {
-  const d = (a: Calls, b: Calls): Calls => ({ put: a.put - b.put, update: a.update - b.update, get: a.get - b.get, delete: a.delete - b.delete, conditionFailures: a.conditionFailures - b.conditionFailures });
+  const d = (a: Calls, b: Calls): Calls => ({
+    put: a.put - b.put,
+    update: a.update - b.update,
+    get: a.get - b.get,
+    delete: a.delete - b.delete,
+    conditionFailures: a.conditionFailures - b.conditionFailures,
+  });
   return { main: d(after.main, before.main), tombstones: d(after.tombstones, before.tombstones) };
 }
 
@@ -235,7 +252,8 @@ export function formatOperationCosts(r: OperationCostsResult): string[] {
     const failed = c.failedConditions > 0 ? ` (${c.failedConditions} failed condition)` : '';
     return `${ops.join(', ') || 'no writes'}${failed}; tombstone table ${c.tombstoneWrites} W, ${c.tombstoneReads} R`;
   };
-  const row = (label: string, where: string, c: CallsPerItem) => `  ${label.padEnd(9)} ${where.padEnd(7)} ${`${c.writes} W`.padStart(7)} ${`${c.reads} R`.padStart(7)}   ${detail(c)}`;
+  const row = (label: string, where: string, c: CallsPerItem) =>
+    `  ${label.padEnd(9)} ${where.padEnd(7)} ${`${c.writes} W`.padStart(7)} ${`${c.reads} R`.padStart(7)}   ${detail(c)}`;
   return [
     `per-operation DynamoDB calls per item (${r.strategy}, ${r.items} items each, written in ${r.source}, ${r.targets.length} targets; W = PutItem+UpdateItem+DeleteItem, R = GetItem; main + tombstone table; the application's own call excluded)`,
     ...r.operations.flatMap((o) => [row(o.operation, 'source', o.source), row('', 'target', o.target)]),
@@ -245,7 +263,8 @@ export function formatOperationCosts(r: OperationCostsResult): string[] {
     ]),
     `regionsync metadata (_rs_* attributes) on a live item in ${r.targets[0]}, by strategy (in ${r.source}, where it was written, in parentheses)`,
     ...r.metadata.map(
-      (m) => `  ${m.strategy.padEnd(7)} ${String(m.target.bytes).padStart(4)} B in ${m.target.count} attributes (${m.source.bytes} B in ${m.source.count}), on ${m.appBytes} B of application data: ${m.target.attributes.join(' ')}`,
+      (m) =>
+        `  ${m.strategy.padEnd(7)} ${String(m.target.bytes).padStart(4)} B in ${m.target.count} attributes (${m.source.bytes} B in ${m.source.count}), on ${m.appBytes} B of application data: ${m.target.attributes.join(' ')}`,
     ),
   ];
 }

@@ -19,7 +19,14 @@ interface Step {
   lagMs: { p50: Num; p99: Num; max: Num };
   stable: boolean;
   unstableReason?: string;
-  requests: { dynamodbWrite: number; dynamodbRead: number; sqs: number; lambdaInvocations: number; application: Record<string, number>; detail: Record<string, number> };
+  requests: {
+    dynamodbWrite: number;
+    dynamodbRead: number;
+    sqs: number;
+    lambdaInvocations: number;
+    application: Record<string, number>;
+    detail: Record<string, number>;
+  };
   timing?: Timing;
 }
 
@@ -44,7 +51,18 @@ export interface ReportInput {
   durationSeconds: number;
   machine: { cpu: string; cores: number; memoryGb: number; os: string; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
   emulator: { kind: string; moto: string; deploySeconds: number };
-  config: { regions: string[]; source: string; targets: string[]; itemBytes: number; metadataBytes: number; stepSeconds: number; backlogItems: number; lambdaMemoryMb: Record<string, number>; sustainedOfferedPerSec: number; clientHelper: string };
+  config: {
+    regions: string[];
+    source: string;
+    targets: string[];
+    itemBytes: number;
+    metadataBytes: number;
+    stepSeconds: number;
+    backlogItems: number;
+    lambdaMemoryMb: Record<string, number>;
+    sustainedOfferedPerSec: number;
+    clientHelper: string;
+  };
   headlinePath: string;
   requestsPerItem: Record<string, number>;
   requestsPerItemByPath: Record<string, Step['requests']>;
@@ -74,7 +92,16 @@ export interface ReportInput {
   cloudLagModelMs: {
     p50: number;
     p99: number;
-    byPath: Record<string, { p50: number; p99: number; byPair: Record<string, { p50: number; p99: number; roundTripMs: number; roundTripPublished: boolean }>; components: Record<string, number>; atEmulatorDurations?: { p50: number; p99: number } }>;
+    byPath: Record<
+      string,
+      {
+        p50: number;
+        p99: number;
+        byPair: Record<string, { p50: number; p99: number; roundTripMs: number; roundTripPublished: boolean }>;
+        components: Record<string, number>;
+        atEmulatorDurations?: { p50: number; p99: number };
+      }
+    >;
   };
   loadSteps: Step[];
   lagSeries: Record<string, [number, number, number, number][]>;
@@ -154,7 +181,7 @@ ${row4('inter-region bytes', Math.round(p.detail.transferBytes!), Math.round(h.d
 <p class="muted">Saturated runs: plain ${r.saturation.plain!.items} items replicated in ${r.saturation.plain!.drainSeconds} s (${r.saturation.plain!.throughputItemsPerSec} items/s per target), client helper ${r.saturation.helper!.items} in ${r.saturation.helper!.drainSeconds} s (${r.saturation.helper!.throughputItemsPerSec} items/s per target): the emulator's replication capacity. Mean emulator answer per applier write: ${fmt(r.saturation.helper!.timing.callMs.apply ?? null)} ms saturated, against ${fmt(r.loadSteps[0]?.timing?.callMs.apply ?? null)} ms at ${r.loadSteps[0]?.offeredPerSec}/s.</p>
 
 <h2 id="cost">Dollars per million 1 KB writes, replicated to 2 other regions</h2>
-<p class="muted">From the counted requests above and list prices (${esc(String(c.prices.region))}, as of ${esc(String(c.prices.asOf))}): DynamoDB on-demand $${c.prices.dynamodbWriteRequestUnitPerMillion}/M write units and $${c.prices.dynamodbReadRequestUnitPerMillion}/M read units, Global Tables $${c.prices.replicatedWriteRequestUnitPerMillion}/M replicated write units, SQS $${c.prices.sqsRequestPerMillion}/M requests (per 64 KB chunk), Lambda $${c.prices.lambdaRequestPerMillion}/M invocations + $${c.prices.lambdaGbSecondArm64}/GB-s (arm64, ${Object.values(r.config.lambdaMemoryMb)[0] ?? "?"} MB; durations below the table), inter-region transfer $${c.prices.interRegionTransferPerGb}/GB. Both sides include the application's own write in the source region (and, for the client helper, its read before the write).</p>
+<p class="muted">From the counted requests above and list prices (${esc(String(c.prices.region))}, as of ${esc(String(c.prices.asOf))}): DynamoDB on-demand $${c.prices.dynamodbWriteRequestUnitPerMillion}/M write units and $${c.prices.dynamodbReadRequestUnitPerMillion}/M read units, Global Tables $${c.prices.replicatedWriteRequestUnitPerMillion}/M replicated write units, SQS $${c.prices.sqsRequestPerMillion}/M requests (per 64 KB chunk), Lambda $${c.prices.lambdaRequestPerMillion}/M invocations + $${c.prices.lambdaGbSecondArm64}/GB-s (arm64, ${Object.values(r.config.lambdaMemoryMb)[0] ?? '?'} MB; durations below the table), inter-region transfer $${c.prices.interRegionTransferPerGb}/GB. Both sides include the application's own write in the source region (and, for the client helper, its read before the write).</p>
 <table><tr><th>$ per million</th><th>DynamoDB writes</th><th>DynamoDB reads</th><th>SQS</th><th>Lambda requests</th><th>Lambda GB-s</th><th>transfer</th><th>total</th><th>vs Global Tables</th></tr>
 ${costRow('regionsync, plain writes', c.breakdown.plain, c.globalTables)}
 ${costRow('regionsync, client helper', c.breakdown.helper, c.globalTables)}
@@ -182,11 +209,13 @@ ${r.operationCosts ? operationCostsSection(r.operationCosts) : ''}
 <h2 id="cloud-lag">Expected lag in AWS (model)</h2>
 <p class="muted">Monte Carlo over published hop latencies (DynamoDB Streams → Lambda p50 213 / p99 552 ms; SQS → Lambda p50 16 / p99 105 ms; half the inter-region round trip) plus the shipper's and applier's processing of each batch measured at the highest stable load, timed as in AWS: the handler CPU per item at the functions' vCPU share and writes at DynamoDB's 10 ms, 16 in flight. With the emulator's own durations instead: plain p50 ${r.cloudLagModelMs.byPath.plain!.atEmulatorDurations?.p50 ?? '–'} / p99 ${r.cloudLagModelMs.byPath.plain!.atEmulatorDurations?.p99 ?? '–'} ms, client helper p50 ${r.cloudLagModelMs.byPath.helper!.atEmulatorDurations?.p50 ?? '–'} / p99 ${r.cloudLagModelMs.byPath.helper!.atEmulatorDurations?.p99 ?? '–'} ms.</p>
 <table><tr><th>pair</th><th>round trip</th><th>plain p50</th><th>plain p99</th><th>client helper p50</th><th>client helper p99</th></tr>
-${Object.keys(r.cloudLagModelMs.byPath.plain!.byPair).map((pair) => {
-  const a = r.cloudLagModelMs.byPath.plain!.byPair[pair]!;
-  const b = r.cloudLagModelMs.byPath.helper!.byPair[pair]!;
-  return `<tr><td>${esc(pair)}</td><td>${a.roundTripMs} ms${a.roundTripPublished ? '' : ' (assumed)'}</td><td>${a.p50}</td><td>${a.p99}</td><td>${b.p50}</td><td>${b.p99}</td></tr>`;
-}).join('\n')}
+${Object.keys(r.cloudLagModelMs.byPath.plain!.byPair)
+  .map((pair) => {
+    const a = r.cloudLagModelMs.byPath.plain!.byPair[pair]!;
+    const b = r.cloudLagModelMs.byPath.helper!.byPair[pair]!;
+    return `<tr><td>${esc(pair)}</td><td>${a.roundTripMs} ms${a.roundTripPublished ? '' : ' (assumed)'}</td><td>${a.p50}</td><td>${a.p99}</td><td>${b.p50}</td><td>${b.p99}</td></tr>`;
+  })
+  .join('\n')}
 </table>
 <p class="muted">Median hops (client helper): streams→Lambda ${r.cloudLagModelMs.byPath.helper!.components.streamsToLambdaP50} ms, shipper ${r.cloudLagModelMs.byPath.helper!.components.shipperP50} ms, SQS→Lambda ${r.cloudLagModelMs.byPath.helper!.components.sqsToLambdaP50} ms, applier ${r.cloudLagModelMs.byPath.helper!.components.applierP50} ms. Global Tables publishes no percentiles ("typically within a second or less").</p>
 ${r.functionErrors.length ? `<h2>Function errors during the run</h2><pre>${esc(r.functionErrors.join('\n'))}</pre>` : ''}
@@ -272,7 +301,12 @@ function niceStep(raw: number): number {
   return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * e;
 }
 
-function frame(x: Axis, y: Axis, body: (sx: (v: number) => number, sy: (v: number) => number) => string, legend: { name: string; color: string; dash?: boolean }[]): string {
+function frame(
+  x: Axis,
+  y: Axis,
+  body: (sx: (v: number) => number, sy: (v: number) => number) => string,
+  legend: { name: string; color: string; dash?: boolean }[],
+): string {
   // The legend sits above the plot, its entries flowing left to right (about 6 px per character).
   let lx = M.l;
   let ly = 10;
@@ -292,10 +326,16 @@ function frame(x: Axis, y: Axis, body: (sx: (v: number) => number, sy: (v: numbe
   const sx = scale(x, M.l, W - M.r);
   const sy = scale(y, H - M.b, top);
   const grid = ticks(y)
-    .map((v) => `<line x1="${M.l}" x2="${W - M.r}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}" stroke="#eee"/><text x="${M.l - 6}" y="${(sy(v) + 4).toFixed(1)}" text-anchor="end">${label(v)}</text>`)
+    .map(
+      (v) =>
+        `<line x1="${M.l}" x2="${W - M.r}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}" stroke="#eee"/><text x="${M.l - 6}" y="${(sy(v) + 4).toFixed(1)}" text-anchor="end">${label(v)}</text>`,
+    )
     .join('');
   const xt = ticks(x)
-    .map((v) => `<line x1="${sx(v).toFixed(1)}" x2="${sx(v).toFixed(1)}" y1="${H - M.b}" y2="${H - M.b + 4}" stroke="#999"/><text x="${sx(v).toFixed(1)}" y="${H - M.b + 16}" text-anchor="middle">${label(v)}</text>`)
+    .map(
+      (v) =>
+        `<line x1="${sx(v).toFixed(1)}" x2="${sx(v).toFixed(1)}" y1="${H - M.b}" y2="${H - M.b + 4}" stroke="#999"/><text x="${sx(v).toFixed(1)}" y="${H - M.b + 16}" text-anchor="middle">${label(v)}</text>`,
+    )
     .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">
 <rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>${grid}
@@ -337,7 +377,18 @@ function lagOverTime(r: ReportInput): string {
         .map((p, i) => {
           const pts = r.lagSeries[p]!;
           const color = COLORS[i % COLORS.length]!;
-          return polyline(pts.map((q) => [sx(q[0] + 0.5), sy(q[1])]), color) + polyline(pts.map((q) => [sx(q[0] + 0.5), sy(q[2])]), color, true, 1.2);
+          return (
+            polyline(
+              pts.map((q) => [sx(q[0] + 0.5), sy(q[1])]),
+              color,
+            ) +
+            polyline(
+              pts.map((q) => [sx(q[0] + 0.5), sy(q[2])]),
+              color,
+              true,
+              1.2,
+            )
+          );
         })
         .join('');
       return bands + lines;
@@ -352,14 +403,33 @@ function lagCdf(r: ReportInput): string {
   const pairs = [...new Set(paths.flatMap((p) => Object.keys(r.lagQuantiles[p]!)))];
   for (const path of paths) {
     for (const pair of Object.keys(r.lagQuantiles[path]!)) {
-      curves.push({ name: `${pair} ${path === 'helper' ? 'client helper' : 'plain'}`, color: COLORS[pairs.indexOf(pair) % COLORS.length]!, dash: path === 'helper', pts: r.lagQuantiles[path]![pair]! });
+      curves.push({
+        name: `${pair} ${path === 'helper' ? 'client helper' : 'plain'}`,
+        color: COLORS[pairs.indexOf(pair) % COLORS.length]!,
+        dash: path === 'helper',
+        pts: r.lagQuantiles[path]![pair]!,
+      });
     }
   }
   const vals = curves.flatMap((c) => c.pts.map((p) => p[1])).filter((v) => v > 0);
   if (vals.length === 0) return '<p>no data</p>';
   const x: Axis = { min: Math.max(10, niceFloor(Math.min(...vals))), max: niceCeil(Math.max(...vals)), log: true, label: 'lag, ms (log)' };
   const y: Axis = { min: 0, max: 100, label: 'items with lag ≤ x, %' };
-  return frame(x, y, (sx, sy) => curves.map((c) => polyline(c.pts.map(([p, v]) => [sx(v), sy(p * 100)]), c.color, c.dash)).join(''), curves.map((c) => ({ name: c.name, color: c.color, dash: c.dash })));
+  return frame(
+    x,
+    y,
+    (sx, sy) =>
+      curves
+        .map((c) =>
+          polyline(
+            c.pts.map(([p, v]) => [sx(v), sy(p * 100)]),
+            c.color,
+            c.dash,
+          ),
+        )
+        .join(''),
+    curves.map((c) => ({ name: c.name, color: c.color, dash: c.dash })),
+  );
 }
 
 function throughputChart(r: ReportInput): string {
@@ -372,10 +442,29 @@ function throughputChart(r: ReportInput): string {
     x,
     y,
     (sx, sy) =>
-      polyline([[sx(0), sy(0)], [sx(x.max), sy(x.max)]], '#bbb', true, 1) +
-      polyline(steps.map((s) => [sx(s.offeredPerSec), sy(s.achievedWritesPerSec)]), COLORS[2]!) +
-      polyline(steps.map((s) => [sx(s.offeredPerSec), sy(s.throughputItemsPerSec)]), COLORS[0]!) +
-      steps.map((s) => `<circle cx="${sx(s.offeredPerSec).toFixed(1)}" cy="${sy(s.throughputItemsPerSec).toFixed(1)}" r="4" fill="${s.stable ? COLORS[0] : COLORS[1]}"/>`).join(''),
+      polyline(
+        [
+          [sx(0), sy(0)],
+          [sx(x.max), sy(x.max)],
+        ],
+        '#bbb',
+        true,
+        1,
+      ) +
+      polyline(
+        steps.map((s) => [sx(s.offeredPerSec), sy(s.achievedWritesPerSec)]),
+        COLORS[2]!,
+      ) +
+      polyline(
+        steps.map((s) => [sx(s.offeredPerSec), sy(s.throughputItemsPerSec)]),
+        COLORS[0]!,
+      ) +
+      steps
+        .map(
+          (s) =>
+            `<circle cx="${sx(s.offeredPerSec).toFixed(1)}" cy="${sy(s.throughputItemsPerSec).toFixed(1)}" r="4" fill="${s.stable ? COLORS[0] : COLORS[1]}"/>`,
+        )
+        .join(''),
     [
       { name: 'applied per target region (red: unstable step)', color: COLORS[0]! },
       { name: 'written in the source', color: COLORS[2]! },
@@ -388,9 +477,22 @@ function throughputChart(r: ReportInput): string {
     x,
     ly,
     (sx, sy) =>
-      polyline(steps.filter((s) => s.lagMs.p50).map((s) => [sx(s.offeredPerSec), sy(s.lagMs.p50!)]), COLORS[0]!) +
-      polyline(steps.filter((s) => s.lagMs.p99).map((s) => [sx(s.offeredPerSec), sy(s.lagMs.p99!)]), COLORS[1]!, true) +
-      steps.map((s) => (s.lagMs.p50 ? `<circle cx="${sx(s.offeredPerSec).toFixed(1)}" cy="${sy(s.lagMs.p50).toFixed(1)}" r="3.5" fill="${s.stable ? COLORS[0] : COLORS[1]}"/>` : '')).join(''),
+      polyline(
+        steps.filter((s) => s.lagMs.p50).map((s) => [sx(s.offeredPerSec), sy(s.lagMs.p50!)]),
+        COLORS[0]!,
+      ) +
+      polyline(
+        steps.filter((s) => s.lagMs.p99).map((s) => [sx(s.offeredPerSec), sy(s.lagMs.p99!)]),
+        COLORS[1]!,
+        true,
+      ) +
+      steps
+        .map((s) =>
+          s.lagMs.p50
+            ? `<circle cx="${sx(s.offeredPerSec).toFixed(1)}" cy="${sy(s.lagMs.p50).toFixed(1)}" r="3.5" fill="${s.stable ? COLORS[0] : COLORS[1]}"/>`
+            : '',
+        )
+        .join(''),
     [
       { name: 'lag p50', color: COLORS[0]! },
       { name: 'lag p99', color: COLORS[1]!, dash: true },

@@ -92,7 +92,24 @@ export class RequestStats implements ProxyHooks {
     const key = [caller, callerRegion ?? '', region, req.service, operation].join('|');
     let c = this.counts.get(key);
     if (!c) {
-      c = { caller, ...(callerRegion ? { callerRegion } : {}), region, service: req.service, operation, calls: 0, errors: 0, conditionalFailures: 0, requestBytes: 0, responseBytes: 0, sqsBilledRequests: 0, messages: 0, writeUnits: 0, readUnits: 0, records: 0, latencyMs: 0 };
+      c = {
+        caller,
+        ...(callerRegion ? { callerRegion } : {}),
+        region,
+        service: req.service,
+        operation,
+        calls: 0,
+        errors: 0,
+        conditionalFailures: 0,
+        requestBytes: 0,
+        responseBytes: 0,
+        sqsBilledRequests: 0,
+        messages: 0,
+        writeUnits: 0,
+        readUnits: 0,
+        records: 0,
+        latencyMs: 0,
+      };
       this.counts.set(key, c);
     }
     c.calls++;
@@ -129,7 +146,19 @@ export class RequestStats implements ProxyHooks {
   }
 }
 
-const NUMERIC = ['calls', 'errors', 'conditionalFailures', 'requestBytes', 'responseBytes', 'sqsBilledRequests', 'messages', 'writeUnits', 'readUnits', 'records', 'latencyMs'] as const;
+const NUMERIC = [
+  'calls',
+  'errors',
+  'conditionalFailures',
+  'requestBytes',
+  'responseBytes',
+  'sqsBilledRequests',
+  'messages',
+  'writeUnits',
+  'readUnits',
+  'records',
+  'latencyMs',
+] as const;
 
 function keyOf(c: CallCount): string {
   return [c.caller, c.callerRegion ?? '', c.region, c.service, c.operation].join('|');
@@ -160,7 +189,10 @@ function sqsPayload(operation: string, req: Json | undefined, res: Json | undefi
       return { bytes: Buffer.byteLength(String(req?.MessageBody ?? '')) + attrBytes(req?.MessageAttributes), messages: 1 };
     case 'SendMessageBatch': {
       const entries = (req?.Entries as Json[] | undefined) ?? [];
-      return { bytes: entries.reduce((n, e) => n + Buffer.byteLength(String(e.MessageBody ?? '')) + attrBytes(e.MessageAttributes), 0), messages: entries.length };
+      return {
+        bytes: entries.reduce((n, e) => n + Buffer.byteLength(String(e.MessageBody ?? '')) + attrBytes(e.MessageAttributes), 0),
+        messages: entries.length,
+      };
     }
     case 'ReceiveMessage': {
       const msgs = (res?.Messages as Json[] | undefined) ?? [];
@@ -195,7 +227,13 @@ function dynamoWriteUnits(operation: string, req: Json | undefined, res: Json | 
     }
     case 'TransactWriteItems':
       // Transactions bill two units per item-KB.
-      return 2 * ((req?.TransactItems as Json[] | undefined) ?? []).reduce((n, t) => n + writeUnits(itemSize(((t.Put as Json | undefined)?.Item as Json | undefined) ?? undefined)), 0);
+      return (
+        2 *
+        ((req?.TransactItems as Json[] | undefined) ?? []).reduce(
+          (n, t) => n + writeUnits(itemSize(((t.Put as Json | undefined)?.Item as Json | undefined) ?? undefined)),
+          0,
+        )
+      );
     default:
       return 0;
   }

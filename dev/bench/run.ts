@@ -18,7 +18,19 @@ import * as path from 'node:path';
 import { measureCpu, type CpuResult } from './cpu.ts';
 import { formatOperationCosts, measureOperationCosts } from './operation-costs.ts';
 import { cloudLagModel, roundTripMs } from './cloud-lag-model.ts';
-import { awsLambdaGbSeconds, globalTablesCost, idleSqsCostPerQueueMonth, PRICES, regionsyncCost, VCPU_MB, withAwsDurations, withScenario, type AwsDurationInputs, type PathUsage, type WriteUnitScenario } from './cost-model.ts';
+import {
+  awsLambdaGbSeconds,
+  globalTablesCost,
+  idleSqsCostPerQueueMonth,
+  PRICES,
+  regionsyncCost,
+  VCPU_MB,
+  withAwsDurations,
+  withScenario,
+  type AwsDurationInputs,
+  type PathUsage,
+  type WriteUnitScenario,
+} from './cost-model.ts';
 import { startEnvironment, type Environment, type Invocation } from './environment.ts';
 import { itemSize } from './item-size.ts';
 import { ApplyObserver, writeLoad, type WritePath } from './load.ts';
@@ -92,7 +104,13 @@ export interface RequestFigures {
   readonly sqs: number;
   readonly lambdaInvocations: number;
   /** The application's own calls per item (not per target): the write, and the client helper's read before it. */
-  readonly application: { readonly writes: number; readonly reads: number; readonly writeUnits: number; readonly readUnits: number; readonly failedConditions: number };
+  readonly application: {
+    readonly writes: number;
+    readonly reads: number;
+    readonly writeUnits: number;
+    readonly readUnits: number;
+    readonly failedConditions: number;
+  };
   /** The same, broken down. */
   readonly detail: {
     readonly stampWrites: number;
@@ -122,7 +140,10 @@ export interface RequestFigures {
 export interface Timing {
   /** Mean emulator answer time per call, ms. */
   readonly callMs: { readonly stamp: number | null; readonly apply: number | null; readonly send: number | null; readonly receive: number | null };
-  readonly invocations: Record<'shipper' | 'applier' | 'echo', { readonly count: number; readonly meanMs: number | null; readonly p50Ms: number | null; readonly meanRecords: number | null }>;
+  readonly invocations: Record<
+    'shipper' | 'applier' | 'echo',
+    { readonly count: number; readonly meanMs: number | null; readonly p50Ms: number | null; readonly meanRecords: number | null }
+  >;
 }
 
 export interface StepResult {
@@ -177,7 +198,16 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   o.log(`regionsync bench (${o.mode}): ${o.regions.join(', ')}; writes in ${source}; steps ${o.steps.join(', ')} items/s × ${o.stepSeconds} s`);
 
   const window = o.batchingWindowSeconds ?? 0;
-  const env = await startEnvironment({ endpoint: o.endpoint, appName: o.appName, tableName: o.tableName, partitionKey: KEY, regions: o.regions, log: o.log, verbose: o.verbose, batchingWindowSeconds: window });
+  const env = await startEnvironment({
+    endpoint: o.endpoint,
+    appName: o.appName,
+    tableName: o.tableName,
+    partitionKey: KEY,
+    regions: o.regions,
+    log: o.log,
+    verbose: o.verbose,
+    batchingWindowSeconds: window,
+  });
   const observer = new ApplyObserver({ endpoint: env.endpoint, accessKeyId: 'bench-observer' }, targets, o.tableName, KEY);
   const steps: StepResult[] = [];
   const saturation: Partial<Record<WritePath, SaturationResult>> = {};
@@ -246,8 +276,17 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   const lagModel = (step: StepResult, d: AwsDurationInputs) => {
     const batchingWindowMs = { stream: window * 1000, queue: window * 1000 };
     const est = awsInvocations(step, d, source);
-    const emulator = cloudLagModel({ source, targets, shipper: step.invocations.filter((i) => i.role === 'shipper' && i.region === source), applier: step.invocations.filter((i) => i.role === 'applier'), batchingWindowMs });
-    return { ...cloudLagModel({ source, targets, ...est, batchingWindowMs }), atEmulatorDurations: { p50: emulator.p50, p99: emulator.p99, components: emulator.components } };
+    const emulator = cloudLagModel({
+      source,
+      targets,
+      shipper: step.invocations.filter((i) => i.role === 'shipper' && i.region === source),
+      applier: step.invocations.filter((i) => i.role === 'applier'),
+      batchingWindowMs,
+    });
+    return {
+      ...cloudLagModel({ source, targets, ...est, batchingWindowMs }),
+      atEmulatorDurations: { p50: emulator.p50, p99: emulator.p99, components: emulator.components },
+    };
   };
   const cloudLag = { plain: lagModel(sustained, durations.plain), helper: lagModel(helper, durations.helper) };
   const headline: WritePath = 'helper';
@@ -278,13 +317,35 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     requestsPerItemAtRate: { offeredPerSec: sustained.offeredPerSec, plain: sustained.requests, helper: helper.requests },
     saturation: { plain: stripUsage(sat.plain), helper: stripUsage(sat.helper) },
     targets: { dynamodbWrite: 1.05, sqs: 0.05, lambdaInvocations: 0.02, costRatio: 1.1 },
-    costPerMillionUsd: { ...cost, atRate: { offeredPerSec: sustained.offeredPerSec, regionsync: costAtRate.regionsync, regionsyncPlain: costAtRate.regionsyncPlain, ratio: costAtRate.ratio, ratioPlain: costAtRate.ratioPlain, breakdown: costAtRate.breakdown } },
+    costPerMillionUsd: {
+      ...cost,
+      atRate: {
+        offeredPerSec: sustained.offeredPerSec,
+        regionsync: costAtRate.regionsync,
+        regionsyncPlain: costAtRate.regionsyncPlain,
+        ratio: costAtRate.ratio,
+        ratioPlain: costAtRate.ratioPlain,
+        breakdown: costAtRate.breakdown,
+      },
+    },
     cpuMicrosPerItem: roundAll(cpu) as unknown as CpuResult,
     operationCosts,
-    lagMs: { p50: sustained.lagMs.p50, p99: sustained.lagMs.p99, path: 'plain', offeredPerSec: sustained.offeredPerSec, helper: { p50: helper.lagMs.p50, p99: helper.lagMs.p99 } },
+    lagMs: {
+      p50: sustained.lagMs.p50,
+      p99: sustained.lagMs.p99,
+      path: 'plain',
+      offeredPerSec: sustained.offeredPerSec,
+      helper: { p50: helper.lagMs.p50, p99: helper.lagMs.p99 },
+    },
     throughputItemsPerSec: sustained.throughputItemsPerSec,
     knee: knee
-      ? { reached: true, lastStableOfferedPerSec: sustained.offeredPerSec, lastStableThroughputItemsPerSec: sustained.throughputItemsPerSec, firstUnstableOfferedPerSec: knee.offeredPerSec, reason: knee.unstableReason }
+      ? {
+          reached: true,
+          lastStableOfferedPerSec: sustained.offeredPerSec,
+          lastStableThroughputItemsPerSec: sustained.throughputItemsPerSec,
+          firstUnstableOfferedPerSec: knee.offeredPerSec,
+          reason: knee.unstableReason,
+        }
       : { reached: false, lastStableOfferedPerSec: sustained.offeredPerSec, lastStableThroughputItemsPerSec: sustained.throughputItemsPerSec },
     cloudLagModelMs: { p50: cloudLag[headline].p50, p99: cloudLag[headline].p99, path: headline, byPath: cloudLag },
     loadSteps: steps.map(({ invocations: _i, usage: _u, ...s }) => s),
@@ -310,12 +371,31 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   return { ...result, files };
 }
 
-async function runStep(o: BenchOptions, env: Environment, observer: ApplyObserver, p: WritePath, rate: number, prefix: string, runStart: number, series: { pair: string; tSec: number; lag: number }[]): Promise<StepResult> {
+async function runStep(
+  o: BenchOptions,
+  env: Environment,
+  observer: ApplyObserver,
+  p: WritePath,
+  rate: number,
+  prefix: string,
+  runStart: number,
+  series: { pair: string; tSec: number; lag: number }[],
+): Promise<StepResult> {
   const [source, ...targets] = o.regions as [string, ...string[]];
   const before = env.stats.snapshot();
   const invFrom = env.invocations.length;
   const startedAt = Date.now();
-  const w = await writeLoad({ target: { endpoint: env.proxy.endpoint, accessKeyId: APP_KEY }, region: source, tableName: o.tableName, partitionKey: KEY, path: p, ratePerSec: rate, seconds: o.stepSeconds, itemBytes: o.itemBytes, idPrefix: prefix });
+  const w = await writeLoad({
+    target: { endpoint: env.proxy.endpoint, accessKeyId: APP_KEY },
+    region: source,
+    tableName: o.tableName,
+    partitionKey: KEY,
+    path: p,
+    ratePerSec: rate,
+    seconds: o.stepSeconds,
+    itemBytes: o.itemBytes,
+    idPrefix: prefix,
+  });
   const acked = w.writes.filter((x) => x.ackAt !== undefined);
   const endedAt = Date.now();
   // Drain: every acknowledged item in every target, or the timeout.
@@ -388,7 +468,13 @@ async function runStep(o: BenchOptions, env: Environment, observer: ApplyObserve
     requests,
     usage,
     timing: timing(calls, invocations, source),
-    invocations: invocations.map((i) => ({ role: i.region !== source && i.role === 'shipper' ? 'echo' : i.role, region: i.region, durationMs: i.outcome.durationMs, records: i.records, atSec: round1((i.at - runStart) / 1000) })),
+    invocations: invocations.map((i) => ({
+      role: i.region !== source && i.role === 'shipper' ? 'echo' : i.role,
+      region: i.region,
+      durationMs: i.outcome.durationMs,
+      records: i.records,
+      atSec: round1((i.at - runStart) / 1000),
+    })),
   };
 }
 
@@ -408,7 +494,17 @@ async function runSaturation(o: BenchOptions, env: Environment, observer: ApplyO
     const n = Math.min(BACKLOG_ROUND, left);
     await env.pause();
     // The backlog: written as fast as the emulator takes it, while nothing replicates.
-    const w = await writeLoad({ target: { endpoint: env.proxy.endpoint, accessKeyId: APP_KEY }, region: source, tableName: o.tableName, partitionKey: KEY, path: p, ratePerSec: 1000, seconds: n / 1000, itemBytes: o.itemBytes, idPrefix: `${prefix}${round}` });
+    const w = await writeLoad({
+      target: { endpoint: env.proxy.endpoint, accessKeyId: APP_KEY },
+      region: source,
+      tableName: o.tableName,
+      partitionKey: KEY,
+      path: p,
+      ratePerSec: 1000,
+      seconds: n / 1000,
+      itemBytes: o.itemBytes,
+      idPrefix: `${prefix}${round}`,
+    });
     const ok = w.writes.filter((x) => x.ackAt !== undefined);
     acked.push(...ok);
     const startedAt = Date.now();
@@ -454,7 +550,10 @@ function awsInvocations(step: StepResult, d: AwsDurationInputs, source: string) 
     }),
     applier: applier.map((i) => {
       const changes = i.records * changesPerMessage;
-      return { records: i.records, durationMs: (d.cpuMicros.applier * changes * slow) / 1000 + Math.ceil(changes / (d.concurrency * Math.max(1, i.records))) * d.callMs.dynamodbWrite };
+      return {
+        records: i.records,
+        durationMs: (d.cpuMicros.applier * changes * slow) / 1000 + Math.ceil(changes / (d.concurrency * Math.max(1, i.records))) * d.callMs.dynamodbWrite,
+      };
     }),
   };
 }
@@ -496,7 +595,14 @@ function stripUsage({ usage: _u, ...rest }: SaturationResult) {
 const CLIENT_HELPER_NOTE =
   'RegionSyncClient.put from lib/client: an eventually consistent GetItem of the item (retried with a consistent one when the condition fails), then a PutItem carrying the new version (_rs_v, _rs_w = app, _rs_vv) conditional on the version read; the shipper ships it without a stamping write';
 
-function requestFigures(calls: readonly CallCount[], inv: readonly Invocation[], items: number, source: string, targets: number, seconds: number): RequestFigures {
+function requestFigures(
+  calls: readonly CallCount[],
+  inv: readonly Invocation[],
+  items: number,
+  source: string,
+  targets: number,
+  seconds: number,
+): RequestFigures {
   const per = (n: number) => (items > 0 ? round4(n / (items * targets)) : 0);
   const fn = calls.filter((c) => c.caller === 'shipper' || c.caller === 'applier');
   const sum = (xs: readonly CallCount[], f: (c: CallCount) => number = (c) => c.calls) => xs.reduce((n, c) => n + f(c), 0);
@@ -507,7 +613,10 @@ function requestFigures(calls: readonly CallCount[], inv: readonly Invocation[],
   const sqsReceive = sum(op('ReceiveMessage'));
   const sqsDelete = sum(op('DeleteMessageBatch')) + sum(op('DeleteMessage'));
   const billedOps = ['SendMessageBatch', 'SendMessage', 'ReceiveMessage', 'DeleteMessageBatch', 'DeleteMessage'];
-  const sqsBilled = sum(calls.filter((c) => c.service === 'sqs' && billedOps.includes(c.operation)), (c) => c.sqsBilledRequests);
+  const sqsBilled = sum(
+    calls.filter((c) => c.service === 'sqs' && billedOps.includes(c.operation)),
+    (c) => c.sqsBilledRequests,
+  );
   const shipper = inv.filter((i) => i.role === 'shipper' && i.region === source);
   const echo = inv.filter((i) => i.role === 'shipper' && i.region !== source);
   const applier = inv.filter((i) => i.role === 'applier');
@@ -541,7 +650,7 @@ function requestFigures(calls: readonly CallCount[], inv: readonly Invocation[],
       streamReads: per(sum(calls.filter((c) => c.service === 'dynamodbstreams' && c.operation === 'GetRecords'))),
       writeUnits: per(sum(fn, (c) => c.writeUnits)),
       transferBytes: per(sum(crossRegion(calls), (c) => c.requestBytes + c.responseBytes)),
-      changesPerMessage: round1(items * targets / Math.max(1, messagesSent)),
+      changesPerMessage: round1((items * targets) / Math.max(1, messagesSent)),
       recordsPerShipperInvocation: round1(shipper.reduce((n, i) => n + i.records, 0) / Math.max(1, shipper.length)),
       messagesPerApplierInvocation: round1(applier.reduce((n, i) => n + i.records, 0) / Math.max(1, applier.length)),
       failedInvocations: inv.filter((i) => !i.outcome.ok).length,
@@ -567,13 +676,38 @@ function pathUsage(calls: readonly CallCount[], inv: readonly Invocation[], item
   return {
     appWriteUnits: per(sum(app.filter(isDynamoWrite), (c) => c.writeUnits)),
     appReadUnits: per(sum(app, (c) => c.readUnits)),
-    sourceWriteUnits: per(sum(calls.filter((c) => c.caller === 'shipper' && isDynamoWrite(c)), (c) => c.writeUnits)),
+    sourceWriteUnits: per(
+      sum(
+        calls.filter((c) => c.caller === 'shipper' && isDynamoWrite(c)),
+        (c) => c.writeUnits,
+      ),
+    ),
     // regionsync's own reads (tombstone rows, merging strategies' items), by where they are made.
-    sourceReadUnits: per(sum(fnCalls.filter((c) => c.region === source), (c) => c.readUnits)),
+    sourceReadUnits: per(
+      sum(
+        fnCalls.filter((c) => c.region === source),
+        (c) => c.readUnits,
+      ),
+    ),
     perTarget: {
-      writeUnits: perT(sum(calls.filter((c) => c.caller === 'applier' && isDynamoWrite(c)), (c) => c.writeUnits)),
-      readUnits: perT(sum(fnCalls.filter((c) => c.region !== source), (c) => c.readUnits)),
-      sqsBilledRequests: perT(sum(calls.filter((c) => c.service === 'sqs' && billedOps.includes(c.operation)), (c) => c.sqsBilledRequests)),
+      writeUnits: perT(
+        sum(
+          calls.filter((c) => c.caller === 'applier' && isDynamoWrite(c)),
+          (c) => c.writeUnits,
+        ),
+      ),
+      readUnits: perT(
+        sum(
+          fnCalls.filter((c) => c.region !== source),
+          (c) => c.readUnits,
+        ),
+      ),
+      sqsBilledRequests: perT(
+        sum(
+          calls.filter((c) => c.service === 'sqs' && billedOps.includes(c.operation)),
+          (c) => c.sqsBilledRequests,
+        ),
+      ),
       lambdaInvocations: perT(targetInv.length),
       lambdaGbSeconds: perT(gbs(targetInv)),
       echoLambdaGbSeconds: perT(gbs(targetInv.filter((i) => i.role === 'shipper'))),
@@ -594,7 +728,11 @@ function costModel(
   const gt = globalTablesCost(itemBytes, targets);
   const aws = (p: 'plain' | 'helper', u: PathUsage = measured[p].usage): PathUsage => {
     const d = measured[p].requests.detail;
-    const est = awsLambdaGbSeconds({ stampsPerItem: d.stampWrites * measuredTargets, appliesPerItemPerTarget: d.applyWrites, sendsPerItemPerTarget: d.sqsSend }, durations[p], targets);
+    const est = awsLambdaGbSeconds(
+      { stampsPerItem: d.stampWrites * measuredTargets, appliesPerItemPerTarget: d.applyWrites, sendsPerItemPerTarget: d.sqsSend },
+      durations[p],
+      targets,
+    );
     return withAwsDurations(u, est);
   };
   const est = { plain: regionsyncCost(aws('plain'), targets), helper: regionsyncCost(aws('helper'), targets) };
@@ -608,7 +746,14 @@ function costModel(
     const gts = globalTablesCost(s.appItemBytes, targets);
     const pl = regionsyncCost(withScenario(aws('plain'), s, 'plain', measured.plain.requests.detail.applyWrites), targets);
     const he = regionsyncCost(withScenario(aws('helper'), s, 'helper', measured.helper.requests.detail.applyWrites), targets);
-    return { scenario: s, globalTables: gts.total, plain: pl.total, helper: he.total, plainRatio: round2(pl.total / gts.total), helperRatio: round2(he.total / gts.total) };
+    return {
+      scenario: s,
+      globalTables: gts.total,
+      plain: pl.total,
+      helper: he.total,
+      plainRatio: round2(pl.total / gts.total),
+      helperRatio: round2(he.total / gts.total),
+    };
   });
   const idle = idleSqsCostPerQueueMonth();
   return {
@@ -619,7 +764,7 @@ function costModel(
     regionsyncPlain: est.plain.total,
     ratioPlain: round2(est.plain.total / gt.total),
     lambdaDurationBasis:
-      'estimated for AWS: handler CPU per item (cpuMicrosPerItem) slowed to the configured memory\'s vCPU share (1,769 MB = 1 vCPU), plus waits for writes at 10 ms each (DynamoDB\'s single-digit milliseconds, upper bound), 16 in flight, and one inter-region round trip + 20 ms (assumed) per send; request counts as measured',
+      "estimated for AWS: handler CPU per item (cpuMicrosPerItem) slowed to the configured memory's vCPU share (1,769 MB = 1 vCPU), plus waits for writes at 10 ms each (DynamoDB's single-digit milliseconds, upper bound), 16 in flight, and one inter-region round trip + 20 ms (assumed) per send; request counts as measured",
     durationInputs: durations,
     breakdown: { plain: est.plain, helper: est.helper, globalTables: gt },
     atEmulatorDurations: {
@@ -632,7 +777,11 @@ function costModel(
     },
     byScenario,
     targetsModelled: targets,
-    idleCost: { sqsRequestsPerQueueMonth: idle.requests, usdPerQueueMonth: round4(idle.usd), note: 'Lambda long-polls each inbound queue even when idle; not per item' },
+    idleCost: {
+      sqsRequestsPerQueueMonth: idle.requests,
+      usdPerQueueMonth: round4(idle.usd),
+      note: 'Lambda long-polls each inbound queue even when idle; not per item',
+    },
     prices: PRICES,
   };
 }
@@ -667,10 +816,12 @@ function bucketSeries(series: readonly { pair: string; tSec: number; lag: number
   }
   const out: Record<string, [number, number, number, number][]> = {};
   for (const [pair, m] of byPair) {
-    out[pair] = [...m.entries()].sort((a, b) => a[0] - b[0]).map(([t, lags]) => {
-      const p = percentiles(lags);
-      return [t, p.p50!, p.p99!, p.max!];
-    });
+    out[pair] = [...m.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([t, lags]) => {
+        const p = percentiles(lags);
+        return [t, p.p50!, p.p99!, p.max!];
+      });
   }
   return out;
 }
@@ -679,7 +830,10 @@ function bucketSeries(series: readonly { pair: string; tSec: number; lag: number
 function quantilesByPair(series: readonly { pair: string; tSec: number; lag: number }[], step: StepResult): Record<string, [number, number][]> {
   const out: Record<string, [number, number][]> = {};
   for (const pair of Object.keys(step.lagByPair)) {
-    const lags = series.filter((s) => s.pair === pair && s.tSec >= step.startSec && s.tSec <= step.endSec).map((s) => s.lag).sort((a, b) => a - b);
+    const lags = series
+      .filter((s) => s.pair === pair && s.tSec >= step.startSec && s.tSec <= step.endSec)
+      .map((s) => s.lag)
+      .sort((a, b) => a - b);
     if (lags.length === 0) continue;
     const ps = [...Array.from({ length: 99 }, (_, i) => (i + 1) / 100), 0.999, 1];
     out[pair] = ps.map((p) => [p, Math.round(lags[Math.min(lags.length - 1, Math.max(0, Math.ceil(p * lags.length) - 1))]!)]);

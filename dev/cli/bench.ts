@@ -36,7 +36,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   });
   if (values.render) {
     const file = path.resolve(values.render);
-    const out = file.replace(/\.json$/, '') + '.html';
+    const out = `${file.replace(/\.json$/, '')}.html`;
     await writeFile(out, renderReport(JSON.parse(await readFile(file, 'utf8'))));
     console.log(`wrote ${out}`);
     return 0;
@@ -48,7 +48,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const steps = values.steps?.split(',').map(Number);
-  if (steps && steps.some((s) => !(s > 0))) {
+  if (steps?.some((s) => !(s > 0))) {
     console.error(`regionsync bench: --steps must be positive numbers separated by commas (got "${values.steps}")`);
     return 2;
   }
@@ -88,7 +88,9 @@ function printSummary(r: {
 }): void {
   const c = r.costPerMillionUsd;
   console.log(`
-requests per item per target (client helper): ${Object.entries(r.requestsPerItem).map(([k, v]) => `${k} ${v}`).join(', ')}
+requests per item per target (client helper): ${Object.entries(r.requestsPerItem)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')}
 $ per million writes to 2 regions: client helper $${c.regionsync} (${c.ratio}× Global Tables $${c.globalTables}), plain writes $${c.regionsyncPlain} (${c.ratioPlain}×)
 CPU µs per item: shipper ${r.cpuMicrosPerItem.shipper}, applier ${r.cpuMicrosPerItem.applier}, JSON floor ${r.cpuMicrosPerItem.floor}
 emulator lag at ${r.lagMs.offeredPerSec} items/s: p50 ${r.lagMs.p50} ms, p99 ${r.lagMs.p99} ms; highest stable throughput ${r.throughputItemsPerSec} items/s

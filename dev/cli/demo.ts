@@ -44,7 +44,11 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
     console.log(
       `\napplier-measured replication lag (write in source → applied in target): p50 ${fmt(percentile(lags, 50))} ms, p99 ${fmt(percentile(lags, 99))} ms, max ${fmt(Math.max(...lags))} ms over ${lags.length} changes; ${stale} stale or duplicate changes skipped`,
     );
-    console.log(allConverged ? `\nconverged: every region holds the same tables (${((Date.now() - started) / 1000).toFixed(1)} s in all)` : '\nDIVERGED: regions differ (see above)');
+    console.log(
+      allConverged
+        ? `\nconverged: every region holds the same tables (${((Date.now() - started) / 1000).toFixed(1)} s in all)`
+        : '\nDIVERGED: regions differ (see above)',
+    );
     return allConverged ? 0 : 1;
   } finally {
     await running?.stop();
@@ -52,7 +56,13 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   }
 }
 
-async function demoTable(t: Target, appName: string, table: ResolvedTableConfig, opts: DemoOptions, metrics: { sum(n: string, m?: Record<string, string>): number }): Promise<boolean> {
+async function demoTable(
+  t: Target,
+  appName: string,
+  table: ResolvedTableConfig,
+  opts: DemoOptions,
+  metrics: { sum(n: string, m?: Record<string, string>): number },
+): Promise<boolean> {
   const regions = table.regions;
   const [a, b] = regions as [string, string];
   const perRegion = opts.itemsPerRegion ?? 5;
@@ -67,22 +77,35 @@ async function demoTable(t: Target, appName: string, table: ResolvedTableConfig,
       const marker = `${region}-${i}-${Date.now()}`;
       writes.push({ key, region, at: Date.now(), marker });
       await dynamodb(t, region).send(
-        new PutItemCommand({ TableName: physicalTableName(table, region), Item: { ...key, status: { S: 'new' }, placedIn: { S: region }, marker: { S: marker }, amount: { N: String(10 * (i + 1)) } } }),
+        new PutItemCommand({
+          TableName: physicalTableName(table, region),
+          Item: { ...key, status: { S: 'new' }, placedIn: { S: region }, marker: { S: marker }, amount: { N: String(10 * (i + 1)) } },
+        }),
       );
     }
   }
   const lags = await Promise.all(
-    writes.flatMap((w) => regions.filter((r) => r !== w.region).map((r) => waitVisible(t, r, physicalTableName(table, r), w.key, (item) => item?.marker?.S === w.marker, w.at))),
+    writes.flatMap((w) =>
+      regions.filter((r) => r !== w.region).map((r) => waitVisible(t, r, physicalTableName(table, r), w.key, (item) => item?.marker?.S === w.marker, w.at)),
+    ),
   );
   const seen = lags.filter((x): x is number => x !== undefined);
-  console.log(`  1. ${writes.length} plain PutItem calls: ${seen.length}/${lags.length} copies visible in the other region(s); end-to-end p50 ${fmt(percentile(seen, 50))} ms, max ${fmt(Math.max(...seen))} ms`);
+  console.log(
+    `  1. ${writes.length} plain PutItem calls: ${seen.length}/${lags.length} copies visible in the other region(s); end-to-end p50 ${fmt(percentile(seen, 50))} ms, max ${fmt(Math.max(...seen))} ms`,
+  );
 
   // 2. An update in the second region of an item written in the first; a delete in the first of one from the second.
   const updated = writes.find((w) => w.region === a)!;
   const deleted = writes.find((w) => w.region === b)!;
   const t2 = Date.now();
   await dynamodb(t, b).send(
-    new UpdateItemCommand({ TableName: physicalTableName(table, b), Key: updated.key, UpdateExpression: 'SET #s = :s', ExpressionAttributeNames: { '#s': 'status' }, ExpressionAttributeValues: { ':s': { S: 'shipped' } } }),
+    new UpdateItemCommand({
+      TableName: physicalTableName(table, b),
+      Key: updated.key,
+      UpdateExpression: 'SET #s = :s',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':s': { S: 'shipped' } },
+    }),
   );
   await dynamodb(t, a).send(new DeleteItemCommand({ TableName: physicalTableName(table, a), Key: deleted.key }));
   const updLag = await waitVisible(t, a, physicalTableName(table, a), updated.key, (item) => item?.status?.S === 'shipped', t2);
@@ -96,10 +119,16 @@ async function demoTable(t: Target, appName: string, table: ResolvedTableConfig,
   console.log(`  3. ${conflicts} keys written concurrently in ${a} and ${b} (${table.strategy.strategy}): ${await scene()}`);
   const logged = table.conflictLogRetentionSeconds ? await listConflicts(t, appName, table.name, table.regions, 1000) : [];
   const staleHere = metrics.sum(METRICS.names.changesStale, { [METRICS.dimensions.table]: table.name });
-  console.log(`     ${logged.length} conflicts recorded in the conflict log (npx regionsync conflicts --table ${table.name}); ${staleHere} stale or duplicate changes skipped`);
+  console.log(
+    `     ${logged.length} conflicts recorded in the conflict log (npx regionsync conflicts --table ${table.name}); ${staleHere} stale or duplicate changes skipped`,
+  );
 
   // 4. The tables, side by side.
-  console.log(`  4. ${comparison.keys} keys; live items ${Object.entries(comparison.liveItems).map(([r, n]) => `${r}: ${n}`).join(', ')}; divergent keys: ${comparison.divergent.length}`);
+  console.log(
+    `  4. ${comparison.keys} keys; live items ${Object.entries(comparison.liveItems)
+      .map(([r, n]) => `${r}: ${n}`)
+      .join(', ')}; divergent keys: ${comparison.divergent.length}`,
+  );
   await printSample(t, table, a);
   for (const d of comparison.divergent.slice(0, 10)) console.log(`     DIVERGENT ${d.key}: ${JSON.stringify(d.byRegion)}`);
   return comparison.divergent.length === 0;
@@ -109,14 +138,19 @@ async function demoTable(t: Target, appName: string, table: ResolvedTableConfig,
 async function conflictScene(t: Target, table: ResolvedTableConfig, keys: Item[], a: string, b: string): Promise<() => Promise<string>> {
   const put = (region: string, item: Item) => dynamodb(t, region).send(new PutItemCommand({ TableName: physicalTableName(table, region), Item: item }));
   const update = (region: string, key: Item, expression: string, values: Item) =>
-    dynamodb(t, region).send(new UpdateItemCommand({ TableName: physicalTableName(table, region), Key: key, UpdateExpression: expression, ExpressionAttributeValues: values }));
-  const read = async (key: Item) => (await dynamodb(t, a).send(new GetItemCommand({ TableName: physicalTableName(table, a), Key: key, ConsistentRead: true }))).Item;
+    dynamodb(t, region).send(
+      new UpdateItemCommand({ TableName: physicalTableName(table, region), Key: key, UpdateExpression: expression, ExpressionAttributeValues: values }),
+    );
+  const read = async (key: Item) =>
+    (await dynamodb(t, a).send(new GetItemCommand({ TableName: physicalTableName(table, a), Key: key, ConsistentRead: true }))).Item;
   const strategy = table.strategy;
   if (strategy.strategy === 'fields') {
     // Different attributes of the same item, concurrently: both must survive.
     await Promise.all(keys.map((key) => put(a, { ...key, email: { S: 'old@example.com' }, city: { S: 'Paris' } })));
     await waitConverged(t, table, 30_000);
-    await Promise.all(keys.flatMap((key) => [update(a, key, 'SET email = :v', { ':v': { S: 'new@example.com' } }), update(b, key, 'SET city = :v', { ':v': { S: 'Lyon' } })]));
+    await Promise.all(
+      keys.flatMap((key) => [update(a, key, 'SET email = :v', { ':v': { S: 'new@example.com' } }), update(b, key, 'SET city = :v', { ':v': { S: 'Lyon' } })]),
+    );
     return async () => {
       const both = (await Promise.all(keys.map(read))).filter((i) => i?.email?.S === 'new@example.com' && i?.city?.S === 'Lyon').length;
       return `email changed in ${a} and city in ${b} at once — both kept in ${both}/${keys.length} items, in every region`;
@@ -135,7 +169,10 @@ async function conflictScene(t: Target, table: ResolvedTableConfig, keys: Item[]
       const items = await Promise.all(keys.map(read));
       const sums = counter ? items.filter((i) => i?.[counter]?.N === '5').length : 0;
       const unions = set ? items.filter((i) => (i?.[set]?.SS ?? []).length === 2).length : 0;
-      return [counter ? `+2 in ${a} and +3 in ${b} added up to 5 in ${sums}/${keys.length} items` : '', set ? `set adds from both regions kept in ${unions}/${keys.length}` : '']
+      return [
+        counter ? `+2 in ${a} and +3 in ${b} added up to 5 in ${sums}/${keys.length} items` : '',
+        set ? `set adds from both regions kept in ${unions}/${keys.length}` : '',
+      ]
         .filter(Boolean)
         .join('; ');
     };
@@ -143,7 +180,14 @@ async function conflictScene(t: Target, table: ResolvedTableConfig, keys: Item[]
   // lww and custom: whole items written in both regions at once.
   await Promise.all(
     keys.flatMap((key) =>
-      [a, b].map((region) => put(region, { ...key, status: { S: `written in ${region}` }, writtenIn: { S: region }, body: { S: region === a ? 'short note' : `a longer note written in ${region}` } })),
+      [a, b].map((region) =>
+        put(region, {
+          ...key,
+          status: { S: `written in ${region}` },
+          writtenIn: { S: region },
+          body: { S: region === a ? 'short note' : `a longer note written in ${region}` },
+        }),
+      ),
     ),
   );
   return async () => {
@@ -152,8 +196,12 @@ async function conflictScene(t: Target, table: ResolvedTableConfig, keys: Item[]
       const w = (await read(key))?.writtenIn?.S ?? 'none';
       winners[w] = (winners[w] ?? 0) + 1;
     }
-    const outcome = Object.entries(winners).map(([r, n]) => `${n} from ${r}`).join(', ');
-    return strategy.strategy === 'custom' ? `the table's resolver decided, the same in every region — ${outcome}` : `last writer (by version) won everywhere — ${outcome}`;
+    const outcome = Object.entries(winners)
+      .map(([r, n]) => `${n} from ${r}`)
+      .join(', ');
+    return strategy.strategy === 'custom'
+      ? `the table's resolver decided, the same in every region — ${outcome}`
+      : `last writer (by version) won everywhere — ${outcome}`;
   };
 }
 
@@ -161,13 +209,24 @@ async function printSample(t: Target, table: ResolvedTableConfig, region: string
   const { scanAll } = await import('../../src/ops/compare.ts');
   const items = (await scanAll(t, region, physicalTableName(table, region))).slice(0, 8);
   for (const item of items) {
-    const key = [table.partitionKey.name, table.sortKey?.name].filter(Boolean).map((k) => show(item[k!])).join('/');
-    const state = item[META.deleted]?.BOOL ? '(tombstone)' : (item.status ? show(item.status) : '');
+    const key = [table.partitionKey.name, table.sortKey?.name]
+      .filter(Boolean)
+      .map((k) => show(item[k!]))
+      .join('/');
+    const state = item[META.deleted]?.BOOL ? '(tombstone)' : item.status ? show(item.status) : '';
     console.log(`     ${key.padEnd(36)} ${state.padEnd(22)} version ${item[META.version]?.S ?? '-'}`);
   }
 }
 
-async function waitVisible(t: Target, region: string, tableName: string, key: Item, done: (item: Item | undefined) => boolean, since: number, timeoutMs = 30_000): Promise<number | undefined> {
+async function waitVisible(
+  t: Target,
+  region: string,
+  tableName: string,
+  key: Item,
+  done: (item: Item | undefined) => boolean,
+  since: number,
+  timeoutMs = 30_000,
+): Promise<number | undefined> {
   const client = dynamodb(t, region);
   while (Date.now() - since < timeoutMs) {
     const out = await client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true }));

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { accountOf, childEnv, cloudformation, type Target } from '../../src/ops/aws.ts';
-import { PROJECT_ROOT } from '../../src/infra/constructs/handler-code.ts';
+import { PROJECT_ROOT } from '../../src/project-root.ts';
 
 export { PROJECT_ROOT };
 const CDK_BIN = path.join(PROJECT_ROOT, 'node_modules', 'aws-cdk', 'bin', 'cdk');
@@ -28,7 +28,16 @@ export async function deploy(opts: DeployOptions): Promise<{ account: string; se
   const log = opts.log ?? ((l: string) => console.log(l));
   const account = await accountOf(opts, opts.regions[0]!);
   // One output directory per config and endpoint: the CDK refuses two runs synthesizing into one.
-  const outputDir = opts.outputDir ?? path.join('.regionsync', 'cdk.out', createHash('sha256').update(`${opts.configFile}\0${opts.endpoint ?? 'aws'}`).digest('hex').slice(0, 12));
+  const outputDir =
+    opts.outputDir ??
+    path.join(
+      '.regionsync',
+      'cdk.out',
+      createHash('sha256')
+        .update(`${opts.configFile}\0${opts.endpoint ?? 'aws'}`)
+        .digest('hex')
+        .slice(0, 12),
+    );
   const missing: string[] = [];
   for (const region of opts.regions) {
     if (!(await stackExists(opts, region, 'CDKToolkit'))) missing.push(region);

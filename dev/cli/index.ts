@@ -53,7 +53,13 @@ export const DEV_COMMANDS: Readonly<Record<string, ExtraCommand>> = {
         console.error('regionsync up: --endpoint is required (e.g. --endpoint http://localhost:5000); for AWS use `npx cdk deploy --all`');
         return 2;
       }
-      await upCommand({ endpoint: values.endpoint, configFile: values.config, runtime: !values['no-runtime'], verbose: values.verbose, ...(values.chaos ? { chaos: values.chaos } : {}) });
+      await upCommand({
+        endpoint: values.endpoint,
+        configFile: values.config,
+        runtime: !values['no-runtime'],
+        verbose: values.verbose,
+        ...(values.chaos ? { chaos: values.chaos } : {}),
+      });
       return 0;
     },
   },

@@ -95,7 +95,9 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     console.log(`deployed ${tables} to ${running.regions.join(', ')} at ${opts.endpoint}; --no-runtime: the emulator runs the functions`);
     return;
   }
-  console.log(`ready: replicating ${tables} across ${running.regions.join(', ')} via ${opts.endpoint} (${running.runtime.functions.length} functions; Ctrl-C to stop)`);
+  console.log(
+    `ready: replicating ${tables} across ${running.regions.join(', ')} via ${opts.endpoint} (${running.runtime.functions.length} functions; Ctrl-C to stop)`,
+  );
   if (running.chaos) console.log(`chaos: ${running.chaos.active.length} fault(s) through ${running.proxy!.endpoint}: ${opts.chaos}`);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -10,7 +10,15 @@
  * key id (e.g. one per Lambda function) and the hooks can tell callers apart: the emulator
  * ignores the key, the proxy reads it from the credential scope.
  */
-import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import {
+  Agent,
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ProxyRequest {
@@ -60,6 +68,7 @@ export interface ProxyHooks {
   /** Called for every request before it is forwarded; the first hook that decides wins. */
   onRequest?(req: ProxyRequest): RequestDecision | undefined | Promise<RequestDecision | undefined>;
   /** Called with every response (forwarded or injected); may replace it. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook may return nothing at all (keep the response as it is)
   onResponse?(req: ProxyRequest, res: ProxyResponse, elapsedMs: number): ProxyResponse | undefined | void;
   /** The emulator could not be reached (the client gets a 502). */
   onError?(req: ProxyRequest, error: Error): void;
@@ -119,16 +128,23 @@ export async function startAwsProxy(options: AwsProxyOptions): Promise<AwsProxy>
     } else {
       try {
         res = await forward(req);
-        if (decision?.duplicate) await forward(req).catch((err: Error) => hooks.forEach((h) => h.onError?.(req, err)));
+        if (decision?.duplicate)
+          await forward(req).catch((err: Error) => {
+            for (const h of hooks) h.onError?.(req, err);
+          });
       } catch (err) {
         for (const h of hooks) h.onError?.(req, err as Error);
-        res = { status: 502, headers: { 'content-type': 'text/plain' }, body: Buffer.from(`regionsync aws-proxy: emulator unreachable: ${(err as Error).message}`) };
+        res = {
+          status: 502,
+          headers: { 'content-type': 'text/plain' },
+          body: Buffer.from(`regionsync aws-proxy: emulator unreachable: ${(err as Error).message}`),
+        };
       }
     }
     for (const h of hooks) res = h.onResponse?.(req, res, Date.now() - started) ?? res;
     const headers = { ...res.headers };
     delete headers['transfer-encoding'];
-    delete headers['connection'];
+    delete headers.connection;
     headers['content-length'] = String(res.body.length);
     outgoing.writeHead(res.status, headers);
     outgoing.end(res.body);
@@ -138,14 +154,11 @@ export async function startAwsProxy(options: AwsProxyOptions): Promise<AwsProxy>
     return new Promise((resolve, reject) => {
       const headers: OutgoingHttpHeaders = { ...req.headers, 'content-length': String(req.body.length) };
       delete headers['transfer-encoding'];
-      delete headers['connection'];
+      delete headers.connection;
       const r = httpRequest(
         { protocol: target.protocol, hostname: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent },
         (res) => {
-          readBody(res).then(
-            (body) => resolve({ status: res.statusCode ?? 502, headers: { ...res.headers }, body }),
-            reject,
-          );
+          readBody(res).then((body) => resolve({ status: res.statusCode ?? 502, headers: { ...res.headers }, body }), reject);
         },
       );
       r.on('error', reject);

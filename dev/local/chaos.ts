@@ -52,7 +52,14 @@ export type DuplicateOp = (typeof DUPLICATE_OPS)[number];
 
 export type Fault =
   | { readonly kind: 'cut'; readonly region: string; readonly scope: 'cross' | 'all'; readonly mode: 'refuse' | 'hang'; readonly ms: number }
-  | { readonly kind: 'throttle' | '5xx'; readonly region?: string; readonly service?: string; readonly op?: string; readonly p: number; readonly status?: number }
+  | {
+      readonly kind: 'throttle' | '5xx';
+      readonly region?: string;
+      readonly service?: string;
+      readonly op?: string;
+      readonly p: number;
+      readonly status?: number;
+    }
   | { readonly kind: 'latency'; readonly from?: string; readonly to?: string; readonly ms: number; readonly jitter: number }
   | { readonly kind: 'crash'; readonly region?: string; readonly function?: string; readonly p: number; readonly after: number }
   | { readonly kind: 'duplicate'; readonly region?: string; readonly op?: DuplicateOp; readonly p: number }
@@ -84,7 +91,10 @@ export function callerRegion(accessKeyId: string | undefined): string | undefine
 
 export function parseChaosSpec(spec: string): Fault[] {
   const faults: Fault[] = [];
-  for (const part of spec.split(';').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [kind = '', ...pairs] = part.split(/\s+/);
     const o: Record<string, string> = {};
     for (const pair of pairs) {
@@ -123,7 +133,14 @@ export function parseChaosSpec(spec: string): Fault[] {
         if (p > 1) throw new Error(`chaos spec "${part}": p must be 0..1`);
         const status = kind === '5xx' ? num('status', 500) : undefined;
         if (status !== undefined && (status < 500 || status > 599)) throw new Error(`chaos spec "${part}": status must be 5xx`);
-        faults.push({ kind, ...(o.region ? { region: o.region } : {}), ...(o.service ? { service: o.service } : {}), ...(o.op ? { op: o.op } : {}), p, ...(status ? { status } : {}) });
+        faults.push({
+          kind,
+          ...(o.region ? { region: o.region } : {}),
+          ...(o.service ? { service: o.service } : {}),
+          ...(o.op ? { op: o.op } : {}),
+          p,
+          ...(status ? { status } : {}),
+        });
         break;
       }
       case 'latency':
@@ -141,8 +158,10 @@ export function parseChaosSpec(spec: string): Fault[] {
       }
       case 'duplicate': {
         allowed(['region', 'service', 'op', 'p']);
-        if (o.service !== undefined && o.service !== 'sqs') throw new Error(`chaos spec "${part}": service must be sqs (duplicates are SQS's at-least-once delivery), got "${o.service}"`);
-        if (o.op !== undefined && !(DUPLICATE_OPS as readonly string[]).includes(o.op)) throw new Error(`chaos spec "${part}": op must be one of ${DUPLICATE_OPS.join(', ')}, got "${o.op}"`);
+        if (o.service !== undefined && o.service !== 'sqs')
+          throw new Error(`chaos spec "${part}": service must be sqs (duplicates are SQS's at-least-once delivery), got "${o.service}"`);
+        if (o.op !== undefined && !(DUPLICATE_OPS as readonly string[]).includes(o.op))
+          throw new Error(`chaos spec "${part}": op must be one of ${DUPLICATE_OPS.join(', ')}, got "${o.op}"`);
         const p = num('p', 1);
         if (p > 1) throw new Error(`chaos spec "${part}": p must be 0..1`);
         faults.push({ kind: 'duplicate', ...(o.region ? { region: o.region } : {}), ...(o.op ? { op: o.op as DuplicateOp } : {}), p });
@@ -150,7 +169,8 @@ export function parseChaosSpec(spec: string): Fault[] {
       }
       case 'reorder': {
         allowed(['region', 'service', 'p']);
-        if (o.service === 'dynamodbstreams' || o.service === 'dynamodb') throw new Error(`chaos spec "${part}": service must be sqs: DynamoDB Streams keep each item's records in order, so they are never reordered`);
+        if (o.service === 'dynamodbstreams' || o.service === 'dynamodb')
+          throw new Error(`chaos spec "${part}": service must be sqs: DynamoDB Streams keep each item's records in order, so they are never reordered`);
         if (o.service !== undefined && o.service !== 'sqs') throw new Error(`chaos spec "${part}": service must be sqs, got "${o.service}"`);
         const p = num('p', 1);
         if (p > 1) throw new Error(`chaos spec "${part}": p must be 0..1`);
@@ -221,7 +241,8 @@ export class Chaos implements ProxyHooks {
       for (const c of this.crashes) if (c.function === inv.fn.name && c.region === inv.fn.region) c.restartedAt ??= Date.now();
     }
     const fault = this.faults.find(
-      (f): f is CrashFault => f.kind === 'crash' && (f.region === undefined || f.region === inv.fn.region) && (f.function === undefined || functionMatches(inv.fn, f.function)),
+      (f): f is CrashFault =>
+        f.kind === 'crash' && (f.region === undefined || f.region === inv.fn.region) && (f.function === undefined || functionMatches(inv.fn, f.function)),
     );
     const armed: Armed = { inv, calls: 0, ...(fault && (fault.p >= 1 || this.random() < fault.p) ? { fault } : {}) };
     this.running.set(key, [...(this.running.get(key) ?? []), armed]);
@@ -240,7 +261,13 @@ export class Chaos implements ProxyHooks {
       armed.calls++;
       if (armed.fault && armed.calls > armed.fault.after && this.faults.includes(armed.fault)) {
         armed.fault = undefined;
-        this.crashes.push({ function: armed.inv.fn.name, region: armed.inv.fn.region, requestId: armed.inv.requestId, afterCalls: armed.calls - 1, at: Date.now() });
+        this.crashes.push({
+          function: armed.inv.fn.name,
+          region: armed.inv.fn.region,
+          requestId: armed.inv.requestId,
+          afterCalls: armed.calls - 1,
+          at: Date.now(),
+        });
         this.count('crash');
         armed.inv.crash();
         // The process died before this call got out.
@@ -391,8 +418,8 @@ export function deleteAcknowledgement(req: ProxyRequest): ProxyResponse | undefi
     xml = `<DeleteMessageResponse ${xmlns}>${meta}</DeleteMessageResponse>`;
   } else {
     const ids = [...form.entries()].filter(([k]) => /^DeleteMessageBatchRequestEntry\.\d+\.Id$/.test(k)).map(([, v]) => v);
-    const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-    const entries = ids.map((id) => `<DeleteMessageBatchResultEntry><Id>${escape(id)}</Id></DeleteMessageBatchResultEntry>`).join('');
+    const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    const entries = ids.map((id) => `<DeleteMessageBatchResultEntry><Id>${escapeXml(id)}</Id></DeleteMessageBatchResultEntry>`).join('');
     xml = `<DeleteMessageBatchResponse ${xmlns}><DeleteMessageBatchResult>${entries}</DeleteMessageBatchResult>${meta}</DeleteMessageBatchResponse>`;
   }
   return { status: 200, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body: Buffer.from(xml) };
@@ -406,7 +433,13 @@ function isJson(req: ProxyRequest): boolean {
 /** The throttling error each service really returns, in its protocol's shape. */
 export function throttleResponse(req: ProxyRequest): ProxyResponse {
   const code =
-    req.service === 'dynamodb' ? 'ProvisionedThroughputExceededException' : req.service === 'sqs' ? 'RequestThrottled' : req.service === 'dynamodbstreams' ? 'LimitExceededException' : 'ThrottlingException';
+    req.service === 'dynamodb'
+      ? 'ProvisionedThroughputExceededException'
+      : req.service === 'sqs'
+        ? 'RequestThrottled'
+        : req.service === 'dynamodbstreams'
+          ? 'LimitExceededException'
+          : 'ThrottlingException';
   const message = `regionsync chaos: ${req.operation} in ${req.region ?? '?'} throttled`;
   return errorResponse(req, 400, code, message, 'Sender');
 }
@@ -418,7 +451,14 @@ export function serverErrorResponse(req: ProxyRequest, status: number): ProxyRes
 
 function errorResponse(req: ProxyRequest, status: number, code: string, message: string, fault: 'Sender' | 'Receiver'): ProxyResponse {
   if (isJson(req)) {
-    const prefix = req.service === 'dynamodb' ? 'com.amazonaws.dynamodb.v20120810#' : req.service === 'dynamodbstreams' ? 'com.amazonaws.dynamodb.v20120810#' : req.service === 'sqs' ? 'com.amazonaws.sqs#' : '';
+    const prefix =
+      req.service === 'dynamodb'
+        ? 'com.amazonaws.dynamodb.v20120810#'
+        : req.service === 'dynamodbstreams'
+          ? 'com.amazonaws.dynamodb.v20120810#'
+          : req.service === 'sqs'
+            ? 'com.amazonaws.sqs#'
+            : '';
     const headers: Record<string, string> = { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': `chaos-${req.id}` };
     // SQS's JSON protocol also names the legacy query error code (awsQueryCompatible).
     if (req.service === 'sqs') headers['x-amzn-query-error'] = `${code};${fault}`;

@@ -90,7 +90,7 @@ export class CheckpointStore {
         shards: this.shards,
         updatedAt: new Date().toISOString(),
       };
-      const write = this.writing.catch(() => undefined).then(() => writeAtomically(this.file, JSON.stringify(body, null, 2) + '\n'));
+      const write = this.writing.catch(() => undefined).then(() => writeAtomically(this.file, `${JSON.stringify(body, null, 2)}\n`));
       this.writing = write;
       try {
         await write;

@@ -291,12 +291,7 @@ class CodeLocator {
   }
 
   /** The object's bytes if it exists and is the function's package (same SHA-256), else undefined. */
-  private async tryGet(
-    bucket: string,
-    key: string,
-    fn: Omit<DeployedFunction, 'code' | 'codeError'>,
-    acceptMismatch = false,
-  ): Promise<Uint8Array | undefined> {
+  private async tryGet(bucket: string, key: string, fn: Omit<DeployedFunction, 'code' | 'codeError'>, acceptMismatch = false): Promise<Uint8Array | undefined> {
     try {
       await this.clients.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     } catch {
@@ -307,9 +302,7 @@ class CodeLocator {
     if (!bytes) return undefined;
     if (!fn.codeSha256 || sha256Base64(bytes) === fn.codeSha256) return bytes;
     if (acceptMismatch) {
-      process.emitWarning(
-        `function ${fn.name} (${fn.region}): s3://${bucket}/${key} does not match the function's CodeSha256; using it anyway`,
-      );
+      process.emitWarning(`function ${fn.name} (${fn.region}): s3://${bucket}/${key} does not match the function's CodeSha256; using it anyway`);
       return bytes;
     }
     return undefined;

@@ -133,7 +133,17 @@ export class EmfPublisher {
   // No gzip: the SDK compresses PutMetricData bodies over 10 KB, and moto 5.2 fails on them (BadGzipFile).
   private client(region: string): CloudWatchClient {
     let c = this.clients.get(region);
-    if (!c) this.clients.set(region, (c = new CloudWatchClient({ region, endpoint: this.o.endpoint, credentials: this.o.credentials ?? DUMMY_CREDENTIALS, maxAttempts: 2, disableRequestCompression: true })));
+    if (!c)
+      this.clients.set(
+        region,
+        (c = new CloudWatchClient({
+          region,
+          endpoint: this.o.endpoint,
+          credentials: this.o.credentials ?? DUMMY_CREDENTIALS,
+          maxAttempts: 2,
+          disableRequestCompression: true,
+        })),
+      );
     return c;
   }
 }

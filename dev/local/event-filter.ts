@@ -46,7 +46,8 @@ export function compileFilterCriteria(criteria: unknown, reading: FilterReading 
 
 function compileObject(pattern: unknown, path: string, reading: FilterReading): Compiled {
   if (Array.isArray(pattern)) return { leaf: compileLeaf(pattern, path, reading) };
-  if (pattern === null || typeof pattern !== 'object') throw new EventFilterError(`${path}: expected an object or an array of values, got ${JSON.stringify(pattern)}`);
+  if (pattern === null || typeof pattern !== 'object')
+    throw new EventFilterError(`${path}: expected an object or an array of values, got ${JSON.stringify(pattern)}`);
   return { fields: new Map(Object.entries(pattern).map(([k, v]) => [k, compileObject(v, `${path}.${k}`, reading)])) };
 }
 
@@ -118,9 +119,16 @@ function compileNumeric(arg: unknown, path: string): Matcher {
   const tests: ((n: number) => boolean)[] = [];
   for (let i = 0; i < arg.length; i += 2) {
     const [op, bound] = [arg[i], Number(arg[i + 1])];
-    const t = { '=': (n: number) => n === bound, '<': (n: number) => n < bound, '<=': (n: number) => n <= bound, '>': (n: number) => n > bound, '>=': (n: number) => n >= bound }[String(op)];
+    const t = {
+      '=': (n: number) => n === bound,
+      '<': (n: number) => n < bound,
+      '<=': (n: number) => n <= bound,
+      '>': (n: number) => n > bound,
+      '>=': (n: number) => n >= bound,
+    }[String(op)];
     if (!t || Number.isNaN(bound)) throw new EventFilterError(`${path}: bad numeric comparison ${JSON.stringify([op, arg[i + 1]])}`);
     tests.push(t);
   }
-  return (v, present) => present && (typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)))) && tests.every((t) => t(Number(v)));
+  return (v, present) =>
+    present && (typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && !Number.isNaN(Number(v)))) && tests.every((t) => t(Number(v)));
 }

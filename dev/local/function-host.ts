@@ -8,14 +8,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DUMMY_CREDENTIALS, type Credentials } from './clients.ts';
 import { forEachLine } from './lines.ts';
+import { PROJECT_ROOT } from '../../src/project-root.ts';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./worker.mjs', import.meta.url));
 /** The project's node_modules: plays the AWS SDK that the Lambda Node.js runtime provides. */
-const DEFAULT_NODE_PATH = [fileURLToPath(new URL('../node_modules', import.meta.url))].filter((p) => existsSync(p));
+const DEFAULT_NODE_PATH = [path.join(PROJECT_ROOT, 'node_modules')].filter((p) => existsSync(p));
 /** Lambda gives the init phase its own 10 s, outside the function timeout. */
 const INIT_TIMEOUT_MS = 10_000;
 
@@ -56,7 +58,7 @@ export interface FunctionHostOptions {
    * Told as each invocation starts in its environment (fault injection: chaos.ts `crash`);
    * returns what to call when the invocation ends.
    */
-  readonly onInvocationStart?: (invocation: RunningInvocation) => (() => void) | void;
+  readonly onInvocationStart?: (invocation: RunningInvocation) => (() => void) | undefined;
 }
 
 /** An invocation in progress, as `onInvocationStart` sees it. */

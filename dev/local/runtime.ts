@@ -147,7 +147,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       hostKey(fn.region, fn.name),
       new FunctionHost(
         { ...fn, codeDir: fn.code.dir },
-        { endpoint: options.endpoint, credentials: options.functionCredentials?.(fn) ?? options.credentials, onLog: metrics ? metrics.tapLog(options.onLog) : options.onLog, verbose: options.verbose, poolSize: options.poolSize, onInvocationStart: options.onInvocationStart },
+        {
+          endpoint: options.endpoint,
+          credentials: options.functionCredentials?.(fn) ?? options.credentials,
+          onLog: metrics ? metrics.tapLog(options.onLog) : options.onLog,
+          verbose: options.verbose,
+          poolSize: options.poolSize,
+          onInvocationStart: options.onInvocationStart,
+        },
       ),
     );
   }
@@ -167,7 +174,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
         continue;
       }
       if (mapping.filterCriteria && mapping.source !== 'dynamodb') {
-        log('warn', `[${fn.region}/${fn.name}] mapping ${mapping.uuid} has FilterCriteria, which the local runtime applies to streams only: every message is delivered`);
+        log(
+          'warn',
+          `[${fn.region}/${fn.name}] mapping ${mapping.uuid} has FilterCriteria, which the local runtime applies to streams only: every message is delivered`,
+        );
       }
       const run = metrics ? metrics.instrument(fn.region, fn.name, mapping, (e) => host!.invoke(e)) : (e: unknown) => host!.invoke(e);
       const invoke = async (event: unknown): Promise<InvokeOutcome> => {
@@ -200,9 +210,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
         );
       } else {
         metrics?.watchQueue(sourceRegion, clientsFor(sourceRegion).sqs, mapping.eventSourceArn);
-        pollers.push(
-          new SqsPoller({ mapping, functionName: fn.name, client: clientsFor(sourceRegion).sqs, invoke, stats, log, pollers: options.sqsPollers }),
-        );
+        pollers.push(new SqsPoller({ mapping, functionName: fn.name, client: clientsFor(sourceRegion).sqs, invoke, stats, log, pollers: options.sqsPollers }));
       }
     }
   }

@@ -65,12 +65,20 @@ export class LocalMetrics {
     const L = AWS_METRICS.lambda;
     const fn = { [L.dimension]: functionName };
     return async (event) => {
+      // biome-ignore lint/suspicious/noExplicitAny: event records of any source, read defensively
       const records = ((event as { Records?: unknown[] })?.Records ?? []) as Record<string, any>[];
       const sentAt = Date.now();
       if (mapping.source === 'dynamodb' && records.length > 0) {
         const created = Number(records[records.length - 1]?.dynamodb?.ApproximateCreationDateTime);
         // The event's creation time is whole seconds (rounded down): its middle is the best estimate.
-        if (Number.isFinite(created)) this.publisher.put(region, { namespace: L.namespace, name: L.iteratorAge, dimensions: fn, values: [Math.max(0, sentAt - (created * 1000 + 500))], unit: 'Milliseconds' });
+        if (Number.isFinite(created))
+          this.publisher.put(region, {
+            namespace: L.namespace,
+            name: L.iteratorAge,
+            dimensions: fn,
+            values: [Math.max(0, sentAt - (created * 1000 + 500))],
+            unit: 'Milliseconds',
+          });
       }
       if (mapping.source === 'sqs' && records.length > 0) {
         const oldest = Math.min(...records.map((r) => Number(r.attributes?.SentTimestamp)).filter(Number.isFinite));
@@ -118,7 +126,15 @@ export class LocalMetrics {
     const S = AWS_METRICS.sqs;
     try {
       q.url ??= (await q.client.send(new GetQueueUrlCommand({ QueueName: q.name }))).QueueUrl;
-      const attrs = (await q.client.send(new GetQueueAttributesCommand({ QueueUrl: q.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'RedrivePolicy'] }))).Attributes ?? {};
+      const attrs =
+        (
+          await q.client.send(
+            new GetQueueAttributesCommand({
+              QueueUrl: q.url,
+              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible', 'RedrivePolicy'],
+            }),
+          )
+        ).Attributes ?? {};
       const visible = Number(attrs.ApproximateNumberOfMessages ?? 0);
       const inFlight = Number(attrs.ApproximateNumberOfMessagesNotVisible ?? 0);
       const dims = { [S.dimension]: q.name };
@@ -131,10 +147,27 @@ export class LocalMetrics {
       }
       if (q.dlq) {
         q.dlq.url ??= (await q.client.send(new GetQueueUrlCommand({ QueueName: q.dlq.name }))).QueueUrl;
-        const d = (await q.client.send(new GetQueueAttributesCommand({ QueueUrl: q.dlq.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes ?? {};
+        const d =
+          (
+            await q.client.send(
+              new GetQueueAttributesCommand({ QueueUrl: q.dlq.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+            )
+          ).Attributes ?? {};
         const dlqDims = { [S.dimension]: q.dlq.name };
-        this.publisher.put(q.region, { namespace: S.namespace, name: S.visible, dimensions: dlqDims, values: [Number(d.ApproximateNumberOfMessages ?? 0)], unit: 'Count' });
-        this.publisher.put(q.region, { namespace: S.namespace, name: S.inFlight, dimensions: dlqDims, values: [Number(d.ApproximateNumberOfMessagesNotVisible ?? 0)], unit: 'Count' });
+        this.publisher.put(q.region, {
+          namespace: S.namespace,
+          name: S.visible,
+          dimensions: dlqDims,
+          values: [Number(d.ApproximateNumberOfMessages ?? 0)],
+          unit: 'Count',
+        });
+        this.publisher.put(q.region, {
+          namespace: S.namespace,
+          name: S.inFlight,
+          dimensions: dlqDims,
+          values: [Number(d.ApproximateNumberOfMessagesNotVisible ?? 0)],
+          unit: 'Count',
+        });
       }
     } catch (err) {
       // A queue deleted or not yet there: the next sample tries again.

@@ -13,7 +13,16 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { errorMessage, type EventSourceMappingInfo } from './discovery.ts';
-import { backoffMs, batchItemFailures, countWithinPayload, describeFailure, sleep, type Invoker, type MappingStats, type RuntimeLogger } from './poller-common.ts';
+import {
+  backoffMs,
+  batchItemFailures,
+  countWithinPayload,
+  describeFailure,
+  sleep,
+  type Invoker,
+  type MappingStats,
+  type RuntimeLogger,
+} from './poller-common.ts';
 
 /** Pause between empty short polls: about what a long poll that returns on arrival costs in AWS. */
 const IDLE_POLL_MS = 50;
@@ -196,7 +205,10 @@ export class SqsPoller {
           }),
         );
         for (const f of res.Failed ?? []) {
-          this.o.log('warn', `${this.prefix}: cannot delete message ${chunk[Number(f.Id)]?.MessageId}: ${f.Code} ${f.Message ?? ''}; it will be delivered again`);
+          this.o.log(
+            'warn',
+            `${this.prefix}: cannot delete message ${chunk[Number(f.Id)]?.MessageId}: ${f.Code} ${f.Message ?? ''}; it will be delivered again`,
+          );
         }
       } catch (err) {
         this.o.log('warn', `${this.prefix}: DeleteMessageBatch failed; ${chunk.length} message(s) will be delivered again: ${errorMessage(err)}`);

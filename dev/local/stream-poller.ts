@@ -188,9 +188,7 @@ export class StreamPoller {
       let got = 0;
       if (iterator && pending.length < batchSize) {
         try {
-          const res = await this.o.client.send(
-            new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(1000, batchSize - pending.length) }),
-          );
+          const res = await this.o.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(1000, batchSize - pending.length) }));
           errors = 0;
           const read = res.Records ?? [];
           got = read.length;
@@ -207,7 +205,10 @@ export class StreamPoller {
           errors++;
           const name = (err as { name?: string }).name;
           if (name === 'TrimmedDataAccessException') {
-            this.o.log('error', `${this.prefix}: shard ${shardId} was trimmed past sequence number ${lastRead}: records were lost; reading on from TRIM_HORIZON`);
+            this.o.log(
+              'error',
+              `${this.prefix}: shard ${shardId} was trimmed past sequence number ${lastRead}: records were lost; reading on from TRIM_HORIZON`,
+            );
             iterator = await this.retrying('get an iterator', () => this.iterator(shardId, 'TRIM_HORIZON'));
             continue;
           }
@@ -258,12 +259,16 @@ export class StreamPoller {
       } catch (err) {
         const name = (err as { name?: string }).name;
         if (name !== 'TrimmedDataAccessException' && name !== 'ValidationException') throw err;
-        this.o.log('error', `${this.prefix}: checkpoint ${checkpoint} of shard ${shardId} is no longer in the stream (${errorMessage(err)}); reading from TRIM_HORIZON`);
+        this.o.log(
+          'error',
+          `${this.prefix}: checkpoint ${checkpoint} of shard ${shardId} is no longer in the stream (${errorMessage(err)}); reading from TRIM_HORIZON`,
+        );
         return this.iterator(shardId, 'TRIM_HORIZON');
       }
     }
     const position = this.o.mapping.startingPosition ?? 'TRIM_HORIZON';
-    if (position === 'AT_TIMESTAMP') this.o.log('warn', `${this.prefix}: StartingPosition AT_TIMESTAMP is not supported for DynamoDB streams; using TRIM_HORIZON`);
+    if (position === 'AT_TIMESTAMP')
+      this.o.log('warn', `${this.prefix}: StartingPosition AT_TIMESTAMP is not supported for DynamoDB streams; using TRIM_HORIZON`);
     // As in Lambda, LATEST applies to the shards open when the mapping starts; later (child)
     // shards are read from their start so nothing written after the start is missed.
     const type: ShardIteratorType = position === 'LATEST' && this.initialShards?.has(shardId) ? 'LATEST' : 'TRIM_HORIZON';
@@ -316,7 +321,10 @@ export class StreamPoller {
         let expired = 0;
         while (expired < segment.records.length && creationMs(segment.records[expired]!) < cutoff) expired++;
         if (expired) {
-          await this.discard(shardId, segment.records.slice(0, expired), `older than MaximumRecordAgeInSeconds (${m.maximumRecordAgeSeconds})`, { condition: 'RecordAgeExceeded', invokeCount: segment.attempts });
+          await this.discard(shardId, segment.records.slice(0, expired), `older than MaximumRecordAgeInSeconds (${m.maximumRecordAgeSeconds})`, {
+            condition: 'RecordAgeExceeded',
+            invokeCount: segment.attempts,
+          });
           // Stopped before the on-failure record was taken: not checkpointed, read again next time.
           if (this.stopping) return finished;
           finish(expired);
@@ -337,9 +345,7 @@ export class StreamPoller {
       let retryFrom = 0;
       let reason: string;
       if (outcome.ok) {
-        const failed = m.reportBatchItemFailures
-          ? batchItemFailures(outcome.result, new Set(records.map((r) => r.dynamodb?.SequenceNumber ?? '')))
-          : [];
+        const failed = m.reportBatchItemFailures ? batchItemFailures(outcome.result, new Set(records.map((r) => r.dynamodb?.SequenceNumber ?? ''))) : [];
         if (failed !== 'all' && failed.length === 0) {
           stats.succeeded += records.length;
           finish(records.length);
@@ -407,7 +413,10 @@ export class StreamPoller {
     this.o.stats.discarded += records.length;
     const seqs = records.map((r) => r.dynamodb?.SequenceNumber).join(', ');
     const destination = this.o.mapping.onFailureDestination;
-    this.o.log('error', `${this.prefix}: SKIPPING ${records.length} record(s) (${why}); sequence numbers: ${seqs}${destination ? `; on-failure record to ${destination}` : ''}`);
+    this.o.log(
+      'error',
+      `${this.prefix}: SKIPPING ${records.length} record(s) (${why}); sequence numbers: ${seqs}${destination ? `; on-failure record to ${destination}` : ''}`,
+    );
     if (!destination || !this.o.sendOnFailure || records.length === 0) return;
     const first = records[0]!;
     const last = records[records.length - 1]!;

@@ -13,8 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { codeDir, handler: handlerSpec, functionName, functionVersion, functionArn, memoryMb, logGroupName, logStreamName } =
-  workerData;
+const { codeDir, handler: handlerSpec, functionName, functionVersion, functionArn, memoryMb, logGroupName, logStreamName } = workerData;
 
 // NODE_PATH (set by the host) plays the Lambda runtime's bundled SDK: bundles built with
 // `@aws-sdk/*` external require it from there.
@@ -65,7 +64,13 @@ function serializeError(err) {
     return {
       errorType: err.name || 'Error',
       errorMessage: err.message,
-      stackTrace: typeof err.stack === 'string' ? err.stack.split('\n').slice(1).map((l) => l.trim()) : [],
+      stackTrace:
+        typeof err.stack === 'string'
+          ? err.stack
+              .split('\n')
+              .slice(1)
+              .map((l) => l.trim())
+          : [],
     };
   }
   return { errorType: typeof err, errorMessage: String(err), stackTrace: [] };

@@ -24,12 +24,22 @@ const REGIONS = ['ca-west-1', 'eu-south-2', 'ap-southeast-4'];
 
 function parseOp(s: string | undefined, name: string): { pattern: Pattern; region: string } {
   const [pattern, region] = (s ?? '').split('@');
-  if (!PATTERNS.includes(pattern as Pattern) || !REGIONS.includes(region!)) throw new Error(`--${name} must be PATTERN@REGION (${PATTERNS.join('|')} @ ${REGIONS.join('|')}), got "${s}"`);
+  if (!PATTERNS.includes(pattern as Pattern) || !REGIONS.includes(region!))
+    throw new Error(`--${name} must be PATTERN@REGION (${PATTERNS.join('|')} @ ${REGIONS.join('|')}), got "${s}"`);
   return { pattern: pattern as Pattern, region: region! };
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { first: { type: 'string' }, second: { type: 'string' }, gap: { type: 'string', default: '30' }, n: { type: 'string', default: '100' }, seed: { type: 'string', default: '1' }, endpoint: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      first: { type: 'string' },
+      second: { type: 'string' },
+      gap: { type: 'string', default: '30' },
+      n: { type: 'string', default: '100' },
+      seed: { type: 'string', default: '1' },
+      endpoint: { type: 'string' },
+    },
+  });
   const first = parseOp(values.first, 'first');
   const second = parseOp(values.second, 'second');
   const gap = Number(values.gap);
@@ -72,10 +82,19 @@ async function main(): Promise<number> {
       if (!why) continue;
       lost++;
       console.error(`lost ${key}: ${why}`);
-      for (const w of writes) console.error(`  ${String(w.startAt - t0).padStart(7)}..${String(w.ackAt - t0).padStart(7)} ms  ${w.region.padEnd(14)} ${w.pattern.padEnd(10)} ${JSON.stringify(w.value)}`);
+      for (const w of writes)
+        console.error(
+          `  ${String(w.startAt - t0).padStart(7)}..${String(w.ackAt - t0).padStart(7)} ms  ${w.region.padEnd(14)} ${w.pattern.padEnd(10)} ${JSON.stringify(w.value)}`,
+        );
       for (const f of finals) console.error(`  final ${f}`);
     }
-    console.log(`soak-pair: ${values.first} then ${values.second} ${gap} ms later, ${n} keys (${PATTERNS.map((p) => `${p} ${workload.stats.acked[p]}/${workload.stats.refused[p]}`).filter((s) => !s.endsWith(' 0/0')).join(', ')} acked/refused): divergent keys = ${cmp.divergent.length}, lost writes = ${lost}`);
+    console.log(
+      `soak-pair: ${values.first} then ${values.second} ${gap} ms later, ${n} keys (${PATTERNS.map(
+        (p) => `${p} ${workload.stats.acked[p]}/${workload.stats.refused[p]}`,
+      )
+        .filter((s) => !s.endsWith(' 0/0'))
+        .join(', ')} acked/refused): divergent keys = ${cmp.divergent.length}, lost writes = ${lost}`,
+    );
     return cmp.divergent.length === 0 && lost === 0 ? 0 : 1;
   } finally {
     await running.stop();

@@ -124,7 +124,16 @@ export class Workload {
         }
         case 'update': {
           const v = value();
-          return await one(key, v, () => db.send(new UpdateItemCommand({ TableName: this.table, Key: { pk: { S: key } }, UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': { S: v } } })));
+          return await one(key, v, () =>
+            db.send(
+              new UpdateItemCommand({
+                TableName: this.table,
+                Key: { pk: { S: key } },
+                UpdateExpression: 'SET v = :v',
+                ExpressionAttributeValues: { ':v': { S: v } },
+              }),
+            ),
+          );
         }
         case 'delete':
           return await one(key, null, () => db.send(new DeleteItemCommand({ TableName: this.table, Key: { pk: { S: key } } })));
@@ -137,7 +146,9 @@ export class Workload {
         }
         case 'create': {
           const v = value();
-          return await one(key, v, () => db.send(new PutItemCommand({ TableName: this.table, Item: item(key, v), ConditionExpression: 'attribute_not_exists(pk)' })));
+          return await one(key, v, () =>
+            db.send(new PutItemCommand({ TableName: this.table, Item: item(key, v), ConditionExpression: 'attribute_not_exists(pk)' })),
+          );
         }
         case 'condUpdate': {
           // Optimistic update on the value read before.
@@ -209,7 +220,11 @@ export class Workload {
               unprocessed = out.UnprocessedItems?.[this.table] ?? [];
             } catch (e) {
               const left = planned.filter((w) => pending.some((r) => sameRequest(r, request(w))));
-              return this.failure('batch', e, left.map((w) => ({ ...w, region, pattern, startAt, ackAt: Date.now() })));
+              return this.failure(
+                'batch',
+                e,
+                left.map((w) => ({ ...w, region, pattern, startAt, ackAt: Date.now() })),
+              );
             }
             const ackAt = Date.now();
             for (const w of planned) {

@@ -46,9 +46,15 @@ const BIG_KEYS = 4;
 const MAX_BIG_WRITES = 40;
 const COUNTER_KEYS = 8;
 
-
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { minutes: { type: 'string', default: '1' }, seed: { type: 'string' }, endpoint: { type: 'string' }, verbose: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      minutes: { type: 'string', default: '1' },
+      seed: { type: 'string' },
+      endpoint: { type: 'string' },
+      verbose: { type: 'boolean', default: false },
+    },
+  });
   const minutes = Number(values.minutes);
   if (!(minutes > 0)) throw new Error(`--minutes must be a positive number, got "${values.minutes}"`);
   const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
@@ -148,7 +154,14 @@ async function main(): Promise<number> {
           const key = `c-${Math.floor(rand() * COUNTER_KEYS)}`;
           ops++;
           try {
-            await db(region).send(new UpdateItemCommand({ TableName: COUNTERS, Key: { pk: { S: key } }, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': { N: '1' } } }));
+            await db(region).send(
+              new UpdateItemCommand({
+                TableName: COUNTERS,
+                Key: { pk: { S: key } },
+                UpdateExpression: 'ADD n :one',
+                ExpressionAttributeValues: { ':one': { N: '1' } },
+              }),
+            );
             increments.set(key, (increments.get(key) ?? 0) + 1);
           } catch (e) {
             // Writes go to the emulator directly (the application is inside its region): a failure here is unexpected.
@@ -183,7 +196,9 @@ async function main(): Promise<number> {
       let why: string | undefined;
       for (const region of REGIONS) {
         const item = (await db(region).send(new GetItemCommand({ TableName: ITEMS, Key: { pk: { S: key } }, ConsistentRead: true }))).Item;
-        finals.push(`${region}: ${JSON.stringify(finalOf(item).value)} ${item ? JSON.stringify(item, (_k, v: unknown) => (typeof v === 'string' && v.length > 200 ? `<${v.length} chars>` : v)) : 'absent'}`);
+        finals.push(
+          `${region}: ${JSON.stringify(finalOf(item).value)} ${item ? JSON.stringify(item, (_k, v: unknown) => (typeof v === 'string' && v.length > 200 ? `<${v.length} chars>` : v)) : 'absent'}`,
+        );
         const reason = lossOf(finalOf(item), writes, attempts, now);
         if (reason) {
           lost.push(`${ITEMS} ${key} in ${region}: ${reason}`);
@@ -194,7 +209,9 @@ async function main(): Promise<number> {
         // The key's history, for the report: every acknowledged write (times in ms since the workload started).
         console.error(`soak: history of ${ITEMS} ${key} (t0 = ${new Date(t0).toISOString()}):`);
         for (const w of [...writes, ...attempts.map((a) => ({ ...a, failed: true }))].sort((a, b) => a.startAt - b.startAt)) {
-          console.error(`  ${String(w.startAt - t0).padStart(7)}..${String(w.ackAt - t0).padStart(7)} ms  ${w.region.padEnd(14)} ${w.pattern.padEnd(10)} ${JSON.stringify(w.value)}${'failed' in w ? ' (call failed)' : ''}`);
+          console.error(
+            `  ${String(w.startAt - t0).padStart(7)}..${String(w.ackAt - t0).padStart(7)} ms  ${w.region.padEnd(14)} ${w.pattern.padEnd(10)} ${JSON.stringify(w.value)}${'failed' in w ? ' (call failed)' : ''}`,
+          );
         }
         for (const f of finals) console.error(`  final ${f}`);
       }
@@ -209,13 +226,17 @@ async function main(): Promise<number> {
       }
     }
     for (const l of lost.slice(0, 20)) console.error(`soak: lost ${l}`);
-    const injected = Object.entries(chaos.injected).map(([k, v]) => `${k} ${v}`).join(', ');
+    const injected = Object.entries(chaos.injected)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     const ok = divergent.length === 0 && lost.length === 0;
     const st = workload.stats;
     const patterns = PATTERNS.map((p) => `${p} ${st.ops[p]}${st.refused[p] ? ` (${st.refused[p]} refused)` : ''}`).join(', ');
     const ackedWrites = PATTERNS.reduce((n, p) => n + st.acked[p], 0);
     failedOps += PATTERNS.reduce((n, p) => n + st.failed[p], 0);
-    console.log(`soak: operations per pattern: ${patterns}; ${ackedWrites} item writes acknowledged (${PATTERNS.map((p) => `${p} ${st.acked[p]}`).join(', ')}), ${st.unprocessedRetries} batch retries of unprocessed items`);
+    console.log(
+      `soak: operations per pattern: ${patterns}; ${ackedWrites} item writes acknowledged (${PATTERNS.map((p) => `${p} ${st.acked[p]}`).join(', ')}), ${st.unprocessedRetries} batch retries of unprocessed items`,
+    );
     console.log(
       `soak ${ok ? 'OK' : 'FAILED'}: seed ${seed}, ${minutes} min, ${ops} operations (${failedOps} failed, ${workload.writes.size} keys, ${ackedWrites} item writes: ${patterns}; ${incrementsTotal} increments), ` +
         `${faults} faults injected (calls affected: ${injected || 'none'}), converged in ${(convergeMs / 1000).toFixed(1)} s, divergent keys = ${divergent.length}, lost writes = ${lost.length}`,

@@ -53,7 +53,15 @@ try {
   writeFileSync(path.join(dir, 'status.html'), html);
   execFileSync(
     process.env.CHROMIUM ?? 'chromium',
-    ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', `--screenshot=${path.join(DOCS, 'status.png')}`, '--window-size=1040,380', `file://${path.join(dir, 'status.html')}`],
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--hide-scrollbars',
+      `--screenshot=${path.join(DOCS, 'status.png')}`,
+      '--window-size=1040,380',
+      `file://${path.join(dir, 'status.html')}`,
+    ],
     { stdio: 'inherit' },
   );
   console.log(`wrote ${path.join(DOCS, 'status.png')} and status.txt`);

@@ -54,7 +54,11 @@ export function backfillCommand(args: string[]): Promise<number> {
             `${r.skippedOwn} made in ${r.to} skipped, ${r.skippedExpired} expired tombstones skipped, ${r.changedMeanwhile} changed meanwhile (left to the pipeline)` +
             `${r.skippedUnstamped ? `, ${r.skippedUnstamped} not stamped yet (left to the shipper: this table's strategy folds plain writes in)` : ''}; ${r.messages} messages`,
         );
-        console.log(r.complete ? `complete; check with: regionsync verify --table ${r.table}` : `interrupted; progress saved in ${r.stateFile}: run the same command to resume`);
+        console.log(
+          r.complete
+            ? `complete; check with: regionsync verify --table ${r.table}`
+            : `interrupted; progress saved in ${r.stateFile}: run the same command to resume`,
+        );
       }
       return r.complete ? 0 : 1;
     } finally {

@@ -39,7 +39,9 @@ export async function listConflicts(t: Target, appName: string, table: string, r
         }),
       );
       return (out.Items ?? []).map((raw) => {
+        // biome-ignore lint/suspicious/noExplicitAny: a conflict record as stored (untyped JSON of both sides)
         const r = unmarshall(raw) as Record<string, any>;
+        // biome-ignore lint/suspicious/noExplicitAny: one side of a stored conflict record (untyped JSON)
         const side = (s: any) => ({ version: s?.version ?? '', origin: s?.origin ?? '', deleted: Boolean(s?.deleted), ...(s?.item ? { item: s.item } : {}) });
         return {
           region,
@@ -53,7 +55,10 @@ export async function listConflicts(t: Target, appName: string, table: string, r
       });
     }),
   );
-  return perRegion.flat().sort((a, b) => (a.detectedAt < b.detectedAt ? 1 : -1)).slice(0, limit);
+  return perRegion
+    .flat()
+    .sort((a, b) => (a.detectedAt < b.detectedAt ? 1 : -1))
+    .slice(0, limit);
 }
 
 export async function conflictsMain(argv: string[]): Promise<number> {
@@ -96,7 +101,9 @@ export async function conflictsMain(argv: string[]): Promise<number> {
   }
   console.log(`${entries.length} conflict(s) for ${table.name} (${table.strategy.strategy}), newest first:`);
   for (const e of entries) {
-    const key = Object.entries(e.key).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(',');
+    const key = Object.entries(e.key)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(',');
     const show = (s: ConflictEntry['local']) => `${s.origin}@${s.version.slice(0, 22)}${s.deleted ? ' (delete)' : ''}`;
     console.log(`  ${e.detectedAt}  ${e.region.padEnd(15)} ${key.padEnd(24)} local ${show(e.local)}  vs incoming ${show(e.incoming)}`);
     console.log(`      → ${e.strategy}: ${e.result.deleted ? 'deleted' : JSON.stringify(e.result.item ?? {})}`);

@@ -33,11 +33,13 @@ export async function fenceMain(args: string[], out: (s: string) => void = (s) =
   const config = validateConfig(await loadConfig(values.config));
   const table = config.tables.find((t) => t.name === values.table);
   if (!table) throw new Error(`--table: no table "${values.table}" in the config (tables: ${config.tables.map((t) => t.name).join(', ')})`);
-  if (!table.regions.includes(values.region)) throw new Error(`--region: table "${table.name}" does not live in "${values.region}" (its regions: ${table.regions.join(', ')})`);
+  if (!table.regions.includes(values.region))
+    throw new Error(`--region: table "${table.name}" does not live in "${values.region}" (its regions: ${table.regions.join(', ')})`);
   const client = dynamodb(targetOf(config, values.endpoint), values.region);
   try {
     const fence = new WriteFence({ appName: config.appName, clients: { [values.region]: client }, cacheMs: 0 });
-    if (action) await fence.setManual(values.region, table.name, action === 'on', values.reason ?? `set by regionsync fence (${process.env.USER ?? 'operator'})`);
+    if (action)
+      await fence.setManual(values.region, table.name, action === 'on', values.reason ?? `set by regionsync fence (${process.env.USER ?? 'operator'})`);
     const state = await fence.state(values.region, table.name);
     if (values.json) out(`${JSON.stringify({ region: values.region, ...state }, null, 2)}\n`);
     else {

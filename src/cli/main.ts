@@ -23,7 +23,9 @@ export interface ExtraCommand {
 const usage = (extra: Readonly<Record<string, ExtraCommand>>) => `usage: regionsync <command> [options]
 
 commands:
-${Object.values(extra).map((c) => c.usage).join('\n')}
+${Object.values(extra)
+  .map((c) => c.usage)
+  .join('\n')}
 ${CONFLICTS_USAGE}
 ${STATUS_USAGE}
 ${FENCE_USAGE}

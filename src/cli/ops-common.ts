@@ -49,7 +49,12 @@ export function positiveInteger(name: string, value: string | undefined): number
 }
 
 export function regionList(value: string | undefined): string[] | undefined {
-  return value === undefined ? undefined : value.split(',').map((r) => r.trim()).filter(Boolean);
+  return value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
 }
 
 /** Runs a command body: usage errors print the message and the command's usage and exit 2. */

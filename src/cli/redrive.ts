@@ -25,12 +25,15 @@ export function redriveCommand(args: string[]): Promise<number> {
     }
     if (!v.region) throw new UsageError('regionsync redrive: --region R is required');
     const ops = await loadOpsTable('redrive', v);
-    if (!ops.table.regions.includes(v.region)) throw new UsageError(`regionsync redrive: --region ${v.region} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
+    if (!ops.table.regions.includes(v.region))
+      throw new UsageError(`regionsync redrive: --region ${v.region} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
     if (v['stream-failures']) {
       const r = await redriveStreamFailures({ ops, region: v.region, ...(v.max ? { max: positiveInteger('max', v.max)! } : {}) });
       if (v.json) printJson(r);
       else {
-        console.log(`redrive ${ops.table.name} ${r.region} stream failures: ${r.batches} discarded batches and ${r.parked} parked records replayed (${r.records} stream records), ${r.parkedAgain} parked again, ${r.failed} left in ${r.queue}`);
+        console.log(
+          `redrive ${ops.table.name} ${r.region} stream failures: ${r.batches} discarded batches and ${r.parked} parked records replayed (${r.records} stream records), ${r.parkedAgain} parked again, ${r.failed} left in ${r.queue}`,
+        );
         for (const p of r.problems) console.log(`  ${p.messageId}: ${p.reason}`);
       }
       return r.failed > 0 ? 1 : 0;

@@ -34,7 +34,8 @@ export function repairCommand(args: string[]): Promise<number> {
     }
     const ops = await loadOpsTable('repair', v);
     const regions = regionList(v.regions);
-    if (v.prefer && !ops.table.regions.includes(v.prefer)) throw new UsageError(`regionsync repair: --prefer ${v.prefer} is not a region of table ${ops.table.name}`);
+    if (v.prefer && !ops.table.regions.includes(v.prefer))
+      throw new UsageError(`regionsync repair: --prefer ${v.prefer} is not a region of table ${ops.table.name}`);
     const wait = v.wait === undefined ? 30 : v.wait === '0' ? 0 : positiveNumber('wait', v.wait)!;
     const report = await repairTable({
       ops,
@@ -52,10 +53,15 @@ export function repairCommand(args: string[]): Promise<number> {
     } else {
       for (const line of formatVerify(report.verify, false)) console.log(line);
       for (const line of formatRepair(report)) console.log(line);
-      if (!report.applied) console.log(report.keys.length === 0 ? 'nothing to repair' : `dry run: nothing written; run again with --apply to repair ${left} keys`);
+      if (!report.applied)
+        console.log(report.keys.length === 0 ? 'nothing to repair' : `dry run: nothing written; run again with --apply to repair ${left} keys`);
       else {
         console.log(`touched ${report.touched} items, sent ${report.changesSent} changes in ${report.messagesSent} messages`);
-        console.log(left === 0 ? `converged: every repaired key now agrees` : `${left} keys still differ${wait > 0 ? ` after waiting up to ${wait} s` : ''} (see above; changes in flight or live writes: run verify again)`);
+        console.log(
+          left === 0
+            ? `converged: every repaired key now agrees`
+            : `${left} keys still differ${wait > 0 ? ` after waiting up to ${wait} s` : ''} (see above; changes in flight or live writes: run verify again)`,
+        );
       }
     }
     return left === 0 ? 0 : 1;

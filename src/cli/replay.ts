@@ -30,7 +30,8 @@ export function replayCommand(args: string[]): Promise<number> {
     }
     if (!v.region) throw new UsageError('regionsync replay: --region R is required');
     const ops = await loadOpsTable('replay', v);
-    if (!ops.table.regions.includes(v.region)) throw new UsageError(`regionsync replay: --region ${v.region} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
+    if (!ops.table.regions.includes(v.region))
+      throw new UsageError(`regionsync replay: --region ${v.region} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
     if (v.dlq) {
       await redriveAndReport(ops, v.region, v.max, v.json);
       return 0;

@@ -19,7 +19,8 @@ export function smokeCommand(args: string[]): Promise<number> {
       return 0;
     }
     const ops = await loadOpsTable('smoke', v);
-    if (v.from && !ops.table.regions.includes(v.from)) throw new UsageError(`regionsync smoke: --from ${v.from} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
+    if (v.from && !ops.table.regions.includes(v.from))
+      throw new UsageError(`regionsync smoke: --from ${v.from} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
     const timeout = positiveNumber('timeout', v.timeout);
     const r = await smokeTest({ ops, ...(v.from ? { from: v.from } : {}), ...(timeout ? { timeoutMs: timeout * 1000 } : {}) });
     if (v.json) printJson(r);
@@ -28,7 +29,11 @@ export function smokeCommand(args: string[]): Promise<number> {
         const seen = Object.entries(s.seenAfterMs).map(([region, ms]) => `${region} ${ms === null ? 'NOT SEEN' : `${ms} ms`}`);
         console.log(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(6)} in ${s.region} → ${seen.join(', ')}`);
       }
-      console.log(r.ok ? `smoke ${r.table}: replicated both ways and deleted everywhere` : `smoke ${r.table}: FAILED (see above; check \`regionsync status\` and the functions' logs)`);
+      console.log(
+        r.ok
+          ? `smoke ${r.table}: replicated both ways and deleted everywhere`
+          : `smoke ${r.table}: FAILED (see above; check \`regionsync status\` and the functions' logs)`,
+      );
     }
     return r.ok ? 0 : 1;
   });

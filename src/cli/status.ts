@@ -33,7 +33,8 @@ export async function statusMain(args: string[], out: (s: string) => void = (s) 
   const interval = Number(values.interval);
   const windowMinutes = Number(values.window);
   if (!(interval > 0)) throw new Error(`--interval must be a positive number of seconds (got ${values.interval})`);
-  if (!Number.isInteger(windowMinutes) || windowMinutes < 1 || windowMinutes > 1440) throw new Error(`--window must be a whole number of minutes from 1 to 1440 (got ${values.window})`);
+  if (!Number.isInteger(windowMinutes) || windowMinutes < 1 || windowMinutes > 1440)
+    throw new Error(`--window must be a whole number of minutes from 1 to 1440 (got ${values.window})`);
   const config = validateConfig(await loadConfig(values.config));
   const color = !values['no-color'] && !values.json && process.stdout.isTTY === true && !process.env.NO_COLOR;
   const once = async (): Promise<StatusReport> => {
@@ -46,7 +47,7 @@ export async function statusMain(args: string[], out: (s: string) => void = (s) 
   if (!values.watch) return report.healthy ? 0 : 1;
   // Ctrl-C ends the wait at once, not at the next refresh.
   let stop = false;
-  let wake = () => undefined as void;
+  let wake = () => undefined as undefined;
   process.once('SIGINT', () => {
     stop = true;
     wake();

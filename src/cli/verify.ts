@@ -55,11 +55,18 @@ export function formatVerify(r: VerifyReport, details = true): string[] {
   for (const d of details ? r.divergent : []) {
     lines.push(`  DIVERGENT ${d.key}${d.changing ? ' (still changing: writes in flight?)' : ''}`);
     const shown = differingAttributes(Object.values(d.byRegion).map((h) => h.item));
-    for (const [region, h] of Object.entries(d.byRegion)) lines.push(`      ${region.padEnd(16)} ${describeHolding(h)}${h.item ? `  ${content(h.item, shown)}` : ''}`);
+    for (const [region, h] of Object.entries(d.byRegion))
+      lines.push(`      ${region.padEnd(16)} ${describeHolding(h)}${h.item ? `  ${content(h.item, shown)}` : ''}`);
   }
-  const capacity = Object.entries(r.readCapacity).map(([g, c]) => `${g} ${fmt(Math.max(c.reported, c.estimated))} RCU (${c.items} items, ${(c.bytes / 1024).toFixed(0)} KiB)`);
+  const capacity = Object.entries(r.readCapacity).map(
+    ([g, c]) => `${g} ${fmt(Math.max(c.reported, c.estimated))} RCU (${c.items} items, ${(c.bytes / 1024).toFixed(0)} KiB)`,
+  );
   lines.push(`  read capacity: ${capacity.join(', ')}; ${r.scansPerRegion} scan(s) per region; ${r.seconds.toFixed(1)} s`);
-  lines.push(r.agree ? `  OK: replicas agree` : `  DIVERGED: ${r.divergent.length} keys${details ? ` (regionsync repair --table ${r.table} shows how to converge them)` : ''}`);
+  lines.push(
+    r.agree
+      ? `  OK: replicas agree`
+      : `  DIVERGED: ${r.divergent.length} keys${details ? ` (regionsync repair --table ${r.table} shows how to converge them)` : ''}`,
+  );
   return lines;
 }
 

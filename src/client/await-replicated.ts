@@ -80,7 +80,11 @@ export class ReplicationTimeoutError extends Error {
     public readonly pending: Readonly<Record<string, string | undefined>>,
     public readonly done: Readonly<Record<string, RegionReplication>>,
   ) {
-    super(`version ${version} has not reached ${Object.keys(pending).join(', ')} (they hold ${Object.entries(pending).map(([r, v]) => `${r}: ${v ?? 'no item'}`).join(', ')})`);
+    super(
+      `version ${version} has not reached ${Object.keys(pending).join(', ')} (they hold ${Object.entries(pending)
+        .map(([r, v]) => `${r}: ${v ?? 'no item'}`)
+        .join(', ')})`,
+    );
     this.name = 'ReplicationTimeoutError';
   }
 }
@@ -94,7 +98,8 @@ export class ReplicationWaiter {
     if (!v) throw new Error(`awaitReplicated: ${JSON.stringify(version)} is not a regionsync version`);
     const regions = options.regions ?? this.o.table.regions.filter((r) => r !== v.region);
     const unknown = regions.filter((r) => !this.o.table.regions.includes(r));
-    if (unknown.length > 0) throw new Error(`awaitReplicated: table ${this.o.table.name} does not live in ${unknown.join(', ')} (its regions: ${this.o.table.regions.join(', ')})`);
+    if (unknown.length > 0)
+      throw new Error(`awaitReplicated: table ${this.o.table.name} does not live in ${unknown.join(', ')} (its regions: ${this.o.table.regions.join(', ')})`);
     const started = Date.now();
     const deadline = started + (options.timeoutMs ?? 10_000);
     const done: Record<string, RegionReplication> = {};
@@ -132,7 +137,10 @@ export class ReplicationWaiter {
       const current = item?.[META.version]?.S;
       const cv = decodeVersion(current);
       if (cv && cv.region === region && (!floor || compareVersions(cv, floor) > 0)) return current!;
-      if (Date.now() + pause > deadline) throw new Error(`no new version of ${region}'s item after ${after ?? 'none'} within ${options.timeoutMs ?? 10_000} ms (it holds ${current ?? 'no item'})`);
+      if (Date.now() + pause > deadline)
+        throw new Error(
+          `no new version of ${region}'s item after ${after ?? 'none'} within ${options.timeoutMs ?? 10_000} ms (it holds ${current ?? 'no item'})`,
+        );
       await new Promise((r) => setTimeout(r, pause));
       pause = Math.min(500, pause * 2);
     }

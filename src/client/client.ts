@@ -14,7 +14,14 @@
  * const post = await posts.get({ postId: 'p1' });              // undefined if deleted (tombstone)
  * ```
  */
-import { ConditionalCheckFailedException, DeleteItemCommand, GetItemCommand, PutItemCommand, type DeleteItemCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  GetItemCommand,
+  PutItemCommand,
+  type DeleteItemCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall, type NativeAttributeValue } from '@aws-sdk/util-dynamodb';
 import { stripMeta, type AttributeMap } from '../core/change.ts';
 import { fromWire, toWire } from '../core/codec.ts';
@@ -78,7 +85,8 @@ export class RegionSyncClient {
     const t = options.table;
     const key: KeySchema = { partitionKey: t.partitionKey, ...(t.sortKey ? { sortKey: t.sortKey } : {}) };
     this.ctx = { key, strategy: t.strategy ?? { strategy: 'lww' }, ttlAttribute: t.ttlAttribute ?? META.expiresAt };
-    if (this.ctx.strategy.strategy === 'custom' && !t.resolver) throw new Error(`RegionSyncClient: table ${t.name} uses the custom strategy; pass its resolver`);
+    if (this.ctx.strategy.strategy === 'custom' && !t.resolver)
+      throw new Error(`RegionSyncClient: table ${t.name} uses the custom strategy; pass its resolver`);
     this.now = options.now ?? Date.now;
     this.maxOffsetMs = (options.maxClockOffsetSeconds ?? DEFAULT_MAX_CLOCK_OFFSET_SECONDS) * 1000;
     const shared = `${options.region}\0${this.maxOffsetMs}`;
@@ -186,11 +194,21 @@ export class RegionSyncClient {
     throw new Error(`RegionSyncClient: ${this.options.table.name} item kept changing; gave up after ${this.options.maxAttempts ?? 8} attempts`);
   }
 
-  private stateAfter(current: AttributeMap | undefined, oldImage: AttributeMap | undefined, newImage: AttributeMap | undefined, key: AttributeMap, version: Version, expiresAt: number): AttributeMap {
+  private stateAfter(
+    current: AttributeMap | undefined,
+    oldImage: AttributeMap | undefined,
+    newImage: AttributeMap | undefined,
+    key: AttributeMap,
+    version: Version,
+    expiresAt: number,
+  ): AttributeMap {
     const { ctx } = this;
     switch (ctx.strategy.strategy) {
       case 'lww': {
-        const meta = { [META.version]: { S: encodeVersion(version) }, ...vectorAttribute(advance(vectorFromAttribute(current?.[META.vector], current?.[META.version]?.S), version), encodeVersion(version)) };
+        const meta = {
+          [META.version]: { S: encodeVersion(version) },
+          ...vectorAttribute(advance(vectorFromAttribute(current?.[META.vector], current?.[META.version]?.S), version), encodeVersion(version)),
+        };
         if (newImage) return { ...newImage, ...meta };
         return { ...key, ...meta, [META.deleted]: { BOOL: true }, [ctx.ttlAttribute]: { N: String(expiresAt) } };
       }

@@ -86,14 +86,26 @@ export class WriteFence {
 
   /** Of `regions`, those where `table` is not fenced, in the order given (for rerouting a write). */
   async writableRegions(table: string, regions: readonly string[]): Promise<string[]> {
-    const states = await Promise.all(regions.map((r) => this.state(r, table).then((s) => !s.fenced, () => false)));
+    const states = await Promise.all(
+      regions.map((r) =>
+        this.state(r, table).then(
+          (s) => !s.fenced,
+          () => false,
+        ),
+      ),
+    );
     return regions.filter((_, i) => states[i]);
   }
 
   /** Sets (`on`) or lifts the manual fence; what `regionsync fence` does. Alarm fences are untouched. */
   async setManual(region: string, table: string, on: boolean, reason?: string): Promise<void> {
     await this.client(region)
-      .send(new PutItemCommand({ TableName: fenceTableName(this.o.appName), Item: fenceItem(table, { source: MANUAL_SOURCE, state: on ? 'ALARM' : 'OK', at: this.now(), reason }) }))
+      .send(
+        new PutItemCommand({
+          TableName: fenceTableName(this.o.appName),
+          Item: fenceItem(table, { source: MANUAL_SOURCE, state: on ? 'ALARM' : 'OK', at: this.now(), reason }),
+        }),
+      )
       .catch((e: unknown) => this.explain(e, region));
     this.cache.delete(`${region}\0${table}`);
   }
@@ -127,7 +139,9 @@ export class WriteFence {
   /** A missing fence table is a configuration question, not a DynamoDB one: say which. */
   private explain(e: unknown, region: string): never {
     if ((e as { name?: string }).name === 'ResourceNotFoundException') {
-      throw new Error(`no fence table ${fenceTableName(this.o.appName)} in ${region}: it is deployed in regions where a table has monitoring.fence`, { cause: e });
+      throw new Error(`no fence table ${fenceTableName(this.o.appName)} in ${region}: it is deployed in regions where a table has monitoring.fence`, {
+        cause: e,
+      });
     }
     throw e;
   }

@@ -23,7 +23,11 @@ export interface CheckResolverOptions {
 }
 
 const defaultItem: fc.Arbitrary<PlainItem> = fc.record(
-  { a: fc.string({ maxLength: 5 }), n: fc.integer({ min: -5, max: 5 }), s: fc.uniqueArray(fc.constantFrom('x', 'y', 'z'), { minLength: 1 }).map((x) => new Set(x)) },
+  {
+    a: fc.string({ maxLength: 5 }),
+    n: fc.integer({ min: -5, max: 5 }),
+    s: fc.uniqueArray(fc.constantFrom('x', 'y', 'z'), { minLength: 1 }).map((x) => new Set(x)),
+  },
   { requiredKeys: [] },
 );
 

@@ -59,7 +59,13 @@ function canonicalValue(v: WireValue): unknown {
   switch (type) {
     case 'M': {
       const m = inner as Record<string, WireValue>;
-      return { M: Object.fromEntries(Object.keys(m).sort().map((k) => [k, canonicalValue(m[k]!)])) };
+      return {
+        M: Object.fromEntries(
+          Object.keys(m)
+            .sort()
+            .map((k) => [k, canonicalValue(m[k]!)]),
+        ),
+      };
     }
     case 'L':
       return { L: (inner as WireValue[]).map(canonicalValue) };
@@ -92,4 +98,3 @@ export function stableStringify(v: unknown): string {
   }
   return JSON.stringify(v);
 }
-

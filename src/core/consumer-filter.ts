@@ -31,7 +31,10 @@ import { writtenByRegionsyncNow } from './stream-record.ts';
  * item in this region, the mark on an item regionsync is about to remove, and that removal.
  */
 export function regionsyncConsumerFilterPatterns(): Record<string, unknown>[] {
-  const writer = (image: 'NewImage' | 'OldImage', match: unknown[], events: string[]) => ({ eventName: events, dynamodb: { [image]: { [META.writer]: { S: match } } } });
+  const writer = (image: 'NewImage' | 'OldImage', match: unknown[], events: string[]) => ({
+    eventName: events,
+    dynamodb: { [image]: { [META.writer]: { S: match } } },
+  });
   // `exists: false` directly under the image, which the record always has: a write without a
   // marker is delivered however `exists` treats a missing parent (echo-filter.ts explains).
   const noMarker = (image: 'NewImage' | 'OldImage', events: string[]) => ({ eventName: events, dynamodb: { [image]: { [META.writer]: [{ exists: false }] } } });
@@ -62,5 +65,9 @@ export function isReplicatedChange(record: DynamoDBRecord): boolean {
   if (record.eventName === 'REMOVE') return (record.dynamodb?.OldImage as AttributeMap | undefined)?.[META.writer]?.S === REMOVAL_WRITER;
   const newImage = record.dynamodb?.NewImage as AttributeMap | undefined;
   // The shipper's own rule (stream-record.ts): metadata moved forward and the content hash matches.
-  return !!newImage && (REPLICATION_WRITERS as readonly (string | undefined)[]).includes(writer) && writtenByRegionsyncNow(record.dynamodb?.OldImage as AttributeMap | undefined, newImage);
+  return (
+    !!newImage &&
+    (REPLICATION_WRITERS as readonly (string | undefined)[]).includes(writer) &&
+    writtenByRegionsyncNow(record.dynamodb?.OldImage as AttributeMap | undefined, newImage)
+  );
 }

@@ -91,6 +91,7 @@ export interface AlarmStateChange {
  * Throws naming what is wrong with an event it cannot read.
  */
 export function alarmStateChanges(event: unknown): AlarmStateChange[] {
+  // biome-ignore lint/suspicious/noExplicitAny: an alarm event is untyped JSON; every field read is checked
   const e = event as Record<string, any> | null;
   if (e && typeof e === 'object' && e.alarmData) {
     const name = e.alarmData.alarmName;
@@ -100,7 +101,9 @@ export function alarmStateChanges(event: unknown): AlarmStateChange[] {
     return change(name, value, at, e.alarmData.state?.reason);
   }
   if (e && Array.isArray(e.Records)) {
+    // biome-ignore lint/suspicious/noExplicitAny: SNS/SQS-wrapped alarm records are untyped JSON; every field read is checked
     return e.Records.flatMap((r: any, i: number) => {
+      // biome-ignore lint/suspicious/noExplicitAny: the record body is untyped JSON; every field read is checked
       let msg: any;
       try {
         msg = JSON.parse(r?.Sns?.Message ?? '');

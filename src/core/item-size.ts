@@ -33,12 +33,18 @@ function valueSize(v: Value): number {
   if (Array.isArray(a.NS)) return (a.NS as string[]).reduce((n, s) => n + numberSize(s), 0);
   if (Array.isArray(a.BS)) return (a.BS as unknown[]).reduce<number>((n, b) => n + binarySize(b), 0);
   if (Array.isArray(a.L)) return 3 + (a.L as Value[]).reduce<number>((n, e) => n + 1 + valueSize(e), 0);
-  if (a.M && typeof a.M === 'object') return 3 + Object.entries(a.M as Record<string, Value>).reduce((n, [k, e]) => n + 1 + Buffer.byteLength(k) + valueSize(e), 0);
+  if (a.M && typeof a.M === 'object')
+    return 3 + Object.entries(a.M as Record<string, Value>).reduce((n, [k, e]) => n + 1 + Buffer.byteLength(k) + valueSize(e), 0);
   return 0;
 }
 
 function numberSize(n: string): number {
-  const digits = n.replace(/^[-+]/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
+  const digits = n
+    .replace(/^[-+]/, '')
+    .replace(/[eE].*$/, '')
+    .replace('.', '')
+    .replace(/^0+/, '')
+    .replace(/0+$/, '');
   return Math.ceil(Math.max(1, digits.length) / 2) + 1;
 }
 

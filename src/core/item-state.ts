@@ -125,7 +125,17 @@ export function parseState(item: AttributeMap, ctx: StateContext): ItemState {
     if (kinds[name] || typeof v.S !== 'string') continue;
     state.fields[name] = item[name] !== undefined ? { value: item[name], v: v.S } : { v: v.S };
   }
-  const crdt = fromJson(item[META.crdt]) as Partial<{ c: Record<string, CounterState>; s: Record<string, StoredSet>; g: Record<string, string>; l: Record<string, StoredList>; d: string; x: number; k: Record<string, string>; u: Record<string, string>; z: string[] }>;
+  const crdt = fromJson(item[META.crdt]) as Partial<{
+    c: Record<string, CounterState>;
+    s: Record<string, StoredSet>;
+    g: Record<string, string>;
+    l: Record<string, StoredList>;
+    d: string;
+    x: number;
+    k: Record<string, string>;
+    u: Record<string, string>;
+    z: string[];
+  }>;
   // Removed dots of the old format (and `z`) join the context, so old and new states merge as one.
   const removed = [...(crdt.z ?? [])];
   for (const [name, kind] of Object.entries(kinds)) {
@@ -162,7 +172,9 @@ export function serializeState(state: ItemState, ctx: StateContext, writer: 'sta
     if (Object.values(c.t).some((t) => t > state.deletedAt)) item[name] = { N: String(counterValue(c)) };
   }
   for (const [name, s] of Object.entries(state.sets)) {
-    const elems = Object.keys(s.e).filter((e) => s.e[e]!.length > 0).sort();
+    const elems = Object.keys(s.e)
+      .filter((e) => s.e[e]!.length > 0)
+      .sort();
     if (elems.length > 0) item[name] = s.type === 'NS' ? { NS: elems } : { SS: elems };
   }
   for (const [name, l] of Object.entries(state.lists)) {
@@ -175,7 +187,17 @@ export function serializeState(state: ItemState, ctx: StateContext, writer: 'sta
   item[META.writer] = { S: writer };
   Object.assign(item, vectorAttribute(state.vector, state.version));
   if (Object.keys(fv).length > 0) item[META.fieldVersions] = { M: fv };
-  const crdt = { c: state.counters, s: state.sets, g: state.registers, l: state.lists, d: state.deletedAt, x: state.expiresAt, k: state.seen.k, ...(Object.keys(state.seen.u).length > 0 ? { u: state.seen.u } : {}), ...(state.seen.z.length > 0 ? { z: state.seen.z } : {}) };
+  const crdt = {
+    c: state.counters,
+    s: state.sets,
+    g: state.registers,
+    l: state.lists,
+    d: state.deletedAt,
+    x: state.expiresAt,
+    k: state.seen.k,
+    ...(Object.keys(state.seen.u).length > 0 ? { u: state.seen.u } : {}),
+    ...(state.seen.z.length > 0 ? { z: state.seen.z } : {}),
+  };
   item[META.crdt] = toJson(crdt);
   if (!alive) {
     item[META.deleted] = { BOOL: true };
@@ -276,16 +298,18 @@ export function applyLocalWrite(
           const l = (s.lists[name] ??= { i: {} });
           const olds = before?.L ?? [];
           const news = after?.L ?? [];
-          const same = (x: AttributeValue, y: AttributeValue | undefined) => y !== undefined && canonicalItem({ x } as AttributeMap) === canonicalItem({ x: y } as AttributeMap);
+          const same = (x: AttributeValue, y: AttributeValue | undefined) =>
+            y !== undefined && canonicalItem({ x } as AttributeMap) === canonicalItem({ x: y } as AttributeMap);
           // Append-only: what the write added after the old elements (a shortened list removes nothing).
           const prefix = olds.every((x, i) => same(x, news[i]));
           const appended = prefix ? news.slice(olds.length) : news.filter((x) => !olds.some((o) => same(o, x)));
-          appended.forEach((x, i) => (l.i[`${v}#${String(i).padStart(6, '0')}`] = x));
+          for (const [i, x] of appended.entries()) l.i[`${v}#${String(i).padStart(6, '0')}`] = x;
           break;
         }
         default:
           if (before === undefined && after === undefined) break;
-          if (before !== undefined && after !== undefined && canonicalItem({ x: before } as AttributeMap) === canonicalItem({ x: after } as AttributeMap)) break;
+          if (before !== undefined && after !== undefined && canonicalItem({ x: before } as AttributeMap) === canonicalItem({ x: after } as AttributeMap))
+            break;
           // Per attribute, the later write wins: a change from elsewhere merged in before this
           // (earlier) local write was folded keeps what it set.
           if (s.fields[name] && s.fields[name]!.v > v) break;
@@ -336,7 +360,10 @@ export function mergeStates(a: ItemState, b: ItemState, ctx: StateContext): Item
     if (!x || !y) out.fields[name] = structuredClone((x ?? y)!);
     else if (x.v !== y.v) out.fields[name] = structuredClone(x.v > y.v ? x : y);
     // Same version, different value cannot happen for well-formed input; pick deterministically.
-    else out.fields[name] = structuredClone(canonicalItem({ x: x.value ?? { NULL: true } } as AttributeMap) >= canonicalItem({ x: y.value ?? { NULL: true } } as AttributeMap) ? x : y);
+    else
+      out.fields[name] = structuredClone(
+        canonicalItem({ x: x.value ?? { NULL: true } } as AttributeMap) >= canonicalItem({ x: y.value ?? { NULL: true } } as AttributeMap) ? x : y,
+      );
   }
   for (const name of new Set([...Object.keys(a.counters), ...Object.keys(b.counters)])) {
     const x = a.counters[name] ?? { p: {}, n: {}, bp: {}, bn: {}, t: {} };

@@ -89,7 +89,18 @@ export const AWS_METRICS = {
  * `clockSkew` (per source region): a change from the source arrived beyond maxClockOffsetSeconds
  * ahead of the target's clock.
  */
-export const ALARM_KINDS = ['lagP99', 'lagMax', 'dlq', 'backlogAge', 'iteratorAge', 'shipperErrors', 'applierErrors', 'parkedAge', 'streamFailures', 'clockSkew'] as const;
+export const ALARM_KINDS = [
+  'lagP99',
+  'lagMax',
+  'dlq',
+  'backlogAge',
+  'iteratorAge',
+  'shipperErrors',
+  'applierErrors',
+  'parkedAge',
+  'streamFailures',
+  'clockSkew',
+] as const;
 export type AlarmKind = (typeof ALARM_KINDS)[number];
 
 /**
@@ -156,7 +167,12 @@ export interface PairMetricsSink {
   publish(): void;
 }
 
-export const NO_PAIR_METRICS: PairMetricsSink = { shipped: () => undefined, applyOutcome: () => undefined, aheadOfClock: () => undefined, publish: () => undefined };
+export const NO_PAIR_METRICS: PairMetricsSink = {
+  shipped: () => undefined,
+  applyOutcome: () => undefined,
+  aheadOfClock: () => undefined,
+  publish: () => undefined,
+};
 
 /** The per-pair counts the handlers sum per invocation. */
 export type PairCount = 'shipped' | 'applied' | 'stale' | 'aheadOfClock';

@@ -63,12 +63,28 @@ interface StoredSiblings {
  * later write replaces just one side of an earlier conflict; the resolver need only be
  * deterministic.
  */
-export function resolveCustom(stored: AttributeMap | undefined, incoming: AttributeMap, resolver: Resolver, key: KeySchema, ttlAttribute: string): CustomOutcome {
+export function resolveCustom(
+  stored: AttributeMap | undefined,
+  incoming: AttributeMap,
+  resolver: Resolver,
+  key: KeySchema,
+  ttlAttribute: string,
+): CustomOutcome {
   if (!stored || !stored[META.version]) return { kind: 'apply', item: incoming, conflict: false };
   const before = siblingsOf(stored, ttlAttribute);
   const merged = maximal([...before, ...siblingsOf(incoming, ttlAttribute)]);
   if (sameSiblings(merged, before)) return { kind: 'stale' };
-  return { kind: 'apply', item: materialize(merged, resolver, key, ttlAttribute, Math.max(stored ? tombstoneExpiryOf(stored, ttlAttribute) : 0, tombstoneExpiryOf(incoming, ttlAttribute))), conflict: merged.length > 1 };
+  return {
+    kind: 'apply',
+    item: materialize(
+      merged,
+      resolver,
+      key,
+      ttlAttribute,
+      Math.max(stored ? tombstoneExpiryOf(stored, ttlAttribute) : 0, tombstoneExpiryOf(incoming, ttlAttribute)),
+    ),
+    conflict: merged.length > 1,
+  };
 }
 
 /**
@@ -112,7 +128,10 @@ function materialize(siblings: Sibling[], resolver: Resolver, key: KeySchema, tt
   const meta: AttributeMap = {
     [META.version]: { S: newest.v },
     [META.writer]: { S: 'repl' },
-    ...vectorAttribute(sorted.reduce((acc, s) => mergeVectors(acc, s.vv), {} as VersionVector), newest.v),
+    ...vectorAttribute(
+      sorted.reduce((acc, s) => mergeVectors(acc, s.vv), {} as VersionVector),
+      newest.v,
+    ),
   };
   const tombstone = { [META.deleted]: { BOOL: true }, [ttlAttribute]: { N: String(expiresAt) } };
   if (sorted.length === 1) return newest.del ? { ...keyItem, ...meta, ...tombstone } : { ...newest.item, ...meta };
@@ -123,20 +142,24 @@ function materialize(siblings: Sibling[], resolver: Resolver, key: KeySchema, tt
     acc = resolver({ key: plainKey, local: acc, incoming: s.del ? null : unmarshall(fromWire(s.item)), localVersion: accVersion, incomingVersion: s.v });
     accVersion = s.v;
   }
-  const content = acc === null ? keyItem : { ...stripMeta(toWire(marshall(acc, { removeUndefinedValues: true, convertClassInstanceToMap: true }))), ...keyItem };
+  const content =
+    acc === null ? keyItem : { ...stripMeta(toWire(marshall(acc, { removeUndefinedValues: true, convertClassInstanceToMap: true }))), ...keyItem };
   meta[META.siblings] = { S: stableStringify(storeSiblings(sorted, content)) };
   return acc === null ? { ...content, ...meta, ...tombstone } : { ...content, ...meta };
 }
 
 function storeSiblings(siblings: readonly Sibling[], base: AttributeMap): StoredSiblings {
-  const same = (x: AttributeMap[string], y: AttributeMap[string] | undefined) => y !== undefined && canonicalItem({ x } as AttributeMap) === canonicalItem({ x: y } as AttributeMap);
+  const same = (x: AttributeMap[string], y: AttributeMap[string] | undefined) =>
+    y !== undefined && canonicalItem({ x } as AttributeMap) === canonicalItem({ x: y } as AttributeMap);
   return {
     b: fingerprint(base),
     s: siblings.map(({ item, ...rest }) => {
       const p = Object.fromEntries(Object.entries(item).filter(([n, x]) => !same(x, base[n])));
       // Sorted: the base's attribute order depends on how each region's copy was written, and
       // every region must store the same siblings (found by the convergence property test).
-      const r = Object.keys(base).filter((n) => item[n] === undefined).sort();
+      const r = Object.keys(base)
+        .filter((n) => item[n] === undefined)
+        .sort();
       return { ...rest, ...(Object.keys(p).length > 0 ? { p } : {}), ...(r.length > 0 ? { r } : {}) };
     }),
   };

@@ -88,7 +88,8 @@ export function checkSelection(spec: unknown, path: string, table: { regions: re
   if (unknown.length > 0) problems.push(...bad(path, unknown, 'unknown fields (allowed: filter, to)'));
   if (s.filter !== undefined) problems.push(...checkPredicate(s.filter, `${path}.filter`));
   if (s.to === undefined) return problems;
-  if (typeof s.to !== 'object' || s.to === null || Array.isArray(s.to)) return [...problems, ...bad(`${path}.to`, s.to, 'must map region names to { filter?, exclude?, include? }')];
+  if (typeof s.to !== 'object' || s.to === null || Array.isArray(s.to))
+    return [...problems, ...bad(`${path}.to`, s.to, 'must map region names to { filter?, exclude?, include? }')];
   const keyNames = [table.key.partitionKey, table.key.sortKey].filter((k): k is string => k !== undefined);
   for (const [region, t] of Object.entries(s.to as Record<string, unknown>)) {
     const at = `${path}.to.${region}`;
@@ -196,7 +197,13 @@ export interface ShippedChange {
  * deleted) and its previous state matched, so the target holds no stale copy; nothing otherwise,
  * so neither the item nor its key leaves the source region.
  */
-export function selectFor(changes: readonly ShippedChange[], spec: SelectionSpec | undefined, target: string, key: KeySchema, tombstoneTtlSeconds = 0): Change[] {
+export function selectFor(
+  changes: readonly ShippedChange[],
+  spec: SelectionSpec | undefined,
+  target: string,
+  key: KeySchema,
+  tombstoneTtlSeconds = 0,
+): Change[] {
   const filter = filterFor(spec, target);
   const out: Change[] = [];
   for (const { change, old } of changes) {

@@ -91,7 +91,10 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   const writtenAt = creationMs(db.ApproximateCreationDateTime, ctx.now);
   const sequenceNumber = (db.SequenceNumber ?? '').padStart(40, '0');
   const foldMark = foldMarkOf(record.eventSourceARN, sequenceNumber);
-  const baseVector = mergeVectors(vectorFromAttribute(oldImage?.[META.vector], oldImage?.[META.version]?.S), vectorFromAttribute(newImage?.[META.vector], newImage?.[META.version]?.S));
+  const baseVector = mergeVectors(
+    vectorFromAttribute(oldImage?.[META.vector], oldImage?.[META.version]?.S),
+    vectorFromAttribute(newImage?.[META.vector], newImage?.[META.version]?.S),
+  );
 
   if (record.eventName === 'REMOVE') {
     // TTL deletions are made by the DynamoDB service, not a user; each region's TTL expires
@@ -101,13 +104,28 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
       if (!ctx.replicateTtlDeletes || oldImage?.[META.deleted]?.BOOL === true) return { kind: 'skip', reason: 'ttl-expiry' };
     }
     const floor = versionOf(oldImage);
-    return { kind: 'tombstone', key, version: versionAt(writtenAt, ctx.region, floor), floor, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, foldMark, writtenAt };
+    return {
+      kind: 'tombstone',
+      key,
+      version: versionAt(writtenAt, ctx.region, floor),
+      floor,
+      ...(oldImage ? { oldImage } : {}),
+      baseVector,
+      sequenceNumber,
+      foldMark,
+      writtenAt,
+    };
   }
   if (!newImage) return { kind: 'skip', reason: 'not-a-change' };
 
   const newVersion = stringAttr(newImage[META.version]);
   // Regionsync marking an item it is about to remove (src/functions/shared/remove-item.ts): only the writer changed.
-  if (stringAttr(newImage[META.writer]) === REMOVAL_WRITER && oldImage && stringAttr(oldImage[META.version]) === newVersion && sameContent(oldImage, newImage)) {
+  if (
+    stringAttr(newImage[META.writer]) === REMOVAL_WRITER &&
+    oldImage &&
+    stringAttr(oldImage[META.version]) === newVersion &&
+    sameContent(oldImage, newImage)
+  ) {
     return { kind: 'skip', reason: 'removal-mark' };
   }
   // The one regionsync write that lowers a version: the restamp of a client-helper write from a
@@ -127,10 +145,24 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
       // Clock bound: a version from a host clock beyond the bound ahead of DynamoDB's is restamped, never shipped.
       const restamp = clientWriteRestamp(decodeVersion(newVersion), versionOf(oldImage), writtenAt, ctx.maxClockOffsetMs);
       if (!restamp) return { kind: 'ship', change: changeFromImage(newImage, ctx, writtenAt, ctx.ttlAttribute ?? META.expiresAt) };
-      const common = { key, version: versionAt(writtenAt, ctx.region, restamp.floor), floor: restamp.floor, aheadOfClockMs: restamp.aheadMs, ...(oldImage ? { oldImage } : {}), baseVector, sequenceNumber, foldMark, writtenAt };
+      const common = {
+        key,
+        version: versionAt(writtenAt, ctx.region, restamp.floor),
+        floor: restamp.floor,
+        aheadOfClockMs: restamp.aheadMs,
+        ...(oldImage ? { oldImage } : {}),
+        baseVector,
+        sequenceNumber,
+        foldMark,
+        writtenAt,
+      };
       if (newImage[META.deleted]?.BOOL !== true) return { kind: 'stamp', ...common, expectedVersion: newVersion, image: newImage };
       const hash = stringAttr(newImage[META.contentHash]);
-      return { kind: 'tombstone', ...common, guard: { ...(newVersion !== undefined ? { version: newVersion } : {}), ...(hash !== undefined ? { contentHash: hash } : {}) } };
+      return {
+        kind: 'tombstone',
+        ...common,
+        guard: { ...(newVersion !== undefined ? { version: newVersion } : {}), ...(hash !== undefined ? { contentHash: hash } : {}) },
+      };
     }
   }
   // An application write (or metadata regionsync does not recognise): stamp it. The stamp is
@@ -145,7 +177,11 @@ export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): Sh
   // with the tombstone (finding 8). Unless the write set it, the stamp removes it.
   const ttl = ctx.ttlAttribute;
   const inheritsExpiry =
-    ttl !== undefined && ttl !== META.expiresAt && oldImage?.[META.deleted]?.BOOL === true && newImage[ttl] !== undefined && JSON.stringify(newImage[ttl]) === JSON.stringify(oldImage[ttl]);
+    ttl !== undefined &&
+    ttl !== META.expiresAt &&
+    oldImage?.[META.deleted]?.BOOL === true &&
+    newImage[ttl] !== undefined &&
+    JSON.stringify(newImage[ttl]) === JSON.stringify(oldImage[ttl]);
   const image = inheritsExpiry ? Object.fromEntries(Object.entries(newImage).filter(([name]) => name !== ttl)) : newImage;
   return {
     kind: 'stamp',
@@ -196,7 +232,13 @@ function lockOf(image: AttributeMap | undefined): number {
  * at when that is not the item's (a merge strategy's local write ships at its own version, while
  * the item's stays the newest it holds, perhaps another region's).
  */
-export function changeFromImage(image: AttributeMap, ctx: Pick<ClassifyContext, 'logicalTable' | 'key'>, writtenAt: number, ttlAttribute?: string, as?: Version): Change {
+export function changeFromImage(
+  image: AttributeMap,
+  ctx: Pick<ClassifyContext, 'logicalTable' | 'key'>,
+  writtenAt: number,
+  ttlAttribute?: string,
+  as?: Version,
+): Change {
   const version = as ? encodeVersion(as) : stringAttr(image[META.version]);
   const origin = as ? as.region : regionOfVersion(version);
   if (!version || !origin) throw new Error('image has no regionsync version');
@@ -230,7 +272,6 @@ function creationMs(seconds: number | undefined, fallback: number): number {
   return typeof seconds === 'number' && Number.isFinite(seconds) ? Math.round(seconds * 1000) : fallback;
 }
 
-
 /** What the shipper does when its stamp or tombstone found the item changed since the record. */
 export type Reconciliation =
   /** Nothing to ship: the item is gone (a later REMOVE record follows), a newer change replaced the write, or a later local write is on top (its own record follows). */
@@ -261,7 +302,10 @@ export function reconcile(current: AttributeMap | undefined, image: AttributeMap
   if (!current) return { kind: 'none' };
   const encoded = stringAttr(current[META.version]);
   const stored = decodeVersion(encoded);
-  const expected: ItemGuard = { ...(encoded !== undefined ? { version: encoded } : {}), ...(current[META.contentHash]?.S ? { contentHash: current[META.contentHash].S } : {}) };
+  const expected: ItemGuard = {
+    ...(encoded !== undefined ? { version: encoded } : {}),
+    ...(current[META.contentHash]?.S ? { contentHash: current[META.contentHash].S } : {}),
+  };
   // Never below what is stored: two contents of one item must never share a version.
   const above = stored && compareVersions(stored, version) >= 0 ? versionAt(stored.ms, region, stored) : version;
   const ours = stringAttr(current[META.writer]) === 'stamp' && regionOfVersion(encoded) === region;

@@ -115,11 +115,25 @@ export function getTombstoneInput(tombstoneTable: string, logicalTable: string, 
  *    overwritten; the shipper reads again and decides anew.
  * The replaced (or blocking) row comes back, which tells a conflict at no extra cost.
  */
-export function putTombstoneInput(tombstoneTable: string, row: AttributeMap, expect: { readonly newer: true } | { readonly seen: string | undefined }): PutItemCommandInput {
+export function putTombstoneInput(
+  tombstoneTable: string,
+  row: AttributeMap,
+  expect: { readonly newer: true } | { readonly seen: string | undefined },
+): PutItemCommandInput {
   const common = { TableName: tombstoneTable, Item: fromWire(row), ReturnValues: 'ALL_OLD' as const, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const };
   if ('newer' in expect) {
-    return { ...common, ConditionExpression: 'attribute_not_exists(#v) OR #v < :v', ExpressionAttributeNames: { '#v': META.version }, ExpressionAttributeValues: { ':v': row[META.version]! } };
+    return {
+      ...common,
+      ConditionExpression: 'attribute_not_exists(#v) OR #v < :v',
+      ExpressionAttributeNames: { '#v': META.version },
+      ExpressionAttributeValues: { ':v': row[META.version]! },
+    };
   }
   if (expect.seen === undefined) return { ...common, ConditionExpression: 'attribute_not_exists(#tk)', ExpressionAttributeNames: { '#tk': META.tombstoneKey } };
-  return { ...common, ConditionExpression: '#v = :seen', ExpressionAttributeNames: { '#v': META.version }, ExpressionAttributeValues: { ':seen': { S: expect.seen } } };
+  return {
+    ...common,
+    ConditionExpression: '#v = :seen',
+    ExpressionAttributeNames: { '#v': META.version },
+    ExpressionAttributeValues: { ':seen': { S: expect.seen } },
+  };
 }

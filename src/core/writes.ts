@@ -6,7 +6,7 @@
 import type { AttributeValue, PutItemCommandInput, UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { META, type FunctionSettings, type KeySchema } from './contract.ts';
 import type { StateContext } from './item-state.ts';
-import { type AttributeMap, type Change } from './change.ts';
+import type { AttributeMap, Change } from './change.ts';
 import { fromWire } from './codec.ts';
 import { replicationWriterFor } from './echo-filter.ts';
 import { contentHash, withContentHash } from './content-hash.ts';
@@ -47,7 +47,15 @@ export function stampInput(args: {
    */
   vector?: VersionVector;
 }): UpdateItemCommandInput {
-  const names: Record<string, string> = { '#pk': args.keySchema.partitionKey, '#v': META.version, '#o': META.origin, '#w': META.writer, '#vv': META.vector, '#h': META.contentHash, '#d': META.deleted };
+  const names: Record<string, string> = {
+    '#pk': args.keySchema.partitionKey,
+    '#v': META.version,
+    '#o': META.origin,
+    '#w': META.writer,
+    '#vv': META.vector,
+    '#h': META.contentHash,
+    '#d': META.deleted,
+  };
   const values: Record<string, AttributeValue> = {
     ':v': { S: encodeVersion(args.version) },
     ':w': { S: 'stamp' },
@@ -139,8 +147,17 @@ export function stampedPutInput(args: {
   let condition = args.guard.version === undefined ? 'attribute_exists(#pk) AND attribute_not_exists(#v)' : '#v = :seen';
   if (args.guard.version !== undefined) values[':seen'] = { S: args.guard.version };
   condition += ` AND ${guardHash(args.guard, values)}`;
-  const names: Record<string, string> = { '#v': META.version, '#h': META.contentHash, ...(args.guard.version === undefined ? { '#pk': args.keySchema.partitionKey } : {}) };
-  return { ...common, ConditionExpression: condition, ExpressionAttributeNames: names, ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}) };
+  const names: Record<string, string> = {
+    '#v': META.version,
+    '#h': META.contentHash,
+    ...(args.guard.version === undefined ? { '#pk': args.keySchema.partitionKey } : {}),
+  };
+  return {
+    ...common,
+    ConditionExpression: condition,
+    ExpressionAttributeNames: names,
+    ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+  };
 }
 
 /**
@@ -223,7 +240,10 @@ export function stateCondition(key: KeySchema, read: AttributeMap | undefined): 
   if (lock !== undefined) return { expression: '#lk = :lk', names: { '#lk': META.lock }, values: { ':lk': { S: lock } } };
   const readVersion = read[META.version]?.S;
   if (readVersion === undefined) {
-    return { expression: 'attribute_exists(#pk) AND attribute_not_exists(#v) AND attribute_not_exists(#lk)', names: { '#pk': key.partitionKey, '#v': META.version, '#lk': META.lock } };
+    return {
+      expression: 'attribute_exists(#pk) AND attribute_not_exists(#v) AND attribute_not_exists(#lk)',
+      names: { '#pk': key.partitionKey, '#v': META.version, '#lk': META.lock },
+    };
   }
   return { expression: '#v = :read AND attribute_not_exists(#lk)', names: { '#v': META.version, '#lk': META.lock }, values: { ':read': { S: readVersion } } };
 }

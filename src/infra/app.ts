@@ -1,4 +1,4 @@
-import { App, DefaultStackSynthesizer } from 'aws-cdk-lib';
+import { type App, DefaultStackSynthesizer } from 'aws-cdk-lib';
 import { stackName } from '../core/contract.ts';
 import type { RegionSyncConfig, ResolvedConfig } from './config/schema.ts';
 import { validateConfig } from './config/validate.ts';
@@ -33,7 +33,7 @@ export function buildApp(app: App, input: RegionSyncConfig, options: BuildAppOpt
   const config: ResolvedConfig = {
     ...resolved,
     ...(options.emulator ? { stackLayout: 'single' as const } : {}),
-    regions: resolved.regions.map((r) => (r.account ?? defaultAccount ? { ...r, account: r.account ?? defaultAccount } : r)),
+    regions: resolved.regions.map((r) => ((r.account ?? defaultAccount) ? { ...r, account: r.account ?? defaultAccount } : r)),
   };
   return config.regions
     .filter((r) => config.tables.some((t) => t.regions.includes(r.region)))

@@ -38,7 +38,11 @@ function credentialsFor(target: Target, region: string, c: RegionCredentials): A
     // Assuming a role on an emulator needs some credentials to call STS with.
     const base = c.profile ? fromIni({ profile: c.profile }) : target.endpoint && !process.env.AWS_ACCESS_KEY_ID ? async () => EMULATOR_CREDENTIALS : undefined;
     const assumed = c.roleArn
-      ? fromTemporaryCredentials({ params: { RoleArn: c.roleArn, RoleSessionName: 'regionsync-cli' }, clientConfig: { region, ...(target.endpoint ? { endpoint: target.endpoint } : {}) }, ...(base ? { masterCredentials: base } : {}) })
+      ? fromTemporaryCredentials({
+          params: { RoleArn: c.roleArn, RoleSessionName: 'regionsync-cli' },
+          clientConfig: { region, ...(target.endpoint ? { endpoint: target.endpoint } : {}) },
+          ...(base ? { masterCredentials: base } : {}),
+        })
       : base;
     if (!assumed) throw new Error(`regions: ${region}: credentials name neither a profile nor a roleArn`);
     provider = assumed;
@@ -52,7 +56,11 @@ export function clientConfig(target: Target, region: string) {
   return {
     region,
     ...(target.endpoint ? { endpoint: target.endpoint } : {}),
-    ...(own && (own.profile || own.roleArn) ? { credentials: credentialsFor(target, region, own) } : target.endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: EMULATOR_CREDENTIALS } : {}),
+    ...(own && (own.profile || own.roleArn)
+      ? { credentials: credentialsFor(target, region, own) }
+      : target.endpoint && !process.env.AWS_ACCESS_KEY_ID
+        ? { credentials: EMULATOR_CREDENTIALS }
+        : {}),
     // Emulators answer at once; fail fast instead of retrying for minutes against a dead port.
     maxAttempts: 3,
   };

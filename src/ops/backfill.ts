@@ -115,7 +115,10 @@ export function backfillStateFile(stateDir: string, table: string, to: string): 
 export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
   const started = Date.now();
   const { table } = o.ops;
-  if (!table.regions.includes(o.to)) throw new Error(`--to: table ${table.name} does not replicate in ${o.to} (its regions: ${table.regions.join(', ')}); add the region to the config and deploy first`);
+  if (!table.regions.includes(o.to))
+    throw new Error(
+      `--to: table ${table.name} does not replicate in ${o.to} (its regions: ${table.regions.join(', ')}); add the region to the config and deploy first`,
+    );
   const from = o.from ?? table.regions.find((r) => r !== o.to)!;
   if (!table.regions.includes(from)) throw new Error(`--from: table ${table.name} does not replicate in ${from} (its regions: ${table.regions.join(', ')})`);
   if (from === o.to) throw new Error(`--from and --to are both ${from}`);
@@ -288,7 +291,7 @@ class StateSaver {
       s.updatedAt = new Date().toISOString();
       await mkdir(dirname(this.file), { recursive: true });
       const tmp = `${this.file}.${process.pid}.tmp`;
-      await writeFile(tmp, JSON.stringify(s, null, 2) + '\n');
+      await writeFile(tmp, `${JSON.stringify(s, null, 2)}\n`);
       await rename(tmp, this.file);
     };
     this.chain = this.chain.then(write, write);

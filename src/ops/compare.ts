@@ -50,7 +50,15 @@ export async function scanAll(t: Target, region: string, tableName: string): Pro
  * and kept the origin in `_rs_o`, which the version names anyway).
  */
 export function replicaView(item: Item): string {
-  const { [META.writer]: _writer, [META.sequence]: _sequence, [META.lock]: _lock, [META.contentHash]: _hash, [META.origin]: _origin, [META.vector]: stored, ...rest } = item;
+  const {
+    [META.writer]: _writer,
+    [META.sequence]: _sequence,
+    [META.lock]: _lock,
+    [META.contentHash]: _hash,
+    [META.origin]: _origin,
+    [META.vector]: stored,
+    ...rest
+  } = item;
   const version = rest[META.version]?.S;
   const vector = stored === undefined && version === undefined ? {} : vectorAttribute(vectorFromAttribute(stored, version), version);
   return canonicalItem(toWire({ ...rest, ...vector }));
@@ -70,13 +78,25 @@ export type CompareTarget = Pick<ResolvedTableConfig, 'name' | 'names' | 'region
  */
 export async function compareTable(t: Target, table: CompareTarget, regions: readonly string[] = table.regions): Promise<Comparison> {
   const keyAttributes = [table.partitionKey.name, ...(table.sortKey ? [table.sortKey.name] : [])];
-  const scope = comparisonScope({ ...(table.selection ? { selection: table.selection } : {}), key: { partitionKey: table.partitionKey.name, ...(table.sortKey ? { sortKey: table.sortKey.name } : {}) } }, regions);
+  const scope = comparisonScope(
+    {
+      ...(table.selection ? { selection: table.selection } : {}),
+      key: { partitionKey: table.partitionKey.name, ...(table.sortKey ? { sortKey: table.sortKey.name } : {}) },
+    },
+    regions,
+  );
   const scans = await Promise.all(regions.map((r) => scanAll(t, r, physicalTableName(table, r))));
   return compareScans(scans, regions, keyAttributes, scope, table.name);
 }
 
 /** The comparison of scanned copies (one list per region, in `regions` order). Pure. */
-export function compareScans(scans: readonly (readonly Item[])[], regions: readonly string[], keyAttributes: readonly string[], scope: ComparisonScope, table: string): Comparison {
+export function compareScans(
+  scans: readonly (readonly Item[])[],
+  regions: readonly string[],
+  keyAttributes: readonly string[],
+  scope: ComparisonScope,
+  table: string,
+): Comparison {
   const byKey = new Map<string, Record<string, string | undefined>>();
   const out = new Set<string>();
   const liveItems: Record<string, number> = {};

@@ -47,7 +47,7 @@ export class RegionDigest {
     const bucket = bucketOf(leaf.key, this.bucketCount);
     const b = this.buckets[bucket]!;
     const h = leafHash(leaf);
-    for (let i = 0; i < 32; i++) b.hash[i]! ^= h[i]!;
+    for (let i = 0; i < 32; i++) b.hash[i]! ^= h[i];
     b.count++;
     this.items++;
     return bucket;
@@ -74,7 +74,9 @@ export function bucketOf(key: string, bucketCount: number): number {
 }
 
 export function leafHash(leaf: Pick<Leaf, 'key' | 'version' | 'content'>): Buffer {
-  return createHash('sha256').update(`${leaf.key}\0${leaf.version ?? ''}\0${leaf.content}`).digest();
+  return createHash('sha256')
+    .update(`${leaf.key}\0${leaf.version ?? ''}\0${leaf.content}`)
+    .digest();
 }
 
 /** Buckets whose digests are not the same in every region. */
@@ -127,7 +129,13 @@ export function keyString(item: Item, keyAttributes: readonly string[]): string 
  * is as good as purged: DynamoDB deletes expired items up to days late, at different times in
  * each region).
  */
-export function leafOf(item: Item, keyAttributes: readonly string[], ttlAttribute: string, nowSeconds: number, view?: (item: Item) => CopyView): Leaf | undefined {
+export function leafOf(
+  item: Item,
+  keyAttributes: readonly string[],
+  ttlAttribute: string,
+  nowSeconds: number,
+  view?: (item: Item) => CopyView,
+): Leaf | undefined {
   if (isExpiredTombstone(item, ttlAttribute, nowSeconds)) return undefined;
   // Under selective replication, as compareTable sees it (selection-view.ts): a copy that is filtered out or counts as absent has no leaf.
   const v = view?.(item) ?? { kind: 'in', item };

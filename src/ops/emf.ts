@@ -35,7 +35,14 @@ export function parseEmf(line: string): MetricPoint[] {
     for (const m of directive.Metrics) {
       const raw = doc[m.Name];
       const values = (Array.isArray(raw) ? raw : [raw]).filter((v): v is number => typeof v === 'number');
-      points.push({ name: m.Name, dimensions, values, timestamp: doc._aws?.Timestamp ?? Date.now(), ...(m.Unit ? { unit: m.Unit } : {}), namespace: directive.Namespace });
+      points.push({
+        name: m.Name,
+        dimensions,
+        values,
+        timestamp: doc._aws?.Timestamp ?? Date.now(),
+        ...(m.Unit ? { unit: m.Unit } : {}),
+        namespace: directive.Namespace,
+      });
     }
   }
   return points;
@@ -49,9 +56,7 @@ export class MetricCollector {
   }
 
   values(name: string, match: Readonly<Record<string, string>> = {}): number[] {
-    return this.points
-      .filter((p) => p.name === name && Object.entries(match).every(([k, v]) => p.dimensions[k] === v))
-      .flatMap((p) => p.values);
+    return this.points.filter((p) => p.name === name && Object.entries(match).every(([k, v]) => p.dimensions[k] === v)).flatMap((p) => p.values);
   }
 
   sum(name: string, match: Readonly<Record<string, string>> = {}): number {

@@ -88,8 +88,13 @@ export async function redriveDeadLetters(o: RedriveOptions): Promise<RedriveRepo
     const ok = new Set((sent.Successful ?? []).map((s) => Number(s.Id)));
     const done = batch.filter((_, i) => ok.has(i));
     if (done.length > 0) {
-      const del = await client.send(new DeleteMessageBatchCommand({ QueueUrl: dlq, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
-      if (del.Failed && del.Failed.length > 0) throw new Error(`moved ${done.length} messages but could not delete ${del.Failed.length} from ${dlq}: ${del.Failed[0]?.Message} (they will be applied twice, which is harmless)`);
+      const del = await client.send(
+        new DeleteMessageBatchCommand({ QueueUrl: dlq, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+      );
+      if (del.Failed && del.Failed.length > 0)
+        throw new Error(
+          `moved ${done.length} messages but could not delete ${del.Failed.length} from ${dlq}: ${del.Failed[0]?.Message} (they will be applied twice, which is harmless)`,
+        );
     }
     for (const m of done) {
       const info = describe(m);
@@ -97,7 +102,10 @@ export async function redriveDeadLetters(o: RedriveOptions): Promise<RedriveRepo
       changes += info.changes ?? 0;
       byReason[info.reason] = (byReason[info.reason] ?? 0) + 1;
     }
-    if (sent.Failed && sent.Failed.length > 0) throw new Error(`SendMessageBatch to ${inbound} failed for ${sent.Failed.length} messages: ${sent.Failed[0]?.Code} ${sent.Failed[0]?.Message} (they stay in the dead-letter queue)`);
+    if (sent.Failed && sent.Failed.length > 0)
+      throw new Error(
+        `SendMessageBatch to ${inbound} failed for ${sent.Failed.length} messages: ${sent.Failed[0]?.Code} ${sent.Failed[0]?.Message} (they stay in the dead-letter queue)`,
+      );
   }
   return { region: o.region, deadLetterQueue: dlq, inboundQueue: inbound, moved: moved.length, changes, byReason, messages: moved };
 }

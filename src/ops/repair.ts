@@ -21,7 +21,17 @@ import { compareVersions, decodeVersion, type Version } from '../core/version.ts
 import { mergeVectors, vectorFromAttribute, type VersionVector } from '../core/vector.ts';
 import { replicaView, type Item } from './compare.ts';
 import { ChangeSender, changeOf, deliverable, Toucher, type OpsTable } from './ship.ts';
-import { describeHolding, holdingOf, readStates, recheckKeys, scopeOf, verifyTable, type DivergentKey, type VerifyOptions, type VerifyReport } from './verify.ts';
+import {
+  describeHolding,
+  holdingOf,
+  readStates,
+  recheckKeys,
+  scopeOf,
+  verifyTable,
+  type DivergentKey,
+  type VerifyOptions,
+  type VerifyReport,
+} from './verify.ts';
 import type { Change } from '../core/change.ts';
 import { toWire } from '../core/codec.ts';
 import type { CopyView } from './selection-view.ts';
@@ -70,14 +80,20 @@ export function planKey(
   const top = versioned.map(versionOf).reduce<Version | undefined>((a, b) => (!a || compareVersions(b!, a) > 0 ? b : a), undefined);
 
   if (unversioned.length > 0 && opts.stampPlain === false) {
-    return { steps: [], note: `${unversioned.join(', ')} hold(s) a write without a version: under this table's strategy only the shipper folds it in, from its stream record; run verify again once it has` };
+    return {
+      steps: [],
+      note: `${unversioned.join(', ')} hold(s) a write without a version: under this table's strategy only the shipper folds it in, from its stream record; run verify again once it has`,
+    };
   }
   const touches: { region: string; reason: string }[] = unversioned.map((region) => ({ region, reason: `never stamped (no ${META.version})` }));
   if (touches.length === 0 && top) {
     const holders = versioned.filter((r) => compareVersions(versionOf(r)!, top) === 0);
     const contents = new Set(holders.map((r) => views.get(r)));
     if (contents.size > 1) {
-      touches.push({ region: chooseCopy(holders, views, top.region, opts.prefer), reason: `regions hold version ${states[holders[0]!]![META.version]!.S} with different content` });
+      touches.push({
+        region: chooseCopy(holders, views, top.region, opts.prefer),
+        reason: `regions hold version ${states[holders[0]!]![META.version]!.S} with different content`,
+      });
     } else {
       const lacking = regions.filter((r) => !holders.includes(r));
       const undeliverable = lacking.filter((r) => !deliverable(top.region, r, tableRegions));
@@ -183,7 +199,13 @@ export async function repairTable(o: RepairOptions): Promise<RepairReport> {
     for (const d of report.divergent) {
       const byRegion = states.get(d.key)!;
       const before = Object.fromEntries(regions.map((r) => [r, holdingOf(byRegion[r])]));
-      const plan = planKey(byRegion, { regions, tableRegions: table.regions, stampPlain, view: (x, r) => scope.view(x, r), ...(o.prefer ? { prefer: o.prefer } : {}) });
+      const plan = planKey(byRegion, {
+        regions,
+        tableRegions: table.regions,
+        stampPlain,
+        view: (x, r) => scope.view(x, r),
+        ...(o.prefer ? { prefer: o.prefer } : {}),
+      });
       if (plan.steps.length === 0) {
         keys.push({ key: d.key, before, steps: [], outcome: plan.note ? 'nothing-to-ship' : 'converged-meanwhile', ...(plan.note ? { note: plan.note } : {}) });
       } else if (!o.apply) {
@@ -271,7 +293,11 @@ export function formatRepair(r: RepairReport): string[] {
     lines.push(`${k.key}`);
     for (const [region, h] of Object.entries(k.before)) lines.push(`    ${region.padEnd(16)} ${describeHolding(h)}`);
     for (const s of k.steps) {
-      lines.push(s.kind === 'touch' ? `  → touch in ${s.region}: ${s.reason}` : `  → ship ${s.version === 'new' ? `the touched item from ${s.from}` : `${s.from}'s ${s.version}`} to ${s.to.join(', ')}`);
+      lines.push(
+        s.kind === 'touch'
+          ? `  → touch in ${s.region}: ${s.reason}`
+          : `  → ship ${s.version === 'new' ? `the touched item from ${s.from}` : `${s.from}'s ${s.version}`} to ${s.to.join(', ')}`,
+      );
     }
     if (k.outcome !== 'planned' && k.outcome !== 'shipped') lines.push(`  = ${k.outcome}${k.note ? `: ${k.note}` : ''}`);
   }

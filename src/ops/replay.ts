@@ -61,14 +61,17 @@ export interface ReplayReport {
 
 export async function replayStream(o: ReplayOptions): Promise<ReplayReport> {
   const { table } = o.ops;
-  if (!table.regions.includes(o.region)) throw new Error(`--region: table ${table.name} does not replicate in ${o.region} (its regions: ${table.regions.join(', ')})`);
+  if (!table.regions.includes(o.region))
+    throw new Error(`--region: table ${table.name} does not replicate in ${o.region} (its regions: ${table.regions.join(', ')})`);
   const until = o.until ?? Date.now();
   if (!(o.since <= until)) throw new Error(`--since (${new Date(o.since).toISOString()}) is after --until (${new Date(until).toISOString()})`);
   const to = o.to ?? table.regions.filter((r) => r !== o.region);
   for (const r of to) {
-    if (r === o.region || !table.regions.includes(r)) throw new Error(`--to: ${r} is not another region of table ${table.name} (${table.regions.filter((x) => x !== o.region).join(', ')})`);
+    if (r === o.region || !table.regions.includes(r))
+      throw new Error(`--to: ${r} is not another region of table ${table.name} (${table.regions.filter((x) => x !== o.region).join(', ')})`);
   }
-  const streamArn = (await dynamodb(o.ops.target, o.region).send(new DescribeTableCommand({ TableName: physicalTableName(table, o.region) }))).Table?.LatestStreamArn;
+  const streamArn = (await dynamodb(o.ops.target, o.region).send(new DescribeTableCommand({ TableName: physicalTableName(table, o.region) }))).Table
+    ?.LatestStreamArn;
   if (!streamArn) throw new Error(`table ${table.name} in ${o.region} has no stream`);
   const streams = new DynamoDBStreamsClient(clientConfig(o.ops.target, o.region));
   const keyAttrs = keyAttributesOf(table);
@@ -79,7 +82,8 @@ export async function replayStream(o: ReplayOptions): Promise<ReplayReport> {
   const progress = progressFor(o.progress, `replay ${table.name} ${o.region} stream`);
 
   for (const shard of await listShards(streams, streamArn)) {
-    let iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    let iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' })))
+      .ShardIterator;
     let empty = 0;
     while (iterator) {
       const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));

@@ -132,7 +132,14 @@ export async function batchGet(
       // A get is charged per item, each rounded up to 4 KB.
       const sizes = items.map(itemSize);
       const estimated = sizes.reduce((n, b) => n + pageUnits(b, true), 0) + (pending.length - items.length);
-      account(o.capacity, o.limiter, items.length, sizes.reduce((a, b) => a + b, 0), reported, estimated);
+      account(
+        o.capacity,
+        o.limiter,
+        items.length,
+        sizes.reduce((a, b) => a + b, 0),
+        reported,
+        estimated,
+      );
       pending = out.UnprocessedKeys?.[o.tableName]?.Keys as Item[] | undefined;
     }
   }

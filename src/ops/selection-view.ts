@@ -47,7 +47,8 @@ export function comparisonScope(table: ScopeTable, regions: readonly string[]): 
         if (item[META.deleted]?.BOOL === true) return { kind: 'absent' };
         const wire = toWire(stripMeta(item));
         // A filter on an attribute that never reaches this region cannot be judged on its copy.
-        if (filters.some(([, f]) => !matches(f, wire) && attributesOf(f).every((a) => wire[a] !== undefined || travelsTo(spec, region, table.key, a)))) return { kind: 'out' };
+        if (filters.some(([, f]) => !matches(f, wire) && attributesOf(f).every((a) => wire[a] !== undefined || travelsTo(spec, region, table.key, a))))
+          return { kind: 'out' };
       }
       return { kind: 'in', item: projecting ? cut(item, shared) : item };
     },

@@ -65,7 +65,12 @@ export function changeOf(o: OpsTable, item: Item, writtenAt: number): Change {
 }
 
 /** What of `changes` the table's selection lets reach `region`, projected (as the shipper's selectedBatches). */
-export function selectedFor(table: ResolvedTableConfig, region: string, changes: readonly Change[], old?: (change: Change) => AttributeMap | undefined): Change[] {
+export function selectedFor(
+  table: ResolvedTableConfig,
+  region: string,
+  changes: readonly Change[],
+  old?: (change: Change) => AttributeMap | undefined,
+): Change[] {
   if (!table.selection) return [...changes];
   return selectFor(
     changes.map((change) => {
@@ -115,7 +120,9 @@ export class ChangeSender {
     if (changes.length === 0) return { messages: 0 };
     for (const c of changes) {
       if (!deliverable(c.origin, region, this.o.table.regions)) {
-        throw new Error(`change for ${keyToString(c.key)} (version ${c.version}) cannot be sent to ${region}: its applier accepts only changes made in ${this.o.table.regions.filter((r) => r !== region).join(', ')}`);
+        throw new Error(
+          `change for ${keyToString(c.key)} (version ${c.version}) cannot be sent to ${region}: its applier accepts only changes made in ${this.o.table.regions.filter((r) => r !== region).join(', ')}`,
+        );
       }
     }
     const url = await this.queueUrl(region);
@@ -128,7 +135,10 @@ export class ChangeSender {
     const client = this.client(region);
     await mapWithConcurrency(groupIntoBatches(bodies, SQS_MAX_BYTES), 4, async (batch) => {
       const out = await client.send(new SendMessageBatchCommand({ QueueUrl: url, Entries: batch.map((body, i) => ({ Id: String(i), MessageBody: body })) }));
-      if (out.Failed && out.Failed.length > 0) throw new Error(`SendMessageBatch to ${region} failed for ${out.Failed.length} of ${batch.length} messages: ${out.Failed[0]?.Code} ${out.Failed[0]?.Message}`);
+      if (out.Failed && out.Failed.length > 0)
+        throw new Error(
+          `SendMessageBatch to ${region} failed for ${out.Failed.length} of ${batch.length} messages: ${out.Failed[0]?.Code} ${out.Failed[0]?.Message}`,
+        );
     });
     this.messages += bodies.length;
     this.changes += changes.length;
@@ -168,7 +178,9 @@ export class Toucher {
     const { table } = this.o;
     const expected = current[META.version]?.S;
     if (expected === undefined && table.strategy.strategy !== 'lww') {
-      throw new Error(`cannot stamp an unversioned item of table ${table.name} (strategy ${table.strategy.strategy}): only the shipper folds a plain write into the item's merge state`);
+      throw new Error(
+        `cannot stamp an unversioned item of table ${table.name} (strategy ${table.strategy.strategy}): only the shipper folds a plain write into the item's merge state`,
+      );
     }
     const floor = maxVersion(opts.floor, decodeVersion(expected));
     let clock = this.clocks.get(region);
@@ -185,7 +197,16 @@ export class Toucher {
         const { [META.version]: _v, [META.origin]: _o, [META.writer]: _w, [META.vector]: _vv, ...rest } = current;
         return await this.touchTombstoneRow(client, toWire(rest), version, expected, vector);
       }
-      const input = stampInput({ tableName: physicalTableName(table, region), key: toWire(keyOf(current, keySchema)), keySchema, version, expectedVersion: expected, image: toWire(current), ttlAttribute: table.ttlAttribute, vector });
+      const input = stampInput({
+        tableName: physicalTableName(table, region),
+        key: toWire(keyOf(current, keySchema)),
+        keySchema,
+        version,
+        expectedVersion: expected,
+        image: toWire(current),
+        ttlAttribute: table.ttlAttribute,
+        vector,
+      });
       const out = await client.send(new UpdateItemCommand(input));
       this.touched++;
       return { kind: 'stamped', item: out.Attributes ?? {} };

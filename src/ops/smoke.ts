@@ -57,7 +57,10 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeReport> {
   const read = async (region: string) =>
     (await clients.get(region)!.send(new GetItemCommand({ TableName: nameIn(region), Key: key, ConsistentRead: true }))).Item;
   /** Waits in every region but `region` until `seen` holds; ms per region, null on timeout. */
-  const waitEverywhere = async (region: string, seen: (item: Record<string, AttributeValue> | undefined) => boolean): Promise<Record<string, number | null>> => {
+  const waitEverywhere = async (
+    region: string,
+    seen: (item: Record<string, AttributeValue> | undefined) => boolean,
+  ): Promise<Record<string, number | null>> => {
     const started = Date.now();
     const deadline = started + (o.timeoutMs ?? 60_000);
     const out: Record<string, number | null> = {};
@@ -84,7 +87,12 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeReport> {
     await clients.get(from)!.send(new PutItemCommand({ TableName: nameIn(from), Item: { ...key, smoke: { S: 'created' } } }));
     if (!record('create', from, await waitEverywhere(from, (i) => i?.smoke?.S === 'created'))) return report();
     await clients.get(other)!.send(
-      new UpdateItemCommand({ TableName: nameIn(other), Key: key, UpdateExpression: 'SET smoke = :u', ExpressionAttributeValues: { ':u': { S: 'updated' } } }),
+      new UpdateItemCommand({
+        TableName: nameIn(other),
+        Key: key,
+        UpdateExpression: 'SET smoke = :u',
+        ExpressionAttributeValues: { ':u': { S: 'updated' } },
+      }),
     );
     if (!record('update', other, await waitEverywhere(other, (i) => i?.smoke?.S === 'updated'))) return report();
     await clients.get(from)!.send(new DeleteItemCommand({ TableName: nameIn(from), Key: key }));

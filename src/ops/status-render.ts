@@ -33,7 +33,10 @@ const COLUMNS: readonly { readonly title: string; readonly align: 'left' | 'righ
 /** The status as lines of cells: a title, the table (header + a row per pair), then notes. */
 export function statusLines(report: StatusReport): { title: Line; table: Line[]; notes: Line[] } {
   const title: Line = [
-    { text: `regionsync status · ${report.app} · last ${report.windowMinutes} min · ${report.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`, style: 'title' },
+    {
+      text: `regionsync status · ${report.app} · last ${report.windowMinutes} min · ${report.generatedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`,
+      style: 'title',
+    },
     { text: report.healthy ? '  healthy' : '  ATTENTION', style: report.healthy ? 'ok' : 'bad' },
   ];
   const header: Line = COLUMNS.map((c) => ({ text: c.title, style: 'head', align: c.align }));
@@ -52,7 +55,8 @@ export function statusLines(report: StatusReport): { title: Line; table: Line[];
   for (const r of report.regions) {
     const line: Cell[] = [{ text: `${r.region}: `, style: 'plain' }];
     line.push(r.alarmsFiring.length === 0 ? { text: 'no alarm firing', style: 'ok' } : { text: `ALARM ${r.alarmsFiring.join(', ')}`, style: 'bad' });
-    for (const f of r.fences) line.push({ text: `; ${f.table} FENCED (${f.reasons.map((x) => x.source + (x.reason ? `: ${x.reason}` : '')).join('; ')})`, style: 'bad' });
+    for (const f of r.fences)
+      line.push({ text: `; ${f.table} FENCED (${f.reasons.map((x) => x.source + (x.reason ? `: ${x.reason}` : '')).join('; ')})`, style: 'bad' });
     notes.push(line);
   }
   for (const p of report.problems) notes.push([{ text: `could not read: ${p}`, style: 'warn' }]);
@@ -132,7 +136,13 @@ export function renderStatusText(report: StatusReport, options: { color?: boolea
   const paint = (c: Cell, text = c.text): string => (options.color && ANSI[c.style][0] ? `${ANSI[c.style][0]}${text}${ANSI[c.style][1]}` : text);
   const widths = columnWidths(table);
   const out = [title.map((c) => paint(c)).join(''), ''];
-  for (const line of table) out.push(line.map((c, i) => pad(c, widths[i]!, paint(c))).join('  ').trimEnd());
+  for (const line of table)
+    out.push(
+      line
+        .map((c, i) => pad(c, widths[i]!, paint(c)))
+        .join('  ')
+        .trimEnd(),
+    );
   out.push('');
   for (const line of notes) out.push(line.map((c) => paint(c)).join(''));
   return out.join('\n');

@@ -142,8 +142,16 @@ export async function collectStatus(opts: StatusOptions): Promise<StatusReport> 
             max: get(target, table.name, 'lagMax', source),
             samples: get(target, table.name, 'lagSamples', source) ?? 0,
           },
-          changes: { shipped: get(source, table.name, 'shipped', target), applied: get(target, table.name, 'applied', source), stale: get(target, table.name, 'stale', source) },
-          backlog: { messages: get(target, table.name, 'inboundVisible'), inFlight: get(target, table.name, 'inboundInFlight'), oldestAgeSeconds: get(target, table.name, 'oldestAge') },
+          changes: {
+            shipped: get(source, table.name, 'shipped', target),
+            applied: get(target, table.name, 'applied', source),
+            stale: get(target, table.name, 'stale', source),
+          },
+          backlog: {
+            messages: get(target, table.name, 'inboundVisible'),
+            inFlight: get(target, table.name, 'inboundInFlight'),
+            oldestAgeSeconds: get(target, table.name, 'oldestAge'),
+          },
           dlq: { messages: get(target, table.name, 'dlqVisible') },
           iteratorAgeMs: get(source, table.name, 'iteratorAge'),
           errorRatePercent: { shipper: shipperErrors, applier: applierErrors },
@@ -171,7 +179,10 @@ export async function collectStatus(opts: StatusOptions): Promise<StatusReport> 
     }
   }
   const regionStatus = regions.map((region, i) => ({ region, alarmsFiring: perRegion[i]!.alarmsFiring, fences: perRegion[i]!.fences }));
-  const healthy = pairs.every((p) => p.breaches.length === 0) && parked.every((p) => !p.breached) && regionStatus.every((r) => r.alarmsFiring.length === 0 && r.fences.every((f) => !f.fenced));
+  const healthy =
+    pairs.every((p) => p.breaches.length === 0) &&
+    parked.every((p) => !p.breached) &&
+    regionStatus.every((r) => r.alarmsFiring.length === 0 && r.fences.every((f) => !f.fenced));
   return {
     app,
     generatedAt: new Date(now).toISOString(),
@@ -254,7 +265,12 @@ async function collectRegion(
   const note = (what: string, e: unknown) => problems.push(`${region}: ${what}: ${(e as Error).message ?? String(e)}`);
 
   try {
-    const functions = await findFunctions(opts, region, app, tables.map((t) => t.name)).catch((e) => {
+    const functions = await findFunctions(
+      opts,
+      region,
+      app,
+      tables.map((t) => t.name),
+    ).catch((e) => {
       note('cannot list functions (iterator age and error rates unknown)', e);
       return new Map<string, TableFunctions>();
     });
@@ -266,7 +282,13 @@ async function collectRegion(
     const gaugeQueries: { key: [string, string, string]; q: MetricDataQuery }[] = [];
     const windowPeriod = windowMinutes * 60;
     const metricQuery = (namespace: string, name: string, dims: Record<string, string>, stat: string, period: number): MetricDataQuery['MetricStat'] => ({
-      Metric: { Namespace: namespace, MetricName: name, Dimensions: Object.keys(dims).sort().map((Name) => ({ Name, Value: dims[Name]! })) },
+      Metric: {
+        Namespace: namespace,
+        MetricName: name,
+        Dimensions: Object.keys(dims)
+          .sort()
+          .map((Name) => ({ Name, Value: dims[Name]! })),
+      },
       Period: period,
       Stat: stat,
     });
@@ -287,29 +309,71 @@ async function collectRegion(
         addWindow([t.name, 'stale', other], METRICS.namespace, PAIR_METRICS.stale.name, pairDimensions(into), 'Sum');
         addWindow([t.name, 'shipped', other], METRICS.namespace, PAIR_METRICS.shipped.name, pairDimensions(out), 'Sum');
       }
-      addGauge([t.name, 'oldestAge', ''], AWS_METRICS.sqs.namespace, AWS_METRICS.sqs.oldestAge, { [AWS_METRICS.sqs.dimension]: inboundQueueName(app, t.name) }, 'Maximum');
-      addGauge([t.name, 'parkedOldestAge', ''], AWS_METRICS.sqs.namespace, AWS_METRICS.sqs.oldestAge, { [AWS_METRICS.sqs.dimension]: backlogQueueName(app, t.name) }, 'Maximum');
+      addGauge(
+        [t.name, 'oldestAge', ''],
+        AWS_METRICS.sqs.namespace,
+        AWS_METRICS.sqs.oldestAge,
+        { [AWS_METRICS.sqs.dimension]: inboundQueueName(app, t.name) },
+        'Maximum',
+      );
+      addGauge(
+        [t.name, 'parkedOldestAge', ''],
+        AWS_METRICS.sqs.namespace,
+        AWS_METRICS.sqs.oldestAge,
+        { [AWS_METRICS.sqs.dimension]: backlogQueueName(app, t.name) },
+        'Maximum',
+      );
       const fns = functions.get(t.name) ?? {};
       const L = AWS_METRICS.lambda;
       if (fns.shipper) {
         addGauge([t.name, 'iteratorAge', ''], L.namespace, L.iteratorAge, { [L.dimension]: fns.shipper }, 'Maximum');
-        for (const m of ['errors', 'throttles', 'invocations'] as const) addWindow([t.name, `shipper.${m}`, ''], L.namespace, L[m], { [L.dimension]: fns.shipper }, 'Sum');
+        for (const m of ['errors', 'throttles', 'invocations'] as const)
+          addWindow([t.name, `shipper.${m}`, ''], L.namespace, L[m], { [L.dimension]: fns.shipper }, 'Sum');
       }
-      if (fns.applier) for (const m of ['errors', 'throttles', 'invocations'] as const) addWindow([t.name, `applier.${m}`, ''], L.namespace, L[m], { [L.dimension]: fns.applier }, 'Sum');
+      if (fns.applier)
+        for (const m of ['errors', 'throttles', 'invocations'] as const)
+          addWindow([t.name, `applier.${m}`, ''], L.namespace, L[m], { [L.dimension]: fns.applier }, 'Sum');
     }
 
     // The outage backlog's depth per minute, back as far as the longest parkedAge alarm of these tables looks (+ 2 minutes of CloudWatch delay).
     const depthQueries = tables.flatMap((t) =>
       (['visible', 'inFlight'] as const).map((m) => ({
         table: t.name,
-        q: { Id: `d${tables.indexOf(t)}_${m}`, MetricStat: metricQuery(AWS_METRICS.sqs.namespace, AWS_METRICS.sqs[m], { [AWS_METRICS.sqs.dimension]: backlogQueueName(app, t.name) }, 'Maximum', 60) },
+        q: {
+          Id: `d${tables.indexOf(t)}_${m}`,
+          MetricStat: metricQuery(AWS_METRICS.sqs.namespace, AWS_METRICS.sqs[m], { [AWS_METRICS.sqs.dimension]: backlogQueueName(app, t.name) }, 'Maximum', 60),
+        },
       })),
     );
     const depthMinutes = Math.max(windowMinutes, ...tables.map((t) => parkedAlarmMinutes(tableMonitoring(config, t.name).parkedAgeThresholdSeconds) + 2));
     const [windowValues, gaugeValues, depthSeries] = await Promise.all([
-      metricData(cw, windowQueries.map((w) => w.q), start, end).catch((e) => (note('cannot read CloudWatch metrics', e), new Map<string, number[]>())),
-      metricData(cw, gaugeQueries.map((w) => w.q), start, end).catch((e) => (note('cannot read CloudWatch metrics', e), new Map<string, number[]>())),
-      metricSeries(cw, depthQueries.map((d) => d.q), end - depthMinutes * 60_000, end).catch((e) => (note('cannot read CloudWatch metrics', e), undefined)),
+      metricData(
+        cw,
+        windowQueries.map((w) => w.q),
+        start,
+        end,
+      ).catch((e) => {
+        note('cannot read CloudWatch metrics', e);
+        return new Map<string, number[]>();
+      }),
+      metricData(
+        cw,
+        gaugeQueries.map((w) => w.q),
+        start,
+        end,
+      ).catch((e) => {
+        note('cannot read CloudWatch metrics', e);
+        return new Map<string, number[]>();
+      }),
+      metricSeries(
+        cw,
+        depthQueries.map((d) => d.q),
+        end - depthMinutes * 60_000,
+        end,
+      ).catch((e) => {
+        note('cannot read CloudWatch metrics', e);
+        return undefined;
+      }),
     ]);
     if (depthSeries) {
       for (const t of tables) {
@@ -335,7 +399,12 @@ async function collectRegion(
         const n = (m: string) => figures.get(`${t.name}|${who}.${m}|`);
         const inv = n('invocations');
         const failed = (n('errors') ?? 0) + (n('throttles') ?? 0);
-        set(t.name, `${who}ErrorRate`, '', inv === undefined || inv === null || inv + (n('throttles') ?? 0) === 0 ? null : (100 * failed) / (inv + (n('throttles') ?? 0)));
+        set(
+          t.name,
+          `${who}ErrorRate`,
+          '',
+          inv === undefined || inv === null || inv + (n('throttles') ?? 0) === 0 ? null : (100 * failed) / (inv + (n('throttles') ?? 0)),
+        );
       }
     }
 
@@ -363,7 +432,11 @@ async function collectRegion(
       note('cannot read alarm states', e);
       return [];
     });
-    const fences = await readFences(ddb, app, tables.map((t) => t.name)).catch((e) => {
+    const fences = await readFences(
+      ddb,
+      app,
+      tables.map((t) => t.name),
+    ).catch((e) => {
       note('cannot read write fences', e);
       return [];
     });
@@ -395,12 +468,23 @@ async function metricSeries(cw: CloudWatchClient, queries: MetricDataQuery[], st
     let token: string | undefined;
     do {
       const res = await cw.send(
-        new GetMetricDataCommand({ MetricDataQueries: queries.slice(i, i + 500), StartTime: new Date(start), EndTime: new Date(end), ScanBy: 'TimestampDescending', NextToken: token }),
+        new GetMetricDataCommand({
+          MetricDataQueries: queries.slice(i, i + 500),
+          StartTime: new Date(start),
+          EndTime: new Date(end),
+          ScanBy: 'TimestampDescending',
+          NextToken: token,
+        }),
       );
       for (const r of res.MetricDataResults ?? []) {
-        const points = (r.Timestamps ?? []).map((t, j) => ({ t: new Date(t).getTime(), v: r.Values?.[j] })).filter((p): p is { t: number; v: number } => typeof p.v === 'number');
+        const points = (r.Timestamps ?? [])
+          .map((t, j) => ({ t: new Date(t).getTime(), v: r.Values?.[j] }))
+          .filter((p): p is { t: number; v: number } => typeof p.v === 'number');
         points.sort((a, b) => b.t - a.t);
-        out.set(r.Id!, [...(out.get(r.Id!) ?? []), ...points].sort((a, b) => b.t - a.t));
+        out.set(
+          r.Id!,
+          [...(out.get(r.Id!) ?? []), ...points].sort((a, b) => b.t - a.t),
+        );
       }
       token = res.NextToken;
     } while (token);
@@ -410,7 +494,12 @@ async function metricSeries(cw: CloudWatchClient, queries: MetricDataQuery[], st
 
 async function queueDepth(client: SQSClient, name: string): Promise<{ visible: number; inFlight: number }> {
   const url = (await client.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
-  const a = (await client.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }))).Attributes ?? {};
+  const a =
+    (
+      await client.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      )
+    ).Attributes ?? {};
   return { visible: Number(a.ApproximateNumberOfMessages ?? 0), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) };
 }
 
@@ -430,7 +519,13 @@ async function readFences(client: DynamoDBClient, app: string, tables: readonly 
   for (const table of tables) {
     try {
       const res = await client.send(
-        new QueryCommand({ TableName: fenceTableName(app), KeyConditionExpression: '#t = :t', ExpressionAttributeNames: { '#t': FENCE_KEY.table }, ExpressionAttributeValues: { ':t': { S: table } }, ConsistentRead: true }),
+        new QueryCommand({
+          TableName: fenceTableName(app),
+          KeyConditionExpression: '#t = :t',
+          ExpressionAttributeNames: { '#t': FENCE_KEY.table },
+          ExpressionAttributeValues: { ':t': { S: table } },
+          ConsistentRead: true,
+        }),
       );
       const state = fenceStateOf(table, res.Items ?? []);
       if (state.fenced) out.push(state);

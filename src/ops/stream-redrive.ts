@@ -61,7 +61,14 @@ export interface StreamRedriveReport {
 export async function redriveStreamFailures(o: StreamRedriveOptions): Promise<StreamRedriveReport> {
   const { ops, region } = o;
   const sqs = sqsClient(ops, region);
-  const queue = (await sqs.send(new GetQueueUrlCommand({ QueueName: streamFailureQueueName(ops.appName, ops.table.name), ...(ops.accounts[region] ? { QueueOwnerAWSAccountId: ops.accounts[region] } : {}) }))).QueueUrl;
+  const queue = (
+    await sqs.send(
+      new GetQueueUrlCommand({
+        QueueName: streamFailureQueueName(ops.appName, ops.table.name),
+        ...(ops.accounts[region] ? { QueueOwnerAWSAccountId: ops.accounts[region] } : {}),
+      }),
+    )
+  ).QueueUrl;
   if (!queue) throw new Error(`GetQueueUrl for ${streamFailureQueueName(ops.appName, ops.table.name)} in ${region} returned no URL`);
   const settings = await deployedShipperSettings(ops, region);
   let parkedAgain = 0;
@@ -93,7 +100,15 @@ export async function redriveStreamFailures(o: StreamRedriveOptions): Promise<St
   let empty = 0;
   const handled = new Set<string>();
   while (seen < max && empty < (o.emptyReceives ?? 2)) {
-    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue, MaxNumberOfMessages: Math.min(10, max - seen), VisibilityTimeout: o.visibilityTimeoutSeconds ?? 300, WaitTimeSeconds: 0, MessageAttributeNames: ['All'] }));
+    const out = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queue,
+        MaxNumberOfMessages: Math.min(10, max - seen),
+        VisibilityTimeout: o.visibilityTimeoutSeconds ?? 300,
+        WaitTimeSeconds: 0,
+        MessageAttributeNames: ['All'],
+      }),
+    );
     const messages = (out.Messages ?? []).filter((m) => !handled.has(m.MessageId!));
     if (messages.length === 0) {
       empty++;
@@ -108,10 +123,14 @@ export async function redriveStreamFailures(o: StreamRedriveOptions): Promise<St
         const event =
           message.kind === 'batch'
             ? await readBatch(streams, message.failure.DDBStreamBatchInfo, region)
-            : [message.record.record ?? (await readOne(streams, message.record.streamArn ?? (await streamArnOf(streams, settings)), message.record.sequenceNumber, region))];
+            : [
+                message.record.record ??
+                  (await readOne(streams, message.record.streamArn ?? (await streamArnOf(streams, settings)), message.record.sequenceNumber, region)),
+              ];
         const res = await shipper.handle({ Records: event });
         records += event.length;
-        if (res.batchItemFailures.length > 0) throw new Error(`the shipper failed again from sequence number ${res.batchItemFailures[0]!.itemIdentifier} (see its error; the message stays)`);
+        if (res.batchItemFailures.length > 0)
+          throw new Error(`the shipper failed again from sequence number ${res.batchItemFailures[0]!.itemIdentifier} (see its error; the message stays)`);
         await sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: m.ReceiptHandle! }));
         if (message.kind === 'batch') batches++;
         else parked++;
@@ -165,7 +184,9 @@ async function readBatch(streams: DynamoDBStreamsClient, info: StreamBatchInfo, 
   return finish();
   function finish(): DynamoDBRecord[] {
     if (out.length === 0 || out[0]!.dynamodb?.SequenceNumber !== info.startSequenceNumber) {
-      throw new Error(`records ${info.startSequenceNumber}..${info.endSequenceNumber} of shard ${info.shardId} are no longer in the stream (it keeps records 24 h): they cannot be replayed; use regionsync repair/backfill for the keys`);
+      throw new Error(
+        `records ${info.startSequenceNumber}..${info.endSequenceNumber} of shard ${info.shardId} are no longer in the stream (it keeps records 24 h): they cannot be replayed; use regionsync repair/backfill for the keys`,
+      );
     }
     return out.map((r) => toLambdaStreamRecord(r, region, info.streamArn) as unknown as DynamoDBRecord);
   }
@@ -184,7 +205,11 @@ async function readOne(streams: DynamoDBStreamsClient, streamArn: string, sequen
 }
 
 async function iteratorAt(streams: DynamoDBStreamsClient, streamArn: string, shardId: string, sequenceNumber: string): Promise<string | undefined> {
-  return (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', SequenceNumber: sequenceNumber }))).ShardIterator;
+  return (
+    await streams.send(
+      new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', SequenceNumber: sequenceNumber }),
+    )
+  ).ShardIterator;
 }
 
 async function streamArnOf(_streams: DynamoDBStreamsClient, settings: FunctionSettings): Promise<string> {

@@ -93,7 +93,8 @@ export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
   const now = o.now ?? Date.now;
   const { table } = o.ops;
   const regions = o.regions ?? table.regions;
-  for (const r of regions) if (!table.regions.includes(r)) throw new Error(`--regions: table ${table.name} does not replicate in ${r} (its regions: ${table.regions.join(', ')})`);
+  for (const r of regions)
+    if (!table.regions.includes(r)) throw new Error(`--regions: table ${table.name} does not replicate in ${r} (its regions: ${table.regions.join(', ')})`);
   if (regions.length < 2) throw new Error(`--regions: need at least two regions to compare, got ${regions.join(', ') || 'none'}`);
   const bucketCount = o.buckets ?? DEFAULT_BUCKETS;
   const segments = o.segments ?? 4;
@@ -108,7 +109,24 @@ export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
   // Under last writer wins a deleted key's state is its row in the region's tombstone table
   // (docs/deletes.md): read those first, so that each key has one leaf, the table's item first.
   const tombstonesByRegion = new Map(
-    await Promise.all(regions.map(async (region) => [region, await scanTombstoneLeaves(o.ops, clients.get(region)!, limiters.get(region)!, capacity[region]!, segments, o.consistentScan, (x) => scope.view(x, region), nowSeconds())] as const)),
+    await Promise.all(
+      regions.map(
+        async (region) =>
+          [
+            region,
+            await scanTombstoneLeaves(
+              o.ops,
+              clients.get(region)!,
+              limiters.get(region)!,
+              capacity[region]!,
+              segments,
+              o.consistentScan,
+              (x) => scope.view(x, region),
+              nowSeconds(),
+            ),
+          ] as const,
+      ),
+    ),
   );
 
   // 1. One scan per region into bucket digests.
@@ -244,10 +262,12 @@ export interface ReadKeysOptions {
 }
 
 /** Reads `keys` in every region until they agree or their states stop changing; returns the divergent ones. */
-export async function recheckKeys(o: ReadKeysOptions & {
-  readonly rechecks?: number;
-  readonly settleMs?: number;
-}): Promise<DivergentKey[]> {
+export async function recheckKeys(
+  o: ReadKeysOptions & {
+    readonly rechecks?: number;
+    readonly settleMs?: number;
+  },
+): Promise<DivergentKey[]> {
   const rechecks = o.rechecks ?? 3;
   const scope = scopeOf(o.ops, o.regions);
   let pending = [...o.keys];

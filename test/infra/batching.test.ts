@@ -60,7 +60,7 @@ describe('batching windows', () => {
     expect(inbound('thrifty').VisibilityTimeout).toBe(185);
   });
 
-  it("update the shipper before the applier (the shipper must know every marker the applier writes)", () => {
+  it('update the shipper before the applier (the shipper must know every marker the applier writes)', () => {
     // Prepare
     const r = regionOf(synth, 'us-east-1');
     const rt = replicatedTable(r, 'prompt');

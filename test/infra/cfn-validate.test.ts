@@ -22,7 +22,9 @@ import { FIXTURE_CONFIG, testApp } from '../support/infra-fixture.ts';
 const EXPLAINED_WARNINGS = new Set(['W3005']);
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function lint(config: RegionSyncConfig): Finding[] {
   const outdir = mkdtempSync(path.join(tmpdir(), 'rs-cfn-lint-'));

@@ -78,13 +78,17 @@ describe('clock bound', () => {
 
   it.each(PLACEMENTS)('$table in $region: the region dashboard shows changes held back per source and client writes restamped', ({ table, region }) => {
     // Prepare
-    const dashboard = Object.values(resources(regionOf(synth, region).template)).find((r) => r.Type === 'AWS::CloudWatch::Dashboard' && r.Properties!.DashboardName === `${APP}-${region}`)!;
-    const widgets = (JSON.parse(flatten(dashboard.Properties!.DashboardBody)) as { widgets: { properties: { title?: string; metrics?: unknown[][] } }[] }).widgets;
+    const dashboard = Object.values(resources(regionOf(synth, region).template)).find(
+      (r) => r.Type === 'AWS::CloudWatch::Dashboard' && r.Properties!.DashboardName === `${APP}-${region}`,
+    )!;
+    const widgets = (JSON.parse(flatten(dashboard.Properties!.DashboardBody)) as { widgets: { properties: { title?: string; metrics?: unknown[][] } }[] })
+      .widgets;
     // Act
     const widget = widgets.find((w) => w.properties.title?.startsWith(`${table}: conflicts and dead-lettered`));
     const body = JSON.stringify(widget?.properties.metrics ?? []);
     // Assess
-    for (const source of EXPECTED[table].regions.filter((r) => r !== region)) expect(body).toContain(`"${METRICS.names.changesAheadOfClock}","SourceRegion","${source}"`);
+    for (const source of EXPECTED[table].regions.filter((r) => r !== region))
+      expect(body).toContain(`"${METRICS.names.changesAheadOfClock}","SourceRegion","${source}"`);
     expect(body).toContain(`MetricName=\\"${METRICS.names.clientWritesRestamped}\\"`);
   });
 });

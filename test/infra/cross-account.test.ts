@@ -66,7 +66,9 @@ describe('the global dashboard, with every region in its own account', () => {
     // Prepare
     const synth = synthesizeFixture();
     const dashboards = [...synth.values()].flatMap((r) => Object.values(r.template.findResources('AWS::CloudWatch::Dashboard')));
-    const global = dashboards.map((d) => JSON.parse(flatten(d.Properties.DashboardBody)) as { widgets: { properties: { metrics?: unknown[][] } }[] }).find((b) => JSON.stringify(b).includes('across'))!;
+    const global = dashboards
+      .map((d) => JSON.parse(flatten(d.Properties.DashboardBody)) as { widgets: { properties: { metrics?: unknown[][] } }[] })
+      .find((b) => JSON.stringify(b).includes('across'))!;
 
     // Act: every metric line's options (the last element of each line), with its region and account.
     const lines = global.widgets.flatMap((w) => w.properties.metrics ?? []).map((line) => line[line.length - 1] as { region?: string; accountId?: string });
@@ -76,7 +78,8 @@ describe('the global dashboard, with every region in its own account', () => {
     const elsewhere = lines.filter((o) => o.region !== undefined && o.region !== 'us-east-1');
     expect(elsewhere.length).toBeGreaterThan(10);
     for (const options of elsewhere) expect(options.accountId, JSON.stringify(options)).toBe(ACCOUNTS[options.region!]);
-    for (const options of lines.filter((o) => o.region === undefined || o.region === 'us-east-1')) expect([undefined, ACCOUNTS['us-east-1']]).toContain(options.accountId);
+    for (const options of lines.filter((o) => o.region === undefined || o.region === 'us-east-1'))
+      expect([undefined, ACCOUNTS['us-east-1']]).toContain(options.accountId);
   });
 });
 
@@ -113,7 +116,9 @@ describe('a region without an account uses the default account, also as a target
       .filter((g) => g.action === 'sqs:SendMessage')
       .map((g) => g.resource)
       // Its own region's backlog queue (region isolation) and stream-failures queue are not targets.
-      .filter((arn) => ![replicatedTable(r, 'orders').backlogQueue, replicatedTable(r, 'orders').streamFailureQueue].some((q) => arn === `\${${logicalId(q)}.Arn}`));
+      .filter(
+        (arn) => ![replicatedTable(r, 'orders').backlogQueue, replicatedTable(r, 'orders').streamFailureQueue].some((q) => arn === `\${${logicalId(q)}.Arn}`),
+      );
 
     // Assess
     expect(Stack.of(replicatedTable(r, 'orders')).account).toBe('111111111111');

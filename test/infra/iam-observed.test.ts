@@ -16,7 +16,17 @@ import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
 import { resolveDocument } from '../../resolvers/documents.ts';
 import { Cluster, TOMBSTONES, type ScheduleOp } from '../support/cluster.ts';
 import { isScheduleOp, togetherArb } from '../support/schedule.ts';
-import { ACCOUNTS, APP_NAME, inboundQueueArn, logicalId, ref, regionOf, replicatedTable, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
+import {
+  ACCOUNTS,
+  APP_NAME,
+  inboundQueueArn,
+  logicalId,
+  ref,
+  regionOf,
+  replicatedTable,
+  synthesizeFixture,
+  type SynthesizedRegion,
+} from '../support/infra-fixture.ts';
 import { allowedOf } from '../support/infra-iam.ts';
 
 const [R1, R2] = ['us-east-1', 'eu-west-1'] as const;
@@ -137,9 +147,17 @@ describe('every AWS call the functions make is allowed by their deployed role', 
     expect(needed.filter(({ fn, grant }) => !allowed[fn].includes(grant)).map(({ fn, grant }) => `${fn} lacks ${grant}`)).toEqual([]);
   });
 
-  it.each(SCENARIOS.flatMap((s) => REGIONS.map((region) => ({ ...s, region }))))('$table in $region: no item-level DynamoDB grant the functions never use', ({ table, region }) => {
+  it.each(SCENARIOS.flatMap((s) => REGIONS.map((region) => ({ ...s, region }))))('$table in $region: no item-level DynamoDB grant the functions never use', ({
+    table,
+    region,
+  }) => {
     // Prepare
-    const needed = new Set([...observedByTable.get(table)!].map((call) => { const g = grantFor(region, table, call); return `${g.fn} ${g.grant}`; }));
+    const needed = new Set(
+      [...observedByTable.get(table)!].map((call) => {
+        const g = grantFor(region, table, call);
+        return `${g.fn} ${g.grant}`;
+      }),
+    );
     const rt = replicatedTable(regionOf(synth, region), table);
     const itemLevel = /^dynamodb:(GetItem|PutItem|UpdateItem|DeleteItem) /;
 

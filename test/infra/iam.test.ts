@@ -80,10 +80,16 @@ describe('shipper role', () => {
       ...on(ref(i.streamFailures, 'Arn'), 'sqs:SendMessage'),
     ];
     const metadata = [...on(ref(i.backlog, 'Arn'), 'sqs:GetQueueUrl'), ...on(ref(i.streamFailures, 'Arn'), 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl')];
-    return { required, allowed: [...required, ...metadata, ...ownLogGrants(region, i.shipper)], targets, backlog: ref(i.backlog, 'Arn'), streamFailures: ref(i.streamFailures, 'Arn') };
+    return {
+      required,
+      allowed: [...required, ...metadata, ...ownLogGrants(region, i.shipper)],
+      targets,
+      backlog: ref(i.backlog, 'Arn'),
+      streamFailures: ref(i.streamFailures, 'Arn'),
+    };
   }
 
-  it.each(PLACEMENTS)('$table in $region: exactly stream read, item writes on its table, and sends to the other regions\' queues', ({ region, table }) => {
+  it.each(PLACEMENTS)("$table in $region: exactly stream read, item writes on its table, and sends to the other regions' queues", ({ region, table }) => {
     // Prepare
     const { required, allowed } = expectedShipper(region, table);
 
@@ -94,7 +100,7 @@ describe('shipper role', () => {
     expectExactly(actual, required, allowed);
   });
 
-  it.each(PLACEMENTS)('$table in $region: sqs:SendMessage only to the other regions\' inbound queues of this table', ({ region, table }) => {
+  it.each(PLACEMENTS)("$table in $region: sqs:SendMessage only to the other regions' inbound queues of this table", ({ region, table }) => {
     // Prepare
     const { targets, backlog, streamFailures } = expectedShipper(region, table);
     const ownQueue = inboundQueueArn(table, region);
@@ -113,7 +119,12 @@ describe('shipper role', () => {
 });
 
 describe('applier role', () => {
-  it.each(PLACEMENTS)('$table in $region: exactly item writes on its table, its rows of the tombstone table, PutItem on the conflict log, consume its inbound queue, send to its DLQ', ({ region, table }) => {
+  it.each(
+    PLACEMENTS,
+  )('$table in $region: exactly item writes on its table, its rows of the tombstone table, PutItem on the conflict log, consume its inbound queue, send to its DLQ', ({
+    region,
+    table,
+  }) => {
     // Prepare
     const i = ids(region, table);
     const conflictLog = regionOf(synth, region).stack.conflictLog;
@@ -126,7 +137,12 @@ describe('applier role', () => {
       ...on(ref(i.inbound, 'Arn'), 'sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'),
       ...on(ref(i.dlq, 'Arn'), 'sqs:SendMessage'),
     ];
-    const allowed = [...required, ...on(ref(i.inbound, 'Arn'), 'sqs:GetQueueUrl'), ...on(ref(i.dlq, 'Arn'), 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'), ...ownLogGrants(region, i.applier)];
+    const allowed = [
+      ...required,
+      ...on(ref(i.inbound, 'Arn'), 'sqs:GetQueueUrl'),
+      ...on(ref(i.dlq, 'Arn'), 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'),
+      ...ownLogGrants(region, i.applier),
+    ];
 
     // Act
     const actual = allowedOf(regionOf(synth, region).template, i.applier);
@@ -151,11 +167,18 @@ describe('every role and policy', () => {
       expect(managedPolicyArns.filter((arn) => arn !== BASIC_EXECUTION_ROLE)).toEqual([]);
       // The one conditional statement: the tombstone table, confined to this table's rows.
       const tombstoneArn = ref(ids(region, table).tombstones, 'Arn');
-      expect(statements.filter((s) => s.statement.Effect !== 'Allow' || (s.statement.Condition !== undefined && grantsOf([s]).some((g) => g.resource !== tombstoneArn)))).toEqual([]);
+      expect(
+        statements.filter(
+          (s) => s.statement.Effect !== 'Allow' || (s.statement.Condition !== undefined && grantsOf([s]).some((g) => g.resource !== tombstoneArn)),
+        ),
+      ).toEqual([]);
     }
   });
 
-  it.each(PLACEMENTS)('$table in $region: the tombstone table only for rows of its own table (dynamodb:LeadingKeys), never unconditionally', ({ region, table }) => {
+  it.each(PLACEMENTS)('$table in $region: the tombstone table only for rows of its own table (dynamodb:LeadingKeys), never unconditionally', ({
+    region,
+    table,
+  }) => {
     // Prepare
     const { template } = regionOf(synth, region);
     const tombstoneArn = ref(ids(region, table).tombstones, 'Arn');
@@ -178,7 +201,12 @@ describe('every role and policy', () => {
     // Act
     const wildcards = statements
       .filter((s) => s.statement.Effect === 'Allow')
-      .flatMap((s) => [s.statement.Action ?? []].flat().filter((a) => a.includes('*')).map((a) => `${s.source}: ${a}`));
+      .flatMap((s) =>
+        [s.statement.Action ?? []]
+          .flat()
+          .filter((a) => a.includes('*'))
+          .map((a) => `${s.source}: ${a}`),
+      );
 
     // Assess
     expect(statements.length).toBeGreaterThan(0);
@@ -210,7 +238,9 @@ describe('every role and policy', () => {
 
     // Act
     const star = grantsOf(allowStatements).filter((g) => g.resource === '*' || g.resource.endsWith(':*'));
-    const unexpected = star.filter((g) => !(g.action === 'dynamodb:ListStreams' && shipperPolicies.has(g.source))).map((g) => `${g.source}: ${g.action} on ${g.resource}`);
+    const unexpected = star
+      .filter((g) => !(g.action === 'dynamodb:ListStreams' && shipperPolicies.has(g.source)))
+      .map((g) => `${g.source}: ${g.action} on ${g.resource}`);
 
     // Assess
     expect(star.length).toBe(stack.tables.size);

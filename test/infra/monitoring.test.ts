@@ -52,14 +52,26 @@ beforeAll(() => {
 
 type Resource = { Type: string; Properties?: Record<string, any> };
 const ofType = (template: Template, type: string): [string, Resource][] => Object.entries(resources(template)).filter(([, r]) => r.Type === type);
-const alarmsOf = (region: string) => new Map(ofType(regionOf(synth, region).template, 'AWS::CloudWatch::Alarm').map(([, r]) => [r.Properties!.AlarmName as string, r.Properties!]));
+const alarmsOf = (region: string) =>
+  new Map(ofType(regionOf(synth, region).template, 'AWS::CloudWatch::Alarm').map(([, r]) => [r.Properties!.AlarmName as string, r.Properties!]));
 const topicId = (region: string) => ofType(regionOf(synth, region).template, 'AWS::SNS::Topic')[0]![0];
 const fenceFunctionId = (region: string) => ofType(regionOf(synth, region).template, 'AWS::Lambda::Function').find(([id]) => id.includes('WriteFence'))?.[0];
 const dashboards = (region: string) =>
-  new Map(ofType(regionOf(synth, region).template, 'AWS::CloudWatch::Dashboard').map(([, r]) => [r.Properties!.DashboardName as string, JSON.parse(flatten(r.Properties!.DashboardBody)) as { widgets: Widget[] }]));
+  new Map(
+    ofType(regionOf(synth, region).template, 'AWS::CloudWatch::Dashboard').map(([, r]) => [
+      r.Properties!.DashboardName as string,
+      JSON.parse(flatten(r.Properties!.DashboardBody)) as { widgets: Widget[] },
+    ]),
+  );
 interface Widget {
   type: string;
-  properties: { title?: string; metrics?: unknown[][]; alarms?: string[]; annotations?: { horizontal?: { value: number; label: string }[] }; markdown?: string };
+  properties: {
+    title?: string;
+    metrics?: unknown[][];
+    alarms?: string[];
+    annotations?: { horizontal?: { value: number; label: string }[] };
+    markdown?: string;
+  };
 }
 const alarmArn = (region: string, name: string) => `arn:\${AWS::Partition}:cloudwatch:${region}:${ACCOUNTS[region]}:alarm:${name}`;
 
@@ -82,7 +94,10 @@ describe('alarms', () => {
     expect(names).toEqual(expected.sort());
   });
 
-  it.each(PLACEMENTS)('$table in $region: lag alarms per source on p99 (N of N minutes) and maximum, from this region’s ReplicationLagMs of the pair', ({ table, region }) => {
+  it.each(PLACEMENTS)('$table in $region: lag alarms per source on p99 (N of N minutes) and maximum, from this region’s ReplicationLagMs of the pair', ({
+    table,
+    region,
+  }) => {
     // Prepare
     const alarms = alarmsOf(region);
     const t = THRESHOLDS[table];
@@ -110,7 +125,10 @@ describe('alarms', () => {
     }
   });
 
-  it.each(PLACEMENTS)('$table in $region: DLQ (any message), backlog age and iterator age alarms on the table’s own queues and shipper', ({ table, region }) => {
+  it.each(PLACEMENTS)('$table in $region: DLQ (any message), backlog age and iterator age alarms on the table’s own queues and shipper', ({
+    table,
+    region,
+  }) => {
     // Prepare
     const alarms = alarmsOf(region);
     const t = THRESHOLDS[table];
@@ -149,14 +167,26 @@ describe('alarms', () => {
     });
   });
 
-  it.each(PLACEMENTS)('$table in $region: parked-age alarm on the outage backlog: visible + in flight ≥ 1 in each of the threshold’s whole minutes, never fencing', ({ table, region }) => {
+  it.each(
+    PLACEMENTS,
+  )('$table in $region: parked-age alarm on the outage backlog: visible + in flight ≥ 1 in each of the threshold’s whole minutes, never fencing', ({
+    table,
+    region,
+  }) => {
     // Prepare
     const t = THRESHOLDS[table];
 
     // Act
     const alarm = alarmsOf(region).get(`${APP}/${table}/parkedAge`)!;
     const expression = alarm.Metrics.find((m: { Expression?: string }) => m.Expression);
-    const inputs = alarm.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map((m: { Id: string; MetricStat: any }) => [m.Id, m.MetricStat.Metric.Namespace, m.MetricStat.Metric.MetricName, m.MetricStat.Metric.Dimensions, m.MetricStat.Period, m.MetricStat.Stat]);
+    const inputs = alarm.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map((m: { Id: string; MetricStat: any }) => [
+      m.Id,
+      m.MetricStat.Metric.Namespace,
+      m.MetricStat.Metric.MetricName,
+      m.MetricStat.Metric.Dimensions,
+      m.MetricStat.Period,
+      m.MetricStat.Stat,
+    ]);
 
     // Assess
     expect(alarm).toMatchObject({
@@ -175,13 +205,18 @@ describe('alarms', () => {
       ].sort(),
     );
     // The backlog queue the alarm watches is the one the table's shipper parks changes in.
-    expect(flatten(propertiesOf(regionOf(synth, region).template, logicalId(replicatedTable(regionOf(synth, region), table).backlogQueue)).QueueName)).toBe(`${APP}-${table}-backlog`);
+    expect(flatten(propertiesOf(regionOf(synth, region).template, logicalId(replicatedTable(regionOf(synth, region), table).backlogQueue)).QueueName)).toBe(
+      `${APP}-${table}-backlog`,
+    );
     expect(alarm.AlarmActions).toEqual([{ Ref: topicId(region) }]);
   });
 
   it('a parked-age threshold outside 60..86400 s fails the synth, naming the field and the value', () => {
     // Prepare
-    const bad = (v: number): RegionSyncConfig => ({ ...CONFIG, tables: [{ ...CONFIG.tables[0]!, monitoring: { parkedAgeThresholdSeconds: v } }, CONFIG.tables[1]!] });
+    const bad = (v: number): RegionSyncConfig => ({
+      ...CONFIG,
+      tables: [{ ...CONFIG.tables[0]!, monitoring: { parkedAgeThresholdSeconds: v } }, CONFIG.tables[1]!],
+    });
 
     // Act
     const errors = [59, 86_401, Number.NaN].map((v) => {
@@ -199,7 +234,12 @@ describe('alarms', () => {
     expect(errors[2]).toMatch(/tables\[0\]\.monitoring\.parkedAgeThresholdSeconds: /);
   });
 
-  it.each(PLACEMENTS)('$table in $region: error-rate alarms, (errors + throttles) / (invocations + throttles) over 5 minutes, for its shipper and its applier', ({ table, region }) => {
+  it.each(
+    PLACEMENTS,
+  )('$table in $region: error-rate alarms, (errors + throttles) / (invocations + throttles) over 5 minutes, for its shipper and its applier', ({
+    table,
+    region,
+  }) => {
     // Prepare
     const alarms = alarmsOf(region);
     const rt = replicatedTable(regionOf(synth, region), table);
@@ -211,10 +251,21 @@ describe('alarms', () => {
       // Act
       const alarm = alarms.get(`${APP}/${table}/${kind}`)!;
       const expression = alarm.Metrics.find((m: { Expression?: string }) => m.Expression);
-      const inputs = alarm.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map((m: { Id: string; MetricStat: any }) => [m.Id, m.MetricStat.Metric.MetricName, m.MetricStat.Metric.Dimensions, m.MetricStat.Period, m.MetricStat.Stat]);
+      const inputs = alarm.Metrics.filter((m: { MetricStat?: unknown }) => m.MetricStat).map((m: { Id: string; MetricStat: any }) => [
+        m.Id,
+        m.MetricStat.Metric.MetricName,
+        m.MetricStat.Metric.Dimensions,
+        m.MetricStat.Period,
+        m.MetricStat.Stat,
+      ]);
 
       // Assess
-      expect(alarm).toMatchObject({ Threshold: THRESHOLDS[table].errorRate, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' });
+      expect(alarm).toMatchObject({
+        Threshold: THRESHOLDS[table].errorRate,
+        EvaluationPeriods: 1,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
       expect(expression).toMatchObject({ Expression: '100 * (errors + throttles) / (invocations + throttles)', ReturnData: true });
       const dims = [{ Name: 'FunctionName', Value: { Ref: logicalId(fn) } }];
       expect(inputs.sort()).toEqual(
@@ -227,7 +278,12 @@ describe('alarms', () => {
     }
   });
 
-  it.each(PLACEMENTS)('$table in $region: every alarm notifies the region’s topic on ALARM and OK, and the fence function only where the table fences on that kind', ({ table, region }) => {
+  it.each(
+    PLACEMENTS,
+  )('$table in $region: every alarm notifies the region’s topic on ALARM and OK, and the fence function only where the table fences on that kind', ({
+    table,
+    region,
+  }) => {
     // Prepare
     const topic = { Ref: topicId(region) };
     const fence = fenceFunctionId(region);
@@ -274,7 +330,9 @@ describe('alarm topics', () => {
   });
 
   // moto runs no alarm actions: this walk is what shows an alarm's notification can be delivered.
-  it.each(REGIONS)('%s: every alarm → its SNS action → the topic → a policy that lets this account\'s CloudWatch publish that alarm, over TLS, unencrypted or with a key CloudWatch may use', (region) => {
+  it.each(
+    REGIONS,
+  )("%s: every alarm → its SNS action → the topic → a policy that lets this account's CloudWatch publish that alarm, over TLS, unencrypted or with a key CloudWatch may use", (region) => {
     // Prepare
     const { template } = regionOf(synth, region);
     const all = resources(template);
@@ -285,8 +343,11 @@ describe('alarm topics', () => {
     const arnLike = (pattern: string, arn: string) =>
       new RegExp(
         `^${pattern
-          .replaceAll('${AWS::Partition}', 'aws').replaceAll('${AWS::Region}', region).replaceAll('${AWS::AccountId}', ACCOUNTS[region]!)
-          .replace(/[.+?^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*')}$`,
+          .replaceAll('${AWS::Partition}', 'aws')
+          .replaceAll('${AWS::Region}', region)
+          .replaceAll('${AWS::AccountId}', ACCOUNTS[region]!)
+          .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+          .replaceAll('*', '.*')}$`,
       ).test(arn);
 
     for (const [alarmId, alarm] of alarms) {
@@ -302,8 +363,11 @@ describe('alarm topics', () => {
           .flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as Array<Record<string, any>>);
         const allows = statements.filter(
           (st) =>
-            st.Effect === 'Allow' && [st.Action].flat().includes('sns:Publish') && st.Principal?.Service === 'cloudwatch.amazonaws.com' &&
-            st.Condition?.StringEquals?.['aws:SourceAccount'] !== undefined && arnLike(flatten(st.Condition?.ArnLike?.['aws:SourceArn']), arnOfAlarm(name)) &&
+            st.Effect === 'Allow' &&
+            [st.Action].flat().includes('sns:Publish') &&
+            st.Principal?.Service === 'cloudwatch.amazonaws.com' &&
+            st.Condition?.StringEquals?.['aws:SourceAccount'] !== undefined &&
+            arnLike(flatten(st.Condition?.ArnLike?.['aws:SourceArn']), arnOfAlarm(name)) &&
             flatten(st.Condition.StringEquals['aws:SourceAccount']) === '${AWS::AccountId}',
         );
         const tlsOnly = statements.some((st) => st.Effect === 'Deny' && st.Condition?.Bool?.['aws:SecureTransport'] === 'false');
@@ -340,7 +404,15 @@ describe('dashboards', () => {
 
     // Assess
     const sources = TABLE_REGIONS[table].filter((r) => r !== region);
-    expect(lagMetrics.sort()).toEqual(sources.flatMap((s) => [[s, 'p99'], [s, 'p50'], [s, 'Maximum']]).sort());
+    expect(lagMetrics.sort()).toEqual(
+      sources
+        .flatMap((s) => [
+          [s, 'p99'],
+          [s, 'p50'],
+          [s, 'Maximum'],
+        ])
+        .sort(),
+    );
     expect(values(lag)).toEqual([t.lagP99, t.lagMax].sort((a, b) => a - b));
     expect(values(titled('inbound backlog'))).toEqual([t.backlogAge]);
     expect(values(titled('dead-letter queue'))).toEqual([1]);
@@ -348,7 +420,12 @@ describe('dashboards', () => {
     for (const prefix of ['changes per minute', 'conflicts and dead-lettered', 'errors and throttles']) expect(titled(prefix), prefix).toBeDefined();
   });
 
-  it.each(PLACEMENTS)('$table in $region: the region dashboard shows the outage backlog: parked depth, parked and drained per minute, oldest age, the alarm’s threshold', ({ table, region }) => {
+  it.each(
+    PLACEMENTS,
+  )('$table in $region: the region dashboard shows the outage backlog: parked depth, parked and drained per minute, oldest age, the alarm’s threshold', ({
+    table,
+    region,
+  }) => {
     // Prepare
     const widgets = dashboards(region).get(`${APP}-${region}`)!.widgets;
 
@@ -369,7 +446,9 @@ describe('dashboards', () => {
 
   it.each(REGIONS)('%s: the region dashboard’s alarm status widget lists exactly the region’s alarms', (region) => {
     // Act
-    const widgets = dashboards(region).get(`${APP}-${region}`)!.widgets.filter((w) => w.type === 'alarm');
+    const widgets = dashboards(region)
+      .get(`${APP}-${region}`)!
+      .widgets.filter((w) => w.type === 'alarm');
 
     // Assess
     const expected = [...alarmsOf(region).keys()].map((n) => alarmArn(region, n)).sort();
@@ -390,10 +469,12 @@ describe('dashboards', () => {
       const regions = TABLE_REGIONS[table];
       expect(pairs.sort()).toEqual(regions.flatMap((t) => regions.filter((s) => s !== t).map((s) => `${s}>${t}@${t}`)).sort());
       expect(lag.properties.annotations?.horizontal?.map((a) => a.value)).toEqual([THRESHOLDS[table].lagP99]);
-      expect((dlq.properties.metrics ?? []).map((m) => `${m[3]}@${(m[4] as { region: string }).region}`).sort()).toEqual(regions.map((r) => `${APP}-${table}-dlq@${r}`).sort());
-      expect(widgets.find((w) => w.properties.title === `${table}: oldest waiting change per region (s)`)?.properties.annotations?.horizontal?.map((a) => a.value)).toEqual([
-        THRESHOLDS[table].backlogAge,
-      ]);
+      expect((dlq.properties.metrics ?? []).map((m) => `${m[3]}@${(m[4] as { region: string }).region}`).sort()).toEqual(
+        regions.map((r) => `${APP}-${table}-dlq@${r}`).sort(),
+      );
+      expect(
+        widgets.find((w) => w.properties.title === `${table}: oldest waiting change per region (s)`)?.properties.annotations?.horizontal?.map((a) => a.value),
+      ).toEqual([THRESHOLDS[table].backlogAge]);
     }
     const listed = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms ?? []);
     const every = REGIONS.flatMap((r) => [...alarmsOf(r).keys()].map((n) => alarmArn(r, n)));
@@ -429,7 +510,11 @@ describe('write fence', () => {
     );
     // cdk.json sets @aws-cdk/core:enablePartitionLiterals: a known region's partition is written out.
     if (fenced) expect(flatten(permissions[0]!.SourceArn)).toBe(`arn:aws:cloudwatch:${region}:${ACCOUNTS[region]}:alarm:${APP}/*`);
-    if (fenced) expect(fenceTables[0]![1].Properties!.KeySchema).toEqual([{ AttributeName: 'tbl', KeyType: 'HASH' }, { AttributeName: 'src', KeyType: 'RANGE' }]);
+    if (fenced)
+      expect(fenceTables[0]![1].Properties!.KeySchema).toEqual([
+        { AttributeName: 'tbl', KeyType: 'HASH' },
+        { AttributeName: 'src', KeyType: 'RANGE' },
+      ]);
   });
 
   it('the fence function may only put items into its region’s fence table (and write its own logs)', () => {
@@ -454,7 +539,10 @@ describe('write fence', () => {
 describe('switches', () => {
   it('alarms off for the app: no alarm, topic or fence function anywhere; a stack can turn them back on; dashboards off for one stack', () => {
     // Prepare
-    const config: RegionSyncConfig = { ...CONFIG, monitoring: { ...CONFIG.monitoring, alarms: false, stacks: { 'us-east-1': { alarms: true }, 'eu-west-1': { dashboards: false } } } };
+    const config: RegionSyncConfig = {
+      ...CONFIG,
+      monitoring: { ...CONFIG.monitoring, alarms: false, stacks: { 'us-east-1': { alarms: true }, 'eu-west-1': { dashboards: false } } },
+    };
 
     // Act
     const s = synthesizeFixture(config);

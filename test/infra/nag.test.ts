@@ -24,7 +24,12 @@ interface Finding {
 function nagFindings(scope: Stack): Finding[] {
   const report = new AwsSolutionsChecks().validateScope(scope);
   return report.violations.flatMap((v) =>
-    v.violatingResources.map((r) => ({ rule: v.ruleName, severity: v.severity ?? 'error', resource: r.constructPath ?? r.resourceLogicalId ?? '?', description: v.description })),
+    v.violatingResources.map((r) => ({
+      rule: v.ruleName,
+      severity: v.severity ?? 'error',
+      resource: r.constructPath ?? r.resourceLogicalId ?? '?',
+      description: v.description,
+    })),
   );
 }
 

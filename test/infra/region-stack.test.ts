@@ -59,7 +59,11 @@ describe('stacks and tables per region', () => {
     // Prepare
     const { template } = regionOf(synth, region);
     // Its replicated tables, the region's conflict log (kept by default) and its tombstone table (both fixture tables are lww).
-    const expected = [...Object.keys(TABLE_REGIONS).filter((t) => TABLE_REGIONS[t]!.includes(region)), `${APP_NAME}-conflicts`, `${APP_NAME}-tombstones`].sort();
+    const expected = [
+      ...Object.keys(TABLE_REGIONS).filter((t) => TABLE_REGIONS[t]!.includes(region)),
+      `${APP_NAME}-conflicts`,
+      `${APP_NAME}-tombstones`,
+    ].sort();
 
     // Act
     const tables = Object.values(template.findResources('AWS::DynamoDB::Table')).map((r) => r.Properties.TableName as string);
@@ -76,11 +80,17 @@ describe('stacks and tables per region', () => {
 describe('stack traces', () => {
   it.each(REGIONS)('%s: every function ships its source map and uses it (--enable-source-maps)', (region) => {
     // Act
-    const functions = Object.entries(resources(regionOf(synth, region).template)).filter(([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties?.Runtime !== undefined && String(r.Properties.Runtime).startsWith('nodejs'));
+    const functions = Object.entries(resources(regionOf(synth, region).template)).filter(
+      ([, r]) => r.Type === 'AWS::Lambda::Function' && r.Properties?.Runtime !== undefined && String(r.Properties.Runtime).startsWith('nodejs'),
+    );
 
     // Assess
     expect(functions.length).toBeGreaterThan(0);
-    for (const [id, fn] of functions) expect({ id, options: (fn.Properties!.Environment as { Variables?: Record<string, string> } | undefined)?.Variables?.NODE_OPTIONS }).toEqual({ id, options: '--enable-source-maps' });
+    for (const [id, fn] of functions)
+      expect({ id, options: (fn.Properties!.Environment as { Variables?: Record<string, string> } | undefined)?.Variables?.NODE_OPTIONS }).toEqual({
+        id,
+        options: '--enable-source-maps',
+      });
   });
 });
 
@@ -88,7 +98,9 @@ describe('outputs', () => {
   it.each(REGIONS)('%s: per table its name, inbound and dead-letter queue URLs; the alarm topic; the dashboard URLs', (region) => {
     // Prepare
     const { template } = regionOf(synth, region);
-    const here = Object.entries(TABLE_REGIONS).filter(([, regions]) => regions.includes(region)).map(([t]) => t);
+    const here = Object.entries(TABLE_REGIONS)
+      .filter(([, regions]) => regions.includes(region))
+      .map(([t]) => t);
 
     // Act
     const outputs = Object.values(template.toJSON().Outputs as Record<string, { Value: unknown; Description: string }>);
@@ -182,7 +194,9 @@ describe('functions', () => {
     const ids = idsOf(region, table);
 
     // Act
-    const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { EventSourceArn: { 'Fn::GetAtt': [ids.table, 'StreamArn'] } } }));
+    const mappings = Object.values(
+      template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { EventSourceArn: { 'Fn::GetAtt': [ids.table, 'StreamArn'] } } }),
+    );
 
     // Assess
     expect(mappings).toHaveLength(1);
@@ -214,7 +228,9 @@ describe('functions', () => {
     const ids = idsOf(region, table);
 
     // Act
-    const mappings = Object.values(template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { EventSourceArn: { 'Fn::GetAtt': [ids.inbound, 'Arn'] } } }));
+    const mappings = Object.values(
+      template.findResources('AWS::Lambda::EventSourceMapping', { Properties: { EventSourceArn: { 'Fn::GetAtt': [ids.inbound, 'Arn'] } } }),
+    );
 
     // Assess
     expect(mappings).toHaveLength(1);
@@ -326,7 +342,7 @@ describe('function settings (REGIONSYNC_SETTINGS)', () => {
     expect(settings).not.toHaveProperty('targets');
   });
 
-  it.each(PLACEMENTS)('$table in $region: both functions describe the same table, key and TTL, and pass the handlers\' settings check', ({ region, table }) => {
+  it.each(PLACEMENTS)("$table in $region: both functions describe the same table, key and TTL, and pass the handlers' settings check", ({ region, table }) => {
     // Prepare
     const { template } = regionOf(synth, region);
     const ids = idsOf(region, table);

@@ -5,13 +5,27 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
-import { ACCOUNTS, APP_NAME, flatten, inboundQueueUrl, logicalId, regionOf, replicatedTable, settingsOf, synthesizeFixture, type SynthesizedRegion } from '../support/infra-fixture.ts';
+import {
+  ACCOUNTS,
+  APP_NAME,
+  flatten,
+  inboundQueueUrl,
+  logicalId,
+  regionOf,
+  replicatedTable,
+  settingsOf,
+  synthesizeFixture,
+  type SynthesizedRegion,
+} from '../support/infra-fixture.ts';
 import { grantsOf, policiesOfFunction } from '../support/infra-iam.ts';
 import { tombstoneTableName, inboundQueueName } from '../../src/core/contract.ts';
 
 const [US, EU] = ['us-east-1', 'eu-west-1'] as const;
 const NAMES = { [US]: 'orders-us', [EU]: 'orders-eu' };
-const REPLICATE = { filter: { attribute: 'kind', exists: true as const }, to: { [US]: { filter: { attribute: 'country', equals: 'US' }, exclude: ['email'] } } };
+const REPLICATE = {
+  filter: { attribute: 'kind', exists: true as const },
+  to: { [US]: { filter: { attribute: 'country', equals: 'US' }, exclude: ['email'] } },
+};
 const CONFIG: RegionSyncConfig = {
   appName: APP_NAME,
   regions: [US, EU].map((region) => ({ region, account: ACCOUNTS[region]! })),
@@ -24,7 +38,7 @@ beforeAll(() => {
 });
 
 describe.each([US, EU])('renamed table and selection in %s', (region) => {
-  it('the table has the region\'s physical name', () => {
+  it("the table has the region's physical name", () => {
     const r = regionOf(synth, region);
     const tables = r.template.findResources('AWS::DynamoDB::Table');
     const names = Object.values(tables).map((t) => t.Properties.TableName);
@@ -52,7 +66,9 @@ describe.each([US, EU])('renamed table and selection in %s', (region) => {
     const tableArn = `\${${logicalId(t.table)}.Arn}`;
     for (const fn of [t.shipper, t.applier]) {
       // Unconditional item grants: the table's own; the tombstone table's are confined to this table's rows (IAM test).
-      const dynamo = grantsOf(policiesOfFunction(r.template, logicalId(fn)).statements).filter((g) => /^dynamodb:(Get|Put|Update|Delete)Item$/.test(g.action) && !g.conditional);
+      const dynamo = grantsOf(policiesOfFunction(r.template, logicalId(fn)).statements).filter(
+        (g) => /^dynamodb:(Get|Put|Update|Delete)Item$/.test(g.action) && !g.conditional,
+      );
       expect(dynamo.length).toBeGreaterThan(0);
       for (const g of dynamo) expect(flatten(g.resource)).toBe(tableArn);
     }

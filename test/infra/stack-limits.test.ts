@@ -87,7 +87,9 @@ describe('stackLayout per-table: 5 regions × 50 tables', () => {
   });
 
   it('every template stays within CloudFormation`s limits on resources, parameters, outputs and size', () => {
-    const over = templates.filter((t) => t.resources > MAX_RESOURCES_PER_STACK || t.parameters > MAX_PARAMETERS || t.outputs > MAX_OUTPUTS || t.bytes > MAX_TEMPLATE_BYTES);
+    const over = templates.filter(
+      (t) => t.resources > MAX_RESOURCES_PER_STACK || t.parameters > MAX_PARAMETERS || t.outputs > MAX_OUTPUTS || t.bytes > MAX_TEMPLATE_BYTES,
+    );
     expect(over).toEqual([]);
     // Not vacuous: the parents hold real content, and all of it together would not fit in one stack.
     const parents = templates.filter((t) => !t.file.includes('.nested.'));
@@ -109,7 +111,10 @@ describe('stackLayout per-table: 5 regions × 50 tables', () => {
 
   it('the CloudFormation linter finds no error in a region`s parent template and its first nested ones', () => {
     // Every nested template is the same shape (one table each): the first ten stand for all 50.
-    const nested = readdirSync(outdir).filter((f) => f.startsWith('rslimitsuseast1') && f.includes('.nested.')).sort().slice(0, 10);
+    const nested = readdirSync(outdir)
+      .filter((f) => f.startsWith('rslimitsuseast1') && f.includes('.nested.'))
+      .sort()
+      .slice(0, 10);
     const findings = lintAssembly(outdir, (file) => file === 'rslimits-us-east-1.template.json' || nested.includes(file));
     expect(findings.filter((f) => f.severity === 'ERROR' || f.severity === 'FATAL')).toEqual([]);
     expect(new Set(findings.map((f) => f.template)).size).toBeGreaterThan(0);
@@ -126,7 +131,9 @@ describe('the default single stack per region', () => {
     const synth = () => app.synth();
 
     // Assess
-    expect(synth).toThrow(/stackLayout: stack rslimits-us-east-1 would hold \d{3} resources; CloudFormation allows 500 per stack\. Set stackLayout: 'per-table'/);
+    expect(synth).toThrow(
+      /stackLayout: stack rslimits-us-east-1 would hold \d{3} resources; CloudFormation allows 500 per stack\. Set stackLayout: 'per-table'/,
+    );
   });
 
   it('holds 12 tables in 5 regions without nested stacks, each template under 1 MB', () => {

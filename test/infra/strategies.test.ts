@@ -17,8 +17,17 @@ const CONFIG: RegionSyncConfig = {
   tables: [
     { name: 'plain', partitionKey: { name: 'id', type: 'string' }, conflictLog: { enabled: false } },
     { name: 'profiles', partitionKey: { name: 'id', type: 'string' }, conflictResolution: { strategy: 'fields' } },
-    { name: 'posts', partitionKey: { name: 'id', type: 'string' }, conflictResolution: { strategy: 'merge', attributes: { likes: 'counter', tags: 'set' } }, conflictLog: { retentionDays: 7 } },
-    { name: 'docs', partitionKey: { name: 'id', type: 'string' }, conflictResolution: { strategy: 'custom', resolver: 'resolvers/documents.ts#resolveDocument' } },
+    {
+      name: 'posts',
+      partitionKey: { name: 'id', type: 'string' },
+      conflictResolution: { strategy: 'merge', attributes: { likes: 'counter', tags: 'set' } },
+      conflictLog: { retentionDays: 7 },
+    },
+    {
+      name: 'docs',
+      partitionKey: { name: 'id', type: 'string' },
+      conflictResolution: { strategy: 'custom', resolver: 'resolvers/documents.ts#resolveDocument' },
+    },
   ],
 };
 
@@ -43,7 +52,10 @@ describe('strategy settings', () => {
 
   it('the conflict log is passed with its retention, and left out where it is switched off', () => {
     const r = regionOf(synth, 'eu-west-1');
-    expect(settingsOf(r.template, logicalId(replicatedTable(r, 'posts').applier)).conflictLog).toEqual({ tableName: 'rsstrat-conflicts', retentionSeconds: 7 * 86_400 });
+    expect(settingsOf(r.template, logicalId(replicatedTable(r, 'posts').applier)).conflictLog).toEqual({
+      tableName: 'rsstrat-conflicts',
+      retentionSeconds: 7 * 86_400,
+    });
     expect(settingsOf(r.template, logicalId(replicatedTable(r, 'profiles').applier)).conflictLog?.retentionSeconds).toBe(30 * 86_400);
     expect(settingsOf(r.template, logicalId(replicatedTable(r, 'plain').applier)).conflictLog).toBeUndefined();
   });

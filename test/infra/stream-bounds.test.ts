@@ -9,7 +9,20 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { streamFailureQueueName } from '../../src/core/contract.ts';
 import { alarmName } from '../../src/core/metrics.ts';
 import { STREAM_MAX_RECORD_AGE, STREAM_RETRY_ATTEMPTS } from '../../src/infra/constructs/replicated-table.ts';
-import { APP_NAME, flatten, logicalId, propertiesOf, ref, regionOf, replicatedTable, resources, settingsOf, synthesizeFixture, TABLE_REGIONS, type SynthesizedRegion } from '../support/infra-fixture.ts';
+import {
+  APP_NAME,
+  flatten,
+  logicalId,
+  propertiesOf,
+  ref,
+  regionOf,
+  replicatedTable,
+  resources,
+  settingsOf,
+  synthesizeFixture,
+  TABLE_REGIONS,
+  type SynthesizedRegion,
+} from '../support/infra-fixture.ts';
 import { grantsOf, policiesOfFunction } from '../support/infra-iam.ts';
 
 const PLACEMENTS = Object.entries(TABLE_REGIONS).flatMap(([table, regions]) => regions.map((region) => ({ region, table })));
@@ -24,13 +37,18 @@ function parts(region: string, table: string) {
   const rt = replicatedTable(r, table);
   const shipper = logicalId(rt.shipper);
   const queue = logicalId(rt.streamFailureQueue);
-  const mappings = Object.values(resources(r.template)).filter((x) => x.Type === 'AWS::Lambda::EventSourceMapping' && JSON.stringify(x.Properties?.FunctionName) === JSON.stringify({ Ref: shipper }));
+  const mappings = Object.values(resources(r.template)).filter(
+    (x) => x.Type === 'AWS::Lambda::EventSourceMapping' && JSON.stringify(x.Properties?.FunctionName) === JSON.stringify({ Ref: shipper }),
+  );
   const stream = mappings.find((m) => m.Properties?.StartingPosition)!.Properties!;
   return { r, rt, shipper, queue, stream };
 }
 
 describe('shipper stream mapping bounds', () => {
-  it.each(PLACEMENTS)('$table in $region: bounded retries and record age, bisect, partial batch responses, on-failure to its stream-failures queue', ({ region, table }) => {
+  it.each(PLACEMENTS)('$table in $region: bounded retries and record age, bisect, partial batch responses, on-failure to its stream-failures queue', ({
+    region,
+    table,
+  }) => {
     // Act
     const { stream, queue } = parts(region, table);
     // Assess
@@ -49,16 +67,23 @@ describe('shipper stream mapping bounds', () => {
     const { r, queue } = parts(region, table);
     // Act
     const props = propertiesOf(r.template, queue);
-    const policies = Object.values(resources(r.template)).filter((x) => x.Type === 'AWS::SQS::QueuePolicy' && JSON.stringify(x.Properties!.Queues) === JSON.stringify([{ Ref: queue }]));
+    const policies = Object.values(resources(r.template)).filter(
+      (x) => x.Type === 'AWS::SQS::QueuePolicy' && JSON.stringify(x.Properties!.Queues) === JSON.stringify([{ Ref: queue }]),
+    );
     // Assess
     expect(props.QueueName).toBe(streamFailureQueueName(APP_NAME, table));
     expect(props.SqsManagedSseEnabled).toBe(true);
     expect(props.MessageRetentionPeriod).toBe(14 * 24 * 3600);
-    const statements = policies.flatMap((p) => p.Properties!.PolicyDocument.Statement as { Effect: string; Condition?: Record<string, Record<string, string>> }[]);
+    const statements = policies.flatMap(
+      (p) => p.Properties!.PolicyDocument.Statement as { Effect: string; Condition?: Record<string, Record<string, string>> }[],
+    );
     expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
   });
 
-  it.each(PLACEMENTS)('$table in $region: the shipper may SendMessage to that queue (Lambda sends the on-failure record with its role), and knows its URL', ({ region, table }) => {
+  it.each(PLACEMENTS)('$table in $region: the shipper may SendMessage to that queue (Lambda sends the on-failure record with its role), and knows its URL', ({
+    region,
+    table,
+  }) => {
     // Prepare
     const { r, shipper, queue } = parts(region, table);
     // Act
@@ -73,7 +98,9 @@ describe('shipper stream mapping bounds', () => {
     // Prepare
     const { r } = parts(region, table);
     // Act
-    const alarm = Object.values(resources(r.template)).find((x) => x.Type === 'AWS::CloudWatch::Alarm' && x.Properties?.AlarmName === alarmName(APP_NAME, table, 'streamFailures'))?.Properties;
+    const alarm = Object.values(resources(r.template)).find(
+      (x) => x.Type === 'AWS::CloudWatch::Alarm' && x.Properties?.AlarmName === alarmName(APP_NAME, table, 'streamFailures'),
+    )?.Properties;
     // Assess
     expect(alarm).toMatchObject({
       Namespace: 'AWS/SQS',

@@ -18,7 +18,11 @@ const config = (tracing?: boolean): RegionSyncConfig => ({
   ...(tracing === undefined ? {} : { tracing }),
   tables: [
     { name: 'plain', partitionKey: { name: 'pk', type: 'string' } },
-    { name: 'docs', partitionKey: { name: 'pk', type: 'string' }, conflictResolution: { strategy: 'custom', resolver: path.resolve('resolvers/documents.ts#resolveDocument') } },
+    {
+      name: 'docs',
+      partitionKey: { name: 'pk', type: 'string' },
+      conflictResolution: { strategy: 'custom', resolver: path.resolve('resolvers/documents.ts#resolveDocument') },
+    },
   ],
 });
 

@@ -20,11 +20,18 @@ const dynamo = (keyId: string, maxAttempts = 1) =>
 
 beforeAll(async () => {
   proxy = await startAwsProxy({ target: inject('endpoint'), hooks: [{ onRequest: (r) => void seen.push(r) }, stats] });
-  await dynamo('setup').send(
-    new CreateTableCommand({ TableName: TABLE, KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
-  ).catch((e: Error) => {
-    if (!/already exists|ResourceInUse/i.test(e.message + e.name)) throw e;
-  });
+  await dynamo('setup')
+    .send(
+      new CreateTableCommand({
+        TableName: TABLE,
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    )
+    .catch((e: Error) => {
+      if (!/already exists|ResourceInUse/i.test(e.message + e.name)) throw e;
+    });
 });
 
 afterAll(async () => {
@@ -49,7 +56,13 @@ describe('aws-proxy', () => {
     const remove = proxy.addHooks({
       onRequest: (r) =>
         r.operation === 'Scan'
-          ? { respond: { status: 400, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: Buffer.from(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException', message: 'injected' })) } }
+          ? {
+              respond: {
+                status: 400,
+                headers: { 'content-type': 'application/x-amz-json-1.0' },
+                body: Buffer.from(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException', message: 'injected' })),
+              },
+            }
           : undefined,
     });
     // Act
@@ -70,11 +83,24 @@ describe('aws-proxy', () => {
 
   it('counts SQS sends and receives with the messages and 64 KB chunks they are billed as', async () => {
     // Prepare
-    const sqs = new SQSClient({ region: REGION, endpoint: proxy.endpoint, credentials: { accessKeyId: 'fn.shipper.eu-north-1', secretAccessKey: 'x' }, useQueueUrlAsEndpoint: false });
+    const sqs = new SQSClient({
+      region: REGION,
+      endpoint: proxy.endpoint,
+      credentials: { accessKeyId: 'fn.shipper.eu-north-1', secretAccessKey: 'x' },
+      useQueueUrlAsEndpoint: false,
+    });
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'proxytest-inbound' }));
     const body = 'y'.repeat(100 * 1024);
     // Act
-    await sqs.send(new SendMessageBatchCommand({ QueueUrl, Entries: [{ Id: '1', MessageBody: body }, { Id: '2', MessageBody: 'small' }] }));
+    await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl,
+        Entries: [
+          { Id: '1', MessageBody: body },
+          { Id: '2', MessageBody: 'small' },
+        ],
+      }),
+    );
     await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10 }));
     // Assess
     const send = stats.snapshot().find((c) => c.operation === 'SendMessageBatch')!;

@@ -23,7 +23,14 @@ const PLAIN_CONFIG = path.resolve(import.meta.dirname, 'fixtures/cross-account-c
 let endpoint: string;
 
 async function createTable(client: DynamoDBClient, name: string, key: string): Promise<void> {
-  await client.send(new CreateTableCommand({ TableName: name, BillingMode: 'PAY_PER_REQUEST', AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }], KeySchema: [{ AttributeName: key, KeyType: 'HASH' }] }));
+  await client.send(
+    new CreateTableCommand({
+      TableName: name,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [{ AttributeName: key, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: key, KeyType: 'HASH' }],
+    }),
+  );
 }
 
 beforeAll(async () => {

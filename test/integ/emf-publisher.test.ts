@@ -15,7 +15,13 @@ describe('EmfPublisher on moto', () => {
     const endpoint = inject('endpoint');
     const publisher = new EmfPublisher({ endpoint, flushIntervalMs: 60_000, maxBatch: 10_000 });
     for (let i = 0; i < 300; i++) {
-      publisher.put(REGION, { namespace: 'rsemf', name: `ReplicationLatency${i}`, dimensions: { Table: 'emf_items_with_a_long_name', SourceRegion: 'ap-southeast-4' }, values: [i], unit: 'Milliseconds' });
+      publisher.put(REGION, {
+        namespace: 'rsemf',
+        name: `ReplicationLatency${i}`,
+        dimensions: { Table: 'emf_items_with_a_long_name', SourceRegion: 'ap-southeast-4' },
+        values: [i],
+        unit: 'Milliseconds',
+      });
     }
     // Act
     await publisher.stop();

@@ -43,7 +43,6 @@ function changeFor(id: string, attrs: Record<string, AttributeValue>): Change {
   return changeOf(ops, item as never, Date.now());
 }
 
-
 const depth = (url: string, region: string): Promise<number> => queueDepth(sqs(region), url);
 const cli = runCli;
 
@@ -76,9 +75,20 @@ describe('bad input', () => {
     // Act
     for (const body of bodies) await sqs(DST).send(new SendMessageCommand({ QueueUrl: inbound, MessageBody: body }));
     // Assess: the valid changes applied, none held up by the bad ones.
-    for (const id of ['before', 'beside-bad', 'after']) expect((await eventually(() => get(DST, id), (i) => i !== undefined))?.v).toEqual({ S: 'ok' });
+    for (const id of ['before', 'beside-bad', 'after'])
+      expect(
+        (
+          await eventually(
+            () => get(DST, id),
+            (i) => i !== undefined,
+          )
+        )?.v,
+      ).toEqual({ S: 'ok' });
     for (const id of ['future', 'too-big', 'wrong-table']) expect(await get(DST, id)).toBeUndefined();
-    await eventually(() => depth(dlq, DST), (n) => n >= 4);
+    await eventually(
+      () => depth(dlq, DST),
+      (n) => n >= 4,
+    );
     const dead = await peekAll(sqs(DST), dlq);
     const reasons = dead.map((m) => m.MessageAttributes?.reason?.StringValue ?? '').sort();
     expect(reasons).toHaveLength(4);
@@ -113,17 +123,32 @@ describe('bad input', () => {
     await db(SRC).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('big'), blob: { S: blob } } }));
     await db(SRC).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('next-to-big'), v: { S: 'ok' } } }));
     // Assess
-    const copy = await eventually(() => get(DST, 'big'), (i) => i !== undefined, 30_000);
+    const copy = await eventually(
+      () => get(DST, 'big'),
+      (i) => i !== undefined,
+      30_000,
+    );
     expect(copy?.blob?.S?.length).toBe(blob.length);
     expect(regionOfVersion(copy?.[META.version]?.S)).toBe(SRC);
-    expect((await eventually(() => get(DST, 'next-to-big'), (i) => i !== undefined))?.v).toEqual({ S: 'ok' });
+    expect(
+      (
+        await eventually(
+          () => get(DST, 'next-to-big'),
+          (i) => i !== undefined,
+        )
+      )?.v,
+    ).toEqual({ S: 'ok' });
   });
 
   it('regionsync redrive --json moves the dead-letter queue back to the inbound queue and reports what moved', async () => {
     // Prepare: a valid change parked in the DLQ (as after maxReceiveCount during a throttle), plus what test 1 left.
     const dlq = await queueUrl(DST, deadLetterQueueName(APP, TABLE));
     await sqs(DST).send(
-      new SendMessageCommand({ QueueUrl: dlq, MessageBody: encodeMessage([changeFor('redriven', { v: { S: 'back' } })]), MessageAttributes: { reason: { DataType: 'String', StringValue: 'throttled' } } }),
+      new SendMessageCommand({
+        QueueUrl: dlq,
+        MessageBody: encodeMessage([changeFor('redriven', { v: { S: 'back' } })]),
+        MessageAttributes: { reason: { DataType: 'String', StringValue: 'throttled' } },
+      }),
     );
     const before = await depth(dlq, DST);
     // Act
@@ -135,9 +160,21 @@ describe('bad input', () => {
     expect(report.region).toBe(DST);
     expect(report.moved).toBe(before);
     expect(report.byReason.throttled).toBe(1);
-    expect((await eventually(() => get(DST, 'redriven'), (i) => i !== undefined))?.v).toEqual({ S: 'back' });
+    expect(
+      (
+        await eventually(
+          () => get(DST, 'redriven'),
+          (i) => i !== undefined,
+        )
+      )?.v,
+    ).toEqual({ S: 'back' });
     // The bad messages come back to the DLQ (still bad), the valid one does not.
-    expect(await eventually(() => depth(dlq, DST), (n) => n === before - 1)).toBe(before - 1);
+    expect(
+      await eventually(
+        () => depth(dlq, DST),
+        (n) => n === before - 1,
+      ),
+    ).toBe(before - 1);
   });
 
   it('regionsync redrive rejects a region the table does not replicate in', async () => {

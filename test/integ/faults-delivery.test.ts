@@ -104,19 +104,32 @@ describe('delivery faults', () => {
     let heal = chaos.add({ kind: 'crash', region: EU, function: 'shipper', p: 1, after: 1 });
     for (let round = 0; round < 4 && crashedIn('shipper', EU).length === 0; round++) {
       await writeBurst(EU, 'shipper', round);
-      await eventually(() => crashedIn('shipper', EU).length, (n) => n > 0, 5_000);
+      await eventually(
+        () => crashedIn('shipper', EU).length,
+        (n) => n > 0,
+        5_000,
+      );
     }
     heal();
     // Assess: it crashed after a call had taken effect, and the function came back in a fresh environment.
     const shipperCrash = crashedIn('shipper', EU)[0];
     expect(shipperCrash?.afterCalls).toBe(1);
-    expect((await eventually(() => crashedIn('shipper', EU)[0]?.restartedAt, (t) => t !== undefined))).toBeDefined();
+    expect(
+      await eventually(
+        () => crashedIn('shipper', EU)[0]?.restartedAt,
+        (t) => t !== undefined,
+      ),
+    ).toBeDefined();
 
     // Act: the applier in AP is killed at its second call, with the messages of EU's writes in hand.
     heal = chaos.add({ kind: 'crash', region: AP, function: 'applier', p: 1, after: 1 });
     for (let round = 0; round < 4 && crashedIn('applier', AP).length === 0; round++) {
       await writeBurst(EU, 'applier', round);
-      await eventually(() => crashedIn('applier', AP).length, (n) => n > 0, 5_000);
+      await eventually(
+        () => crashedIn('applier', AP).length,
+        (n) => n > 0,
+        5_000,
+      );
     }
     heal();
     // Assess: the failed invocation is reported as a crashed runtime, and after the visibility timeout everything arrives.
@@ -135,19 +148,40 @@ describe('delivery faults', () => {
       // Act: every send into AP happens twice.
       let heal = chaos.add({ kind: 'duplicate', region: AP, op: 'SendMessageBatch', p: 1 });
       await put(EU, 'dup-send', 'one');
-      expect((await eventually(() => get(AP, 'dup-send'), (i) => i !== undefined))?.v).toEqual({ S: 'one' });
+      expect(
+        (
+          await eventually(
+            () => get(AP, 'dup-send'),
+            (i) => i !== undefined,
+          )
+        )?.v,
+      ).toEqual({ S: 'one' });
       // Assess: AP's applier got the same change in two messages.
-      const bodies = await eventually(() => repeated(watch.deliveries.filter((d) => d.region === AP).map((d) => d.body)), (r) => r.length > 0, 10_000);
+      const bodies = await eventually(
+        () => repeated(watch.deliveries.filter((d) => d.region === AP).map((d) => d.body)),
+        (r) => r.length > 0,
+        10_000,
+      );
       expect(bodies.length).toBeGreaterThan(0);
       heal();
 
       // Act: EU's deletes are acknowledged but not done: v1's message comes back after 5 s, after v2 applied.
       heal = chaos.add({ kind: 'duplicate', region: EU, op: 'DeleteMessageBatch', p: 1 });
       await put(AP, 'dup-del', 'v1');
-      await eventually(() => get(EU, 'dup-del'), (i) => i?.v?.S === 'v1');
+      await eventually(
+        () => get(EU, 'dup-del'),
+        (i) => i?.v?.S === 'v1',
+      );
       await put(AP, 'dup-del', 'v2');
-      await eventually(() => get(EU, 'dup-del'), (i) => i?.v?.S === 'v2');
-      const redelivered = await eventually(() => repeated(watch.deliveries.filter((d) => d.region === EU).map((d) => d.messageId)), (r) => r.length >= 2, 15_000);
+      await eventually(
+        () => get(EU, 'dup-del'),
+        (i) => i?.v?.S === 'v2',
+      );
+      const redelivered = await eventually(
+        () => repeated(watch.deliveries.filter((d) => d.region === EU).map((d) => d.messageId)),
+        (r) => r.length >= 2,
+        15_000,
+      );
       heal();
       // Assess: the same messages (same ids) were delivered again, and v2 stands.
       expect(redelivered.length).toBeGreaterThanOrEqual(2);
@@ -164,12 +198,19 @@ describe('delivery faults', () => {
     // Act: EU's calls into AP take 300-400 ms longer
     let heal = chaos.add({ kind: 'latency', from: EU, to: AP, ms: 300, jitter: 100 });
     await Promise.all([0, 1, 2].map((i) => put(EU, `slow-${i}`, 'late')));
-    await eventually(() => get(AP, 'slow-2'), (i) => i !== undefined);
+    await eventually(
+      () => get(AP, 'slow-2'),
+      (i) => i !== undefined,
+    );
     heal();
     // Act: AP's side of every cross-region call hangs for 1.5 s and then the connection closes
     heal = chaos.add({ kind: 'cut', region: AP, scope: 'cross', mode: 'hang', ms: 1500 });
     await Promise.all([0, 1, 2].map((i) => put(EU, `hung-${i}`, 'parked')));
-    await eventually(() => chaos.injected.cut ?? 0, (n) => n > before.cut, 15_000);
+    await eventually(
+      () => chaos.injected.cut ?? 0,
+      (n) => n > before.cut,
+      15_000,
+    );
     heal();
     // Assess: both faults were felt, and everything arrived once they were gone
     expect(chaos.injected.latency ?? 0).toBeGreaterThan(before.latency);
@@ -192,7 +233,11 @@ describe('delivery faults', () => {
       );
       await sleep(150);
     }
-    await eventually(() => chaos.injected.reorder ?? 0, (n) => n > before + 2, 15_000);
+    await eventually(
+      () => chaos.injected.reorder ?? 0,
+      (n) => n > before + 2,
+      15_000,
+    );
     heal();
     // Assess
     expect(chaos.injected.reorder ?? 0).toBeGreaterThan(before);

@@ -35,7 +35,8 @@ let running: Running;
 const db = (region: string) => dynamodb({ endpoint }, region);
 const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id }, sk: { N: '1' } });
 const get = async (region: string, id: string) => (await db(region).send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }))).Item;
-const put = (region: string, id: string, attrs: Record<string, AttributeValue>) => db(region).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), ...attrs } }));
+const put = (region: string, id: string, attrs: Record<string, AttributeValue>) =>
+  db(region).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), ...attrs } }));
 
 /** Messages in a region's backlog queue, visible or being retried. */
 async function backlog(region: string): Promise<number> {
@@ -68,8 +69,14 @@ describe('region isolation', () => {
     // Prepare
     await put(US, 'shared', { n: { N: '0' } });
     await put(EU, 'del-me', { n: { N: '0' } });
-    await eventually(() => get(AP, 'shared'), (i) => i !== undefined);
-    await eventually(() => get(AP, 'del-me'), (i) => i !== undefined);
+    await eventually(
+      () => get(AP, 'shared'),
+      (i) => i !== undefined,
+    );
+    await eventually(
+      () => get(AP, 'del-me'),
+      (i) => i !== undefined,
+    );
     const heal = running.chaos!.add({ kind: 'cut', region: AP, scope: 'cross', mode: 'refuse', ms: 0 });
     // Act: writes continue in every region during the cut.
     for (let i = 0; i < 8; i++) {
@@ -77,19 +84,44 @@ describe('region isolation', () => {
       await put(EU, `eu-${i}`, { v: { N: String(i) } });
       await put(AP, `ap-${i}`, { v: { N: String(i) } });
     }
-    await db(EU).send(new UpdateItemCommand({ TableName: TABLE, Key: key('shared'), UpdateExpression: 'SET n = :n', ExpressionAttributeValues: { ':n': { N: '1' } } }));
+    await db(EU).send(
+      new UpdateItemCommand({ TableName: TABLE, Key: key('shared'), UpdateExpression: 'SET n = :n', ExpressionAttributeValues: { ':n': { N: '1' } } }),
+    );
     await db(AP).send(new DeleteItemCommand({ TableName: TABLE, Key: key('del-me') }));
     // Assess: US and EU replicate with each other while AP is cut off.
     for (let i = 0; i < 8; i++) {
-      expect(await eventually(() => get(EU, `us-${i}`), (x) => x !== undefined)).toBeDefined();
-      expect(await eventually(() => get(US, `eu-${i}`), (x) => x !== undefined)).toBeDefined();
+      expect(
+        await eventually(
+          () => get(EU, `us-${i}`),
+          (x) => x !== undefined,
+        ),
+      ).toBeDefined();
+      expect(
+        await eventually(
+          () => get(US, `eu-${i}`),
+          (x) => x !== undefined,
+        ),
+      ).toBeDefined();
     }
-    expect((await eventually(() => get(US, 'shared'), (x) => x?.n?.N === '1'))?.n).toEqual({ N: '1' });
+    expect(
+      (
+        await eventually(
+          () => get(US, 'shared'),
+          (x) => x?.n?.N === '1',
+        )
+      )?.n,
+    ).toEqual({ N: '1' });
     // Nothing crossed the cut; it all waits in the source regions' backlogs.
     expect(await get(AP, 'eu-7')).toBeUndefined();
     expect(await get(US, 'ap-7')).toBeUndefined();
     expect((await get(AP, 'shared'))?.n).toEqual({ N: '0' });
-    for (const r of REGIONS) expect(await eventually(() => backlog(r), (n) => n > 0)).toBeGreaterThan(0);
+    for (const r of REGIONS)
+      expect(
+        await eventually(
+          () => backlog(r),
+          (n) => n > 0,
+        ),
+      ).toBeGreaterThan(0);
     expect(running.chaos!.injected.cut).toBeGreaterThan(0);
     // Operators see it: status reports the parked changes in every source region (below the age threshold: no breach yet).
     const cut = await status();
@@ -110,10 +142,20 @@ describe('region isolation', () => {
       expect((await readTombstoneRow(endpoint, r, running.config.appName, TABLE, key('del-me')))?.[META.deleted]).toEqual({ BOOL: true });
     }
     expect((await get(AP, 'shared'))?.n).toEqual({ N: '1' });
-    for (const r of REGIONS) expect(await eventually(() => backlog(r), (n) => n === 0)).toBe(0);
+    for (const r of REGIONS)
+      expect(
+        await eventually(
+          () => backlog(r),
+          (n) => n === 0,
+        ),
+      ).toBe(0);
     const healed = await status();
     expect(parkedIn(healed)).toEqual({ [US]: 0, [EU]: 0, [AP]: 0 });
-    expect(healed.parked.map((p) => [p.oldestAgeSeconds, p.nonEmptySeconds, p.breached])).toEqual([[0, 0, false], [0, 0, false], [0, 0, false]]);
+    expect(healed.parked.map((p) => [p.oldestAgeSeconds, p.nonEmptySeconds, p.breached])).toEqual([
+      [0, 0, false],
+      [0, 0, false],
+      [0, 0, false],
+    ]);
   });
 
   it('a target answering with throttling errors and 500s does not hold up the others, and catches up afterwards', async () => {
@@ -127,15 +169,35 @@ describe('region isolation', () => {
     await put(US, 'thr-us', { v: { S: 'us' } });
     await put(AP, 'thr-ap', { v: { S: 'ap' } });
     // Assess: AP→US still flows (US is not faulty), US→EU and US→AP wait in the US backlog.
-    expect((await eventually(() => get(US, 'thr-ap'), (x) => x !== undefined))?.v).toEqual({ S: 'ap' });
-    expect(await eventually(() => backlog(US), (n) => n > 0)).toBeGreaterThan(0);
+    expect(
+      (
+        await eventually(
+          () => get(US, 'thr-ap'),
+          (x) => x !== undefined,
+        )
+      )?.v,
+    ).toEqual({ S: 'ap' });
+    expect(
+      await eventually(
+        () => backlog(US),
+        (n) => n > 0,
+      ),
+    ).toBeGreaterThan(0);
     expect(await get(EU, 'thr-us')).toBeUndefined();
     expect(running.chaos!.injected.throttle ?? 0).toBeGreaterThan(before.throttle ?? 0);
     expect(running.chaos!.injected['5xx'] ?? 0).toBeGreaterThan(before['5xx'] ?? 0);
     // Act: heal
-    heals.forEach((h) => h());
+    for (const h of heals) h();
     // Assess
-    expect((await eventually(() => get(EU, 'thr-us'), (x) => x !== undefined, 40_000))?.v).toEqual({ S: 'us' });
+    expect(
+      (
+        await eventually(
+          () => get(EU, 'thr-us'),
+          (x) => x !== undefined,
+          40_000,
+        )
+      )?.v,
+    ).toEqual({ S: 'us' });
     expect((await waitConverged({ endpoint }, running.config.tables[0]!, 40_000)).divergent).toEqual([]);
   });
 });

@@ -78,7 +78,11 @@ const verifyQuietly = (ops: OpsTable, extra: Partial<Parameters<typeof verifyTab
 
 /** Converged = verify agrees (it re-reads differing keys, so changes in flight settle first). */
 async function waitAgree(ops: OpsTable, timeoutMs = 30_000): Promise<VerifyReport> {
-  return eventually(() => verifyQuietly(ops), (r) => r.agree, timeoutMs);
+  return eventually(
+    () => verifyQuietly(ops),
+    (r) => r.agree,
+    timeoutMs,
+  );
 }
 
 /**
@@ -92,7 +96,8 @@ async function loseStreamRecords(region: string, table: string): Promise<void> {
   const streams = new DynamoDBStreamsClient(clientConfig({ endpoint }, region));
   const store = await CheckpointStore.open(CheckpointStore.fileFor(stateDir, region, fn.name, arn), arn, fn.name);
   for (const shard of (await streams.send(new DescribeStreamCommand({ StreamArn: arn }))).StreamDescription!.Shards!) {
-    let iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    let iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: arn, ShardId: shard.ShardId!, ShardIteratorType: 'TRIM_HORIZON' })))
+      .ShardIterator;
     let last: string | undefined;
     for (let empty = 0; iterator && empty < 2; ) {
       const out = await streams.send(new GetRecordsCommand({ ShardIterator: iterator }));
@@ -133,7 +138,10 @@ describe('verify and repair', () => {
     await db(CA).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key('chg'), colour: { S: 'red' } } }));
     await db(EU).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key('del'), colour: { S: 'red' } } }));
     await db(EU).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key('tomb'), colour: { S: 'red' } } }));
-    await eventually(() => get(CA, ITEMS, key('tomb')), (i) => i !== undefined);
+    await eventually(
+      () => get(CA, ITEMS, key('tomb')),
+      (i) => i !== undefined,
+    );
     await db(EU).send(new DeleteItemCommand({ TableName: ITEMS, Key: key('tomb') }));
     expect((await waitAgree(items)).agree).toBe(true);
     const chgVersion = (await get(CA, ITEMS, key('chg')))![META.version]!.S;
@@ -142,12 +150,25 @@ describe('verify and repair', () => {
     await runtime!.stop();
     await db(EU).send(new DeleteItemCommand({ TableName: ITEMS, Key: key('del') }));
     // The tombstone itself, kept in the region's tombstone table (docs/deletes.md).
-    await db(EU).send(new DeleteItemCommand({ TableName: tombstoneTableName('opsit'), Key: { [META.tombstoneKey]: { S: tombstoneRowKey(ITEMS, key('tomb')) } } }));
-    await db(EU).send(new UpdateItemCommand({ TableName: ITEMS, Key: key('chg'), UpdateExpression: 'SET colour = :g', ExpressionAttributeValues: { ':g': { S: 'green' } } }));
+    await db(EU).send(
+      new DeleteItemCommand({ TableName: tombstoneTableName('opsit'), Key: { [META.tombstoneKey]: { S: tombstoneRowKey(ITEMS, key('tomb')) } } }),
+    );
+    await db(EU).send(
+      new UpdateItemCommand({ TableName: ITEMS, Key: key('chg'), UpdateExpression: 'SET colour = :g', ExpressionAttributeValues: { ':g': { S: 'green' } } }),
+    );
     await db(CA).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key('new-ca'), colour: { S: 'plain' } } }));
     await db(EU).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key('new-eu'), colour: { S: 'plain' } } }));
     await db(CA).send(
-      new PutItemCommand({ TableName: ITEMS, Item: { ...key('only-ca'), colour: { S: 'applied here only' }, [META.version]: { S: version(CA) }, [META.origin]: { S: CA }, [META.writer]: { S: 'repl' } } }),
+      new PutItemCommand({
+        TableName: ITEMS,
+        Item: {
+          ...key('only-ca'),
+          colour: { S: 'applied here only' },
+          [META.version]: { S: version(CA) },
+          [META.origin]: { S: CA },
+          [META.writer]: { S: 'repl' },
+        },
+      }),
     );
     await loseStreamRecords(CA, ITEMS);
     await loseStreamRecords(EU, ITEMS);
@@ -209,7 +230,10 @@ describe('replay', () => {
     const since = Math.ceil(Date.now() / 1000) * 1000 + 1000;
     await sleep(since - Date.now());
     for (const id of ['lost-1', 'lost-2', 'lost-3']) await db(CA).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key(id), colour: { S: 'lost' } } }));
-    await eventually(() => get(CA, ITEMS, key('lost-3')), (i) => i?.[META.version] !== undefined);
+    await eventually(
+      () => get(CA, ITEMS, key('lost-3')),
+      (i) => i?.[META.version] !== undefined,
+    );
     await sleep(500);
     const sqs = new SQSClient({ ...clientConfig({ endpoint }, EU), useQueueUrlAsEndpoint: false });
     const inbound = (await sqs.send(new GetQueueUrlCommand({ QueueName: inboundQueueName('opsit', ITEMS) }))).QueueUrl!;
@@ -226,19 +250,32 @@ describe('replay', () => {
     expect(report.keys).toBe(3);
     expect(report.to).toEqual([EU]);
     for (const id of ['lost-1', 'lost-2', 'lost-3']) {
-      const there = await eventually(() => get(EU, ITEMS, key(id)), (i) => i !== undefined);
+      const there = await eventually(
+        () => get(EU, ITEMS, key(id)),
+        (i) => i !== undefined,
+      );
       expect(there?.[META.version]).toEqual((await get(CA, ITEMS, key(id)))?.[META.version]);
     }
   });
 
   it('replay --dlq moves dead-lettered change messages back to the inbound queue, and they apply', async () => {
     // Prepare: a change eu-north-1 never applied, parked in its dead-letter queue.
-    const item = { ...key('dead-letter'), colour: { S: 'redriven' }, [META.version]: { S: version(CA) }, [META.origin]: { S: CA }, [META.writer]: { S: 'repl' } };
+    const item = {
+      ...key('dead-letter'),
+      colour: { S: 'redriven' },
+      [META.version]: { S: version(CA) },
+      [META.origin]: { S: CA },
+      [META.writer]: { S: 'repl' },
+    };
     await db(CA).send(new PutItemCommand({ TableName: ITEMS, Item: item }));
     const sqs = new SQSClient({ ...clientConfig({ endpoint }, EU), useQueueUrlAsEndpoint: false });
     const dlq = (await sqs.send(new GetQueueUrlCommand({ QueueName: deadLetterQueueName('opsit', ITEMS) }))).QueueUrl!;
     await sqs.send(
-      new SendMessageCommand({ QueueUrl: dlq, MessageBody: encodeMessage([changeOf(items, item, Date.now())]), MessageAttributes: { reason: { DataType: 'String', StringValue: 'throttled' } } }),
+      new SendMessageCommand({
+        QueueUrl: dlq,
+        MessageBody: encodeMessage([changeOf(items, item, Date.now())]),
+        MessageAttributes: { reason: { DataType: 'String', StringValue: 'throttled' } },
+      }),
     );
 
     // Act: the CLI entry point.
@@ -247,7 +284,10 @@ describe('replay', () => {
     // Assess
     expect(out.code, out.stderr).toBe(0);
     expect(JSON.parse(out.stdout)).toMatchObject({ moved: 1, changes: 1, byReason: { throttled: 1 } });
-    const there = await eventually(() => get(EU, ITEMS, key('dead-letter')), (i) => i !== undefined);
+    const there = await eventually(
+      () => get(EU, ITEMS, key('dead-letter')),
+      (i) => i !== undefined,
+    );
     expect(there?.colour).toEqual({ S: 'redriven' });
     expect((await redriveDeadLetters({ target: { endpoint }, appName: 'opsit', table: ITEMS, region: EU })).moved).toBe(0);
   });
@@ -276,7 +316,10 @@ describe('adding a region', () => {
         const id = key(`grow-${(i * 37) % 240}`);
         const op = i % 7;
         if (op === 6) await db(region).send(new DeleteItemCommand({ TableName: ITEMS, Key: id }));
-        else if (op >= 4) await db(region).send(new UpdateItemCommand({ TableName: ITEMS, Key: id, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': { N: '1' } } }));
+        else if (op >= 4)
+          await db(region).send(
+            new UpdateItemCommand({ TableName: ITEMS, Key: id, UpdateExpression: 'ADD n :one', ExpressionAttributeValues: { ':one': { N: '1' } } }),
+          );
         else await db(region).send(new PutItemCommand({ TableName: ITEMS, Item: { ...id, n: { N: String(i) }, from: { S: region } } }));
         writing.writes++;
         await sleep(15);
@@ -290,7 +333,17 @@ describe('adding a region', () => {
     // An interrupted backfill (stopped after two pages), then the same command again resumes it.
     const abort = new AbortController();
     let pages = 0;
-    const first = await backfill({ ops: items3, to: AP, from: CA, segments: 3, pageSize: 40, stateDir, progress: false, signal: abort.signal, onPage: () => ++pages >= 2 && abort.abort() });
+    const first = await backfill({
+      ops: items3,
+      to: AP,
+      from: CA,
+      segments: 3,
+      pageSize: 40,
+      stateDir,
+      progress: false,
+      signal: abort.signal,
+      onPage: () => ++pages >= 2 && abort.abort(),
+    });
     const second = await backfill({ ops: items3, to: AP, from: CA, segments: 3, pageSize: 40, stateDir, progress: false });
     await sleep(1000);
     writing.stop = true;

@@ -18,7 +18,16 @@ beforeAll(async () => {
   const port = await freePort();
   endpoint = `http://localhost:${port}`;
   server = spawn(process.env.REGIONSYNC_PYTHON ?? 'python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  const up = await eventually(() => fetch(new URL('/moto-api/config', endpoint)).then((r) => r.ok, () => false), (ok) => ok, 30_000, 200);
+  const up = await eventually(
+    () =>
+      fetch(new URL('/moto-api/config', endpoint)).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    (ok) => ok,
+    30_000,
+    200,
+  );
   expect(up, 'plain moto_server answers').toBe(true);
 });
 

@@ -43,8 +43,14 @@ describe('replication between two regions on moto', () => {
     await dynamodb({ endpoint }, US).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('from-us'), colour: { S: 'red' } } }));
     await dynamodb({ endpoint }, EU).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('from-eu'), colour: { S: 'blue' } } }));
     // Assess
-    const inEu = await eventually(() => get(EU, 'from-us'), (i) => i !== undefined);
-    const inUs = await eventually(() => get(US, 'from-eu'), (i) => i !== undefined);
+    const inEu = await eventually(
+      () => get(EU, 'from-us'),
+      (i) => i !== undefined,
+    );
+    const inUs = await eventually(
+      () => get(US, 'from-eu'),
+      (i) => i !== undefined,
+    );
     expect(inEu?.colour).toEqual({ S: 'red' });
     // The version names the region that wrote it; no separate origin attribute.
     expect(regionOfVersion(inEu?.[META.version]?.S)).toBe(US);
@@ -57,17 +63,29 @@ describe('replication between two regions on moto', () => {
     // Prepare
     await dynamodb({ endpoint }, US).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('upd'), n: { N: '1' } } }));
     await dynamodb({ endpoint }, US).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('del'), n: { N: '1' } } }));
-    await eventually(() => get(EU, 'del'), (i) => i !== undefined);
-    await eventually(() => get(EU, 'upd'), (i) => i !== undefined);
+    await eventually(
+      () => get(EU, 'del'),
+      (i) => i !== undefined,
+    );
+    await eventually(
+      () => get(EU, 'upd'),
+      (i) => i !== undefined,
+    );
     // Act
     await dynamodb({ endpoint }, EU).send(
       new UpdateItemCommand({ TableName: TABLE, Key: key('upd'), UpdateExpression: 'SET n = n + :one', ExpressionAttributeValues: { ':one': { N: '1' } } }),
     );
     await dynamodb({ endpoint }, EU).send(new DeleteItemCommand({ TableName: TABLE, Key: key('del') }));
     // Assess
-    const updated = await eventually(() => get(US, 'upd'), (i) => i?.n?.N === '2');
+    const updated = await eventually(
+      () => get(US, 'upd'),
+      (i) => i?.n?.N === '2',
+    );
     expect(updated?.n).toEqual({ N: '2' });
-    await eventually(() => get(US, 'del'), (i) => i === undefined);
+    await eventually(
+      () => get(US, 'del'),
+      (i) => i === undefined,
+    );
     expect(await get(EU, 'del')).toBeUndefined();
     for (const region of [US, EU]) {
       const row = await readTombstoneRow(endpoint, region, SHARED_APP, TABLE, key('del'));
@@ -80,7 +98,9 @@ describe('replication between two regions on moto', () => {
     // Act
     const ids = Array.from({ length: 10 }, (_, i) => `race-${i}`);
     await Promise.all(
-      ids.flatMap((id) => [US, EU].map((region) => dynamodb({ endpoint }, region).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), writer: { S: region } } })))),
+      ids.flatMap((id) =>
+        [US, EU].map((region) => dynamodb({ endpoint }, region).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), writer: { S: region } } }))),
+      ),
     );
     // Assess
     const comparison = await waitConverged({ endpoint }, sharedTable(running.config, TABLE), 30_000);
@@ -91,7 +111,10 @@ describe('replication between two regions on moto', () => {
   it('replication does not echo: once converged, no more changes flow', async () => {
     // Prepare
     await dynamodb({ endpoint }, US).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('echo'), v: { N: '1' } } }));
-    await eventually(() => get(EU, 'echo'), (i) => i !== undefined);
+    await eventually(
+      () => get(EU, 'echo'),
+      (i) => i !== undefined,
+    );
     await new Promise((r) => setTimeout(r, 2000));
     const before = running.runtime!.stats().reduce((n, s) => n + s.invocations, 0);
     // Act: wait as long again
@@ -108,8 +131,16 @@ describe('replication between two regions on moto', () => {
     const ids = Array.from({ length: 5 }, (_, i) => `filtered-${i}`);
     // Act
     await Promise.all(ids.map((id) => dynamodb({ endpoint }, US).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), v: { N: '1' } } }))));
-    for (const id of ids) await eventually(() => get(EU, id), (i) => i !== undefined);
-    await eventually(async () => euStream().filtered - before.filtered, (n) => n >= ids.length, 5_000);
+    for (const id of ids)
+      await eventually(
+        () => get(EU, id),
+        (i) => i !== undefined,
+      );
+    await eventually(
+      async () => euStream().filtered - before.filtered,
+      (n) => n >= ids.length,
+      5_000,
+    );
     // Assess
     const after = euStream();
     expect(after.filtered - before.filtered).toBeGreaterThanOrEqual(ids.length);
@@ -118,6 +149,8 @@ describe('replication between two regions on moto', () => {
 
   it('redeploying to an endpoint that already has the stacks succeeds', async () => {
     // Act + Assess: the shared app again, in one of its regions (each region's stack deploys alike)
-    await expect(deploy({ endpoint, configFile: SHARED_CONFIG, regions: [US], log: silent })).resolves.toMatchObject({ account: expect.stringMatching(/^\d{12}$/) });
+    await expect(deploy({ endpoint, configFile: SHARED_CONFIG, regions: [US], log: silent })).resolves.toMatchObject({
+      account: expect.stringMatching(/^\d{12}$/),
+    });
   });
 });

@@ -56,7 +56,15 @@ async function codeDir(name: string, files: Record<string, string>): Promise<str
 
 function host(fn: Partial<HostedFunction> & Pick<HostedFunction, 'name' | 'codeDir'>, options: Partial<FunctionHostOptions> = {}): FunctionHost {
   const h = new FunctionHost(
-    { region: 'eu-west-1', handler: 'index.handler', timeoutSeconds: 3, memoryMb: 256, environment: {}, arn: `arn:aws:lambda:eu-west-1:123456789012:function:${fn.name}`, ...fn },
+    {
+      region: 'eu-west-1',
+      handler: 'index.handler',
+      timeoutSeconds: 3,
+      memoryMb: 256,
+      environment: {},
+      arn: `arn:aws:lambda:eu-west-1:123456789012:function:${fn.name}`,
+      ...fn,
+    },
     { endpoint: 'http://localhost:4566', onLog: (f, line, meta) => logs.push({ fn: f, line, ...meta }), ...options },
   );
   hosts.push(h);
@@ -93,7 +101,11 @@ describe('FunctionHost', () => {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
       LAMBDA_TASK_ROOT: dir,
     });
-    expect(r.context).toMatchObject({ functionName: 'basic', memoryLimitInMB: '256', invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:basic' });
+    expect(r.context).toMatchObject({
+      functionName: 'basic',
+      memoryLimitInMB: '256',
+      invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:basic',
+    });
     expect(r.context.remaining).toBeGreaterThan(2000);
     expect(r.context.remaining).toBeLessThanOrEqual(3000);
     // The SDK that the Lambda runtime provides is resolvable, even from a directory outside the project.

@@ -156,7 +156,14 @@ const seqRange = (from: number, to: number): string[] => Array.from({ length: to
 describe('StreamPoller', () => {
   it('batches by BatchSize and checkpoints the last record', async () => {
     const { calls, checkpoints, stats, events } = await runStream({
-      shards: [{ id: 's1', records: seqRange(1, 25).map(Number).map((n) => record(n)) }],
+      shards: [
+        {
+          id: 's1',
+          records: seqRange(1, 25)
+            .map(Number)
+            .map((n) => record(n)),
+        },
+      ],
       done: (c) => c.flat().length >= 25,
     });
     expect(calls.map((c) => c.length)).toEqual([10, 10, 5]);

@@ -112,9 +112,11 @@ function clients(region: string) {
 async function putZip(region: string, bucket: string, key: string, variant: string): Promise<string> {
   const zip = zipSync({ 'index.js': strToU8(`// ${variant}\n${PROBE_HANDLER}`) });
   const { s3 } = clients(region);
-  await s3.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } })).catch((err) => {
-    if (!/BucketAlready/.test(String(err?.name))) throw err;
-  });
+  await s3
+    .send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }))
+    .catch((err) => {
+      if (!/BucketAlready/.test(String(err?.name))) throw err;
+    });
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: zip }));
   return key;
 }
@@ -236,7 +238,9 @@ async function collect(): Promise<void> {
         const messages = res.Messages ?? [];
         for (const m of messages) probes.push(JSON.parse(m.Body!) as Probe);
         if (messages.length) {
-          await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: url, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+          await sqs.send(
+            new DeleteMessageBatchCommand({ QueueUrl: url, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }),
+          );
         }
       }),
     );
@@ -324,7 +328,12 @@ describe('local runtime', () => {
     expect(inline.codeError).toMatch(/ZipFile/);
     const inlineStats = runtime!.stats().find((s) => s.functionName === fixture.inlineFn)!;
     expect(inlineStats.state).toBe('skipped');
-    expect(runtime!.stats().filter((s) => s.functionName !== fixture.inlineFn).every((s) => s.state === 'running')).toBe(true);
+    expect(
+      runtime!
+        .stats()
+        .filter((s) => s.functionName !== fixture.inlineFn)
+        .every((s) => s.state === 'running'),
+    ).toBe(true);
   });
 
   it('delivers DynamoDB stream records in the Lambda event shape', { timeout: 30_000 }, async () => {
@@ -436,14 +445,21 @@ describe('local runtime', () => {
     const record = queueRecords().find((r) => r.body === 'ok-1')!;
     const queueArn = `arn:aws:sqs:${REGION_B}:${ACCOUNT}:work-${run}`;
     expect(record).toMatchObject({ eventSource: 'aws:sqs', eventSourceARN: queueArn, awsRegion: REGION_B });
-    expect(Object.keys(record.attributes)).toEqual(expect.arrayContaining(['ApproximateReceiveCount', 'SentTimestamp', 'SenderId', 'ApproximateFirstReceiveTimestamp']));
+    expect(Object.keys(record.attributes)).toEqual(
+      expect.arrayContaining(['ApproximateReceiveCount', 'SentTimestamp', 'SenderId', 'ApproximateFirstReceiveTimestamp']),
+    );
     expect(record.messageAttributes).toEqual({
       kind: { stringValue: 'test', stringListValues: [], binaryListValues: [], dataType: 'String' },
       blob: { binaryValue: 'AQID', stringListValues: [], binaryListValues: [], dataType: 'Binary' },
     });
     expect(record.md5OfBody).toBe(createHash('md5').update('ok-1').digest('hex'));
 
-    const left = await eventually(() => queueDepth(sqs, fixture.workQueueUrl), (n) => n === 0, 10_000, 200);
+    const left = await eventually(
+      () => queueDepth(sqs, fixture.workQueueUrl),
+      (n) => n === 0,
+      10_000,
+      200,
+    );
     expect(left).toBe(0);
   });
 

@@ -66,7 +66,7 @@ afterAll(async () => {
 });
 
 describe('selective replication and renamed tables on moto', () => {
-  it('filtered items and excluded attributes never reach the target region\'s queue', async () => {
+  it("filtered items and excluded attributes never reach the target region's queue", async () => {
     // Prepare: only the source region's functions run, so nothing consumes the US queue.
     runtime = await startSharedRuntime({ endpoint, config, tables: [TABLE], regions: [EU], stateDir, publishMetrics: false });
     // Act: the filtered item first; the stream keeps order, so once the second has arrived the first has been shipped or dropped.
@@ -92,8 +92,18 @@ describe('selective replication and renamed tables on moto', () => {
     await put(EU, 'r-eu', { country: { S: 'CA' }, n: { N: '1' } });
     await put(US, 'r-us', { country: { S: 'US' }, n: { N: '2' } });
     // Assess
-    expect((await eventually(() => get(US, 'r-eu'), (i) => i !== undefined))?.n).toEqual({ N: '1' });
-    const inEu = await eventually(() => get(EU, 'r-us'), (i) => i !== undefined);
+    expect(
+      (
+        await eventually(
+          () => get(US, 'r-eu'),
+          (i) => i !== undefined,
+        )
+      )?.n,
+    ).toEqual({ N: '1' });
+    const inEu = await eventually(
+      () => get(EU, 'r-us'),
+      (i) => i !== undefined,
+    );
     expect(inEu?.n).toEqual({ N: '2' });
     expect(regionOfVersion(inEu?.[META.version]?.S)).toBe(US);
   });
@@ -102,14 +112,20 @@ describe('selective replication and renamed tables on moto', () => {
     // Prepare
     await put(EU, 's-1', { country: { S: 'DE' }, total: { N: '1' }, email: { S: 'a@example.com' } });
     await put(EU, 'marker-1', { country: { S: 'US' } });
-    await eventually(() => get(US, 'marker-1'), (i) => i !== undefined);
+    await eventually(
+      () => get(US, 'marker-1'),
+      (i) => i !== undefined,
+    );
     expect(await get(US, 's-1')).toBeUndefined();
     // Act: starts matching
     await dynamodb({ endpoint }, EU).send(
       new UpdateItemCommand({ TableName: TABLES[EU], Key: key('s-1'), UpdateExpression: 'SET country = :c', ExpressionAttributeValues: { ':c': { S: 'US' } } }),
     );
     // Assess
-    const arrived = await eventually(() => get(US, 's-1'), (i) => i !== undefined);
+    const arrived = await eventually(
+      () => get(US, 's-1'),
+      (i) => i !== undefined,
+    );
     expect(arrived?.total).toEqual({ N: '1' });
     expect(arrived?.email).toBeUndefined();
     // Act: stops matching
@@ -117,7 +133,10 @@ describe('selective replication and renamed tables on moto', () => {
       new UpdateItemCommand({ TableName: TABLES[EU], Key: key('s-1'), UpdateExpression: 'SET country = :c', ExpressionAttributeValues: { ':c': { S: 'FR' } } }),
     );
     // Assess: absent in the target (its tombstone kept in the tombstone table), alive in the source
-    await eventually(() => get(US, 's-1'), (i) => i === undefined);
+    await eventually(
+      () => get(US, 's-1'),
+      (i) => i === undefined,
+    );
     expect((await readTombstoneRow(endpoint, US, SHARED_APP, TABLE, key('s-1')))?.[META.deleted]).toEqual({ BOOL: true });
     expect((await get(EU, 's-1'))?.country).toEqual({ S: 'FR' });
   });
@@ -125,17 +144,38 @@ describe('selective replication and renamed tables on moto', () => {
   it('each region keeps its own value of an attribute the pair does not share, through whole-item puts both ways', async () => {
     // Prepare: EU's email never goes to US
     await put(EU, 'x-1', { country: { S: 'US' }, email: { S: 'eu@example.com' }, total: { N: '1' } });
-    await eventually(() => get(US, 'x-1'), (i) => i !== undefined);
+    await eventually(
+      () => get(US, 'x-1'),
+      (i) => i !== undefined,
+    );
     // Act: US writes its own email and a total; then EU writes a new total
     await dynamodb({ endpoint }, US).send(
-      new UpdateItemCommand({ TableName: TABLES[US], Key: key('x-1'), UpdateExpression: 'SET email = :e, #t = :t', ExpressionAttributeNames: { '#t': 'total' }, ExpressionAttributeValues: { ':e': { S: 'us-local' }, ':t': { N: '2' } } }),
+      new UpdateItemCommand({
+        TableName: TABLES[US],
+        Key: key('x-1'),
+        UpdateExpression: 'SET email = :e, #t = :t',
+        ExpressionAttributeNames: { '#t': 'total' },
+        ExpressionAttributeValues: { ':e': { S: 'us-local' }, ':t': { N: '2' } },
+      }),
     );
-    await eventually(() => get(EU, 'x-1'), (i) => i?.total?.N === '2');
+    await eventually(
+      () => get(EU, 'x-1'),
+      (i) => i?.total?.N === '2',
+    );
     await dynamodb({ endpoint }, EU).send(
-      new UpdateItemCommand({ TableName: TABLES[EU], Key: key('x-1'), UpdateExpression: 'SET #t = :t', ExpressionAttributeNames: { '#t': 'total' }, ExpressionAttributeValues: { ':t': { N: '3' } } }),
+      new UpdateItemCommand({
+        TableName: TABLES[EU],
+        Key: key('x-1'),
+        UpdateExpression: 'SET #t = :t',
+        ExpressionAttributeNames: { '#t': 'total' },
+        ExpressionAttributeValues: { ':t': { N: '3' } },
+      }),
     );
     // Assess
-    const us = await eventually(() => get(US, 'x-1'), (i) => i?.total?.N === '3');
+    const us = await eventually(
+      () => get(US, 'x-1'),
+      (i) => i?.total?.N === '3',
+    );
     const eu = await get(EU, 'x-1');
     expect(us?.total).toEqual({ N: '3' });
     expect(us?.email).toEqual({ S: 'us-local' });

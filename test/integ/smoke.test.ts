@@ -47,7 +47,9 @@ describe('regionsync smoke', () => {
     ]);
     for (const s of report.steps) for (const ms of Object.values(s.seenAfterMs)) expect(ms).toBeGreaterThanOrEqual(0);
     for (const region of [US, EU]) {
-      expect((await dynamodb({ endpoint }, region).send(new GetItemCommand({ TableName: TABLE, Key: fromWire(report.key as never), ConsistentRead: true }))).Item).toBeUndefined();
+      expect(
+        (await dynamodb({ endpoint }, region).send(new GetItemCommand({ TableName: TABLE, Key: fromWire(report.key as never), ConsistentRead: true }))).Item,
+      ).toBeUndefined();
     }
   });
 

@@ -42,7 +42,16 @@ async function metric(region: string, namespace: string, name: string, dims: Rec
     new GetMetricDataCommand({
       StartTime: new Date(now - 600_000),
       EndTime: new Date(now + 60_000),
-      MetricDataQueries: [{ Id: 'm', MetricStat: { Metric: { Namespace: namespace, MetricName: name, Dimensions: Object.entries(dims).map(([Name, Value]) => ({ Name, Value })) }, Period: 660, Stat: stat } }],
+      MetricDataQueries: [
+        {
+          Id: 'm',
+          MetricStat: {
+            Metric: { Namespace: namespace, MetricName: name, Dimensions: Object.entries(dims).map(([Name, Value]) => ({ Name, Value })) },
+            Period: 660,
+            Stat: stat,
+          },
+        },
+      ],
     }),
   );
   cw.destroy();
@@ -78,11 +87,18 @@ describe('monitoring resources on moto', () => {
   it('each region deploys its alarm topic, write fence table and function, and its dashboard; the global dashboard exists once', async () => {
     // Act
     const resources = await Promise.all(
-      [A, B].map(async (r) => (await cloudformation({ endpoint }, r).send(new ListStackResourcesCommand({ StackName: `${APP}-${r}` }))).StackResourceSummaries ?? []),
+      [A, B].map(
+        async (r) => (await cloudformation({ endpoint }, r).send(new ListStackResourcesCommand({ StackName: `${APP}-${r}` }))).StackResourceSummaries ?? [],
+      ),
     );
     // CloudWatch dashboards are global per account; moto keeps them per region: ask both.
     const dashboards = (
-      await Promise.all([A, B].map(async (r) => (await new CloudWatchClient(clientConfig({ endpoint }, r)).send(new ListDashboardsCommand({ DashboardNamePrefix: APP }))).DashboardEntries ?? []))
+      await Promise.all(
+        [A, B].map(
+          async (r) =>
+            (await new CloudWatchClient(clientConfig({ endpoint }, r)).send(new ListDashboardsCommand({ DashboardNamePrefix: APP }))).DashboardEntries ?? [],
+        ),
+      )
     ).flat();
 
     // Assess
@@ -90,7 +106,10 @@ describe('monitoring resources on moto', () => {
       const of = (type: string) => resources[i]!.filter((x) => x.ResourceType === type).map((x) => x.PhysicalResourceId ?? '');
       expect(of('AWS::SNS::Topic'), `alarm topic in ${region}`).toEqual([expect.stringMatching(new RegExp(`:${APP}-alarms$`))]);
       expect(of('AWS::DynamoDB::Table'), `tables in ${region}`).toContain(`${APP}-fence`);
-      expect(of('AWS::Lambda::Function').filter((n) => n.includes('WriteFence')), `fence function in ${region}`).toHaveLength(1);
+      expect(
+        of('AWS::Lambda::Function').filter((n) => n.includes('WriteFence')),
+        `fence function in ${region}`,
+      ).toHaveLength(1);
     }
     expect(dashboards.map((d) => d.DashboardName).sort()).toEqual([`${APP}-${A}`, `${APP}-global`, `${APP}-${B}`].sort());
   });
@@ -104,17 +123,30 @@ describe('metrics and status', () => {
         await dynamodb({ endpoint }, region).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(`${region}-${i}`), n: { N: String(i) } } }));
       }
     }
-    for (const [from, to] of [[A, B], [B, A]] as const) {
+    for (const [from, to] of [
+      [A, B],
+      [B, A],
+    ] as const) {
       for (let i = 0; i < WRITES; i++) {
-        const item = await eventually(() => dynamodb({ endpoint }, to).send(new GetItemCommand({ TableName: TABLE, Key: key(`${from}-${i}`) })), (o) => o.Item !== undefined);
+        const item = await eventually(
+          () => dynamodb({ endpoint }, to).send(new GetItemCommand({ TableName: TABLE, Key: key(`${from}-${i}`) })),
+          (o) => o.Item !== undefined,
+        );
         expect(item.Item, `${from}-${i} in ${to}`).toBeDefined();
       }
     }
 
     // Act: the lag of every applied change reaches CloudWatch in the target region.
     const samples = await Promise.all(
-      [[A, B], [B, A]].map(([source, target]) =>
-        eventually(() => metric(target!, METRICS.namespace, METRICS.names.replicationLag, pairDimensions({ table: TABLE, source: source!, target: target! }), 'SampleCount'), (v) => (v ?? 0) >= WRITES),
+      [
+        [A, B],
+        [B, A],
+      ].map(([source, target]) =>
+        eventually(
+          () =>
+            metric(target!, METRICS.namespace, METRICS.names.replicationLag, pairDimensions({ table: TABLE, source: source!, target: target! }), 'SampleCount'),
+          (v) => (v ?? 0) >= WRITES,
+        ),
       ),
     );
     const { code, report } = await status();
@@ -143,14 +175,28 @@ describe('metrics and status', () => {
     await sqsIn(B).send(new SendMessageCommand({ QueueUrl: await queueUrl(B, inboundQueueName(APP, TABLE)), MessageBody: 'this is not a change message' }));
     const dlqUrl = await queueUrl(B, deadLetterQueueName(APP, TABLE));
     const inDlq = await eventually(
-      async () => Number((await sqsIn(B).send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes?.ApproximateNumberOfMessages ?? 0),
+      async () =>
+        Number(
+          (await sqsIn(B).send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }))).Attributes
+            ?.ApproximateNumberOfMessages ?? 0,
+        ),
       (n) => n >= 1,
     );
 
     // Act
-    const depth = await eventually(() => metric(B, AWS_METRICS.sqs.namespace, AWS_METRICS.sqs.visible, { [AWS_METRICS.sqs.dimension]: deadLetterQueueName(APP, TABLE) }, 'Maximum'), (v) => (v ?? 0) >= 1);
+    const depth = await eventually(
+      () => metric(B, AWS_METRICS.sqs.namespace, AWS_METRICS.sqs.visible, { [AWS_METRICS.sqs.dimension]: deadLetterQueueName(APP, TABLE) }, 'Maximum'),
+      (v) => (v ?? 0) >= 1,
+    );
     const deadLettered = await eventually(
-      () => metric(B, METRICS.namespace, METRICS.names.changesDeadLettered, { service: 'regionsync-applier', [METRICS.dimensions.table]: TABLE, [METRICS.dimensions.targetRegion]: B }, 'Sum'),
+      () =>
+        metric(
+          B,
+          METRICS.namespace,
+          METRICS.names.changesDeadLettered,
+          { service: 'regionsync-applier', [METRICS.dimensions.table]: TABLE, [METRICS.dimensions.targetRegion]: B },
+          'Sum',
+        ),
       (v) => (v ?? 0) >= 1,
     );
     const { code, report } = await status();
@@ -198,7 +244,9 @@ describe('write fence', () => {
   it('regionsync fence on/off sets and lifts a manual fence that assertWritable and status see', async () => {
     // Act
     const on = await fenceMain(['--endpoint', endpoint, '--config', CONFIG, '--region', B, '--table', TABLE, 'on', '--reason', 'failover drill'], silent);
-    const refused = await fence().assertWritable(B, TABLE).catch((e: unknown) => e);
+    const refused = await fence()
+      .assertWritable(B, TABLE)
+      .catch((e: unknown) => e);
     const writable = await fence().writableRegions(TABLE, [B, A]);
     const { report } = await status();
     const off = await fenceMain(['--endpoint', endpoint, '--config', CONFIG, '--region', B, '--table', TABLE, 'off'], silent);
@@ -250,7 +298,11 @@ describe('awaitReplicated', () => {
     await dynamodb({ endpoint }, A).send(new PutItemCommand({ TableName: TABLE, Item: { ...key('gone'), v: { N: '1' } } }));
     await waiter.awaitReplicated(key('gone'), await waiter.waitForVersion(A, key('gone'), undefined), { timeoutMs: 20_000 });
     await dynamodb({ endpoint }, A).send(new DeleteItemCommand({ TableName: TABLE, Key: key('gone') }));
-    const tombstone = await eventually(() => readTombstoneRow(endpoint, A, APP, TABLE, key('gone')), (row) => row !== undefined, 20_000);
+    const tombstone = await eventually(
+      () => readTombstoneRow(endpoint, A, APP, TABLE, key('gone')),
+      (row) => row !== undefined,
+      20_000,
+    );
     const version = tombstone![META.version]!.S!;
 
     // Act

@@ -59,13 +59,31 @@ describe('conflict strategies on moto, 3 regions', () => {
     await converged('integ4_fields');
     // Act
     await Promise.all([
-      ddb(REGIONS[1]).send(new UpdateItemCommand({ TableName: 'integ4_fields', Key: key('u1'), UpdateExpression: 'SET email = :e', ExpressionAttributeValues: { ':e': { S: 'new@x' } } })),
-      ddb(REGIONS[2]).send(new UpdateItemCommand({ TableName: 'integ4_fields', Key: key('u1'), UpdateExpression: 'SET city = :c', ExpressionAttributeValues: { ':c': { S: 'Lyon' } } })),
+      ddb(REGIONS[1]).send(
+        new UpdateItemCommand({
+          TableName: 'integ4_fields',
+          Key: key('u1'),
+          UpdateExpression: 'SET email = :e',
+          ExpressionAttributeValues: { ':e': { S: 'new@x' } },
+        }),
+      ),
+      ddb(REGIONS[2]).send(
+        new UpdateItemCommand({
+          TableName: 'integ4_fields',
+          Key: key('u1'),
+          UpdateExpression: 'SET city = :c',
+          ExpressionAttributeValues: { ':c': { S: 'Lyon' } },
+        }),
+      ),
     ]);
     // Assess
     await converged('integ4_fields');
     for (const r of REGIONS) {
-      const item = await new RegionSyncClient({ dynamodb: ddb(r), region: r, table: { name: 'integ4_fields', partitionKey: 'id', strategy: { strategy: 'fields' } } }).get({ id: 'u1' });
+      const item = await new RegionSyncClient({
+        dynamodb: ddb(r),
+        region: r,
+        table: { name: 'integ4_fields', partitionKey: 'id', strategy: { strategy: 'fields' } },
+      }).get({ id: 'u1' });
       expect(item).toMatchObject({ email: 'new@x', city: 'Lyon' });
     }
   });
@@ -79,7 +97,14 @@ describe('conflict strategies on moto, 3 regions', () => {
     // Act: 3 plain `ADD likes :n` and 3 helper increments, concurrently across regions
     await Promise.all([
       ...REGIONS.map((r, i) =>
-        ddb(r).send(new UpdateItemCommand({ TableName: 'integ4_merge', Key: key('p1'), UpdateExpression: 'ADD likes :n', ExpressionAttributeValues: { ':n': { N: String(i + 1) } } })),
+        ddb(r).send(
+          new UpdateItemCommand({
+            TableName: 'integ4_merge',
+            Key: key('p1'),
+            UpdateExpression: 'ADD likes :n',
+            ExpressionAttributeValues: { ':n': { N: String(i + 1) } },
+          }),
+        ),
       ),
       ...REGIONS.map((r) => helper(r).increment({ id: 'p1' }, 'likes', 10)),
       helper(REGIONS[1]).removeFromSet({ id: 'p1' }, 'tags', ['news']),
@@ -96,7 +121,12 @@ describe('conflict strategies on moto, 3 regions', () => {
 
   it('custom: a concurrent edit in two regions is resolved by the table`s resolver, the same everywhere', async () => {
     // Prepare
-    const custom = (r: string) => new RegionSyncClient({ dynamodb: ddb(r), region: r, table: { name: 'integ4_custom', partitionKey: 'id', strategy: { strategy: 'custom' }, resolver: resolveDocument } });
+    const custom = (r: string) =>
+      new RegionSyncClient({
+        dynamodb: ddb(r),
+        region: r,
+        table: { name: 'integ4_custom', partitionKey: 'id', strategy: { strategy: 'custom' }, resolver: resolveDocument },
+      });
     // Act: plain SDK in one region, the helper in another, at once
     await Promise.all([
       ddb(REGIONS[0]).send(new PutItemCommand({ TableName: 'integ4_custom', Item: { ...key('d1'), body: { S: 'short text' }, tags: { SS: ['a'] } } })),
@@ -126,7 +156,13 @@ describe('conflict strategies on moto, 3 regions', () => {
       // where it stops a late older write resurrecting the item.
       const raw = await ddb(r).send(new GetItemCommand({ TableName: 'integ4_lww', Key: key('gone'), ConsistentRead: true }));
       expect(raw.Item).toBeUndefined();
-      const row = await ddb(r).send(new GetItemCommand({ TableName: tombstoneTableName(SHARED_APP), Key: { [META.tombstoneKey]: { S: tombstoneRowKey('integ4_lww', key('gone')) } }, ConsistentRead: true }));
+      const row = await ddb(r).send(
+        new GetItemCommand({
+          TableName: tombstoneTableName(SHARED_APP),
+          Key: { [META.tombstoneKey]: { S: tombstoneRowKey('integ4_lww', key('gone')) } },
+          ConsistentRead: true,
+        }),
+      );
       expect(row.Item?.[META.deleted]).toEqual({ BOOL: true });
     }
   });

@@ -54,12 +54,19 @@ function itemOfSize(id: string, bytes: number): Record<string, AttributeValue> {
   return { ...base, blob: { S: 'z'.repeat(bytes - itemSizeBytes(base)) } };
 }
 
-
 /** Starts the local runtime, its calls through a chaos proxy (faults added by the tests). */
 async function start(): Promise<void> {
   chaos = new Chaos([]);
   proxy = await startAwsProxy({ target: endpoint, hooks: chaos });
-  runtime = await startRuntime({ endpoint: proxy.endpoint, regions: [SRC, DST], stateDir, publishMetrics: false, logger: () => undefined, functionCredentials: chaosFunctionCredentials, retryBaseMs: 50 });
+  runtime = await startRuntime({
+    endpoint: proxy.endpoint,
+    regions: [SRC, DST],
+    stateDir,
+    publishMetrics: false,
+    logger: () => undefined,
+    functionCredentials: chaosFunctionCredentials,
+    retryBaseMs: 50,
+  });
   await runtime.ready;
 }
 
@@ -95,10 +102,21 @@ describe('no shard is ever blocked by one record', () => {
       await db(SRC).send(new BatchWriteItemCommand({ RequestItems: { [TABLE]: later.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }));
     }
     // Assess: the later writes replicate; the big write is parked in SRC, named, sized and explained.
-    expect((await eventually(() => get(DST, `later-${later.length - 1}`), (i) => i !== undefined, 60_000))?.v).toEqual({ S: 'ok' });
+    expect(
+      (
+        await eventually(
+          () => get(DST, `later-${later.length - 1}`),
+          (i) => i !== undefined,
+          60_000,
+        )
+      )?.v,
+    ).toEqual({ S: 'ok' });
     expect(await get(DST, 'big')).toBeUndefined();
     const url = await failuresUrl();
-    await eventually(() => queueDepth(sqs(SRC), url), (n) => n >= 1);
+    await eventually(
+      () => queueDepth(sqs(SRC), url),
+      (n) => n >= 1,
+    );
     const parked = (await peekAll(sqs(SRC), url)).map((m) => ({ m, parsed: parseStreamFailureMessage(m.Body!) }));
     expect(parked).toHaveLength(1);
     const { m, parsed } = parked[0]!;
@@ -112,12 +130,20 @@ describe('no shard is ever blocked by one record', () => {
 
   it('an item with room for a compact stamp but not the full one replicates', async () => {
     // Prepare: room for version, origin, writer and content hash only.
-    const compact = itemSizeBytes({ [META.version]: { S: encodeVersion({ ms: Date.now(), counter: 0, region: SRC }) }, [META.writer]: { S: 'stamp' }, [META.contentHash]: { S: 'x'.repeat(11) } });
+    const compact = itemSizeBytes({
+      [META.version]: { S: encodeVersion({ ms: Date.now(), counter: 0, region: SRC }) },
+      [META.writer]: { S: 'stamp' },
+      [META.contentHash]: { S: 'x'.repeat(11) },
+    });
     const tight = itemOfSize('tight', EMULATOR_ITEM_LIMIT - compact - 4);
     // Act
     await put(SRC, tight);
     // Assess
-    const copy = await eventually(() => get(DST, 'tight'), (i) => i !== undefined, 30_000);
+    const copy = await eventually(
+      () => get(DST, 'tight'),
+      (i) => i !== undefined,
+      30_000,
+    );
     expect(copy?.blob?.S?.length).toBe(tight.blob!.S!.length);
     expect(regionOfVersion(copy?.[META.version]?.S)).toBe(SRC);
   });
@@ -125,7 +151,11 @@ describe('no shard is ever blocked by one record', () => {
   it('the parked record is redriven once the item is shrunk: it leaves the queue, both regions hold the same item', async () => {
     // Prepare: the cause fixed: the application shrinks the item (a write of its own, which replicates).
     await put(SRC, { ...key('big'), v: { S: 'shrunk' } });
-    await eventually(() => get(DST, 'big'), (i) => i !== undefined, 30_000);
+    await eventually(
+      () => get(DST, 'big'),
+      (i) => i !== undefined,
+      30_000,
+    );
     const url = await failuresUrl();
     // Act
     const out = await runCli(['redrive', '--region', SRC, '--table', TABLE, '--config', CONFIG, '--endpoint', endpoint, '--stream-failures', '--json']);
@@ -140,7 +170,7 @@ describe('no shard is ever blocked by one record', () => {
     expect(b?.[META.version]).toEqual(a?.[META.version]);
   });
 
-  it('a batch that exhausts its retries goes to the on-failure queue as Lambda\'s record, does not block the shard, and is redriven after the fault heals', async () => {
+  it("a batch that exhausts its retries goes to the on-failure queue as Lambda's record, does not block the shard, and is redriven after the fault heals", async () => {
     // Prepare: the deployed bounds, read by the runtime; lowered for this test (AWS would take
     // minutes of failures), and a fault that fails every stamp in SRC.
     const lambda = new LambdaClient(clientConfig({ endpoint }, SRC));
@@ -157,11 +187,23 @@ describe('no shard is ever blocked by one record', () => {
     const url = await failuresUrl();
     // Act: a write whose stamp always fails, until its retries run out.
     await put(SRC, { ...key('lost'), v: { S: 'back' } });
-    await eventually(() => queueDepth(sqs(SRC), url), (n) => n >= 1, 60_000);
+    await eventually(
+      () => queueDepth(sqs(SRC), url),
+      (n) => n >= 1,
+      60_000,
+    );
     heal();
     await put(SRC, { ...key('after-heal'), v: { S: 'ok' } });
     // Assess: Lambda's on-failure record; the shard moved on; the failed write is not there yet.
-    expect((await eventually(() => get(DST, 'after-heal'), (i) => i !== undefined, 30_000))?.v).toEqual({ S: 'ok' });
+    expect(
+      (
+        await eventually(
+          () => get(DST, 'after-heal'),
+          (i) => i !== undefined,
+          30_000,
+        )
+      )?.v,
+    ).toEqual({ S: 'ok' });
     expect(await get(DST, 'lost')).toBeUndefined();
     const [failure] = (await peekAll(sqs(SRC), url)).map((m) => parseStreamFailureMessage(m.Body!));
     expect(failure?.kind).toBe('batch');
@@ -177,7 +219,15 @@ describe('no shard is ever blocked by one record', () => {
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
     expect(JSON.parse(out.stdout)).toMatchObject({ batches: 1, records: 1, failed: 0 });
-    expect((await eventually(() => get(DST, 'lost'), (i) => i !== undefined, 30_000))?.v).toEqual({ S: 'back' });
+    expect(
+      (
+        await eventually(
+          () => get(DST, 'lost'),
+          (i) => i !== undefined,
+          30_000,
+        )
+      )?.v,
+    ).toEqual({ S: 'back' });
     expect(await queueDepth(sqs(SRC), url)).toBe(0);
   });
 });

@@ -32,7 +32,8 @@ let appName: string;
 const db = (region: string) => dynamodb({ endpoint }, region);
 const key = (customer: string, order: number): Record<string, AttributeValue> => ({ customer: { S: `${run}-${customer}` }, order: { N: String(order) } });
 let TABLE: string = TABLES[0];
-const get = async (region: string, k: Record<string, AttributeValue>) => (await db(region).send(new GetItemCommand({ TableName: TABLE, Key: k, ConsistentRead: true }))).Item;
+const get = async (region: string, k: Record<string, AttributeValue>) =>
+  (await db(region).send(new GetItemCommand({ TableName: TABLE, Key: k, ConsistentRead: true }))).Item;
 
 /** The "create" of every ORM: PutItem only if nothing is stored under the key. */
 async function create(region: string, item: Record<string, AttributeValue>): Promise<'created' | 'exists'> {
@@ -47,8 +48,12 @@ async function create(region: string, item: Record<string, AttributeValue>): Pro
 
 async function counts(region: string, customer: string): Promise<{ query: number; scan: number }> {
   const c = { ':c': { S: `${run}-${customer}` } };
-  const query = await db(region).send(new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'customer = :c', ExpressionAttributeValues: c, Select: 'COUNT', ConsistentRead: true }));
-  const scan = await db(region).send(new ScanCommand({ TableName: TABLE, FilterExpression: 'customer = :c', ExpressionAttributeValues: c, Select: 'COUNT', ConsistentRead: true }));
+  const query = await db(region).send(
+    new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'customer = :c', ExpressionAttributeValues: c, Select: 'COUNT', ConsistentRead: true }),
+  );
+  const scan = await db(region).send(
+    new ScanCommand({ TableName: TABLE, FilterExpression: 'customer = :c', ExpressionAttributeValues: c, Select: 'COUNT', ConsistentRead: true }),
+  );
   return { query: query.Count ?? -1, scan: scan.Count ?? -1 };
 }
 
@@ -71,7 +76,12 @@ describe.each(TABLES)('issue 15: an unmodified application on a replicated table
   it('creates, deletes, counts and re-creates as on a single-region table, in every region', async () => {
     // Prepare: five orders created in us-east-1, everywhere
     for (let order = 1; order <= 5; order++) expect(await create(US, { ...key('c1', order), status: { S: 'new' } })).toBe('created');
-    await eventually(() => counts(EU, 'c1'), (c) => c.query === 5, 30_000, 200);
+    await eventually(
+      () => counts(EU, 'c1'),
+      (c) => c.query === 5,
+      30_000,
+      200,
+    );
 
     // Act: eu-west-1 deletes two of them
     await db(EU).send(new DeleteItemCommand({ TableName: TABLE, Key: key('c1', 2) }));
@@ -79,7 +89,12 @@ describe.each(TABLES)('issue 15: an unmodified application on a replicated table
 
     // Assess: gone at once where deleted, and everywhere once replicated; counts are of live items
     expect(await get(EU, key('c1', 2))).toBeUndefined();
-    await eventually(() => get(US, key('c1', 4)), (item) => item === undefined, 30_000, 200);
+    await eventually(
+      () => get(US, key('c1', 4)),
+      (item) => item === undefined,
+      30_000,
+      200,
+    );
     for (const region of REGIONS) {
       expect(await get(region, key('c1', 2))).toBeUndefined();
       expect(await get(region, key('c1', 4))).toBeUndefined();
@@ -92,7 +107,12 @@ describe.each(TABLES)('issue 15: an unmodified application on a replicated table
 
     // Act: the conditional create of a deleted key succeeds, in the other region, and replicates
     expect(await create(US, { ...key('c1', 2), status: { S: 'again' } })).toBe('created');
-    await eventually(() => get(EU, key('c1', 2)), (item) => item?.status?.S === 'again', 30_000, 200);
+    await eventually(
+      () => get(EU, key('c1', 2)),
+      (item) => item?.status?.S === 'again',
+      30_000,
+      200,
+    );
     for (const region of REGIONS) expect(await counts(region, 'c1')).toEqual({ query: 4, scan: 4 });
   });
 
@@ -100,36 +120,58 @@ describe.each(TABLES)('issue 15: an unmodified application on a replicated table
     // Prepare
     const k = key('c2', 1);
     expect(await create(US, { ...k, v: { S: 'first' } })).toBe('created');
-    await eventually(() => get(EU, k), (item) => item?.v?.S === 'first', 30_000, 200);
+    await eventually(
+      () => get(EU, k),
+      (item) => item?.v?.S === 'first',
+      30_000,
+      200,
+    );
     for (const region of REGIONS) {
       // Act: the application deletes and immediately creates the key again
       await db(region).send(new DeleteItemCommand({ TableName: TABLE, Key: k }));
       expect(await create(region, { ...k, v: { S: `re-created in ${region}` } })).toBe('created');
       // Assess
       for (const r of REGIONS) {
-        const item = await eventually(() => get(r, k), (i) => i?.v?.S === `re-created in ${region}`, 30_000, 200);
+        const item = await eventually(
+          () => get(r, k),
+          (i) => i?.v?.S === `re-created in ${region}`,
+          30_000,
+          200,
+        );
         expect(item?.[META.deleted]).toBeUndefined();
       }
     }
     // What the application sees besides its own attributes: exactly the documented metadata.
-    if (TABLE === 'trans_orders') for (const region of REGIONS) {
-      const item = (await get(region, k))!;
-      const extra = Object.keys(item).filter((name) => !['customer', 'order', 'v'].includes(name));
-      expect(extra.every((name) => LWW_LIVE_ITEM_METADATA.includes(name))).toBe(true);
-    }
+    if (TABLE === 'trans_orders')
+      for (const region of REGIONS) {
+        const item = (await get(region, k))!;
+        const extra = Object.keys(item).filter((name) => !['customer', 'order', 'v'].includes(name));
+        expect(extra.every((name) => LWW_LIVE_ITEM_METADATA.includes(name))).toBe(true);
+      }
   });
 
   it('a delete of an item created in the other region, then an older update arriving late, leaves it absent', async () => {
     // Prepare: an order everywhere
     const k = key('c3', 1);
     expect(await create(EU, { ...k, v: { S: 'one' } })).toBe('created');
-    await eventually(() => get(US, k), (item) => item?.v?.S === 'one', 30_000, 200);
+    await eventually(
+      () => get(US, k),
+      (item) => item?.v?.S === 'one',
+      30_000,
+      200,
+    );
     // Act: eu-west-1 updates it, us-east-1 deletes it 1.5 s later (whichever replicates first)
     await db(EU).send(new PutItemCommand({ TableName: TABLE, Item: { ...k, v: { S: 'two' } } }));
     await new Promise((r) => setTimeout(r, 1500));
     await db(US).send(new DeleteItemCommand({ TableName: TABLE, Key: k }));
     // Assess: absent everywhere, and stays absent
-    for (const region of REGIONS) await eventually(() => get(region, k), (item) => item === undefined, 30_000, 200);
+    for (const region of REGIONS)
+      await eventually(
+        () => get(region, k),
+        (item) => item === undefined,
+        30_000,
+        200,
+      );
     await new Promise((r) => setTimeout(r, 2000));
     for (const region of REGIONS) expect(await get(region, k)).toBeUndefined();
   });

@@ -28,11 +28,20 @@ let endpoint: string;
 let running: Running;
 const db = (region: string) => dynamodb({ endpoint }, region);
 const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: `${run}-${id}` } });
-const get = async (region: string, id: string, table = ITEMS) => (await db(region).send(new GetItemCommand({ TableName: table, Key: key(id), ConsistentRead: true }))).Item;
+const get = async (region: string, id: string, table = ITEMS) =>
+  (await db(region).send(new GetItemCommand({ TableName: table, Key: key(id), ConsistentRead: true }))).Item;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits until both regions hold `value` in `attribute` of every id (or time runs out), and returns what each holds. */
-async function settled(ids: readonly string[], attribute: string, expected: (id: string) => string | undefined, table = ITEMS): Promise<Record<string, readonly [string | undefined, string | undefined]>> {
-  const read = async () => Object.fromEntries(await Promise.all(ids.map(async (id) => [id, [(await get(US, id, table))?.[attribute]?.S, (await get(EU, id, table))?.[attribute]?.S]] as const)));
+async function settled(
+  ids: readonly string[],
+  attribute: string,
+  expected: (id: string) => string | undefined,
+  table = ITEMS,
+): Promise<Record<string, readonly [string | undefined, string | undefined]>> {
+  const read = async () =>
+    Object.fromEntries(
+      await Promise.all(ids.map(async (id) => [id, [(await get(US, id, table))?.[attribute]?.S, (await get(EU, id, table))?.[attribute]?.S]] as const)),
+    );
   return eventually(read, (all) => ids.every((id) => all[id]![0] === expected(id) && all[id]![1] === expected(id)), 60_000, 300);
 }
 
@@ -69,7 +78,13 @@ describe('finding 3 on the emulator: whole-item read-modify-write with stale met
       await settled(ids, 'v', () => 'v1', table);
       const read = await Promise.all(ids.map((id) => get(US, id, table)));
       // A change from eu-west-1 lands in us-east-1 between the GetItem and the PutItem
-      await Promise.all(ids.map((id) => db(EU).send(new UpdateItemCommand({ TableName: table, Key: key(id), UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': { S: 'v2 from eu' } } }))));
+      await Promise.all(
+        ids.map((id) =>
+          db(EU).send(
+            new UpdateItemCommand({ TableName: table, Key: key(id), UpdateExpression: 'SET v = :v', ExpressionAttributeValues: { ':v': { S: 'v2 from eu' } } }),
+          ),
+        ),
+      );
       await settled(ids, 'v', () => 'v2 from eu', table);
       await sleep(50);
       // Act: the whole item put back, `_rs_*` attributes and all, one attribute changed
@@ -84,8 +99,12 @@ describe('finding 3 on the emulator: whole-item read-modify-write with stale met
 describe('what ORMs and plain applications do', () => {
   it('a conditional create, a TransactWriteItems and a BatchWriteItem all replicate', async () => {
     // Act: a create that succeeds, one that fails (not acknowledged: nothing to replicate)
-    await db(US).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key('create'), v: { S: 'created' } }, ConditionExpression: 'attribute_not_exists(pk)' }));
-    await expect(db(US).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key('create'), v: { S: 'again' } }, ConditionExpression: 'attribute_not_exists(pk)' }))).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+    await db(US).send(
+      new PutItemCommand({ TableName: ITEMS, Item: { ...key('create'), v: { S: 'created' } }, ConditionExpression: 'attribute_not_exists(pk)' }),
+    );
+    await expect(
+      db(US).send(new PutItemCommand({ TableName: ITEMS, Item: { ...key('create'), v: { S: 'again' } }, ConditionExpression: 'attribute_not_exists(pk)' })),
+    ).rejects.toBeInstanceOf(ConditionalCheckFailedException);
     await db(EU).send(
       new TransactWriteItemsCommand({
         TransactItems: [

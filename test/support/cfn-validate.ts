@@ -42,7 +42,13 @@ export function lintAssembly(outdir: string, include: (file: string) => boolean 
     .flatMap((file) =>
       linter
         .validateTemplate(new validate.TemplateContent(readFileSync(path.join(outdir, file), 'utf8'), file), { severityLevel: 'INFO' })
-        .diagnostics.map((d) => ({ template: file, severity: d.severity, ruleId: d.ruleId, message: d.message, ...(d.entity?.logicalId ? { logicalId: d.entity.logicalId } : {}) })),
+        .diagnostics.map((d) => ({
+          template: file,
+          severity: d.severity,
+          ruleId: d.ruleId,
+          message: d.message,
+          ...(d.entity?.logicalId ? { logicalId: d.entity.logicalId } : {}),
+        })),
     );
 }
 

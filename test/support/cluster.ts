@@ -16,7 +16,9 @@ import { compileFilterCriteria } from '../../dev/local/event-filter.ts';
 /** The shipper's stream mapping filter, as deployed (the same patterns the CDK app sets). */
 
 export const KEY: KeySchema = { partitionKey: 'pk', sortKey: 'sk' };
-const SHIPPER_FILTER = compileFilterCriteria({ Filters: shipperStreamFilterPatterns({ name: KEY.partitionKey, type: 'S' }).map((p) => ({ Pattern: JSON.stringify(p) })) })!;
+const SHIPPER_FILTER = compileFilterCriteria({
+  Filters: shipperStreamFilterPatterns({ name: KEY.partitionKey, type: 'S' }).map((p) => ({ Pattern: JSON.stringify(p) })),
+})!;
 const TABLE = 'items';
 /** Each region's tombstone table (deleted items are kept there, not in `items`). */
 export { TOMBSTONES };
@@ -63,7 +65,13 @@ function commandAction(service: string, command: object): string {
 }
 
 function queueKind(url: string): string {
-  for (const [prefix, kind] of [['inbound-', 'inbound'], ['dlq-', 'dlq'], ['backlog-', 'backlog'], ['failures-', 'stream-failures']] as const) if (url.startsWith(prefix)) return kind;
+  for (const [prefix, kind] of [
+    ['inbound-', 'inbound'],
+    ['dlq-', 'dlq'],
+    ['backlog-', 'backlog'],
+    ['failures-', 'stream-failures'],
+  ] as const)
+    if (url.startsWith(prefix)) return kind;
   throw new Error(`the cluster does not know queue ${url}`);
 }
 
@@ -88,7 +96,6 @@ export class Cluster {
   private readonly streamPos = new Map<string, number>();
   /** Messages sent and not yet delivered (indexes into sqs.sent). */
   readonly pending: number[] = [];
-  private delivered = 0;
   /** Stream records the shipper's event filter dropped (echoes of the applier's writes). */
   filtered = 0;
   /**
@@ -133,18 +140,24 @@ export class Cluster {
       this.streamPos.set(r, 0);
       this.shippers.set(
         r,
-        new Shipper({ ...settingsFor(r, regions, strategy), ...overrides }, {
-          dynamodb: clientOf('shipper'),
-          sqsFor: () => sqsOf('shipper'),
-          logger: silentLogger(),
-          metrics: silentMetrics(),
-          now,
-          ...(resolver ? { resolver } : {}),
-        }),
+        new Shipper(
+          { ...settingsFor(r, regions, strategy), ...overrides },
+          {
+            dynamodb: clientOf('shipper'),
+            sqsFor: () => sqsOf('shipper'),
+            logger: silentLogger(),
+            metrics: silentMetrics(),
+            now,
+            ...(resolver ? { resolver } : {}),
+          },
+        ),
       );
       this.appliers.set(
         r,
-        new Applier({ ...settingsFor(r, regions, strategy), ...overrides }, { dynamodb: clientOf('applier'), sqs: sqsOf('applier'), logger: silentLogger(), metrics: silentMetrics(), now, ...(resolver ? { resolver } : {}) }),
+        new Applier(
+          { ...settingsFor(r, regions, strategy), ...overrides },
+          { dynamodb: clientOf('applier'), sqs: sqsOf('applier'), logger: silentLogger(), metrics: silentMetrics(), now, ...(resolver ? { resolver } : {}) },
+        ),
       );
     }
   }
@@ -208,11 +221,22 @@ export class Cluster {
     const message = this.sqs.sent[index]!;
     const region = message.queueUrl.slice('inbound-'.length);
     const res = await this.appliers.get(region)!.handle({
-      Records: [{ messageId: String(index), receiptHandle: 'r', body: message.body, attributes: {} as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: region }],
+      Records: [
+        {
+          messageId: String(index),
+          receiptHandle: 'r',
+          body: message.body,
+          attributes: {} as never,
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn',
+          awsRegion: region,
+        },
+      ],
     });
     // (A delivery running beside another of the same message finds it gone already.)
     if (!duplicate && res.batchItemFailures.length === 0 && this.pending.includes(index)) this.pending.splice(this.pending.indexOf(index), 1);
-    this.delivered++;
     this.tick();
   }
 
@@ -237,7 +261,9 @@ export class Cluster {
       }
       return;
     }
-    throw new Error(`cluster did not drain: ${this.pending.length} messages pending of ${this.sqs.sent.length} sent, stream backlogs ${this.regions.map((r) => `${r} ${this.streamBacklog(r)}`).join(', ')}`);
+    throw new Error(
+      `cluster did not drain: ${this.pending.length} messages pending of ${this.sqs.sent.length} sent, stream backlogs ${this.regions.map((r) => `${r} ${this.streamBacklog(r)}`).join(', ')}`,
+    );
   }
 
   /** What an observer compares across regions: the application's attributes plus version and tombstone flag. */

@@ -50,14 +50,23 @@ export function keyStates(table: FakeTable, tombstones: FakeTable): Map<string, 
  * DynamoDB refuses a request whose ExpressionAttributeNames or ExpressionAttributeValues hold a
  * placeholder no expression uses (ValidationException), or whose expression uses one not given.
  */
-function validatePlaceholders(input: { ConditionExpression?: string; UpdateExpression?: string; ProjectionExpression?: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Item }): void {
+function validatePlaceholders(input: {
+  ConditionExpression?: string;
+  UpdateExpression?: string;
+  ProjectionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: Item;
+}): void {
   const text = [input.ConditionExpression, input.UpdateExpression, input.ProjectionExpression].filter(Boolean).join(' ');
   const used = new Set(text.match(/[#:][A-Za-z0-9_]+/g) ?? []);
   const given = [...Object.keys(input.ExpressionAttributeNames ?? {}), ...Object.keys(input.ExpressionAttributeValues ?? {})];
   const unused = given.filter((p) => !used.has(p));
   const missing = [...used].filter((p) => !given.includes(p));
   if (unused.length > 0 || missing.length > 0) {
-    const message = unused.length > 0 ? `Value provided in ExpressionAttributeNames/Values unused in expressions: keys: {${unused.join(', ')}}` : `An expression attribute name or value used in an expression is not defined: ${missing.join(', ')}`;
+    const message =
+      unused.length > 0
+        ? `Value provided in ExpressionAttributeNames/Values unused in expressions: keys: {${unused.join(', ')}}`
+        : `An expression attribute name or value used in an expression is not defined: ${missing.join(', ')}`;
     throw Object.assign(new Error(message), { name: 'ValidationException', $fault: 'client', $metadata: { httpStatusCode: 400 } });
   }
 }
@@ -96,7 +105,8 @@ export class FakeTable {
   } as never;
 
   async dispatch(command: unknown): Promise<Record<string, unknown>> {
-    if (command instanceof PutItemCommand || command instanceof UpdateItemCommand || command instanceof DeleteItemCommand || command instanceof GetItemCommand) validatePlaceholders(command.input);
+    if (command instanceof PutItemCommand || command instanceof UpdateItemCommand || command instanceof DeleteItemCommand || command instanceof GetItemCommand)
+      validatePlaceholders(command.input);
     if (command instanceof PutItemCommand) {
       this.calls.put++;
       const input = command.input;
@@ -356,5 +366,9 @@ function clone<T>(v: T): T {
 }
 
 function sortKeys(item: Item): Item {
-  return Object.fromEntries(Object.keys(item).sort().map((k) => [k, item[k]!]));
+  return Object.fromEntries(
+    Object.keys(item)
+      .sort()
+      .map((k) => [k, item[k]!]),
+  );
 }

@@ -9,13 +9,19 @@ import { eventually } from './eventually.ts';
 export async function peekAll(sqs: SQSClient, url: string): Promise<Message[]> {
   const seen = new Map<string, Message>();
   for (let empty = 0; empty < 2; ) {
-    const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 1, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }));
+    const out = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 1, MessageAttributeNames: ['All'], WaitTimeSeconds: 0 }),
+    );
     const fresh = (out.Messages ?? []).filter((m) => !seen.has(m.MessageId!));
     if (fresh.length === 0) empty++;
     for (const m of fresh) seen.set(m.MessageId!, m);
   }
   await eventually(
-    async () => Number((await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }))).Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0),
+    async () =>
+      Number(
+        (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }))).Attributes
+          ?.ApproximateNumberOfMessagesNotVisible ?? 0,
+      ),
     (n) => n === 0,
   );
   return [...seen.values()];

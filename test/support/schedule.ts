@@ -17,7 +17,10 @@ export function isScheduleOp(op: { kind: string }): op is ScheduleOp {
 export function togetherArb(regionCount: number): fc.Arbitrary<ScheduleOp> {
   return fc.record({
     kind: fc.constant('together' as const),
-    a: fc.oneof(fc.record({ kind: fc.constant('ship' as const), region: fc.nat(regionCount - 1), max: fc.integer({ min: 1, max: 4 }) }), fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(50) })),
+    a: fc.oneof(
+      fc.record({ kind: fc.constant('ship' as const), region: fc.nat(regionCount - 1), max: fc.integer({ min: 1, max: 4 }) }),
+      fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(50) }),
+    ),
     b: fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(50) }),
   });
 }

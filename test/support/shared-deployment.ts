@@ -51,13 +51,22 @@ export async function sharedDeployment(): Promise<SharedDeployment> {
   const config = validateConfig(await loadConfig(SHARED_CONFIG));
   if (config.appName !== SHARED_APP) throw new Error(`${SHARED_CONFIG}: appName must be ${SHARED_APP}`);
   // Keyed by the config's content: a run never reuses a deployment of another version of it.
-  const key = createHash('sha256').update(`${endpoint}\0${await readFile(SHARED_CONFIG, 'utf8')}`).digest('hex').slice(0, 12);
+  const key = createHash('sha256')
+    .update(`${endpoint}\0${await readFile(SHARED_CONFIG, 'utf8')}`)
+    .digest('hex')
+    .slice(0, 12);
   const done = path.join(runDir, `shared-${key}.done`);
   if (!existsSync(done)) {
     await withLock(path.join(runDir, `shared-${key}.lock`), async () => {
       if (existsSync(done)) return;
       const regions = config.regions.map((r) => r.region);
-      const { seconds } = await deploy({ endpoint, configFile: SHARED_CONFIG, regions, log: () => undefined, outputDir: path.join('.regionsync', `cdk.out.${SHARED_APP}`) });
+      const { seconds } = await deploy({
+        endpoint,
+        configFile: SHARED_CONFIG,
+        regions,
+        log: () => undefined,
+        outputDir: path.join('.regionsync', `cdk.out.${SHARED_APP}`),
+      });
       await writeFile(done, JSON.stringify({ seconds }));
     });
   }

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SQSEvent } from 'aws-lambda';
-import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, type SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { Shipper } from '../../src/functions/shipper/shipper.ts';
 import { BacklogDrainer } from '../../src/functions/shipper/drain.ts';
 import { KEY, queueUrl, settingsFor, silentLogger, silentMetrics } from '../support/cluster.ts';
@@ -20,13 +20,13 @@ function setup() {
   const table = new FakeTable(US, KEY);
   const sqs = new FakeSqs();
   const settings = { ...settingsFor(US, REGIONS), backlogQueueUrl: BACKLOG };
-  const shipper = new Shipper(settings, { dynamodb: table.client, sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics(), });
+  const shipper = new Shipper(settings, { dynamodb: table.client, sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics() });
   table.appPut({ pk: { S: 'a' }, sk: { N: '1' }, v: { S: 'x' } });
   return { table, sqs, settings, shipper };
 }
 
 describe('shipper with a failing target', () => {
-  it('parks the failed target\'s messages in the backlog, still sends to the others, and acknowledges the batch', async () => {
+  it("parks the failed target's messages in the backlog, still sends to the others, and acknowledges the batch", async () => {
     // Prepare
     const { table, sqs, shipper } = setup();
     sqs.failingQueues.add(queueUrl(AP));
@@ -68,7 +68,10 @@ describe('backlog drainer', () => {
   it('delivers parked messages to their target', async () => {
     // Prepare
     const sqs = new FakeSqs();
-    const drainer = new BacklogDrainer({ ...settingsFor(US, REGIONS), backlogQueueUrl: BACKLOG }, { sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics() });
+    const drainer = new BacklogDrainer(
+      { ...settingsFor(US, REGIONS), backlogQueueUrl: BACKLOG },
+      { sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics() },
+    );
     // Act
     const res = await drainer.handle(event(AP, 3));
     // Assess
@@ -87,7 +90,10 @@ describe('backlog drainer', () => {
         return (sqs.client as { send: (c: unknown) => Promise<unknown> }).send(c as SendMessageBatchCommand);
       },
     };
-    const drainer = new BacklogDrainer({ ...settingsFor(US, REGIONS), backlogQueueUrl: BACKLOG }, { sqsFor: () => client as never, logger: silentLogger(), metrics: silentMetrics() });
+    const drainer = new BacklogDrainer(
+      { ...settingsFor(US, REGIONS), backlogQueueUrl: BACKLOG },
+      { sqsFor: () => client as never, logger: silentLogger(), metrics: silentMetrics() },
+    );
     // Act
     const res = await drainer.handle(event(AP, 2));
     // Assess

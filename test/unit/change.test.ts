@@ -29,7 +29,10 @@ describe('packChanges', () => {
   });
 
   it('puts 1000 small changes into two messages, not 1000', () => {
-    const { bodies } = packChanges(Array.from({ length: 1000 }, (_, i) => change(i, 100)), 256 * 1024);
+    const { bodies } = packChanges(
+      Array.from({ length: 1000 }, (_, i) => change(i, 100)),
+      256 * 1024,
+    );
     expect(bodies.length).toBeLessThanOrEqual(2);
   });
 
@@ -85,12 +88,17 @@ describe('decodeMessage and validateChange', () => {
 
 describe('codec', () => {
   it('round-trips binary, sets, lists and maps between the SDK and the wire shape', () => {
-    const sdk = { b: { B: new Uint8Array([1, 2, 255]) }, bs: { BS: [new Uint8Array([7])] }, l: { L: [{ M: { n: { N: '1' }, b: { B: new Uint8Array([9]) } } }] }, s: { SS: ['a', 'b'] } };
+    const sdk = {
+      b: { B: new Uint8Array([1, 2, 255]) },
+      bs: { BS: [new Uint8Array([7])] },
+      l: { L: [{ M: { n: { N: '1' }, b: { B: new Uint8Array([9]) } } }] },
+      s: { SS: ['a', 'b'] },
+    };
     const wire = toWire(sdk);
     expect(wire.b).toEqual({ B: 'AQL/' });
     expect(JSON.parse(JSON.stringify(wire))).toEqual(wire);
     const back = fromWire(wire);
     expect(Buffer.from(back.b!.B!)).toEqual(Buffer.from([1, 2, 255]));
-    expect(Buffer.from((back.l!.L![0]!.M!.b!.B)!)).toEqual(Buffer.from([9]));
+    expect(Buffer.from(back.l!.L![0]!.M!.b!.B!)).toEqual(Buffer.from([9]));
   });
 });

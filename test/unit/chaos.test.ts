@@ -4,12 +4,20 @@ import { describeRequest, type ProxyResponse } from '../../dev/local/aws-proxy.t
 import { callerRegion, Chaos, deleteAcknowledgement, parseChaosSpec } from '../../dev/local/chaos.ts';
 
 const call = (target: string, region: string, keyId: string) =>
-  describeRequest(1, 'POST', '/', { 'x-amz-target': target, authorization: `AWS4-HMAC-SHA256 Credential=${keyId}/20260101/${region}/x/aws4_request, SignedHeaders=host, Signature=0` }, Buffer.alloc(0));
+  describeRequest(
+    1,
+    'POST',
+    '/',
+    { 'x-amz-target': target, authorization: `AWS4-HMAC-SHA256 Credential=${keyId}/20260101/${region}/x/aws4_request, SignedHeaders=host, Signature=0` },
+    Buffer.alloc(0),
+  );
 
 describe('chaos spec', () => {
   it('parses every fault kind with its defaults', () => {
     // Act
-    const faults = parseChaosSpec('cut region=eu-west-2; throttle region=us-west-1 service=dynamodb op=PutItem p=0.2; 5xx status=503; latency from=us-west-1 to=ap-south-2 ms=150');
+    const faults = parseChaosSpec(
+      'cut region=eu-west-2; throttle region=us-west-1 service=dynamodb op=PutItem p=0.2; 5xx status=503; latency from=us-west-1 to=ap-south-2 ms=150',
+    );
     // Assess
     expect(faults).toEqual([
       { kind: 'cut', region: 'eu-west-2', scope: 'cross', mode: 'refuse', ms: 10_000 },
@@ -64,7 +72,9 @@ describe('Chaos hook', () => {
 describe('chaos spec: delivery faults', () => {
   it('parses crash, duplicate and reorder with their defaults', () => {
     // Act
-    const faults = parseChaosSpec('crash region=us-west-1 function=shipper p=0.3 after=2; crash; duplicate service=sqs op=DeleteMessageBatch p=0.5; duplicate region=eu-west-2; reorder region=ap-south-2 service=sqs p=0.7; reorder');
+    const faults = parseChaosSpec(
+      'crash region=us-west-1 function=shipper p=0.3 after=2; crash; duplicate service=sqs op=DeleteMessageBatch p=0.5; duplicate region=eu-west-2; reorder region=ap-south-2 service=sqs p=0.7; reorder',
+    );
     // Assess
     expect(faults).toEqual([
       { kind: 'crash', region: 'us-west-1', function: 'shipper', p: 0.3, after: 2 },
@@ -82,16 +92,32 @@ describe('chaos spec: delivery faults', () => {
     expect(() => parseChaosSpec('crash p=3')).toThrow(/"crash p=3": p must be 0..1/);
     expect(() => parseChaosSpec('crash op=PutItem')).toThrow(/unknown option\(s\) op \(crash takes region, function, p, after\)/);
     expect(() => parseChaosSpec('duplicate service=dynamodb')).toThrow(/"duplicate service=dynamodb": service must be sqs/);
-    expect(() => parseChaosSpec('duplicate op=ReceiveMessage')).toThrow(/op must be one of SendMessage, SendMessageBatch, DeleteMessage, DeleteMessageBatch, got "ReceiveMessage"/);
+    expect(() => parseChaosSpec('duplicate op=ReceiveMessage')).toThrow(
+      /op must be one of SendMessage, SendMessageBatch, DeleteMessage, DeleteMessageBatch, got "ReceiveMessage"/,
+    );
     expect(() => parseChaosSpec('reorder service=dynamodbstreams')).toThrow(/DynamoDB Streams keep each item's records in order/);
     expect(() => parseChaosSpec('reorder ms=3')).toThrow(/unknown option\(s\) ms \(reorder takes region, service, p\)/);
   });
 });
 
 const sqsCall = (op: string, region: string, body: unknown, keyId = 'lambda-service') =>
-  describeRequest(7, 'POST', '/', { 'x-amz-target': `AmazonSQS.${op}`, authorization: `AWS4-HMAC-SHA256 Credential=${keyId}/20260101/${region}/sqs/aws4_request, SignedHeaders=host, Signature=0` }, Buffer.from(JSON.stringify(body)));
-const json = (body: unknown): ProxyResponse => ({ status: 200, headers: { 'content-type': 'application/x-amz-json-1.0' }, body: Buffer.from(JSON.stringify(body)) });
-const ids = (res: ProxyResponse | undefined): string[] => ((JSON.parse(res!.body.toString()).Messages ?? []) as Array<{ MessageId: string }>).map((m) => m.MessageId);
+  describeRequest(
+    7,
+    'POST',
+    '/',
+    {
+      'x-amz-target': `AmazonSQS.${op}`,
+      authorization: `AWS4-HMAC-SHA256 Credential=${keyId}/20260101/${region}/sqs/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    Buffer.from(JSON.stringify(body)),
+  );
+const json = (body: unknown): ProxyResponse => ({
+  status: 200,
+  headers: { 'content-type': 'application/x-amz-json-1.0' },
+  body: Buffer.from(JSON.stringify(body)),
+});
+const ids = (res: ProxyResponse | undefined): string[] =>
+  ((JSON.parse(res!.body.toString()).Messages ?? []) as Array<{ MessageId: string }>).map((m) => m.MessageId);
 
 describe('Chaos hook: duplicate', () => {
   it('performs a matching send twice and acknowledges a matching delete without performing it', () => {
@@ -100,7 +126,15 @@ describe('Chaos hook: duplicate', () => {
     const url = 'http://localhost/123/q';
     // Act
     const send = chaos.onRequest(sqsCall('SendMessageBatch', 'eu-west-2', { QueueUrl: url, Entries: [{ Id: '0', MessageBody: 'x' }] }, 'fn.shipper.us-west-1'));
-    const del = chaos.onRequest(sqsCall('DeleteMessageBatch', 'eu-west-2', { QueueUrl: url, Entries: [{ Id: '0', ReceiptHandle: 'a' }, { Id: '1', ReceiptHandle: 'b' }] }));
+    const del = chaos.onRequest(
+      sqsCall('DeleteMessageBatch', 'eu-west-2', {
+        QueueUrl: url,
+        Entries: [
+          { Id: '0', ReceiptHandle: 'a' },
+          { Id: '1', ReceiptHandle: 'b' },
+        ],
+      }),
+    );
     const one = chaos.onRequest(sqsCall('DeleteMessage', 'eu-west-2', { QueueUrl: url, ReceiptHandle: 'a' }));
     const elsewhere = chaos.onRequest(sqsCall('SendMessageBatch', 'us-west-1', { QueueUrl: url, Entries: [] }));
     const receive = chaos.onRequest(sqsCall('ReceiveMessage', 'eu-west-2', { QueueUrl: url }));
@@ -126,12 +160,24 @@ describe('Chaos hook: duplicate', () => {
 
   it('acknowledges a query-protocol delete batch in XML with every entry id', () => {
     // Prepare
-    const req = describeRequest(3, 'POST', '/', { 'content-type': 'application/x-www-form-urlencoded', authorization: 'AWS4-HMAC-SHA256 Credential=k/20260101/eu-west-2/sqs/aws4_request, SignedHeaders=host, Signature=0' },
-      Buffer.from('Action=DeleteMessageBatch&QueueUrl=q&DeleteMessageBatchRequestEntry.1.Id=m1&DeleteMessageBatchRequestEntry.1.ReceiptHandle=a&DeleteMessageBatchRequestEntry.2.Id=m2&DeleteMessageBatchRequestEntry.2.ReceiptHandle=b'));
+    const req = describeRequest(
+      3,
+      'POST',
+      '/',
+      {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: 'AWS4-HMAC-SHA256 Credential=k/20260101/eu-west-2/sqs/aws4_request, SignedHeaders=host, Signature=0',
+      },
+      Buffer.from(
+        'Action=DeleteMessageBatch&QueueUrl=q&DeleteMessageBatchRequestEntry.1.Id=m1&DeleteMessageBatchRequestEntry.1.ReceiptHandle=a&DeleteMessageBatchRequestEntry.2.Id=m2&DeleteMessageBatchRequestEntry.2.ReceiptHandle=b',
+      ),
+    );
     // Act
     const res = deleteAcknowledgement(req);
     // Assess
-    expect(res?.body.toString()).toContain('<DeleteMessageBatchResultEntry><Id>m1</Id></DeleteMessageBatchResultEntry><DeleteMessageBatchResultEntry><Id>m2</Id></DeleteMessageBatchResultEntry>');
+    expect(res?.body.toString()).toContain(
+      '<DeleteMessageBatchResultEntry><Id>m1</Id></DeleteMessageBatchResultEntry><DeleteMessageBatchResultEntry><Id>m2</Id></DeleteMessageBatchResultEntry>',
+    );
   });
 });
 
@@ -177,7 +223,15 @@ describe('Chaos hook: reorder', () => {
 });
 
 describe('Chaos hook: crash', () => {
-  const fn = (name: string, role: string, region = 'us-west-1') => ({ name, region, handler: 'index.handler', timeoutSeconds: 60, memoryMb: 128, environment: { POWERTOOLS_SERVICE_NAME: `regionsync-${role}` }, codeDir: '/x' });
+  const fn = (name: string, role: string, region = 'us-west-1') => ({
+    name,
+    region,
+    handler: 'index.handler',
+    timeoutSeconds: 60,
+    memoryMb: 128,
+    environment: { POWERTOOLS_SERVICE_NAME: `regionsync-${role}` },
+    codeDir: '/x',
+  });
 
   it('kills an armed invocation at the call after its first K, and records the restart at the next cold start', () => {
     // Prepare
@@ -198,7 +252,9 @@ describe('Chaos hook: crash', () => {
     expect(applierCalls).toEqual([undefined, undefined, undefined]);
     expect(killed).toEqual(['r1']);
     expect(chaos.injected.crash).toBe(1);
-    expect(chaos.crashes).toEqual([expect.objectContaining({ function: 'app-Shipper-1', region: 'us-west-1', requestId: 'r1', afterCalls: 2, restartedAt: expect.any(Number) })]);
+    expect(chaos.crashes).toEqual([
+      expect.objectContaining({ function: 'app-Shipper-1', region: 'us-west-1', requestId: 'r1', afterCalls: 2, restartedAt: expect.any(Number) }),
+    ]);
   });
 
   it('does not crash an armed invocation once the fault is healed, nor one in another region', () => {

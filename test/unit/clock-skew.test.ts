@@ -80,7 +80,15 @@ describe('finding 10: the hybrid logical clock adopts no floor beyond the bound'
       {
         numRuns: 300,
         // The bound is from the highest wall reading the clock itself took (here T0 − 2, not T0).
-        examples: [[[{ advance: -2, floorOffset: null, counter: 0, region: US }, { advance: -3, floorOffset: 5004, counter: 0, region: US }, { advance: 0, floorOffset: null, counter: 0, region: US }]]],
+        examples: [
+          [
+            [
+              { advance: -2, floorOffset: null, counter: 0, region: US },
+              { advance: -3, floorOffset: 5004, counter: 0, region: US },
+              { advance: 0, floorOffset: null, counter: 0, region: US },
+            ],
+          ],
+        ],
       },
     );
   });
@@ -98,7 +106,14 @@ describe('finding 10: the hybrid logical clock adopts no floor beyond the bound'
 
 function recordingPairMetrics(): PairMetricsSink & { ahead: Pair[]; applied: number } {
   const ahead: Pair[] = [];
-  const sink = { ahead, applied: 0, shipped: () => undefined, publish: () => undefined, applyOutcome: () => void sink.applied++, aheadOfClock: (pair: Pair) => void ahead.push(pair) };
+  const sink = {
+    ahead,
+    applied: 0,
+    shipped: () => undefined,
+    publish: () => undefined,
+    applyOutcome: () => void sink.applied++,
+    aheadOfClock: (pair: Pair) => void ahead.push(pair),
+  };
   return sink;
 }
 
@@ -117,7 +132,21 @@ function changeAt(ms: number, value = 'eu'): Change {
 }
 
 function sqsEvent(body: string) {
-  return { Records: [{ messageId: 'm1', receiptHandle: 'r', body, attributes: {} as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: US }] };
+  return {
+    Records: [
+      {
+        messageId: 'm1',
+        receiptHandle: 'r',
+        body,
+        attributes: {} as never,
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn',
+        awsRegion: US,
+      },
+    ],
+  };
 }
 
 describe('finding 10: the applier applies no change from more than the bound in the future', () => {
@@ -176,24 +205,34 @@ describe('finding 10: the applier applies no change from more than the bound in 
 describe('finding 10: an application host whose clock runs a day ahead wins no conflict', () => {
   it('a client-helper write from a host a day ahead loses to a later concurrent write in another region, and pushes no clock', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 5_000 }), fc.integer({ min: BOUND + 1_001, max: 2 * DAY }), fc.boolean(), async (laterMs, hostAheadMs, deliverEuFirst) => {
-        // Prepare: eu-west-1's application host clock runs ahead; every AWS clock is right
-        const cluster = new Cluster([US, EU]);
-        const eu = new RegionSyncClient({ dynamodb: cluster.table(EU).client, region: EU, table: { name: 'items', partitionKey: 'pk', sortKey: 'sk' }, now: () => cluster.time + hostAheadMs });
-        // Act: eu writes through the helper; later, before eu's write reaches it, us-east-1 writes the same item
-        await eu.put({ pk: 'k', sk: 's', a: 'eu' });
-        await cluster.ship(EU);
-        if (deliverEuFirst) await cluster.drain();
-        cluster.tick(laterMs);
-        cluster.table(US).appPut({ pk: { S: 'k' }, sk: { S: 's' }, a: { S: 'us' } });
-        await cluster.drain();
-        // Assess: the later write wins everywhere, and no version is beyond the bound of true time
-        for (const region of [US, EU]) {
-          const item = cluster.table(region).items.values().next().value!;
-          expect(item.a).toEqual({ S: 'us' });
-          expect(decodeVersion(item[META.version]?.S)!.ms).toBeLessThanOrEqual(cluster.time + BOUND);
-        }
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 5_000 }),
+        fc.integer({ min: BOUND + 1_001, max: 2 * DAY }),
+        fc.boolean(),
+        async (laterMs, hostAheadMs, deliverEuFirst) => {
+          // Prepare: eu-west-1's application host clock runs ahead; every AWS clock is right
+          const cluster = new Cluster([US, EU]);
+          const eu = new RegionSyncClient({
+            dynamodb: cluster.table(EU).client,
+            region: EU,
+            table: { name: 'items', partitionKey: 'pk', sortKey: 'sk' },
+            now: () => cluster.time + hostAheadMs,
+          });
+          // Act: eu writes through the helper; later, before eu's write reaches it, us-east-1 writes the same item
+          await eu.put({ pk: 'k', sk: 's', a: 'eu' });
+          await cluster.ship(EU);
+          if (deliverEuFirst) await cluster.drain();
+          cluster.tick(laterMs);
+          cluster.table(US).appPut({ pk: { S: 'k' }, sk: { S: 's' }, a: { S: 'us' } });
+          await cluster.drain();
+          // Assess: the later write wins everywhere, and no version is beyond the bound of true time
+          for (const region of [US, EU]) {
+            const item = cluster.table(region).items.values().next().value!;
+            expect(item.a).toEqual({ S: 'us' });
+            expect(decodeVersion(item[META.version]?.S)!.ms).toBeLessThanOrEqual(cluster.time + BOUND);
+          }
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -213,14 +252,23 @@ function dynamodbAnswering(serverNow: () => number, bodies: { GetItem: object; P
         return {
           response: {
             statusCode: 200,
-            headers: { 'content-type': 'application/x-amz-json-1.0', date: new Date(serverNow()).toUTCString(), 'content-length': String(Buffer.byteLength(body)) },
+            headers: {
+              'content-type': 'application/x-amz-json-1.0',
+              date: new Date(serverNow()).toUTCString(),
+              'content-length': String(Buffer.byteLength(body)),
+            },
             body: new Blob([body]).stream(),
           },
         };
       },
     } as never,
   });
-  return { client, get puts() { return seen.puts; } };
+  return {
+    client,
+    get puts() {
+      return seen.puts;
+    },
+  };
 }
 
 describe('finding 10: the client helper refuses to version with a clock beyond the bound', () => {

@@ -17,7 +17,13 @@ function baseConfig(overrides: Partial<RegionSyncConfig> = {}): RegionSyncConfig
     appName: 'rsunit',
     regions: [{ region: 'us-east-1', account: '111111111111' }, { region: 'eu-west-1', account: '222222222222' }, 'ap-southeast-1'],
     tables: [
-      { name: 'orders', partitionKey: { name: 'pk', type: 'string' }, sortKey: { name: 'sk', type: 'number' }, billingMode: 'PROVISIONED', regions: ['us-east-1', 'eu-west-1'] },
+      {
+        name: 'orders',
+        partitionKey: { name: 'pk', type: 'string' },
+        sortKey: { name: 'sk', type: 'number' },
+        billingMode: 'PROVISIONED',
+        regions: ['us-east-1', 'eu-west-1'],
+      },
       { name: 'profiles', partitionKey: { name: 'id', type: 'string' } },
     ],
     ...overrides,
@@ -46,7 +52,10 @@ function problemsOf(act: () => unknown): readonly string[] {
 /** A problem that starts with `path:` and shows `value` as JSON. */
 function expectProblem(problems: readonly string[], path: string, value: unknown) {
   const shown = value === undefined ? 'undefined' : JSON.stringify(value);
-  expect(problems.filter((p) => p.startsWith(`${path}: `) && p.includes(`(got ${shown})`)), `problems: ${JSON.stringify(problems, null, 2)}`).toHaveLength(1);
+  expect(
+    problems.filter((p) => p.startsWith(`${path}: `) && p.includes(`(got ${shown})`)),
+    `problems: ${JSON.stringify(problems, null, 2)}`,
+  ).toHaveLength(1);
 }
 
 describe('validateConfig accepts a valid config', () => {
@@ -130,7 +139,13 @@ describe('validateConfig rejects, naming the field and the bad value', () => {
   });
 
   it('accepts CLI credentials with a profile and a role to assume', () => {
-    const config = baseConfig({ regions: ['us-east-1', { region: 'eu-west-1', account: '222222222222', credentials: { profile: 'ops', roleArn: 'arn:aws:iam::222222222222:role/regionsync-ops' } }, 'ap-southeast-1'] });
+    const config = baseConfig({
+      regions: [
+        'us-east-1',
+        { region: 'eu-west-1', account: '222222222222', credentials: { profile: 'ops', roleArn: 'arn:aws:iam::222222222222:role/regionsync-ops' } },
+        'ap-southeast-1',
+      ],
+    });
     expect(validateConfig(config).regions[1]).toMatchObject({ credentials: { profile: 'ops', roleArn: 'arn:aws:iam::222222222222:role/regionsync-ops' } });
   });
 
@@ -296,7 +311,7 @@ describe('validateConfig rejects configs that cannot deploy', () => {
     expectProblem(problems, 'tables[0].name', 'orders.v2');
   });
 
-  it('a table name that makes its queue names longer than SQS\'s 80 characters', () => {
+  it("a table name that makes its queue names longer than SQS's 80 characters", () => {
     // Prepare: 30 + 1 + 45 + "-inbound" = 84 characters.
     const name = 'a'.repeat(45);
     const config = { ...withTable({ name }), appName: 'a'.repeat(30) };
@@ -326,8 +341,18 @@ describe('conflict resolution settings', () => {
     ['a merge strategy without attributes', { strategy: 'merge', attributes: {} }, 'tables[0].conflictResolution.attributes', {}],
     ['an unknown CRDT kind', { strategy: 'merge', attributes: { likes: 'gauge' } }, 'tables[0].conflictResolution.attributes.likes', 'gauge'],
     ['a key attribute declared as a CRDT', { strategy: 'merge', attributes: { pk: 'counter' } }, 'tables[0].conflictResolution.attributes.pk', 'counter'],
-    ['a resolver module that does not exist', { strategy: 'custom', resolver: 'resolvers/nope.ts#x' }, 'tables[0].conflictResolution.resolver', 'resolvers/nope.ts#x'],
-    ['a resolver export that does not exist', { strategy: 'custom', resolver: 'resolvers/documents.ts#nope' }, 'tables[0].conflictResolution.resolver', 'resolvers/documents.ts#nope'],
+    [
+      'a resolver module that does not exist',
+      { strategy: 'custom', resolver: 'resolvers/nope.ts#x' },
+      'tables[0].conflictResolution.resolver',
+      'resolvers/nope.ts#x',
+    ],
+    [
+      'a resolver export that does not exist',
+      { strategy: 'custom', resolver: 'resolvers/documents.ts#nope' },
+      'tables[0].conflictResolution.resolver',
+      'resolvers/documents.ts#nope',
+    ],
   ])('rejects %s, naming the field and the value', (_name, conflictResolution, field, value) => {
     // Prepare
     const config = withTable({ conflictResolution } as never);
@@ -349,7 +374,7 @@ describe('conflict resolution settings', () => {
     expectProblem(problems, 'tables[0].conflictLog.retentionDays', 0);
   });
 
-  it('rejects a batching window outside Lambda\'s 0..300 s or on an unknown mapping, and keeps a valid one', () => {
+  it("rejects a batching window outside Lambda's 0..300 s or on an unknown mapping, and keeps a valid one", () => {
     const problems = problemsOf(() => validateConfig(withTable({ batchingWindowSeconds: { stream: 301, queue: 1.5, applier: 2 } as never })));
     expectProblem(problems, 'tables[0].batchingWindowSeconds.stream', 301);
     expectProblem(problems, 'tables[0].batchingWindowSeconds.queue', 1.5);
@@ -365,7 +390,9 @@ describe('conflict resolution settings', () => {
     // Assess
     expectProblem(problems, 'maxClockOffsetSeconds', 0.1);
     expectProblem(problems, 'tables[0].maxClockOffsetSeconds', '5');
-    expect(problemsOf(() => validateConfig(baseConfig({ maxClockOffsetSeconds: 3601 })))).toEqual([expect.stringMatching(/^maxClockOffsetSeconds: must be a number of seconds from 0\.5 to 3600/)]);
+    expect(problemsOf(() => validateConfig(baseConfig({ maxClockOffsetSeconds: 3601 })))).toEqual([
+      expect.stringMatching(/^maxClockOffsetSeconds: must be a number of seconds from 0\.5 to 3600/),
+    ]);
   });
 
   it('resolves the clock bound: the table`s own, else the app`s, else 5 s', () => {
@@ -379,7 +406,6 @@ describe('conflict resolution settings', () => {
   });
 });
 
-
 describe('unknown settings fail, naming the path and the setting meant', () => {
   it('a typo of replicate (or the name selection) on a table: data-residency exclusions cannot be turned off by a typo', () => {
     // Prepare
@@ -387,8 +413,12 @@ describe('unknown settings fail, naming the path and the setting meant', () => {
     const other = withTable((t) => ({ ...t, selection: { to: { 'eu-west-1': { exclude: ['email'] } } } }) as TableConfig);
 
     // Act + Assess
-    expect(problemsOf(() => validateConfig(typo))).toEqual(['tables[0].replicat: unknown setting; did you mean \'replicate\'? (got {"to":{"eu-west-1":{"exclude":["email"]}}})']);
-    expect(problemsOf(() => validateConfig(other))).toEqual(['tables[0].selection: unknown setting; did you mean \'replicate\'? (got {"to":{"eu-west-1":{"exclude":["email"]}}})']);
+    expect(problemsOf(() => validateConfig(typo))).toEqual([
+      'tables[0].replicat: unknown setting; did you mean \'replicate\'? (got {"to":{"eu-west-1":{"exclude":["email"]}}})',
+    ]);
+    expect(problemsOf(() => validateConfig(other))).toEqual([
+      'tables[0].selection: unknown setting; did you mean \'replicate\'? (got {"to":{"eu-west-1":{"exclude":["email"]}}})',
+    ]);
   });
 
   it('at every level: top, region, key, strategy, monitoring, fence; all reported together with the value problems', () => {
@@ -430,13 +460,35 @@ describe('unknown settings fail, naming the path and the setting meant', () => {
     const config: RegionSyncConfig = {
       ...baseConfig(),
       maxClockOffsetSeconds: 5,
-      monitoring: { alarms: true, dashboards: true, stacks: { 'us-east-1': { alarms: true, dashboards: false } }, globalDashboardRegion: 'us-east-1', alarmEmails: ['ops@example.com'], alarmHttpsEndpoints: [], lagP99ThresholdMs: 5000 },
+      monitoring: {
+        alarms: true,
+        dashboards: true,
+        stacks: { 'us-east-1': { alarms: true, dashboards: false } },
+        globalDashboardRegion: 'us-east-1',
+        alarmEmails: ['ops@example.com'],
+        alarmHttpsEndpoints: [],
+        lagP99ThresholdMs: 5000,
+      },
       tables: [
         {
-          name: 'orders', partitionKey: { name: 'pk', type: 'string' }, sortKey: { name: 'sk', type: 'number' }, billingMode: 'PROVISIONED', readCapacity: 5, writeCapacity: 5,
-          regions: ['us-east-1', 'eu-west-1'], tombstoneTtlSeconds: MIN_TOMBSTONE_TTL_SECONDS, ttlAttribute: 'expires', retainOnDelete: false, conflictResolution: { strategy: 'fields' },
-          conflictLog: { enabled: true, retentionDays: 7 }, replicateTtlDeletes: true, monitoring: { fence: { on: ['lagP99'] }, parkedAgeThresholdSeconds: 600 },
-          replicate: { to: { 'eu-west-1': { exclude: ['email'] } } }, names: { 'eu-west-1': 'orders_eu' }, batchingWindowSeconds: { stream: 1, queue: 1 }, maxClockOffsetSeconds: 2,
+          name: 'orders',
+          partitionKey: { name: 'pk', type: 'string' },
+          sortKey: { name: 'sk', type: 'number' },
+          billingMode: 'PROVISIONED',
+          readCapacity: 5,
+          writeCapacity: 5,
+          regions: ['us-east-1', 'eu-west-1'],
+          tombstoneTtlSeconds: MIN_TOMBSTONE_TTL_SECONDS,
+          ttlAttribute: 'expires',
+          retainOnDelete: false,
+          conflictResolution: { strategy: 'fields' },
+          conflictLog: { enabled: true, retentionDays: 7 },
+          replicateTtlDeletes: true,
+          monitoring: { fence: { on: ['lagP99'] }, parkedAgeThresholdSeconds: 600 },
+          replicate: { to: { 'eu-west-1': { exclude: ['email'] } } },
+          names: { 'eu-west-1': 'orders_eu' },
+          batchingWindowSeconds: { stream: 1, queue: 1 },
+          maxClockOffsetSeconds: 2,
         },
       ],
     };

@@ -15,18 +15,22 @@ const REGIONS = ['us-east-1', 'eu-west-1'];
 const CRITERIA = { Filters: regionsyncConsumerFilterPatterns().map((p) => ({ Pattern: JSON.stringify(p) })) };
 const FILTER = compileFilterCriteria(CRITERIA)!;
 /** Every reading of `exists` AWS's documentation leaves open (see test/unit/echo-filter.test.ts). */
-const READINGS: readonly FilterReading[] = [{ existsFalseNeedsParent: true }, { objectsAreNotLeaves: true }, { existsFalseNeedsParent: true, objectsAreNotLeaves: true }];
+const READINGS: readonly FilterReading[] = [
+  { existsFalseNeedsParent: true },
+  { objectsAreNotLeaves: true },
+  { existsFalseNeedsParent: true, objectsAreNotLeaves: true },
+];
 const STRICT_FILTERS = READINGS.map((reading) => compileFilterCriteria(CRITERIA, reading)!);
 const key = (k: number) => ({ pk: { S: `k${k}` }, sk: { S: 'x' } });
 
 type Op = { kind: 'put' | 'update' | 'delete'; region: number; key: number; value: number } | ScheduleOp;
 
 describe('issue 15: a stream consumer of the application', () => {
-  it('five patterns at most (Lambda\'s default limit per mapping)', () => {
+  it("five patterns at most (Lambda's default limit per mapping)", () => {
     expect(regionsyncConsumerFilterPatterns().length).toBeLessThanOrEqual(5);
   });
 
-  it('delivers every application write, drops only regionsync\'s own records, and the predicates tell them apart exactly', async () => {
+  it("delivers every application write, drops only regionsync's own records, and the predicates tell them apart exactly", async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(

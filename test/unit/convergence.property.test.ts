@@ -15,7 +15,13 @@ type Op =
 const opArb = (regions: number, keys: number): fc.Arbitrary<Op> =>
   fc.oneof(
     fc.record({ kind: fc.constant('put' as const), region: fc.nat(regions - 1), key: fc.nat(keys - 1), value: fc.integer({ min: 0, max: 99 }) }),
-    fc.record({ kind: fc.constant('update' as const), region: fc.nat(regions - 1), key: fc.nat(keys - 1), attr: fc.constantFrom('a' as const, 'b' as const), value: fc.integer({ min: 0, max: 99 }) }),
+    fc.record({
+      kind: fc.constant('update' as const),
+      region: fc.nat(regions - 1),
+      key: fc.nat(keys - 1),
+      attr: fc.constantFrom('a' as const, 'b' as const),
+      value: fc.integer({ min: 0, max: 99 }),
+    }),
     fc.record({ kind: fc.constant('delete' as const), region: fc.nat(regions - 1), key: fc.nat(keys - 1) }),
     fc.record({ kind: fc.constant('ship' as const), region: fc.nat(regions - 1), max: fc.integer({ min: 1, max: 5 }) }),
     fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(50), duplicate: fc.boolean() }),

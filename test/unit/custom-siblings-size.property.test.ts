@@ -38,8 +38,16 @@ const resolver: Resolver = ({ local, incoming }) => {
 
 /** What the resolver makes of whole siblings, oldest first. */
 function expected(sides: readonly AttributeMap[]): PlainItem {
-  const plain = sides.map((s) => Object.fromEntries(Object.entries(s).filter(([n]) => !n.startsWith('_rs_')).map(([n, x]) => [n, x.N !== undefined ? Number(x.N) : x.S])));
-  return plain.slice(1).reduce((acc, s, i) => resolver({ key: { pk: 'doc' }, local: acc, incoming: s, localVersion: '', incomingVersion: String(i) })!, plain[0]!);
+  const plain = sides.map((s) =>
+    Object.fromEntries(
+      Object.entries(s)
+        .filter(([n]) => !n.startsWith('_rs_'))
+        .map(([n, x]) => [n, x.N !== undefined ? Number(x.N) : x.S]),
+    ),
+  );
+  return plain
+    .slice(1)
+    .reduce((acc, s, i) => resolver({ key: { pk: 'doc' }, local: acc, incoming: s, localVersion: '', incomingVersion: String(i) })!, plain[0]!);
 }
 
 function applyAll(arrivals: readonly AttributeMap[]): AttributeMap | undefined {
@@ -51,7 +59,12 @@ function applyAll(arrivals: readonly AttributeMap[]): AttributeMap | undefined {
   return stored;
 }
 
-const userView = (item: AttributeMap) => Object.fromEntries(Object.entries(item).filter(([n]) => !n.startsWith('_rs_')).map(([n, x]) => [n, x.N !== undefined ? Number(x.N) : x.S]));
+const userView = (item: AttributeMap) =>
+  Object.fromEntries(
+    Object.entries(item)
+      .filter(([n]) => !n.startsWith('_rs_'))
+      .map(([n, x]) => [n, x.N !== undefined ? Number(x.N) : x.S]),
+  );
 
 describe('finding 6: custom siblings are stored whole', () => {
   it('a conflict on a 300 KB item stays under 400 KB and resolves as with whole siblings', () => {
@@ -85,9 +98,24 @@ describe('finding 6: custom siblings are stored whole', () => {
 
   it('siblings stored in the old format (whole items) are still read', () => {
     // Prepare: an item holding two whole siblings, as stored before
-    const whole = SIDES.slice(0, 2).map((s) => ({ v: s[META.version]!.S, o: s[META.origin]!.S, vv: { 'us-east-1': v(1, 'us-east-1'), [s[META.origin]!.S!]: s[META.version]!.S }, del: false, item: userOnly(s) }));
+    const whole = SIDES.slice(0, 2).map((s) => ({
+      v: s[META.version]!.S,
+      o: s[META.origin]!.S,
+      vv: { 'us-east-1': v(1, 'us-east-1'), [s[META.origin]!.S!]: s[META.version]!.S },
+      del: false,
+      item: userOnly(s),
+    }));
     const resolved = resolver({ key: { pk: 'doc' }, local: userView(SIDES[0]!), incoming: userView(SIDES[1]!), localVersion: '', incomingVersion: '' })!;
-    const old: AttributeMap = { pk: { S: 'doc' }, body: { S: BIG }, a: { N: String(resolved.a) }, b: { N: String(resolved.b) }, folds: { N: '1' }, [META.version]: SIDES[1]![META.version]!, [META.origin]: SIDES[1]![META.origin]!, [META.siblings]: { S: JSON.stringify(whole) } };
+    const old: AttributeMap = {
+      pk: { S: 'doc' },
+      body: { S: BIG },
+      a: { N: String(resolved.a) },
+      b: { N: String(resolved.b) },
+      folds: { N: '1' },
+      [META.version]: SIDES[1]![META.version]!,
+      [META.origin]: SIDES[1]![META.origin]!,
+      [META.siblings]: { S: JSON.stringify(whole) },
+    };
     // Act
     const out = resolveCustom(old, SIDES[2]!, resolver, KEY, TTL);
     // Assess

@@ -18,8 +18,24 @@ import { FakeSqs, FakeTable } from '../support/fakes.ts';
 const [CA, EU, AP] = ['ca-west-1', 'eu-south-2', 'ap-southeast-4'];
 const T0 = 1_764_000_000_000;
 const key = { pk: { S: 'hot-9' }, sk: { S: 's' } };
-const put: Change = { table: 'items', op: 'put', key, item: { ...key, v: { S: 'from ca' } }, version: encodeVersion({ ms: T0, counter: 0, region: CA }), origin: CA, writtenAt: T0 };
-const del: Change = { table: 'items', op: 'delete', key, expiresAt: Math.floor(T0 / 1000) + 86_400, version: encodeVersion({ ms: T0 + 500, counter: 0, region: EU }), origin: EU, writtenAt: T0 + 500 };
+const put: Change = {
+  table: 'items',
+  op: 'put',
+  key,
+  item: { ...key, v: { S: 'from ca' } },
+  version: encodeVersion({ ms: T0, counter: 0, region: CA }),
+  origin: CA,
+  writtenAt: T0,
+};
+const del: Change = {
+  table: 'items',
+  op: 'delete',
+  key,
+  expiresAt: Math.floor(T0 / 1000) + 86_400,
+  version: encodeVersion({ ms: T0 + 500, counter: 0, region: EU }),
+  origin: EU,
+  writtenAt: T0 + 500,
+};
 
 /** AP's applier over fake tables, with the delete's tombstone write held back until the put has looked for a tombstone. */
 function raceInAp() {
@@ -37,7 +53,13 @@ function raceInAp() {
       return out;
     },
   } as never;
-  const applier = new Applier(settingsFor(AP, [CA, EU, AP]), { dynamodb: client, sqs: new FakeSqs().client, logger: silentLogger(), metrics: silentMetrics(), now });
+  const applier = new Applier(settingsFor(AP, [CA, EU, AP]), {
+    dynamodb: client,
+    sqs: new FakeSqs().client,
+    logger: silentLogger(),
+    metrics: silentMetrics(),
+    now,
+  });
   return { applier, table };
 }
 

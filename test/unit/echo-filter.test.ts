@@ -113,7 +113,8 @@ describe("the shipper's stream filter (echoes of the applier's writes)", () => {
         // Assess: a dropped record is one classifyRecord skips as replicated; nothing else may be
         // dropped, but for the documented exception: an insert that puts back a copy of another
         // content's metadata (a copy of an item deleted since it was read and whose tombstone expired)
-        const copiedInsert = event === 'INSERT' && next?.[META.contentHash] !== undefined && next[META.contentHash]!.S !== withContentHash(next)[META.contentHash]!.S;
+        const copiedInsert =
+          event === 'INSERT' && next?.[META.contentHash] !== undefined && next[META.contentHash]!.S !== withContentHash(next)[META.contentHash]!.S;
         if (dropped && !copiedInsert) expect(classifyRecord(r, ctx)).toEqual({ kind: 'skip', reason: 'replicated' });
       }),
       { numRuns: 2000 },

@@ -4,12 +4,25 @@ import { alarmStateChanges, fenceItem, fenceStateOf } from '../../src/core/fence
 
 describe('alarmStateChanges', () => {
   it('reads a CloudWatch alarm Lambda action event', () => {
-    const event = { source: 'aws.cloudwatch', alarmData: { alarmName: 'app/orders/lagP99/eu-west-1', state: { value: 'ALARM', reason: 'Threshold Crossed', timestamp: '2026-01-01T10:00:00.000+0000' } } };
-    expect(alarmStateChanges(event)).toEqual([{ alarmName: 'app/orders/lagP99/eu-west-1', state: 'ALARM', at: Date.parse('2026-01-01T10:00:00.000Z'), reason: 'Threshold Crossed' }]);
+    const event = {
+      source: 'aws.cloudwatch',
+      alarmData: {
+        alarmName: 'app/orders/lagP99/eu-west-1',
+        state: { value: 'ALARM', reason: 'Threshold Crossed', timestamp: '2026-01-01T10:00:00.000+0000' },
+      },
+    };
+    expect(alarmStateChanges(event)).toEqual([
+      { alarmName: 'app/orders/lagP99/eu-west-1', state: 'ALARM', at: Date.parse('2026-01-01T10:00:00.000Z'), reason: 'Threshold Crossed' },
+    ]);
   });
 
   it('reads alarm notifications delivered through SNS', () => {
-    const message = { AlarmName: 'app/orders/backlogAge', NewStateValue: 'OK', NewStateReason: 'back to normal', StateChangeTime: '2026-01-01T10:05:00.000+0000' };
+    const message = {
+      AlarmName: 'app/orders/backlogAge',
+      NewStateValue: 'OK',
+      NewStateReason: 'back to normal',
+      StateChangeTime: '2026-01-01T10:05:00.000+0000',
+    };
     expect(alarmStateChanges({ Records: [{ Sns: { Message: JSON.stringify(message) } }] })).toEqual([
       { alarmName: 'app/orders/backlogAge', state: 'OK', at: Date.parse('2026-01-01T10:05:00Z'), reason: 'back to normal' },
     ]);
@@ -23,7 +36,9 @@ describe('alarmStateChanges', () => {
     expect(() => alarmStateChanges({ hello: 1 })).toThrow(/not a CloudWatch alarm event/);
     expect(() => alarmStateChanges({ alarmData: { state: { value: 'ALARM' } } })).toThrow(/alarmData.alarmName/);
     expect(() => alarmStateChanges({ Records: [{ Sns: { Message: 'nope' } }] })).toThrow(/Records\[0\].Sns.Message is not JSON/);
-    expect(() => alarmStateChanges({ alarmData: { alarmName: 'a/b/dlq', state: { value: 'ALARM', timestamp: 'yesterday' } } })).toThrow(/a\/b\/dlq has no valid state timestamp/);
+    expect(() => alarmStateChanges({ alarmData: { alarmName: 'a/b/dlq', state: { value: 'ALARM', timestamp: 'yesterday' } } })).toThrow(
+      /a\/b\/dlq has no valid state timestamp/,
+    );
   });
 });
 

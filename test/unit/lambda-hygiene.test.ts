@@ -64,13 +64,35 @@ describe('the applier handler', () => {
     // Prepare
     const { createApplierHandler } = await import('../../src/functions/applier/create-handler.ts');
     const handler = createApplierHandler();
-    const event = { Records: [{ messageId: 'msg-42', body: 'not a change message', receiptHandle: 'r', attributes: {}, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:eu-west-1:111111111111:q', awsRegion: 'eu-west-1' }] } as unknown as SQSEvent;
+    const event = {
+      Records: [
+        {
+          messageId: 'msg-42',
+          body: 'not a change message',
+          receiptHandle: 'r',
+          attributes: {},
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn:aws:sqs:eu-west-1:111111111111:q',
+          awsRegion: 'eu-west-1',
+        },
+      ],
+    } as unknown as SQSEvent;
 
     // Act (the dead-letter send fails here: there is no queue; the message is then retried)
     await handler(event, CONTEXT);
 
     // Assess
-    const logged = lines.map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return undefined; } }).filter((l) => l?.message);
+    const logged = lines
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return undefined;
+        }
+      })
+      .filter((l) => l?.message);
     expect(logged.length).toBeGreaterThan(0);
     for (const line of logged) {
       expect(line).toMatchObject({ function_request_id: 'req-0001', function_name: 'rs-unit-applier' });
@@ -91,4 +113,3 @@ describe('the traced entries (tracing: true)', () => {
     expect(result).toEqual({ batchItemFailures: [] });
   });
 });
-

@@ -43,7 +43,9 @@ describe('version vectors on items', () => {
     fc.assert(
       fc.property(vectorArb, (vector) => {
         // The item's version is the newest entry (its own write), as on every item.
-        const version = Object.values(vector).sort((a, b) => (decodeVersion(a)!.ms - decodeVersion(b)!.ms) || (a < b ? -1 : 1)).at(-1)!;
+        const version = Object.values(vector)
+          .sort((a, b) => decodeVersion(a)!.ms - decodeVersion(b)!.ms || (a < b ? -1 : 1))
+          .at(-1)!;
         const stored = vectorToAttribute(vector, version);
         expect(vectorFromAttribute(stored, version)).toEqual(vector);
       }),

@@ -55,7 +55,10 @@ describe('monitoring defaults and overrides', () => {
     // Prepare
     const config: RegionSyncConfig = {
       ...base,
-      tables: [{ ...base.tables[0]!, monitoring: { lagP99ThresholdMs: 800, fence: true } }, { ...base.tables[1]!, monitoring: { fence: { on: ['dlq', 'lagMax'] } } }],
+      tables: [
+        { ...base.tables[0]!, monitoring: { lagP99ThresholdMs: 800, fence: true } },
+        { ...base.tables[1]!, monitoring: { fence: { on: ['dlq', 'lagMax'] } } },
+      ],
       monitoring: { lagP99ThresholdMs: 2000, backlogAgeThresholdSeconds: 60, alarms: false, stacks: { 'eu-west-1': { alarms: true } } },
     };
 
@@ -106,7 +109,9 @@ describe('monitoring validation', () => {
         expect.stringMatching(/^monitoring\.alarmEmails\[1\]: is not an email address \(got "not-an-email"\)$/),
         expect.stringMatching(/^monitoring\.alarmHttpsEndpoints\[0\]: must be an https:\/\/ URL/),
         expect.stringMatching(/^tables\[0\]\.monitoring\.lagEvaluationMinutes: must be a whole number of minutes from 1 to 1440 \(got 2\.5\)$/),
-        expect.stringMatching(/^tables\[0\]\.monitoring\.fence\.on\[1\]: must be one of lagP99, lagMax, dlq, backlogAge, iteratorAge, shipperErrors, applierErrors, parkedAge, streamFailures, clockSkew \(got "cpu"\)$/),
+        expect.stringMatching(
+          /^tables\[0\]\.monitoring\.fence\.on\[1\]: must be one of lagP99, lagMax, dlq, backlogAge, iteratorAge, shipperErrors, applierErrors, parkedAge, streamFailures, clockSkew \(got "cpu"\)$/,
+        ),
         expect.stringMatching(/^tables\[0\]\.monitoring\.lagP99Threshold: unknown setting/),
       ]),
     );

@@ -7,7 +7,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { formatOperationCosts, measureOperationCosts, type CallsPerItem, type OperationCostsResult } from '../../dev/bench/operation-costs.ts';
 import { LWW_LIVE_ITEM_METADATA, LWW_SINGLE_WRITER_METADATA } from '../../src/core/contract.ts';
 
-const calls = (c: Partial<CallsPerItem>): CallsPerItem => ({ writes: 0, reads: 0, put: 0, update: 0, delete: 0, failedConditions: 0, tombstoneWrites: 0, tombstoneReads: 0, ...c });
+const calls = (c: Partial<CallsPerItem>): CallsPerItem => ({
+  writes: 0,
+  reads: 0,
+  put: 0,
+  update: 0,
+  delete: 0,
+  failedConditions: 0,
+  tombstoneWrites: 0,
+  tombstoneReads: 0,
+  ...c,
+});
 
 describe('per-operation cost (bench)', () => {
   let r: OperationCostsResult;

@@ -34,7 +34,10 @@ function digestOf(items: readonly Item[], buckets = 64): RegionDigest {
 }
 
 const arbItems = fc
-  .uniqueArray(fc.record({ id: fc.string({ minLength: 1, maxLength: 6 }), n: fc.integer({ min: 0, max: 50 }), ms: fc.integer({ min: 1, max: 9999 }) }), { selector: (r) => r.id, maxLength: 60 })
+  .uniqueArray(fc.record({ id: fc.string({ minLength: 1, maxLength: 6 }), n: fc.integer({ min: 0, max: 50 }), ms: fc.integer({ min: 1, max: 9999 }) }), {
+    selector: (r) => r.id,
+    maxLength: 60,
+  })
   .map((rs) => rs.map((r) => item(r.id, v(r.ms, 'eu-north-1'), { n: { N: String(r.n) } })));
 
 describe('bucket digests', () => {
@@ -53,24 +56,32 @@ describe('bucket digests', () => {
 
   it('find exactly the keys that differ: a changed attribute, a missing item, a different version', () => {
     fc.assert(
-      fc.property(arbItems.filter((xs) => xs.length >= 3), (items) => {
-        // Prepare: region B = A with item 0 changed, item 1 missing, item 2 at another version.
-        const b = items.map((it, i) => (i === 0 ? { ...it, n: { N: '999' } } : i === 2 ? { ...it, [META.version]: { S: v(99_999, 'eu-north-1') } } : it)).filter((_, i) => i !== 1);
-        const da = digestOf(items);
-        const db = digestOf(b);
-        // Act
-        const buckets = new Set(differingBuckets([da, db]));
-        const inBuckets = (xs: readonly Item[]) => xs.map(leaf).filter((l) => buckets.has(bucketOf(l.key, 64)));
-        const keys = differingKeys([inBuckets(items), inBuckets(b)]);
-        // Assess
-        expect(keys).toEqual([leaf(items[0]!).key, leaf(items[1]!).key, leaf(items[2]!).key].sort());
-      }),
+      fc.property(
+        arbItems.filter((xs) => xs.length >= 3),
+        (items) => {
+          // Prepare: region B = A with item 0 changed, item 1 missing, item 2 at another version.
+          const b = items
+            .map((it, i) => (i === 0 ? { ...it, n: { N: '999' } } : i === 2 ? { ...it, [META.version]: { S: v(99_999, 'eu-north-1') } } : it))
+            .filter((_, i) => i !== 1);
+          const da = digestOf(items);
+          const db = digestOf(b);
+          // Act
+          const buckets = new Set(differingBuckets([da, db]));
+          const inBuckets = (xs: readonly Item[]) => xs.map(leaf).filter((l) => buckets.has(bucketOf(l.key, 64)));
+          const keys = differingKeys([inBuckets(items), inBuckets(b)]);
+          // Assess
+          expect(keys).toEqual([leaf(items[0]!).key, leaf(items[1]!).key, leaf(items[2]!).key].sort());
+        },
+      ),
     );
   });
 
   it('ignore who wrote the version (stamp at the origin, repl elsewhere) and expired tombstones', () => {
     // Prepare
-    const a = [item('x', v(5, 'ca-central-1'), { n: { N: '1' } }, 'stamp'), item('gone', v(6, 'ca-central-1'), { [META.deleted]: { BOOL: true }, [TTL]: { N: String(NOW - 10) } })];
+    const a = [
+      item('x', v(5, 'ca-central-1'), { n: { N: '1' } }, 'stamp'),
+      item('gone', v(6, 'ca-central-1'), { [META.deleted]: { BOOL: true }, [TTL]: { N: String(NOW - 10) } }),
+    ];
     const b = [item('x', v(5, 'ca-central-1'), { n: { N: '1' } }, 'repl')];
     // Assess
     expect(digestOf(a).root()).toBe(digestOf(b).root());
@@ -165,9 +176,13 @@ describe('CapacityLimiter', () => {
   it('holds the average rate to --max-rcu', async () => {
     // Prepare: a fake clock that sleeping advances.
     let t = 0;
-    const limiter = new CapacityLimiter(10, () => t, async (ms) => {
-      t += ms;
-    });
+    const limiter = new CapacityLimiter(
+      10,
+      () => t,
+      async (ms) => {
+        t += ms;
+      },
+    );
     // Act: 50 pages of 4 units each = 200 units at 10/s.
     for (let i = 0; i < 50; i++) {
       await limiter.ready();
@@ -180,9 +195,13 @@ describe('CapacityLimiter', () => {
 
   it('does not wait without a limit', async () => {
     let slept = 0;
-    const limiter = new CapacityLimiter(undefined, () => 0, async () => {
-      slept++;
-    });
+    const limiter = new CapacityLimiter(
+      undefined,
+      () => 0,
+      async () => {
+        slept++;
+      },
+    );
     limiter.consume(1e9);
     await limiter.ready();
     expect(slept).toBe(0);
@@ -226,4 +245,3 @@ describe('parseTime', () => {
     expect(() => parseTime('yesterday')).toThrow(/not a time: "yesterday"/);
   });
 });
-

@@ -49,7 +49,11 @@ const order = (id: string, version: string, attrs: Item): Item => ({
   [META.origin]: { S: version.split('.')[2]! },
   [META.writer]: { S: 'repl' },
 });
-const tombstone = (id: string, version: string): Item => ({ ...order(id, version, {}), [META.deleted]: { BOOL: true }, [META.expiresAt]: { N: String(NOW + 3600) } });
+const tombstone = (id: string, version: string): Item => ({
+  ...order(id, version, {}),
+  [META.deleted]: { BOOL: true },
+  [META.expiresAt]: { N: String(NOW + 3600) },
+});
 const scope = (regions: readonly string[] = [EU, US], selection: SelectionSpec | null = SELECTION) =>
   comparisonScope({ ...(selection ? { selection } : {}), key: keySchemaOf(tableConfig()) }, regions);
 
@@ -187,7 +191,11 @@ describe("verify's digests agree with compare under the selection", () => {
 
   it('regions that differ only in filtered items and excluded attributes have equal roots', () => {
     // Prepare
-    const eu = [order('fr', v(1, EU), { country: { S: 'FR' }, email: { S: 'eu' } }), order('de', v(2, EU), { country: { S: 'DE' } }), tombstone('gone', v(3, EU))];
+    const eu = [
+      order('fr', v(1, EU), { country: { S: 'FR' }, email: { S: 'eu' } }),
+      order('de', v(2, EU), { country: { S: 'DE' } }),
+      tombstone('gone', v(3, EU)),
+    ];
     const us = [order('fr', v(1, EU), { country: { S: 'FR' } })];
 
     // Act

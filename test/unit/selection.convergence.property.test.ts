@@ -17,9 +17,18 @@ const [E, U] = ['eu-west-1', 'us-east-1'] as const;
 const REGIONS: readonly string[] = [E, U];
 const SPEC: SelectionSpec = { to: { [U]: { exclude: ['email'] } } };
 
-type Op = { kind: 'write'; region: 0 | 1; key: number; attr: 'email' | 'total'; value: number } | { kind: 'ship'; region: 0 | 1 } | { kind: 'deliver'; pick: number };
+type Op =
+  | { kind: 'write'; region: 0 | 1; key: number; attr: 'email' | 'total'; value: number }
+  | { kind: 'ship'; region: 0 | 1 }
+  | { kind: 'deliver'; pick: number };
 const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ kind: fc.constant('write' as const), region: fc.constantFrom(0 as const, 1 as const), key: fc.nat(2), attr: fc.constantFrom('email' as const, 'total' as const), value: fc.nat(99) }),
+  fc.record({
+    kind: fc.constant('write' as const),
+    region: fc.constantFrom(0 as const, 1 as const),
+    key: fc.nat(2),
+    attr: fc.constantFrom('email' as const, 'total' as const),
+    value: fc.nat(99),
+  }),
   fc.record({ kind: fc.constant('ship' as const), region: fc.constantFrom(0 as const, 1 as const) }),
   fc.record({ kind: fc.constant('deliver' as const), pick: fc.nat(20) }),
 );
@@ -34,8 +43,12 @@ async function run(strategy: StrategySpec, ops: readonly Op[], spec: SelectionSp
   const tombstones = new Map(REGIONS.map((r) => [r, new FakeTable(r, { partitionKey: META.tombstoneKey }, now)]));
   const client = (r: string) => regionClient(tables.get(r)!, tombstones.get(r)!);
   const settings = (r: string): FunctionSettings => ({ ...settingsFor(r, REGIONS, strategy), selection: spec });
-  const shippers = new Map(REGIONS.map((r) => [r, new Shipper(settings(r), { dynamodb: client(r), sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics(), now })]));
-  const appliers = new Map(REGIONS.map((r) => [r, new Applier(settings(r), { dynamodb: client(r), sqs: sqs.client, logger: silentLogger(), metrics: silentMetrics(), now })]));
+  const shippers = new Map(
+    REGIONS.map((r) => [r, new Shipper(settings(r), { dynamodb: client(r), sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics(), now })]),
+  );
+  const appliers = new Map(
+    REGIONS.map((r) => [r, new Applier(settings(r), { dynamodb: client(r), sqs: sqs.client, logger: silentLogger(), metrics: silentMetrics(), now })]),
+  );
   const streamPos = new Map(REGIONS.map((r) => [r, 0]));
   const pending: number[] = [];
   const ship = async (r: string) => {
@@ -53,7 +66,21 @@ async function run(strategy: StrategySpec, ops: readonly Op[], spec: SelectionSp
     const index = inbound[pick % inbound.length]!;
     const m = sqs.sent[index]!;
     const region = m.queueUrl.slice('inbound-'.length);
-    const res = await appliers.get(region)!.handle({ Records: [{ messageId: String(index), receiptHandle: 'r', body: m.body, attributes: {} as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: region }] });
+    const res = await appliers.get(region)!.handle({
+      Records: [
+        {
+          messageId: String(index),
+          receiptHandle: 'r',
+          body: m.body,
+          attributes: {} as never,
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn',
+          awsRegion: region,
+        },
+      ],
+    });
     expect(res.batchItemFailures).toEqual([]);
     pending.splice(pending.indexOf(index), 1);
   };
@@ -73,7 +100,10 @@ async function run(strategy: StrategySpec, ops: readonly Op[], spec: SelectionSp
   }
   for (const o of ops) {
     t += 1;
-    if (o.kind === 'write') tables.get(REGIONS[o.region]!)!.appUpdate(key(o.key), { [o.attr]: o.attr === 'email' ? { S: `${REGIONS[o.region]}:${o.value}` } : { N: String(o.value) } });
+    if (o.kind === 'write')
+      tables
+        .get(REGIONS[o.region]!)!
+        .appUpdate(key(o.key), { [o.attr]: o.attr === 'email' ? { S: `${REGIONS[o.region]}:${o.value}` } : { N: String(o.value) } });
     else if (o.kind === 'ship') await ship(REGIONS[o.region]!);
     else await deliver(o.pick);
   }

@@ -35,7 +35,15 @@ const predicate: fc.Arbitrary<Predicate> = fc.letrec<{ p: Predicate }>((tie) => 
     tie('p').map((not) => ({ not })),
   ),
 })).p;
-const put = (item: AttributeMap): Change => ({ table: 't', op: 'put', key: { pk: item.pk! }, item, version: '000001700000000.000000.eu-west-1', origin: 'eu-west-1', writtenAt: 1 });
+const put = (item: AttributeMap): Change => ({
+  table: 't',
+  op: 'put',
+  key: { pk: item.pk! },
+  item,
+  version: '000001700000000.000000.eu-west-1',
+  origin: 'eu-west-1',
+  writtenAt: 1,
+});
 
 describe('selection properties', () => {
   it('not, and, or behave as boolean logic', () => {
@@ -50,21 +58,31 @@ describe('selection properties', () => {
 
   it('a target receives a put only for a matching item, and never an excluded attribute', () => {
     fc.assert(
-      fc.property(fc.array(fc.tuple(itemArb, fc.option(itemArb, { nil: undefined })), { maxLength: 8 }), fc.option(predicate, { nil: undefined }), fc.subarray(NAMES), (writes, filter, exclude) => {
-        const spec: SelectionSpec = { to: { T: { ...(filter ? { filter } : {}), exclude } } };
-        // Distinct keys, so each sent change can be traced to its write.
-        const items = writes.map(([item], i) => ({ ...item, pk: { S: `k${i}` } }));
-        const sent = selectFor(writes.map(([, old], i) => ({ change: put(items[i]!), ...(old ? { old } : {}) })), spec, 'T', KEY);
-        for (const s of sent) {
-          for (const name of exclude) expect(s.item?.[name]).toBeUndefined();
-          // The filter sees the source item (it may test an attribute the target never receives).
-          const source = items[Number(s.key.pk!.S!.slice(1))]!;
-          if (s.op === 'put') expect(filter ? matches(filter, source) : true).toBe(true);
-        }
-        // Every write is either sent (put when it matches, delete when only its old state matched) or not at all.
-        const expected = writes.filter(([item, old]) => !filter || matches(filter, item) || (old !== undefined && matches(filter, old))).length;
-        expect(sent).toHaveLength(expected);
-      }),
+      fc.property(
+        fc.array(fc.tuple(itemArb, fc.option(itemArb, { nil: undefined })), { maxLength: 8 }),
+        fc.option(predicate, { nil: undefined }),
+        fc.subarray(NAMES),
+        (writes, filter, exclude) => {
+          const spec: SelectionSpec = { to: { T: { ...(filter ? { filter } : {}), exclude } } };
+          // Distinct keys, so each sent change can be traced to its write.
+          const items = writes.map(([item], i) => ({ ...item, pk: { S: `k${i}` } }));
+          const sent = selectFor(
+            writes.map(([, old], i) => ({ change: put(items[i]!), ...(old ? { old } : {}) })),
+            spec,
+            'T',
+            KEY,
+          );
+          for (const s of sent) {
+            for (const name of exclude) expect(s.item?.[name]).toBeUndefined();
+            // The filter sees the source item (it may test an attribute the target never receives).
+            const source = items[Number(s.key.pk!.S!.slice(1))]!;
+            if (s.op === 'put') expect(filter ? matches(filter, source) : true).toBe(true);
+          }
+          // Every write is either sent (put when it matches, delete when only its old state matched) or not at all.
+          const expected = writes.filter(([item, old]) => !filter || matches(filter, item) || (old !== undefined && matches(filter, old))).length;
+          expect(sent).toHaveLength(expected);
+        },
+      ),
     );
   });
 });

@@ -5,9 +5,18 @@
 import { describe, expect, it } from 'vitest';
 import type { AttributeMap, Change } from '../../src/core/change.ts';
 import { META } from '../../src/core/contract.ts';
-import { checkPredicate, checkSelection, localOnlyAttributes, matches, selectFor, withLocalAttributes, type Predicate, type SelectionSpec } from '../../src/core/selection.ts';
+import {
+  checkPredicate,
+  checkSelection,
+  localOnlyAttributes,
+  matches,
+  selectFor,
+  withLocalAttributes,
+  type Predicate,
+  type SelectionSpec,
+} from '../../src/core/selection.ts';
 import { validateConfig } from '../../src/infra/config/validate.ts';
-import { ConfigError } from '../../src/core/errors.ts';
+import type { ConfigError } from '../../src/core/errors.ts';
 
 const KEY = { partitionKey: 'pk' };
 const [EU, US, AP] = ['eu-west-1', 'us-east-1', 'ap-south-1'];
@@ -44,9 +53,36 @@ describe('matches', () => {
     ['gt', { attribute: 'total', gt: 41.5 }, true],
     ['gt on a missing attribute', { attribute: 'missing', gt: 0 }, false],
     ['lt on a string', { attribute: 'country', lt: 100 }, false],
-    ['and', { and: [{ attribute: 'country', equals: 'DE' }, { attribute: 'total', gt: 40 }] }, true],
-    ['and, one false', { and: [{ attribute: 'country', equals: 'DE' }, { attribute: 'total', gt: 50 }] }, false],
-    ['or', { or: [{ attribute: 'country', equals: 'FR' }, { attribute: 'vip', equals: true }] }, true],
+    [
+      'and',
+      {
+        and: [
+          { attribute: 'country', equals: 'DE' },
+          { attribute: 'total', gt: 40 },
+        ],
+      },
+      true,
+    ],
+    [
+      'and, one false',
+      {
+        and: [
+          { attribute: 'country', equals: 'DE' },
+          { attribute: 'total', gt: 50 },
+        ],
+      },
+      false,
+    ],
+    [
+      'or',
+      {
+        or: [
+          { attribute: 'country', equals: 'FR' },
+          { attribute: 'vip', equals: true },
+        ],
+      },
+      true,
+    ],
     ['not', { not: { attribute: 'country', equals: 'DE' } }, false],
     ['not of a missing attribute', { not: { attribute: 'email', equals: 'x' } }, true],
   ])('%s', (_name, predicate, expected) => {
@@ -60,7 +96,18 @@ describe('matches', () => {
 
 describe('checkPredicate', () => {
   it('accepts every operator and combinator', () => {
-    const p: Predicate = { and: [{ or: [{ attribute: 'a', in: [1, 'x', true] }, { attribute: 'b', beginsWith: 'p' }] }, { not: { attribute: 'c', notExists: true } }, { attribute: 'd', lt: 3 }] };
+    const p: Predicate = {
+      and: [
+        {
+          or: [
+            { attribute: 'a', in: [1, 'x', true] },
+            { attribute: 'b', beginsWith: 'p' },
+          ],
+        },
+        { not: { attribute: 'c', notExists: true } },
+        { attribute: 'd', lt: 3 },
+      ],
+    };
     expect(checkPredicate(p, 'f')).toEqual([]);
   });
   it.each<[unknown, string]>([
@@ -111,7 +158,11 @@ describe('selectFor', () => {
   });
 
   it('an item that stops matching becomes a delete carrying nothing of the item', () => {
-    const fr = put('a', { country: { S: 'FR' }, email: { S: 'x@example.com' } }, { [META.vector]: { M: { [EU]: { S: 'v' } } }, [META.fieldVersions]: { M: { country: { S: 'v' } } } });
+    const fr = put(
+      'a',
+      { country: { S: 'FR' }, email: { S: 'x@example.com' } },
+      { [META.vector]: { M: { [EU]: { S: 'v' } } }, [META.fieldVersions]: { M: { country: { S: 'v' } } } },
+    );
     const [sent] = selectFor([{ change: fr, old: item({ country: { S: 'US' } }) }], spec, US, KEY, 1000);
     expect(sent).toMatchObject({ op: 'delete', key: { pk: { S: 'a' } }, version: fr.version, origin: EU, expiresAt: Math.floor(fr.writtenAt / 1000) + 1000 });
     expect(sent?.item).toBeUndefined();
@@ -129,7 +180,11 @@ describe('selectFor', () => {
 
   it('redacts excluded attributes from merge metadata (_rs_fv, _rs_crdt)', () => {
     const crdt = { c: { likes: { p: {}, n: {} } }, s: { email: { a: ['x@example.com'] } }, g: {}, l: {}, d: '', x: 0 };
-    const m = put('a', { country: { S: 'US' }, email: { S: 'x@example.com' } }, { [META.fieldVersions]: { M: { email: { S: 'v1' }, country: { S: 'v2' } } }, [META.crdt]: { S: JSON.stringify(crdt) } });
+    const m = put(
+      'a',
+      { country: { S: 'US' }, email: { S: 'x@example.com' } },
+      { [META.fieldVersions]: { M: { email: { S: 'v1' }, country: { S: 'v2' } } }, [META.crdt]: { S: JSON.stringify(crdt) } },
+    );
     const [sent] = selectFor([{ change: m }], spec, US, KEY);
     expect(sent?.meta?.[META.fieldVersions]).toEqual({ M: { country: { S: 'v2' } } });
     expect(JSON.parse(sent!.meta![META.crdt]!.S!)).toEqual({ ...crdt, s: {} });
@@ -153,7 +208,9 @@ describe('localOnlyAttributes and withLocalAttributes (applier)', () => {
   it('keeps the stored value of a local attribute and drops the incoming one', () => {
     const isLocal = (n: string) => n === 'email';
     const incoming = item({ total: { N: '2' }, email: { S: 'theirs' }, [META.version]: { S: 'v2' } });
-    expect(withLocalAttributes(incoming, item({ email: { S: 'mine' }, total: { N: '1' } }), isLocal)).toEqual(item({ total: { N: '2' }, email: { S: 'mine' }, [META.version]: { S: 'v2' } }));
+    expect(withLocalAttributes(incoming, item({ email: { S: 'mine' }, total: { N: '1' } }), isLocal)).toEqual(
+      item({ total: { N: '2' }, email: { S: 'mine' }, [META.version]: { S: 'v2' } }),
+    );
     expect(withLocalAttributes(incoming, undefined, isLocal)).toEqual(item({ total: { N: '2' }, [META.version]: { S: 'v2' } }));
     const tombstone = item({ [META.deleted]: { BOOL: true } });
     expect(withLocalAttributes(tombstone, item({ email: { S: 'mine' } }), isLocal)).toEqual(tombstone);
@@ -172,18 +229,24 @@ describe('config: replicate and names', () => {
     }
   };
   it('accepts a valid selection and per-region names', () => {
-    const resolved = validateConfig({ ...base, tables: [{ ...table, names: { [US]: 'orders-us' }, replicate: { filter: { attribute: 'a', exists: true }, to: { [US]: { exclude: ['email'] } } } }] });
+    const resolved = validateConfig({
+      ...base,
+      tables: [{ ...table, names: { [US]: 'orders-us' }, replicate: { filter: { attribute: 'a', exists: true }, to: { [US]: { exclude: ['email'] } } } }],
+    });
     expect(resolved.tables[0]!.names).toEqual({ [EU]: 'orders', [US]: 'orders-us' });
     expect(resolved.tables[0]!.selection?.to?.[US]?.exclude).toEqual(['email']);
   });
   it.each<[object, string]>([
-    [{ replicate: { to: { 'sa-east-1': {} } } }, 'tables[0].replicate.to.sa-east-1: not one of the table\'s regions'],
+    [{ replicate: { to: { 'sa-east-1': {} } } }, "tables[0].replicate.to.sa-east-1: not one of the table's regions"],
     [{ replicate: { to: { [US]: { exclude: ['pk'] } } } }, 'tables[0].replicate.to.us-east-1.exclude: key attributes always replicate (got "pk")'],
     [{ replicate: { to: { [US]: { exclude: ['a'], include: ['b'] } } } }, 'tables[0].replicate.to.us-east-1: give exclude or include, not both'],
     [{ replicate: { filter: { attribute: 'country', equal: 'DE' } } }, 'tables[0].replicate.filter: needs exactly one of'],
-    [{ replicate: { to: { [US]: { exclude: ['a'] } } }, conflictResolution: { strategy: 'custom', resolver: 'test/unit/selection.test.ts' } }, 'not supported with the custom strategy'],
+    [
+      { replicate: { to: { [US]: { exclude: ['a'] } } }, conflictResolution: { strategy: 'custom', resolver: 'test/unit/selection.test.ts' } },
+      'not supported with the custom strategy',
+    ],
     [{ replicate: { only: 'x' } }, 'tables[0].replicate: unknown fields (allowed: filter, to) (got ["only"])'],
-    [{ names: { 'sa-east-1': 'orders-sa' } }, 'tables[0].names.sa-east-1: not one of the table\'s regions'],
+    [{ names: { 'sa-east-1': 'orders-sa' } }, "tables[0].names.sa-east-1: not one of the table's regions"],
     [{ names: { [US]: 'x' } }, 'tables[0].names.us-east-1: must be 3-255 characters of letters, digits, _ . or - (got "x")'],
   ])('rejects %j naming the field and value', (t, message) => {
     expect(problems(t).join('\n')).toContain(message);

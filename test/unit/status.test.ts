@@ -75,10 +75,41 @@ describe('outage backlog (parked changes)', () => {
 
   it('non-empty time counts whole minutes back from the newest while depth ≥ 1; an empty or missing minute ends the run', () => {
     expect(nonEmptySeconds(new Map())).toBe(0);
-    expect(nonEmptySeconds(new Map([[minute(0), 3], [minute(1), 1], [minute(2), 5]]))).toBe(180);
-    expect(nonEmptySeconds(new Map([[minute(0), 3], [minute(1), 0], [minute(2), 5]]))).toBe(60);
-    expect(nonEmptySeconds(new Map([[minute(0), 3], [minute(2), 5]]))).toBe(60);
-    expect(nonEmptySeconds(new Map([[minute(0), 3], [minute(1), 2], [minute(2), 0]]))).toBe(0);
+    expect(
+      nonEmptySeconds(
+        new Map([
+          [minute(0), 3],
+          [minute(1), 1],
+          [minute(2), 5],
+        ]),
+      ),
+    ).toBe(180);
+    expect(
+      nonEmptySeconds(
+        new Map([
+          [minute(0), 3],
+          [minute(1), 0],
+          [minute(2), 5],
+        ]),
+      ),
+    ).toBe(60);
+    expect(
+      nonEmptySeconds(
+        new Map([
+          [minute(0), 3],
+          [minute(2), 5],
+        ]),
+      ),
+    ).toBe(60);
+    expect(
+      nonEmptySeconds(
+        new Map([
+          [minute(0), 3],
+          [minute(1), 2],
+          [minute(2), 0],
+        ]),
+      ),
+    ).toBe(0);
   });
 
   it('one line per table: each source region’s parked count, oldest age and waiting time; a breach in red with the alarm’s kind', () => {
@@ -93,7 +124,9 @@ describe('outage backlog (parked changes)', () => {
 
     // Assess
     expect(lines).toHaveLength(1);
-    expect(lines[0]!.map((c) => c.text).join('')).toBe('parked for unreachable targets, orders: us-east-1 0 · eu-west-1 12, oldest ≥ 20 s, waiting 15 min parkedAge');
+    expect(lines[0]!.map((c) => c.text).join('')).toBe(
+      'parked for unreachable targets, orders: us-east-1 0 · eu-west-1 12, oldest ≥ 20 s, waiting 15 min parkedAge',
+    );
     expect(lines[0]!.at(-1)!.style).toBe('bad');
     expect(lines[0]![1]!.style).toBe('plain');
   });
@@ -116,7 +149,10 @@ describe('status rendering', () => {
 
   it('one row per pair; a breached figure is red and bold, its kind in the state column; missing figures show as –', () => {
     // Act
-    const text = renderStatusText(report([pair({ dlq: { messages: 3 } }), pair({ source: 'eu-west-1', target: 'us-east-1', lag: { p50: null, p99: null, max: null, samples: 0 } })]), { color: true });
+    const text = renderStatusText(
+      report([pair({ dlq: { messages: 3 } }), pair({ source: 'eu-west-1', target: 'us-east-1', lag: { p50: null, p99: null, max: null, samples: 0 } })]),
+      { color: true },
+    );
     const lines = text.split('\n');
 
     // Assess
@@ -153,7 +189,15 @@ describe('awaitReplicated: when a region holds a write', () => {
 
   it('merging strategies: the copy’s version vector must have seen the write’s origin at or above it; a newer version from elsewhere is not enough', () => {
     const vector = (m: Record<string, string>) => ({ M: Object.fromEntries(Object.entries(m).map(([r, x]) => [r, { S: x }])) });
-    expect(covers({ [META.version]: { S: v(3000, 'eu-west-1') }, [META.vector]: vector({ 'us-east-1': v(1000), 'eu-west-1': v(3000, 'eu-west-1') }) }, ours, 'merge')).toBe(true);
-    expect(covers({ [META.version]: { S: v(3000, 'eu-west-1') }, [META.vector]: vector({ 'us-east-1': v(500), 'eu-west-1': v(3000, 'eu-west-1') }) }, ours, 'merge')).toBe(false);
+    expect(
+      covers(
+        { [META.version]: { S: v(3000, 'eu-west-1') }, [META.vector]: vector({ 'us-east-1': v(1000), 'eu-west-1': v(3000, 'eu-west-1') }) },
+        ours,
+        'merge',
+      ),
+    ).toBe(true);
+    expect(
+      covers({ [META.version]: { S: v(3000, 'eu-west-1') }, [META.vector]: vector({ 'us-east-1': v(500), 'eu-west-1': v(3000, 'eu-west-1') }) }, ours, 'merge'),
+    ).toBe(false);
   });
 });

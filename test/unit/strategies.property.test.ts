@@ -91,7 +91,14 @@ async function run(cluster: Cluster, ops: readonly Op[]): Promise<Map<number, nu
   return sums;
 }
 
-async function converge(strategy: StrategySpec, regionCount: number, skews: number[], ops: Op[], picks: number[], resolver?: Resolver): Promise<{ cluster: Cluster; sums: Map<number, number> }> {
+async function converge(
+  strategy: StrategySpec,
+  regionCount: number,
+  skews: number[],
+  ops: Op[],
+  picks: number[],
+  resolver?: Resolver,
+): Promise<{ cluster: Cluster; sums: Map<number, number> }> {
   const regions = REGIONS.slice(0, regionCount);
   const cluster = new Cluster(regions, Object.fromEntries(regions.map((r, i) => [r, skews[i] ?? 0])), strategy, resolver);
   const sums = await run(cluster, ops);
@@ -111,7 +118,8 @@ const skewsArb = fc.array(fc.integer({ min: -20, max: 20 }), { minLength: 4, max
 const picksArb = fc.array(fc.nat(), { maxLength: 20 });
 
 // JSON.stringify renders every Set as {}: compare sets by their sorted elements.
-const canon = (v: unknown) => JSON.stringify(v instanceof Set ? [...(v as Set<unknown>)].map(String).sort() : v, (_k, x) => (typeof x === 'bigint' ? String(x) : x));
+const canon = (v: unknown) =>
+  JSON.stringify(v instanceof Set ? [...(v as Set<unknown>)].map(String).sort() : v, (_k, x) => (typeof x === 'bigint' ? String(x) : x));
 
 /** Commutative and associative: per attribute the larger value, deletes lose to writes. */
 const unionResolver: Resolver = ({ local, incoming }) => {
@@ -145,10 +153,29 @@ describe.each<[string, StrategySpec, Resolver | undefined]>([
           // Found while tombstones moved to the tombstone table: a max register alone is no live
           // item, so its state went to the row; the application's next write (an INSERT, with no
           // old image) was folded without reading the row, and that region lost the register.
-          [2, [0, 0, 0, 0], [{ kind: 'hi', region: 0, key: 2, value: 0 }, { kind: 'ship', region: 0, max: 1 }, { kind: 'append', region: 0, key: 2, value: 0 }] as never, []],
+          [
+            2,
+            [0, 0, 0, 0],
+            [
+              { kind: 'hi', region: 0, key: 2, value: 0 },
+              { kind: 'ship', region: 0, max: 1 },
+              { kind: 'append', region: 0, key: 2, value: 0 },
+            ] as never,
+            [],
+          ],
           // Found by a random seed: a custom-strategy sibling's removed attributes were stored in
           // the order the base item was written in each region, so the regions' _rs_sib differed.
-          [3, [0, 0, 0, 0], [{ kind: 'put', region: 0, key: 2, value: 0 }, { kind: 'hi', region: 2, key: 2, value: 0 }, { kind: 'delete', region: 0, key: 2 }, { kind: 'update', region: 2, key: 2, attr: 'a', value: 0 }] as never, []],
+          [
+            3,
+            [0, 0, 0, 0],
+            [
+              { kind: 'put', region: 0, key: 2, value: 0 },
+              { kind: 'hi', region: 2, key: 2, value: 0 },
+              { kind: 'delete', region: 0, key: 2 },
+              { kind: 'update', region: 2, key: 2, attr: 'a', value: 0 },
+            ] as never,
+            [],
+          ],
         ],
       },
     );

@@ -24,7 +24,10 @@ const FAILURES = 'stream-failures-us-west-1';
 
 function recordingMetrics() {
   const counts = new Map<string, number>();
-  const metrics = { addMetric: (name: string, _unit: unknown, n: number) => counts.set(name, (counts.get(name) ?? 0) + n), publishStoredMetrics: () => undefined };
+  const metrics = {
+    addMetric: (name: string, _unit: unknown, n: number) => counts.set(name, (counts.get(name) ?? 0) + n),
+    publishStoredMetrics: () => undefined,
+  };
   return { counts, metrics: metrics as never };
 }
 
@@ -33,7 +36,10 @@ function setup(strategy: StrategySpec = { strategy: 'lww' }) {
   table.maxItemBytes = DYNAMODB_MAX_ITEM_BYTES;
   const sqs = new FakeSqs();
   const { counts, metrics } = recordingMetrics();
-  const shipper = new Shipper({ ...settingsFor(US, REGIONS, strategy), streamFailureQueueUrl: FAILURES }, { dynamodb: table.client, sqsFor: () => sqs.client, logger: silentLogger(), metrics });
+  const shipper = new Shipper(
+    { ...settingsFor(US, REGIONS, strategy), streamFailureQueueUrl: FAILURES },
+    { dynamodb: table.client, sqsFor: () => sqs.client, logger: silentLogger(), metrics },
+  );
   return { table, sqs, shipper, counts };
 }
 
@@ -45,7 +51,11 @@ function itemOfSize(id: string, bytes: number) {
 
 /** What the smallest stamp regionsync can write adds: version, origin and writer. */
 function compactStampBytes(): number {
-  return itemSizeBytes({ [META.version]: { S: encodeVersion({ ms: Date.now(), counter: 0, region: US }) }, [META.writer]: { S: 'stamp' }, [META.contentHash]: { S: 'x'.repeat(11) } });
+  return itemSizeBytes({
+    [META.version]: { S: encodeVersion({ ms: Date.now(), counter: 0, region: US }) },
+    [META.writer]: { S: 'stamp' },
+    [META.contentHash]: { S: 'x'.repeat(11) },
+  });
 }
 
 const shippedKeys = (sqs: FakeSqs, region: string) =>
@@ -113,7 +123,10 @@ describe('no shard is ever blocked by one record', () => {
     table.appPut({ pk: { S: 'a' }, sk: { N: '1' }, v: { S: 'x' } });
     const throttled = Object.assign(new Error('Throughput exceeds the current capacity'), { name: 'ProvisionedThroughputExceededException' });
     const throttling = { send: () => Promise.reject(throttled) };
-    const s = new Shipper({ ...settingsFor(US, REGIONS), streamFailureQueueUrl: FAILURES }, { dynamodb: throttling as never, sqsFor: () => sqs.client, logger: silentLogger(), metrics: recordingMetrics().metrics });
+    const s = new Shipper(
+      { ...settingsFor(US, REGIONS), streamFailureQueueUrl: FAILURES },
+      { dynamodb: throttling as never, sqsFor: () => sqs.client, logger: silentLogger(), metrics: recordingMetrics().metrics },
+    );
     void shipper;
     // Act
     const res = await s.handle({ Records: [...table.stream] });
@@ -122,16 +135,26 @@ describe('no shard is ever blocked by one record', () => {
     expect(sqs.sent).toEqual([]);
   });
 
-  it('the compact stamp keeps the full stamp\'s condition (a replicated change that landed since is never overwritten)', () => {
+  it("the compact stamp keeps the full stamp's condition (a replicated change that landed since is never overwritten)", () => {
     // Prepare
     const version = { ms: 1_764_000_000_000, counter: 0, region: US };
-    const args = { tableName: 't', key: { pk: { S: 'a' }, sk: { N: '1' } }, keySchema: KEY, version, image: { pk: { S: 'a' }, sk: { N: '1' } }, ttlAttribute: META.expiresAt };
+    const args = {
+      tableName: 't',
+      key: { pk: { S: 'a' }, sk: { N: '1' } },
+      keySchema: KEY,
+      version,
+      image: { pk: { S: 'a' }, sk: { N: '1' } },
+      ttlAttribute: META.expiresAt,
+    };
     for (const expectedVersion of [undefined, encodeVersion(version)]) {
       // Act
       const full = stampInput({ ...args, expectedVersion, vector: {} });
       const compact = stampInput({ ...args, expectedVersion });
       // Assess
-      const resolve = (i: typeof full) => i.ConditionExpression!.replace(/#\w+/g, (n) => i.ExpressionAttributeNames![n]!).replace(/:\w+/g, (v) => JSON.stringify(i.ExpressionAttributeValues![v]));
+      const resolve = (i: typeof full) =>
+        i
+          .ConditionExpression!.replace(/#\w+/g, (n) => i.ExpressionAttributeNames![n]!)
+          .replace(/:\w+/g, (v) => JSON.stringify(i.ExpressionAttributeValues![v]));
       expect(resolve(compact)).toBe(resolve(full));
       expect(compact.UpdateExpression!.split(' REMOVE ')[0]).not.toContain('#vv');
       expect(compact.UpdateExpression!.split(' REMOVE ')[1]).toContain('#vv');

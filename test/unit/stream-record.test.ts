@@ -12,7 +12,13 @@ const V_US = '000000000000400.000000.us-east-1';
 function record(eventName: 'INSERT' | 'MODIFY' | 'REMOVE', images: { old?: object; new?: object }, extra: Partial<DynamoDBRecord> = {}): DynamoDBRecord {
   return {
     eventName,
-    dynamodb: { Keys: { pk: { S: 'a' } }, ApproximateCreationDateTime: 1.5, SequenceNumber: '1', ...(images.old ? { OldImage: images.old } : {}), ...(images.new ? { NewImage: images.new } : {}) },
+    dynamodb: {
+      Keys: { pk: { S: 'a' } },
+      ApproximateCreationDateTime: 1.5,
+      SequenceNumber: '1',
+      ...(images.old ? { OldImage: images.old } : {}),
+      ...(images.new ? { NewImage: images.new } : {}),
+    },
     ...extra,
   } as DynamoDBRecord;
 }
@@ -48,7 +54,10 @@ describe('classifyRecord', () => {
   });
 
   it('never re-ships a change the applier wrote (no replication loop)', () => {
-    const action = classifyRecord(record('INSERT', { new: withContentHash({ pk: { S: 'a' }, [META.version]: { S: V_EU }, [META.writer]: { S: 'repl' } }) }), ctx);
+    const action = classifyRecord(
+      record('INSERT', { new: withContentHash({ pk: { S: 'a' }, [META.version]: { S: V_EU }, [META.writer]: { S: 'repl' } }) }),
+      ctx,
+    );
     expect(action).toEqual({ kind: 'skip', reason: 'replicated' });
   });
 
@@ -60,8 +69,20 @@ describe('classifyRecord', () => {
 
   it('finding 3: stamps an application write that put back stale copies of the metadata it read', () => {
     // Prepare: read at V_US (stamped here); a change at V_EU landed; the application puts back what it read, changed
-    const read = withContentHash({ pk: { S: 'a' }, x: { N: '1' }, [META.version]: { S: V_US }, [META.writer]: { S: 'stamp' }, [META.origin]: { S: 'us-east-1' } });
-    const landed = withContentHash({ pk: { S: 'a' }, x: { N: '2' }, [META.version]: { S: V_EU }, [META.writer]: { S: 'repl' }, [META.origin]: { S: 'eu-west-1' } });
+    const read = withContentHash({
+      pk: { S: 'a' },
+      x: { N: '1' },
+      [META.version]: { S: V_US },
+      [META.writer]: { S: 'stamp' },
+      [META.origin]: { S: 'us-east-1' },
+    });
+    const landed = withContentHash({
+      pk: { S: 'a' },
+      x: { N: '2' },
+      [META.version]: { S: V_EU },
+      [META.writer]: { S: 'repl' },
+      [META.origin]: { S: 'eu-west-1' },
+    });
     // Act
     const action = classifyRecord(record('MODIFY', { old: landed, new: { ...read, x: { N: '3' } } }), ctx);
     // Assess: its version is above the one it replaced
@@ -69,9 +90,26 @@ describe('classifyRecord', () => {
   });
 
   it('ships a write the client helper versioned in this region as is', () => {
-    const item = withContentHash({ pk: { S: 'a' }, x: { N: '1' }, [META.version]: { S: V_US }, [META.writer]: { S: 'app' }, [META.origin]: { S: 'us-east-1' } });
+    const item = withContentHash({
+      pk: { S: 'a' },
+      x: { N: '1' },
+      [META.version]: { S: V_US },
+      [META.writer]: { S: 'app' },
+      [META.origin]: { S: 'us-east-1' },
+    });
     const action = classifyRecord(record('INSERT', { new: item }), ctx);
-    expect(action).toEqual({ kind: 'ship', change: { table: 'orders', op: 'put', key: { pk: { S: 'a' } }, item: { pk: { S: 'a' }, x: { N: '1' } }, version: V_US, origin: 'us-east-1', writtenAt: 1500 } });
+    expect(action).toEqual({
+      kind: 'ship',
+      change: {
+        table: 'orders',
+        op: 'put',
+        key: { pk: { S: 'a' } },
+        item: { pk: { S: 'a' }, x: { N: '1' } },
+        version: V_US,
+        origin: 'us-east-1',
+        writtenAt: 1500,
+      },
+    });
   });
 
   it('turns a user delete into a tombstone above the deleted version', () => {
@@ -93,9 +131,18 @@ describe('classifyRecord: the clock bound on client-helper writes (finding 10)',
   const bounded = { ...ctx, maxClockOffsetMs: BOUND };
   const version = (ms: number, region = 'us-east-1') => `${String(ms).padStart(15, '0')}.000000.${region}`;
   // ApproximateCreationDateTime 2 s: a whole second, so the write happened in [2000, 3000).
-  const at2s = (eventName: 'INSERT' | 'MODIFY', images: { old?: object; new?: object }) => ({ ...record(eventName, images), dynamodb: { ...record(eventName, images).dynamodb, ApproximateCreationDateTime: 2 } }) as DynamoDBRecord;
+  const at2s = (eventName: 'INSERT' | 'MODIFY', images: { old?: object; new?: object }) =>
+    ({ ...record(eventName, images), dynamodb: { ...record(eventName, images).dynamodb, ApproximateCreationDateTime: 2 } }) as DynamoDBRecord;
   // As the client helper writes it: with the hash of its content.
-  const appItem = (ms: number, extra: object = {}) => withContentHash({ pk: { S: 'a' }, x: { N: '1' }, [META.version]: { S: version(ms) }, [META.writer]: { S: 'app' }, [META.origin]: { S: 'us-east-1' }, ...extra });
+  const appItem = (ms: number, extra: object = {}) =>
+    withContentHash({
+      pk: { S: 'a' },
+      x: { N: '1' },
+      [META.version]: { S: version(ms) },
+      [META.writer]: { S: 'app' },
+      [META.origin]: { S: 'us-east-1' },
+      ...extra,
+    });
 
   it('ships a client write up to the bound plus the stream time`s second of rounding ahead of DynamoDB`s clock as is', () => {
     // Prepare
@@ -113,7 +160,12 @@ describe('classifyRecord: the clock bound on client-helper writes (finding 10)',
     // Act
     const action = classifyRecord(rec, bounded);
     // Assess
-    expect(action).toMatchObject({ kind: 'stamp', floor: { ms: 500, counter: 0, region: 'eu-west-1' }, expectedVersion: version(2_000 + 86_400_000), aheadOfClockMs: 86_400_000 - 1_000 });
+    expect(action).toMatchObject({
+      kind: 'stamp',
+      floor: { ms: 500, counter: 0, region: 'eu-west-1' },
+      expectedVersion: version(2_000 + 86_400_000),
+      aheadOfClockMs: 86_400_000 - 1_000,
+    });
   });
 
   it('holds a replaced version that is itself from the skewed host to the bound (it never shipped)', () => {
@@ -127,12 +179,22 @@ describe('classifyRecord: the clock bound on client-helper writes (finding 10)',
 
   it('restamps a client delete from a host ahead as a tombstone, conditional on its own version', () => {
     // Prepare
-    const tombstone = withContentHash({ pk: { S: 'a' }, [META.version]: { S: version(2_000 + 86_400_000) }, [META.writer]: { S: 'app' }, [META.origin]: { S: 'us-east-1' }, [META.deleted]: { BOOL: true } });
+    const tombstone = withContentHash({
+      pk: { S: 'a' },
+      [META.version]: { S: version(2_000 + 86_400_000) },
+      [META.writer]: { S: 'app' },
+      [META.origin]: { S: 'us-east-1' },
+      [META.deleted]: { BOOL: true },
+    });
     const rec = at2s('MODIFY', { old: appItem(1_000), new: tombstone });
     // Act
     const action = classifyRecord(rec, bounded);
     // Assess
-    expect(action).toMatchObject({ kind: 'tombstone', floor: { ms: 1_000, region: 'us-east-1' }, guard: { version: version(2_000 + 86_400_000), contentHash: tombstone[META.contentHash]!.S } });
+    expect(action).toMatchObject({
+      kind: 'tombstone',
+      floor: { ms: 1_000, region: 'us-east-1' },
+      guard: { version: version(2_000 + 86_400_000), contentHash: tombstone[META.contentHash]!.S },
+    });
   });
 
   it('ships as is without a bound (merging strategies: the version lives inside their state)', () => {
@@ -173,7 +235,11 @@ describe('reconcile (after a stamp found the item changed)', () => {
   it('finding 1: puts the write back over an older replicated change that overwrote it before its stamp', () => {
     const stale = '000000000000300.000000.eu-west-1';
     const current = sealed({ pk: { S: 'a' }, x: { S: 'earlier, from eu-west-1' } }, stale, 'repl', 'eu-west-1');
-    expect(reconcile(current, image, version, 'us-east-1')).toEqual({ kind: 'restore', version, expected: { version: stale, contentHash: current[META.contentHash]!.S } });
+    expect(reconcile(current, image, version, 'us-east-1')).toEqual({
+      kind: 'restore',
+      version,
+      expected: { version: stale, contentHash: current[META.contentHash]!.S },
+    });
   });
 
   it('leaves a later application write on top of that change alone (its own record follows)', () => {

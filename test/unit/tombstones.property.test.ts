@@ -120,16 +120,74 @@ describe('issue 15: deletes are absences (lww, tombstone table)', () => {
         examples: [
           // Found by this property: an application's delete arriving after a replicated delete's tombstone
           // was taken for regionsync's own removal, and a third region's write between them won.
-          [[0, 0, 0], [[{ kind: 'update', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 0, max: 1 }, { kind: 'deliver', pick: 0, duplicate: false }]], [{ kind: 'delete', region: 0, key: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]], [{ kind: 'update', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 0, max: 2 }]], [{ kind: 'delete', region: 1, key: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]]]],
+          [
+            [0, 0, 0],
+            [
+              [
+                { kind: 'update', region: 0, key: 0, value: 0 },
+                [
+                  { kind: 'ship', region: 0, max: 1 },
+                  { kind: 'deliver', pick: 0, duplicate: false },
+                ],
+              ],
+              [{ kind: 'delete', region: 0, key: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]],
+              [{ kind: 'update', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 0, max: 2 }]],
+              [{ kind: 'delete', region: 1, key: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]],
+            ],
+          ],
           // Found by this property: a replicated delete removed an update carrying a stale version in the
           // same instant the update was made; the update, 51 ms after the delete, must be put back.
-          [[0, 0, 0], [[{ kind: 'put', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 0, max: 1 }, { kind: 'deliver', pick: 0, duplicate: false }]], [{ kind: 'put', region: 0, key: 0, value: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]], [{ kind: 'delete', region: 2, key: 0 }, [{ kind: 'ship', region: 2, max: 2 }]], [{ kind: 'update', region: 1, key: 0, value: 0 }, [{ kind: 'deliver', pick: 45, duplicate: false }]]]],
+          [
+            [0, 0, 0],
+            [
+              [
+                { kind: 'put', region: 0, key: 0, value: 0 },
+                [
+                  { kind: 'ship', region: 0, max: 1 },
+                  { kind: 'deliver', pick: 0, duplicate: false },
+                ],
+              ],
+              [{ kind: 'put', region: 0, key: 0, value: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]],
+              [{ kind: 'delete', region: 2, key: 0 }, [{ kind: 'ship', region: 2, max: 2 }]],
+              [{ kind: 'update', region: 1, key: 0, value: 0 }, [{ kind: 'deliver', pick: 45, duplicate: false }]],
+            ],
+          ],
           // Found by this property: regionsync's removal of a replicated item, in the same stream batch as
           // a local re-create beneath it, superseded the re-create.
-          [[0, 0, 0], [[{ kind: 'update', region: 1, key: 0, value: 0 }, []], [{ kind: 'update', region: 2, key: 0, value: 0 }, []], [{ kind: 'delete', region: 1, key: 0 }, []], [{ kind: 'create', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 2, max: 1 }]], [{ kind: 'create', region: 1, key: 0, value: 1 }, [{ kind: 'deliver', pick: 21, duplicate: false }, { kind: 'ship', region: 1, max: 2 }]]]],
+          [
+            [0, 0, 0],
+            [
+              [{ kind: 'update', region: 1, key: 0, value: 0 }, []],
+              [{ kind: 'update', region: 2, key: 0, value: 0 }, []],
+              [{ kind: 'delete', region: 1, key: 0 }, []],
+              [{ kind: 'create', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 2, max: 1 }]],
+              [
+                { kind: 'create', region: 1, key: 0, value: 1 },
+                [
+                  { kind: 'deliver', pick: 21, duplicate: false },
+                  { kind: 'ship', region: 1, max: 2 },
+                ],
+              ],
+            ],
+          ],
           // Found by this property: a replicated change overwrote a local re-create before its stamp, and a
           // duplicate delivery of an older delete then removed that change; the re-create must come back.
-          [[0, 0, 0], [[{ kind: 'create', region: 0, key: 0, value: 0 }, [{ kind: 'ship', region: 0, max: 1 }, { kind: 'deliver', pick: 3, duplicate: false }]], [{ kind: 'delete', region: 0, key: 0 }, [{ kind: 'ship', region: 0, max: 2 }]], [{ kind: 'put', region: 0, key: 0, value: 0 }, [{ kind: 'deliver', pick: 22, duplicate: true }]], [{ kind: 'create', region: 1, key: 0, value: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]], [{ kind: 'create', region: 0, key: 0, value: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]]]],
+          [
+            [0, 0, 0],
+            [
+              [
+                { kind: 'create', region: 0, key: 0, value: 0 },
+                [
+                  { kind: 'ship', region: 0, max: 1 },
+                  { kind: 'deliver', pick: 3, duplicate: false },
+                ],
+              ],
+              [{ kind: 'delete', region: 0, key: 0 }, [{ kind: 'ship', region: 0, max: 2 }]],
+              [{ kind: 'put', region: 0, key: 0, value: 0 }, [{ kind: 'deliver', pick: 22, duplicate: true }]],
+              [{ kind: 'create', region: 1, key: 0, value: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]],
+              [{ kind: 'create', region: 0, key: 0, value: 0 }, [{ kind: 'deliver', pick: 0, duplicate: false }]],
+            ],
+          ],
         ] as never,
       },
     );

@@ -25,10 +25,30 @@ describe('finding 7: a change older than the tombstone horizon never resurrects 
       const tombstones = new FakeTable(US, { partitionKey: META.tombstoneKey });
       const sqs = new FakeSqs();
       const now = 1_764_000_000_000 + 16 * DAY;
-      const applier = new Applier(settingsFor(US, [US, EU], strategy), { dynamodb: regionClient(table, tombstones), sqs: sqs.client, logger: silentLogger(), metrics: silentMetrics(), now: () => now });
-      const change = (pk: string, ms: number): Change => ({ table: 'items', op: 'put', key: { ...key, pk: { S: pk } }, item: { ...key, pk: { S: pk }, v: { S: 'old' } }, version: encodeVersion({ ms, counter: 0, region: EU }), origin: EU, writtenAt: ms });
+      const applier = new Applier(settingsFor(US, [US, EU], strategy), {
+        dynamodb: regionClient(table, tombstones),
+        sqs: sqs.client,
+        logger: silentLogger(),
+        metrics: silentMetrics(),
+        now: () => now,
+      });
+      const change = (pk: string, ms: number): Change => ({
+        table: 'items',
+        op: 'put',
+        key: { ...key, pk: { S: pk } },
+        item: { ...key, pk: { S: pk }, v: { S: 'old' } },
+        version: encodeVersion({ ms, counter: 0, region: EU }),
+        origin: EU,
+        writtenAt: ms,
+      });
       // A replicated item, older still than the change.
-      table.appPut({ ...key, pk: { S: 'present' }, v: { S: 'before' }, [META.version]: { S: encodeVersion({ ms: 1_763_000_000_000, counter: 0, region: EU }) }, [META.origin]: { S: EU } });
+      table.appPut({
+        ...key,
+        pk: { S: 'present' },
+        v: { S: 'before' },
+        [META.version]: { S: encodeVersion({ ms: 1_763_000_000_000, counter: 0, region: EU }) },
+        [META.origin]: { S: EU },
+      });
       // Act
       const absent = await applier.apply(change('gone', 1_764_000_000_000));
       const present = await applier.apply(change('present', 1_764_000_000_000));
@@ -54,10 +74,27 @@ describe('finding 7: a change older than the tombstone horizon never resurrects 
     const conflictLog = 'conflicts';
     const now = 1_764_000_000_000 + 16 * DAY;
     const sqs = new FakeSqs();
-    const applier = new Applier({ ...settingsFor(US, [US, EU]), conflictLog: { tableName: conflictLog, retentionSeconds: 60 } }, { dynamodb: table.client, sqs: sqs.client, logger: silentLogger(), metrics: silentMetrics(), now: () => now });
+    const applier = new Applier(
+      { ...settingsFor(US, [US, EU]), conflictLog: { tableName: conflictLog, retentionSeconds: 60 } },
+      { dynamodb: table.client, sqs: sqs.client, logger: silentLogger(), metrics: silentMetrics(), now: () => now },
+    );
     const version = encodeVersion({ ms: 1_764_000_000_000, counter: 0, region: EU });
     // Act
-    const res = await applier.handle({ Records: [{ messageId: 'm', receiptHandle: 'r', body: encodeMessage([{ table: 'items', op: 'put', key, item: { ...key, v: { S: 'old' } }, version, origin: EU, writtenAt: 1_764_000_000_000 }]), attributes: {} as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: US }] });
+    const res = await applier.handle({
+      Records: [
+        {
+          messageId: 'm',
+          receiptHandle: 'r',
+          body: encodeMessage([{ table: 'items', op: 'put', key, item: { ...key, v: { S: 'old' } }, version, origin: EU, writtenAt: 1_764_000_000_000 }]),
+          attributes: {} as never,
+          messageAttributes: {},
+          md5OfBody: '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: 'arn',
+          awsRegion: US,
+        },
+      ],
+    });
     // Assess: the conflict log (same fake table, another table name) holds the refused change
     expect(res.batchItemFailures).toEqual([]);
     expect(sqs.sent).toEqual([]);
@@ -84,8 +121,17 @@ describe('finding 11: sequence numbers restart after a point-in-time restore or 
     // Prepare: a `fields` item folded from the old stream at a high sequence number
     const table = new FakeTable(US, KEY, () => 1_764_000_000_000);
     const sqs = new FakeSqs();
-    const shipper = new Shipper(settingsFor(US, [US, EU], { strategy: 'fields' }), { dynamodb: table.client, sqsFor: () => sqs.client, logger: silentLogger(), metrics: silentMetrics() });
-    const on = (r: DynamoDBRecord, arn: string, seq: string): DynamoDBRecord => ({ ...r, eventSourceARN: arn, dynamodb: { ...r.dynamodb, SequenceNumber: seq } });
+    const shipper = new Shipper(settingsFor(US, [US, EU], { strategy: 'fields' }), {
+      dynamodb: table.client,
+      sqsFor: () => sqs.client,
+      logger: silentLogger(),
+      metrics: silentMetrics(),
+    });
+    const on = (r: DynamoDBRecord, arn: string, seq: string): DynamoDBRecord => ({
+      ...r,
+      eventSourceARN: arn,
+      dynamodb: { ...r.dynamodb, SequenceNumber: seq },
+    });
     table.appPut({ ...key, v: { S: 'one' } });
     await shipper.handle({ Records: [on(table.stream[0]!, oldStream, '900000')] });
     const sent = sqs.sent.length;
@@ -132,7 +178,7 @@ describe('finding 8: TTL', () => {
     // Tombstones are kept in the tombstone table: the re-created item has nothing to inherit.
     ['lww', { strategy: 'lww' }, (c: Cluster, r: string) => c.tombstoneTables.get(r)!.items.values().next().value],
     ['fields', { strategy: 'fields' }, (c: Cluster, r: string) => c.tombstoneTables.get(r)!.items.values().next().value],
-  ] as const)('%s: an item re-created by UpdateItem on a deleted one does not inherit the tombstone\'s expiry (user-owned TTL attribute)', async (_name, strategy, tombstoneOf) => {
+  ] as const)("%s: an item re-created by UpdateItem on a deleted one does not inherit the tombstone's expiry (user-owned TTL attribute)", async (_name, strategy, tombstoneOf) => {
     // Prepare: an item, deleted (its tombstone carries the expiry in `expires`), everywhere
     const cluster = new Cluster([US, EU], {}, strategy, undefined, ttl);
     cluster.table(US).appPut({ ...key, v: { S: 'one' } });
@@ -167,7 +213,7 @@ describe('finding 8: TTL', () => {
     for (const region of [US, EU]) expect(live(cluster, region)?.expires).toEqual({ N: '2000000000' });
   });
 
-  it('the custom strategy keeps the application\'s TTL attribute on every write', async () => {
+  it("the custom strategy keeps the application's TTL attribute on every write", async () => {
     // Prepare
     const cluster = new Cluster([US, EU], {}, { strategy: 'custom' }, ({ incoming }) => incoming, ttl);
     // Act

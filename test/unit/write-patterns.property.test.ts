@@ -34,7 +34,14 @@ const opArb = (regions: number): fc.Arbitrary<Op> => {
   return fc.oneof(
     fc.record({ kind: fc.constant('put' as const), region, key, value }),
     fc.record({ kind: fc.constant('update' as const), region, key, value }),
-    fc.record({ kind: fc.constant('rmw' as const), region, key, value, read: fc.nat(20), copy: fc.array(fc.boolean(), { minLength: META_ATTRIBUTES.length, maxLength: META_ATTRIBUTES.length }) }),
+    fc.record({
+      kind: fc.constant('rmw' as const),
+      region,
+      key,
+      value,
+      read: fc.nat(20),
+      copy: fc.array(fc.boolean(), { minLength: META_ATTRIBUTES.length, maxLength: META_ATTRIBUTES.length }),
+    }),
     fc.record({ kind: fc.constant('delete' as const), region, key }),
     fc.record({ kind: fc.constant('ship' as const), region, max: fc.integer({ min: 1, max: 4 }) }),
     fc.record({ kind: fc.constant('ship' as const), region, max: fc.integer({ min: 1, max: 4 }) }),
@@ -80,7 +87,8 @@ async function run(cluster: Cluster, ops: readonly Op[]): Promise<Map<number, Wr
     // wins takes the whole item.
     const recorded = cluster.table(region).stream.length > records;
     const unchanged = before && !before[META.deleted]?.BOOL && before.v?.S === value;
-    if (recorded && (cluster.strategy.strategy === 'lww' || !unchanged)) writes.set(key, [...(writes.get(key) ?? []), { at: cluster.time, region, ...(value !== undefined ? { value } : {}) }]);
+    if (recorded && (cluster.strategy.strategy === 'lww' || !unchanged))
+      writes.set(key, [...(writes.get(key) ?? []), { at: cluster.time, region, ...(value !== undefined ? { value } : {}) }]);
     cluster.tick(1);
   };
   for (const op of ops) {
@@ -151,7 +159,9 @@ export async function lastWriterWins(strategy: StrategySpec, regionCount: number
 
 export const property = (strategy: StrategySpec, numRuns: number) =>
   fc.assert(
-    fc.asyncProperty(fc.integer({ min: 2, max: 3 }), fc.array(opArb(3), { maxLength: 50 }), fc.array(fc.nat(), { maxLength: 10 }), (n, ops, picks) => lastWriterWins(strategy, n, ops, picks)),
+    fc.asyncProperty(fc.integer({ min: 2, max: 3 }), fc.array(opArb(3), { maxLength: 50 }), fc.array(fc.nat(), { maxLength: 10 }), (n, ops, picks) =>
+      lastWriterWins(strategy, n, ops, picks),
+    ),
     { numRuns },
   );
 

@@ -95,7 +95,13 @@ export class Applier {
       if (admission.kind !== 'apply') return this.holdBack(change, admission, i, record.messageId);
       try {
         const result = await this.apply(change);
-        if (result !== 'dead-lettered') this.deps.pairMetrics?.applyOutcome({ table: this.settings.logicalTable, source: change.origin, target: this.settings.region }, result, change, this.now());
+        if (result !== 'dead-lettered')
+          this.deps.pairMetrics?.applyOutcome(
+            { table: this.settings.logicalTable, source: change.origin, target: this.settings.region },
+            result,
+            change,
+            this.now(),
+          );
         return result;
       } catch (e) {
         // DynamoDB's ValidationException (an item over 400 KB, a bad attribute) is permanent:
@@ -104,7 +110,12 @@ export class Applier {
           await this.deadLetter(encodeMessage([change]), `change ${i}: rejected by DynamoDB: ${(e as Error).message}`, record.messageId);
           return 'dead-lettered';
         }
-        this.deps.logger.warn('change failed to apply', { messageId: record.messageId, key: keyToString(change.key), version: change.version, error: e as Error });
+        this.deps.logger.warn('change failed to apply', {
+          messageId: record.messageId,
+          key: keyToString(change.key),
+          version: change.version,
+          error: e as Error,
+        });
         return e as Error;
       }
     });
@@ -122,8 +133,15 @@ export class Applier {
    */
   private async holdBack(change: Change, admission: Exclude<Admission, { kind: 'apply' }>, i: number, messageId: string): Promise<'dead-lettered' | Error> {
     this.deps.pairMetrics?.aheadOfClock({ table: this.settings.logicalTable, source: change.origin, target: this.settings.region });
-    this.deps.logger.warn('change ahead of this region\'s clock beyond the bound; not applied now', { messageId, key: keyToString(change.key), version: change.version, aheadMs: admission.aheadMs, outcome: admission.kind });
-    if (admission.kind === 'wait') return new ClockOffsetError(admission.reason, admission.aheadMs, clockBoundOf(this.settings).maxOffsetMs, { version: change.version });
+    this.deps.logger.warn("change ahead of this region's clock beyond the bound; not applied now", {
+      messageId,
+      key: keyToString(change.key),
+      version: change.version,
+      aheadMs: admission.aheadMs,
+      outcome: admission.kind,
+    });
+    if (admission.kind === 'wait')
+      return new ClockOffsetError(admission.reason, admission.aheadMs, clockBoundOf(this.settings).maxOffsetMs, { version: change.version });
     await this.deadLetter(encodeMessage([change]), `change ${i}: ${admission.reason}`, messageId);
     return 'dead-lettered';
   }
@@ -170,14 +188,22 @@ export class Applier {
    */
   private async checkTombstone(change: Change, incoming: AttributeMap, tombstoneTable: string): Promise<ApplyResult> {
     const { settings } = this;
-    const row = await this.deps.dynamodb.send(new GetItemCommand(getTombstoneInput(tombstoneTable, settings.logicalTable, change.key))).then((o) => (o.Item ? toWire(o.Item) : undefined));
+    const row = await this.deps.dynamodb
+      .send(new GetItemCommand(getTombstoneInput(tombstoneTable, settings.logicalTable, change.key)))
+      .then((o) => (o.Item ? toWire(o.Item) : undefined));
     const tombstone = tombstoneOfRow(row, settings.ttlAttribute);
     if (!tombstone || !tombstoneWins(row, decodeVersion(change.version)!)) {
       if (tombstone && isConcurrent(tombstone, incoming)) await this.recordConflict(change, tombstone, incoming, incoming);
       return 'applied';
     }
     // Only exactly what this put wrote: a write that came since (a newer change, a local write) stays.
-    await removeItem(this.deps.dynamodb, settings.tableName, change.key, { exactly: { version: change.version, ...(incoming[META.contentHash]?.S ? { contentHash: incoming[META.contentHash].S } : {}) } }, this.tombstoneRowRef(tombstoneTable));
+    await removeItem(
+      this.deps.dynamodb,
+      settings.tableName,
+      change.key,
+      { exactly: { version: change.version, ...(incoming[META.contentHash]?.S ? { contentHash: incoming[META.contentHash].S } : {}) } },
+      this.tombstoneRowRef(tombstoneTable),
+    );
     if (isConcurrent(tombstone, incoming)) await this.recordConflict(change, tombstone, incoming, tombstone);
     return 'stale';
   }
@@ -238,7 +264,10 @@ export class Applier {
 
   /** A change beyond the tombstone horizon for an absent item: not applied, recorded as a conflict (the item stays absent). */
   private async refuseBeyondHorizon(change: Change, incoming: AttributeMap): Promise<void> {
-    this.deps.logger.warn('change older than the tombstone horizon for an absent item: not applied (it could resurrect a deleted item)', { key: keyToString(change.key), version: change.version });
+    this.deps.logger.warn('change older than the tombstone horizon for an absent item: not applied (it could resurrect a deleted item)', {
+      key: keyToString(change.key),
+      version: change.version,
+    });
     await this.recordConflict(change, change.key, incoming, change.key);
   }
 
@@ -282,7 +311,8 @@ export class Applier {
         const merged = mergeStates(storedState, parseState(incoming, ctx), ctx);
         // Where the state is matters only once a row is involved: a live state belongs in the item,
         // a tombstone in the row with no item (an item read alone is where its state is).
-        const placed = !read.tombstone && live === read.item ? true : isAlive(merged) ? live !== undefined && sameState(merged, parseState(live, ctx), ctx) : !read.item;
+        const placed =
+          !read.tombstone && live === read.item ? true : isAlive(merged) ? live !== undefined && sameState(merged, parseState(live, ctx), ctx) : !read.item;
         if (stored?.[META.version] && sameState(merged, storedState, ctx) && placed) return wrote ? 'applied' : 'stale';
         result = serializeState(merged, ctx, 'repl');
         conflict = stored !== undefined && isConcurrent(stored, incoming);
@@ -310,11 +340,25 @@ export class Applier {
     const { settings } = this;
     const strategy = settings.strategy?.strategy ?? 'lww';
     const metric = this.deps.metrics.singleMetric();
-    metric.addDimensions({ [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.targetRegion]: settings.region, [METRICS.dimensions.strategy]: strategy });
+    metric.addDimensions({
+      [METRICS.dimensions.table]: settings.logicalTable,
+      [METRICS.dimensions.targetRegion]: settings.region,
+      [METRICS.dimensions.strategy]: strategy,
+    });
     metric.addMetric(METRICS.names.conflicts, MetricUnit.Count, 1);
     metric.publishStoredMetrics();
     if (!settings.conflictLog) return;
-    const record = conflictRecord({ table: settings.logicalTable, region: settings.region, strategy, key: change.key, local, incoming, result, now: this.now(), retentionSeconds: settings.conflictLog.retentionSeconds });
+    const record = conflictRecord({
+      table: settings.logicalTable,
+      region: settings.region,
+      strategy,
+      key: change.key,
+      local,
+      incoming,
+      result,
+      now: this.now(),
+      retentionSeconds: settings.conflictLog.retentionSeconds,
+    });
     try {
       await this.deps.dynamodb.send(new PutItemCommand({ TableName: settings.conflictLog.tableName, Item: fromWire(record) }));
     } catch (error) {

@@ -27,7 +27,10 @@ export interface ApplierHandlerOptions {
 export function createApplierHandler(options: ApplierHandlerOptions = {}): (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse> {
   const settings = readSettings();
   const instrument = options.instrumentClient ?? (<C extends object>(client: C) => client);
-  const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.targetRegion]: settings.region } });
+  const metrics = new Metrics({
+    namespace: METRICS.namespace,
+    defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.targetRegion]: settings.region },
+  });
   const logger = new Logger();
   const applier = new Applier(settings, {
     ...(options.resolver ? { resolver: options.resolver } : {}),

@@ -5,7 +5,14 @@
  * the stored local-only attributes, conditional on the version still being the one read (and
  * older than the incoming one). Costs one consistent read per change on such pairs only.
  */
-import { ConditionalCheckFailedException, GetItemCommand, PutItemCommand, type DynamoDBClient, type PutItemCommandInput, type PutItemCommandOutput } from '@aws-sdk/client-dynamodb';
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  PutItemCommand,
+  type DynamoDBClient,
+  type PutItemCommandInput,
+  type PutItemCommandOutput,
+} from '@aws-sdk/client-dynamodb';
 import { fromWire, toWire } from '../../core/codec.ts';
 import { replicationWriterFor } from '../../core/echo-filter.ts';
 import { META } from '../../core/contract.ts';
@@ -18,7 +25,12 @@ const MAX_ATTEMPTS = 8;
  * Sends `input` (from applyInput) keeping the stored item's local-only attributes. Throws
  * ConditionalCheckFailedException, like a plain apply, only when an equal or newer version is stored.
  */
-export async function putKeepingLocal(dynamodb: DynamoDBClient, input: PutItemCommandInput, key: Record<string, unknown>, isLocal: (name: string) => boolean): Promise<PutItemCommandOutput> {
+export async function putKeepingLocal(
+  dynamodb: DynamoDBClient,
+  input: PutItemCommandInput,
+  key: Record<string, unknown>,
+  isLocal: (name: string) => boolean,
+): Promise<PutItemCommandOutput> {
   const incoming = toWire(input.Item!);
   const version = incoming[META.version]!.S!;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

@@ -25,7 +25,10 @@ import { REMOVAL_WRITER, tombstoneRowKey } from '../../core/tombstones.ts';
  * Which item a removal may take: older than a tombstone, exactly one version and content, or (a
  * merged state, src/functions/shared/state-store.ts) still exactly as read (core/writes.ts stateCondition).
  */
-export type RemovalCondition = { readonly olderThan: string } | { readonly exactly: { readonly version: string; readonly contentHash?: string } } | { readonly asRead: Condition };
+export type RemovalCondition =
+  | { readonly olderThan: string }
+  | { readonly exactly: { readonly version: string; readonly contentHash?: string } }
+  | { readonly asRead: Condition };
 
 /** The key's row in the region's tombstone table, whose `_rs_at` a removal moves to its own time. */
 export interface TombstoneRowRef {
@@ -40,7 +43,12 @@ export interface TombstoneRowRef {
  * carrying a stale version too (its own record puts it back if it was the later write). An item
  * without a version is never taken: its stamp reads the tombstone.
  */
-export async function markForRemoval(dynamodb: DynamoDBClient, tableName: string, key: AttributeMap, condition: RemovalCondition): Promise<AttributeMap | undefined> {
+export async function markForRemoval(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  key: AttributeMap,
+  condition: RemovalCondition,
+): Promise<AttributeMap | undefined> {
   // Only the placeholders the expressions use: DynamoDB refuses an unused one (ValidationException).
   const names: Record<string, string> = { '#w': META.writer };
   const values: Record<string, AttributeValue> = { ':rm': { S: REMOVAL_WRITER } };
@@ -66,7 +74,15 @@ export async function markForRemoval(dynamodb: DynamoDBClient, tableName: string
   }
   try {
     const out = await dynamodb.send(
-      new UpdateItemCommand({ TableName: tableName, Key: fromWire(key), UpdateExpression: 'SET #w = :rm', ConditionExpression: expression, ExpressionAttributeNames: names, ExpressionAttributeValues: values, ReturnValues: 'ALL_NEW' }),
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: fromWire(key),
+        UpdateExpression: 'SET #w = :rm',
+        ConditionExpression: expression,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValues: 'ALL_NEW',
+      }),
     );
     return toWire(out.Attributes ?? {});
   } catch (e) {
@@ -116,7 +132,13 @@ export async function touchTombstone(dynamodb: DynamoDBClient, row: TombstoneRow
 }
 
 /** Mark, record the time on the tombstone row, delete. Returns the item removed, or undefined. */
-export async function removeItem(dynamodb: DynamoDBClient, tableName: string, key: AttributeMap, condition: RemovalCondition, row: TombstoneRowRef): Promise<AttributeMap | undefined> {
+export async function removeItem(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  key: AttributeMap,
+  condition: RemovalCondition,
+  row: TombstoneRowRef,
+): Promise<AttributeMap | undefined> {
   const marked = await markForRemoval(dynamodb, tableName, key, condition);
   if (!marked) return undefined;
   await touchTombstone(dynamodb, row, key);

@@ -70,7 +70,7 @@ export class StateStore {
     }
     const item = await this.getItem(key);
     // An application's write not folded yet (no version) may stand over a deleted item's row.
-    if (item && item[META.version] && item[META.writer]?.S !== REMOVAL_WRITER) return { item };
+    if (item?.[META.version] && item[META.writer]?.S !== REMOVAL_WRITER) return { item };
     return this.state(item, await rowOf(table));
   }
 

@@ -25,11 +25,16 @@ export interface ShipperHandlerOptions {
   readonly instrumentClient?: <C extends object>(client: C) => C;
 }
 
-export function createShipperHandler(options: ShipperHandlerOptions = {}): (event: DynamoDBStreamEvent | SQSEvent, context?: Context) => Promise<DynamoDBBatchResponse> {
+export function createShipperHandler(
+  options: ShipperHandlerOptions = {},
+): (event: DynamoDBStreamEvent | SQSEvent, context?: Context) => Promise<DynamoDBBatchResponse> {
   const settings = readSettings();
   const instrument = options.instrumentClient ?? (<C extends object>(client: C) => client);
   const logger = new Logger();
-  const metrics = new Metrics({ namespace: METRICS.namespace, defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.sourceRegion]: settings.region } });
+  const metrics = new Metrics({
+    namespace: METRICS.namespace,
+    defaultDimensions: { [METRICS.dimensions.table]: settings.logicalTable, [METRICS.dimensions.sourceRegion]: settings.region },
+  });
   const pairMetrics = new PairMetrics();
   // useQueueUrlAsEndpoint false: each client is already bound to its target region; letting the SDK
   // route by the queue URL's host would bypass AWS_ENDPOINT_URL (LocalStack, moto) entirely.

@@ -56,11 +56,11 @@ export class BacklogDrainer {
         try {
           // A batch of 10 backlog messages is at most 10 MiB of bodies: send them in groups within 1 MiB.
           for (const group of withinBytes(records, 1024 * 1024)) {
-            const out = await this.deps.sqsFor(region).send(
-              new SendMessageBatchCommand({ QueueUrl: target.queueUrl, Entries: group.map((r, i) => ({ Id: String(i), MessageBody: r.body })) }),
-            );
+            const out = await this.deps
+              .sqsFor(region)
+              .send(new SendMessageBatchCommand({ QueueUrl: target.queueUrl, Entries: group.map((r, i) => ({ Id: String(i), MessageBody: r.body })) }));
             const bad = new Set((out.Failed ?? []).map((f) => Number(f.Id)));
-            group.forEach((r, i) => (bad.has(i) ? failed.push(r) : undefined));
+            for (const [i, r] of group.entries()) if (bad.has(i)) failed.push(r);
             this.deps.metrics.addMetric(METRICS.names.messagesDrained, MetricUnit.Count, group.length - bad.size);
           }
         } catch (error) {

@@ -35,7 +35,6 @@ import { changeFromImage, type ShipperAction } from '../../core/stream-record.ts
 import { stampInput } from '../../core/writes.ts';
 import { encodeParkedRecord, PARKED_KIND, STREAM_FAILURE_ATTRIBUTES } from '../../core/stream-failures.ts';
 
-
 type WriteAction = Extract<ShipperAction, { kind: 'stamp' | 'tombstone' }>;
 
 export interface UnstampableDeps {
@@ -87,17 +86,30 @@ export class UnstampableRecords {
   private async compactStamp(action: Extract<WriteAction, { kind: 'stamp' }>): Promise<Change> {
     const { settings } = this;
     // The shipper's own stamp without the version vector (same version, same condition).
-    const input = stampInput({ tableName: settings.tableName, key: action.key, keySchema: settings.key, version: action.version, expectedVersion: action.expectedVersion, image: action.image, ttlAttribute: settings.ttlAttribute });
+    const input = stampInput({
+      tableName: settings.tableName,
+      key: action.key,
+      keySchema: settings.key,
+      version: action.version,
+      expectedVersion: action.expectedVersion,
+      image: action.image,
+      ttlAttribute: settings.ttlAttribute,
+    });
     try {
       const out = await this.deps.dynamodb.send(new UpdateItemCommand(input));
       this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
-      this.deps.logger.warn('item too large for the full stamp: replicated with a compact stamp (no version vector)', { key: keyToString(action.key), sequenceNumber: action.sequenceNumber });
+      this.deps.logger.warn('item too large for the full stamp: replicated with a compact stamp (no version vector)', {
+        key: keyToString(action.key),
+        sequenceNumber: action.sequenceNumber,
+      });
       return changeFromImage(toWire(out.Attributes ?? {}), settings, action.writtenAt, settings.ttlAttribute);
     } catch (e) {
       // The item changed since the record (a replicated change, a later write): the normal path
       // (stamp, reconcile) decides again on the retried batch.
       if (e instanceof ConditionalCheckFailedException) {
-        throw new RegionSyncError(`item ${keyToString(action.key)} changed while a compact stamp was tried; the batch will be retried`, { sequenceNumber: action.sequenceNumber });
+        throw new RegionSyncError(`item ${keyToString(action.key)} changed while a compact stamp was tried; the batch will be retried`, {
+          sequenceNumber: action.sequenceNumber,
+        });
       }
       throw e;
     }
@@ -145,7 +157,10 @@ export class UnstampableRecords {
       }),
     );
     this.deps.metrics.addMetric(METRICS.names.recordsParked, MetricUnit.Count, 1);
-    this.deps.logger.error('stream record parked in the stream-failures queue; it does not replicate until redriven', { error: problem, ...problem.context, key: keyToString(action.key) });
+    this.deps.logger.error('stream record parked in the stream-failures queue; it does not replicate until redriven', {
+      error: problem,
+      ...problem.context,
+      key: keyToString(action.key),
+    });
   }
 }
-

@@ -4,7 +4,7 @@
  * first (one conditional UpdateItem each); writes made by regionsync itself are never
  * re-shipped, so replication cannot loop.
  */
-import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, type DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
@@ -18,7 +18,16 @@ import { advance, mergeVectors, vectorFromAttribute, vectorAttribute, type Versi
 import type { PairMetricsSink } from '../../core/metrics.ts';
 import { alreadyFolded, changeFromImage, classifyRecord, reconcile, versionOf, type ItemGuard, type ShipperAction } from '../../core/stream-record.ts';
 import { sameContent, withContentHash } from '../../core/content-hash.ts';
-import { getTombstoneInput, putTombstoneInput, tombstoneOfRow, tombstoneRow, tombstoneVersion, tombstoneWins, tombstoneWrittenAt, REMOVAL_WRITER } from '../../core/tombstones.ts';
+import {
+  getTombstoneInput,
+  putTombstoneInput,
+  tombstoneOfRow,
+  tombstoneRow,
+  tombstoneVersion,
+  tombstoneWins,
+  tombstoneWrittenAt,
+  REMOVAL_WRITER,
+} from '../../core/tombstones.ts';
 import { removeItem, type TombstoneRowRef } from '../shared/remove-item.ts';
 import { newestOf, StateStore } from '../shared/state-store.ts';
 import { compareVersions, decodeVersion, encodeVersion, maxVersion, versionAt, type Version } from '../../core/version.ts';
@@ -148,9 +157,22 @@ export class Shipper {
         return undefined;
       case 'ship':
         // A client-helper write that created the item: a tombstone may be newer (see afterCreate).
-        if (this.settings.tombstoneTable && (this.settings.strategy?.strategy ?? 'lww') === 'lww' && action.change.op === 'put' && record.eventName === 'INSERT') {
+        if (
+          this.settings.tombstoneTable &&
+          (this.settings.strategy?.strategy ?? 'lww') === 'lww' &&
+          action.change.op === 'put' &&
+          record.eventName === 'INSERT'
+        ) {
           const item = record.dynamodb!.NewImage as unknown as AttributeMap;
-          return (await this.settleAgainstTombstone(action.change.key, item, action.change.writtenAt ?? this.now(), undefined, vectorFromAttribute(item[META.vector], item[META.version]?.S))) ? changeFromImage(item, this.settings, action.change.writtenAt ?? this.now(), this.settings.ttlAttribute) : undefined;
+          return (await this.settleAgainstTombstone(
+            action.change.key,
+            item,
+            action.change.writtenAt ?? this.now(),
+            undefined,
+            vectorFromAttribute(item[META.vector], item[META.version]?.S),
+          ))
+            ? changeFromImage(item, this.settings, action.change.writtenAt ?? this.now(), this.settings.ttlAttribute)
+            : undefined;
         }
         return action.change;
       case 'stamp':
@@ -216,8 +238,12 @@ export class Shipper {
             write = this.stampWrite(action.key, next.version, { guard: next.expected, ...clearTtl }, image!, base);
             break;
           case 'restore':
-            if (image && current?.[META.deleted]?.BOOL === true && settings.tombstoneTable) write = this.putWrite(stripMeta(image), next.version, undefined, base);
-            else write = image ? this.putWrite(stripMeta(image), next.version, next.expected, base) : this.tombstoneWrite(action.key, next.version, next.expected, base);
+            if (image && current?.[META.deleted]?.BOOL === true && settings.tombstoneTable)
+              write = this.putWrite(stripMeta(image), next.version, undefined, base);
+            else
+              write = image
+                ? this.putWrite(stripMeta(image), next.version, next.expected, base)
+                : this.tombstoneWrite(action.key, next.version, next.expected, base);
             break;
         }
       }
@@ -234,7 +260,13 @@ export class Shipper {
    * raced this write and won: the write is taken back out (conditional on exactly what was stamped)
    * and not shipped. Returns the item to ship, or undefined.
    */
-  private async settleAgainstTombstone(key: AttributeMap, written: AttributeMap, writtenAt: number, image: AttributeMap | undefined, base: VersionVector): Promise<AttributeMap | undefined> {
+  private async settleAgainstTombstone(
+    key: AttributeMap,
+    written: AttributeMap,
+    writtenAt: number,
+    image: AttributeMap | undefined,
+    base: VersionVector,
+  ): Promise<AttributeMap | undefined> {
     const { settings } = this;
     const row = await this.readTombstone(key, settings.tombstoneTable!);
     const version = versionOf(written)!;
@@ -244,11 +276,23 @@ export class Shipper {
     try {
       if ((tombstoneWrittenAt(row) ?? Infinity) <= writtenAt) {
         const above = versionAt(writtenAt, settings.region, tomb);
-        const restamped = await this.stampWrite(key, above, { guard }, image ?? written, mergeVectors(base, vectorFromAttribute(row![META.vector], row![META.version]?.S)))();
+        const restamped = await this.stampWrite(
+          key,
+          above,
+          { guard },
+          image ?? written,
+          mergeVectors(base, vectorFromAttribute(row![META.vector], row![META.version]?.S)),
+        )();
         this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
         return restamped;
       }
-      await removeItem(this.deps.dynamodb, settings.tableName, key, { exactly: { version: guard.version!, ...(guard.contentHash ? { contentHash: guard.contentHash } : {}) } }, this.tombstoneRowRef());
+      await removeItem(
+        this.deps.dynamodb,
+        settings.tableName,
+        key,
+        { exactly: { version: guard.version!, ...(guard.contentHash ? { contentHash: guard.contentHash } : {}) } },
+        this.tombstoneRowRef(),
+      );
     } catch (e) {
       // The item changed since the stamp: a later write is on top, and its own record settles it.
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
@@ -300,7 +344,10 @@ export class Shipper {
           [META.writer]: { S: 'stamp' },
           ...vectorAttribute(vector, encodeVersion(version)),
         });
-        const next = { ...tombstoneRow(settings.logicalTable, tombstone, action.key, settings.ttlAttribute, this.now()), [META.sequence]: { S: action.foldMark } };
+        const next = {
+          ...tombstoneRow(settings.logicalTable, tombstone, action.key, settings.ttlAttribute, this.now()),
+          [META.sequence]: { S: action.foldMark },
+        };
         try {
           await this.deps.dynamodb.send(new PutItemCommand(putTombstoneInput(tombstoneTable, next, { seen: row?.[META.version]?.S })));
           this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
@@ -343,7 +390,13 @@ export class Shipper {
         // Already folded in by an earlier attempt: shipping the current state again is harmless (at
         // this region's newest write, the version an origin's change must carry).
         const state = current ?? read.tombstone!;
-        return changeFromImage(state, settings, action.writtenAt, settings.ttlAttribute, decodeVersion(vectorFromAttribute(state[META.vector], state[META.version]?.S)[settings.region]));
+        return changeFromImage(
+          state,
+          settings,
+          action.writtenAt,
+          settings.ttlAttribute,
+          decodeVersion(vectorFromAttribute(state[META.vector], state[META.version]?.S)[settings.region]),
+        );
       }
       // The old image is a past state of this very item: joining it in changes nothing the item
       // still has, and brings back the merge state a delete or a whole-item PutItem dropped. So is
@@ -363,8 +416,21 @@ export class Shipper {
       if (settings.strategy?.strategy === 'custom') {
         if (!this.deps.resolver) throw new SettingsError('table uses the custom strategy but the shipper was built without a resolver');
         // With the item gone (a delete), the record's old image or the tombstone row (the newer) is the state the write replaces.
-        const seen = current && current[META.writer]?.S !== REMOVAL_WRITER ? current : newestOf(action.oldImage?.[META.version] ? action.oldImage : undefined, read.tombstone);
-        const args = { current: seen, keyItem: action.key, image, baseVector: action.baseVector, version: aboveAll, resolver: this.deps.resolver, key: settings.key, ttlAttribute: settings.ttlAttribute, tombstoneExpiresAt: expiresAt };
+        const seen =
+          current && current[META.writer]?.S !== REMOVAL_WRITER
+            ? current
+            : newestOf(action.oldImage?.[META.version] ? action.oldImage : undefined, read.tombstone);
+        const args = {
+          current: seen,
+          keyItem: action.key,
+          image,
+          baseVector: action.baseVector,
+          version: aboveAll,
+          resolver: this.deps.resolver,
+          key: settings.key,
+          ttlAttribute: settings.ttlAttribute,
+          tombstoneExpiresAt: expiresAt,
+        };
         written = customLocalWrite(args).item;
       } else {
         const next = applyLocalWrite(state, action.oldImage, image, ownVersion, ctx, expiresAt, { baseComplete: foldBaseComplete(current, image) });
@@ -397,13 +463,20 @@ export class Shipper {
       if (this.settings.strategy?.strategy === 'custom') {
         // One stored item is the state: the newer of the two sides.
         const newest = newestOf(read.item, read.tombstone);
-        if (!newest || (newest === read.item) || !read.item) return;
+        if (!newest || newest === read.item || !read.item) return;
         result = newest;
       } else {
-        const joined = mergeStates(read.item ? parseState(read.item, ctx) : emptyState(key), read.tombstone ? parseState(read.tombstone, ctx) : emptyState(key), ctx);
+        const joined = mergeStates(
+          read.item ? parseState(read.item, ctx) : emptyState(key),
+          read.tombstone ? parseState(read.tombstone, ctx) : emptyState(key),
+          ctx,
+        );
         const placed = isAlive(joined) ? read.item !== undefined && sameState(joined, parseState(read.item, ctx), ctx) : !read.item;
         if (placed) return;
-        result = { ...serializeState(joined, ctx, 'stamp'), ...((read.item ?? read.row)?.[META.sequence] ? { [META.sequence]: (read.item ?? read.row)![META.sequence]! } : {}) };
+        result = {
+          ...serializeState(joined, ctx, 'stamp'),
+          ...((read.item ?? read.row)?.[META.sequence] ? { [META.sequence]: (read.item ?? read.row)![META.sequence]! } : {}),
+        };
       }
       if ((await this.store.write(key, read, result)) === 'written') return;
     }
@@ -412,15 +485,33 @@ export class Shipper {
 
   /** A client-helper write from a host clock beyond the bound, restamped: loud, the host's clock needs fixing. */
   private countRestamp(key: AttributeMap, aheadOfClockMs: number): void {
-    this.deps.logger.warn('client-helper write restamped: its version was beyond maxClockOffsetSeconds ahead of DynamoDB\'s clock; check the application host\'s clock', { key: keyToString(key), aheadOfClockMs });
+    this.deps.logger.warn(
+      "client-helper write restamped: its version was beyond maxClockOffsetSeconds ahead of DynamoDB's clock; check the application host's clock",
+      { key: keyToString(key), aheadOfClockMs },
+    );
     this.deps.metrics.addMetric(METRICS.names.clientWritesRestamped, MetricUnit.Count, 1);
   }
 
   /** UpdateItem that adds `version` to the item as it is; returns the item written. */
-  private stampWrite(key: AttributeMap, version: Version, expect: { expectedVersion?: string; guard?: ItemGuard; clearTtl?: boolean }, image: AttributeMap, base: VersionVector): () => Promise<AttributeMap> {
+  private stampWrite(
+    key: AttributeMap,
+    version: Version,
+    expect: { expectedVersion?: string; guard?: ItemGuard; clearTtl?: boolean },
+    image: AttributeMap,
+    base: VersionVector,
+  ): () => Promise<AttributeMap> {
     const { settings } = this;
     return async () => {
-      const input = stampInput({ tableName: settings.tableName, key, keySchema: settings.key, version, ...expect, image, ttlAttribute: settings.ttlAttribute, vector: advance(base, version) });
+      const input = stampInput({
+        tableName: settings.tableName,
+        key,
+        keySchema: settings.key,
+        version,
+        ...expect,
+        image,
+        ttlAttribute: settings.ttlAttribute,
+        vector: advance(base, version),
+      });
       const out = await this.deps.dynamodb.send(new UpdateItemCommand(input));
       return toWire(out.Attributes ?? {});
     };
@@ -430,7 +521,16 @@ export class Shipper {
     const { settings } = this;
     return async () => {
       const expiresAt = Math.floor(this.now() / 1000) + settings.tombstoneTtlSeconds;
-      const input = tombstoneInput({ tableName: settings.tableName, key, keySchema: settings.key, version, expiresAt, ttlAttribute: settings.ttlAttribute, ...(guard ? { guard } : {}), vector: advance(base, version) });
+      const input = tombstoneInput({
+        tableName: settings.tableName,
+        key,
+        keySchema: settings.key,
+        version,
+        expiresAt,
+        ttlAttribute: settings.ttlAttribute,
+        ...(guard ? { guard } : {}),
+        vector: advance(base, version),
+      });
       await this.deps.dynamodb.send(new PutItemCommand(input));
       return toWire(input.Item!);
     };
@@ -453,10 +553,17 @@ export class Shipper {
     const out = await this.deps.sqsFor(this.settings.region).send(
       new SendMessageBatchCommand({
         QueueUrl: url,
-        Entries: bodies.map((body, i) => ({ Id: String(i), MessageBody: body, MessageAttributes: { [BACKLOG_TARGET_ATTRIBUTE]: { DataType: 'String', StringValue: region } } })),
+        Entries: bodies.map((body, i) => ({
+          Id: String(i),
+          MessageBody: body,
+          MessageAttributes: { [BACKLOG_TARGET_ATTRIBUTE]: { DataType: 'String', StringValue: region } },
+        })),
       }),
     );
-    if (out.Failed && out.Failed.length > 0) throw new Error(`target ${region} failed (${(cause as Error).message}) and the backlog refused ${out.Failed.length} messages: ${out.Failed[0]?.Code} ${out.Failed[0]?.Message}`);
+    if (out.Failed && out.Failed.length > 0)
+      throw new Error(
+        `target ${region} failed (${(cause as Error).message}) and the backlog refused ${out.Failed.length} messages: ${out.Failed[0]?.Code} ${out.Failed[0]?.Message}`,
+      );
     this.deps.metrics.addMetric(METRICS.names.messagesBacklogged, MetricUnit.Count, bodies.length);
   }
 
@@ -479,7 +586,8 @@ export class Shipper {
               // A target that hangs must not hold the other targets' batch (issue 5): it goes to the backlog.
               { abortSignal: AbortSignal.timeout(TARGET_SEND_TIMEOUT_MS) },
             );
-            if (out.Failed && out.Failed.length > 0) throw new Error(`SendMessageBatch to ${target.region} failed for ${out.Failed.length} entries: ${out.Failed[0]?.Code} ${out.Failed[0]?.Message}`);
+            if (out.Failed && out.Failed.length > 0)
+              throw new Error(`SendMessageBatch to ${target.region} failed for ${out.Failed.length} entries: ${out.Failed[0]?.Code} ${out.Failed[0]?.Message}`);
           } catch (error) {
             // Region isolation: a failed target must neither block the others nor lose its changes
             // (the stream keeps them only 24 h). Park them in this region's backlog, which the
@@ -488,7 +596,9 @@ export class Shipper {
             return;
           }
           this.deps.metrics.addMetric(METRICS.names.messagesSent, MetricUnit.Count, batch.length);
-        }).then(() => this.deps.pairMetrics?.shipped({ table: this.settings.logicalTable, source: this.settings.region, target: target.region }, changes.length)),
+        }).then(() =>
+          this.deps.pairMetrics?.shipped({ table: this.settings.logicalTable, source: this.settings.region, target: target.region }, changes.length),
+        ),
       ),
     );
     const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -71,7 +71,9 @@ export function validateMonitoring(input: RegionSyncConfig, regionNames: readonl
   }
 
   // Only regions that hold a table get a stack.
-  const stacked = regionNames.filter((r) => (Array.isArray(input.tables) ? input.tables : []).some((t) => !isObject(t) || !Array.isArray(t.regions) || t.regions.includes(r)));
+  const stacked = regionNames.filter((r) =>
+    (Array.isArray(input.tables) ? input.tables : []).some((t) => !isObject(t) || !Array.isArray(t.regions) || t.regions.includes(r)),
+  );
   const globalDashboardRegion = m.globalDashboardRegion ?? stacked[0] ?? regionNames[0] ?? '';
   if (m.globalDashboardRegion !== undefined && !stacked.includes(m.globalDashboardRegion)) {
     bad('monitoring.globalDashboardRegion', m.globalDashboardRegion, `must be a region that holds a table, so that it has a stack (${stacked.join(', ')})`);
@@ -98,7 +100,8 @@ function validateTableMonitoring(input: TableMonitoringConfig | undefined, defau
   const fence = input.fence;
   if (fence === true) fenceOn = [...DEFAULT_FENCE_ON];
   else if (fence !== undefined && fence !== false) {
-    if (!isObject(fence) || !Array.isArray(fence.on) || fence.on.length === 0) bad(`${path}.fence`, fence, 'must be true, false or { on: [alarm kinds] } with at least one kind');
+    if (!isObject(fence) || !Array.isArray(fence.on) || fence.on.length === 0)
+      bad(`${path}.fence`, fence, 'must be true, false or { on: [alarm kinds] } with at least one kind');
     else {
       fence.on.forEach((k, j) => {
         if (!(ALARM_KINDS as readonly string[]).includes(k)) bad(`${path}.fence.on[${j}]`, k, `must be one of ${ALARM_KINDS.join(', ')}`);
@@ -129,7 +132,11 @@ function thresholds(input: AlarmThresholds, defaults: ResolvedThresholds, path: 
   );
   check('errorRateThresholdPercent', (v) => v > 0 && v <= 100, 'must be a percentage above 0 and at most 100');
   // The alarm counts whole 1-minute periods, and CloudWatch evaluates at most one day of them.
-  check('parkedAgeThresholdSeconds', (v) => v >= 60 && v <= 86_400, 'must be from 60 to 86400 seconds (whole minutes of a non-empty outage backlog, at most a day)');
+  check(
+    'parkedAgeThresholdSeconds',
+    (v) => v >= 60 && v <= 86_400,
+    'must be from 60 to 86400 seconds (whole minutes of a non-empty outage backlog, at most a day)',
+  );
   return out as unknown as ResolvedThresholds;
 }
 
@@ -149,7 +156,6 @@ export function monitoringOf(config: ResolvedConfig): ResolvedMonitoring {
 export function tableMonitoring(config: ResolvedConfig, table: string): ResolvedTableMonitoring {
   return monitoringOf(config).tables[table] ?? { ...DEFAULT_THRESHOLDS, fenceOn: [] };
 }
-
 
 function bool(v: unknown, fallback: boolean, path: string, bad: Bad): boolean {
   if (v === undefined) return fallback;
@@ -182,6 +188,7 @@ function isHttpsUrl(s: string): boolean {
   }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a user-supplied config value, checked field by field
 function isObject(v: unknown): v is Record<string, any> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -20,14 +20,22 @@ export function unknownKeyProblems(schema: z.ZodType, input: unknown): string[] 
       const alias = ALIASES[key];
       const nearest = alias && known.includes(alias) ? alias : nearestName(key, known);
       const value = valueAt(input, [...issue.path, key]);
-      problems.push(`${renderPath([...issue.path, key])}: unknown setting${nearest ? `; did you mean '${nearest}'?` : known.length > 0 ? ` (known: ${known.join(', ')})` : ''} (got ${shortJson(value)})`);
+      problems.push(
+        `${renderPath([...issue.path, key])}: unknown setting${nearest ? `; did you mean '${nearest}'?` : known.length > 0 ? ` (known: ${known.join(', ')})` : ''} (got ${shortJson(value)})`,
+      );
     }
   }
   return problems;
 }
 
 /** Names users reach for that are not typos of the setting they mean. */
-const ALIASES: Readonly<Record<string, string>> = { selection: 'replicate', replication: 'replicate', filter: 'replicate', strategy: 'conflictResolution', resolver: 'conflictResolution' };
+const ALIASES: Readonly<Record<string, string>> = {
+  selection: 'replicate',
+  replication: 'replicate',
+  filter: 'replicate',
+  strategy: 'conflictResolution',
+  resolver: 'conflictResolution',
+};
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return path.reduce<unknown>((v, step) => (v as Record<PropertyKey, unknown> | undefined)?.[step as never], input);
@@ -70,15 +78,25 @@ function unwrap(node: unknown, value: unknown): unknown {
       const options = def.options as z.ZodType[];
       const objects = options.filter((o) => defOf(o).type === 'object');
       const disc = def.discriminator as string | undefined;
-      const chosen = disc ? objects.find((o) => (defOf(defOf(o).shape ? (defOf(o).shape as Record<string, unknown>)[disc] : undefined).values as unknown[] | undefined)?.includes((value as Record<string, unknown>)?.[disc])) : objects[0];
+      const chosen = disc
+        ? objects.find((o) =>
+            (defOf(defOf(o).shape ? (defOf(o).shape as Record<string, unknown>)[disc] : undefined).values as unknown[] | undefined)?.includes(
+              (value as Record<string, unknown>)?.[disc],
+            ),
+          )
+        : objects[0];
       node = chosen ?? objects[0] ?? options[0];
     } else return node;
   }
   return node;
 }
 
-function defOf(node: unknown): Record<string, any> {
-  return ((node as { _zod?: { def?: Record<string, unknown> } } | undefined)?._zod?.def ?? {}) as Record<string, any>;
+/** zod keeps its schema definition untyped (`_zod.def`): read as a loose record. */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+type ZodDef = Record<string, any>;
+
+function defOf(node: unknown): ZodDef {
+  return ((node as { _zod?: { def?: Record<string, unknown> } } | undefined)?._zod?.def ?? {}) as ZodDef;
 }
 
 /** The known name closest to `name` by edit distance, when it is close enough to be a typo. */

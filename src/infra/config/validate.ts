@@ -7,7 +7,16 @@ import { KNOWN_REGIONS } from './regions.ts';
 import { validateMonitoring } from './monitoring.ts';
 import { checkSelection } from '../../core/selection.ts';
 import { DEFAULT_MAX_CLOCK_OFFSET_SECONDS } from '../../core/clock-bound.ts';
-import { CRDT_KINDS, KEY_TYPES, regionSyncConfigSchema, type RegionConfig, type RegionSyncConfig, type ResolvedConfig, type ResolvedTableConfig, type TableConfig } from './schema.ts';
+import {
+  CRDT_KINDS,
+  KEY_TYPES,
+  regionSyncConfigSchema,
+  type RegionConfig,
+  type RegionSyncConfig,
+  type ResolvedConfig,
+  type ResolvedTableConfig,
+  type TableConfig,
+} from './schema.ts';
 import { unknownKeyProblems } from './unknown-keys.ts';
 
 /**
@@ -23,7 +32,7 @@ const QUEUE_NAME = /^[a-zA-Z0-9_-]{1,80}$/;
 const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
 const APP_NAME = /^[a-zA-Z][a-zA-Z0-9-]{0,29}$/;
 /** An IAM role ARN in any partition. */
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const ACCOUNT = /^\d{12}$/;
 
 /**
@@ -54,10 +63,13 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
       if (rc.account !== undefined && !ACCOUNT.test(rc.account)) bad(`${path}.account`, rc.account, 'must be a 12-digit AWS account id');
       if (rc.credentials !== undefined) {
         const c = rc.credentials;
-        if (typeof c !== 'object' || c === null || (c.profile === undefined && c.roleArn === undefined)) bad(`${path}.credentials`, c, 'must name a profile, a roleArn, or both');
+        if (typeof c !== 'object' || c === null || (c.profile === undefined && c.roleArn === undefined))
+          bad(`${path}.credentials`, c, 'must name a profile, a roleArn, or both');
         else {
-          if (c.profile !== undefined && (typeof c.profile !== 'string' || c.profile.trim() === '')) bad(`${path}.credentials.profile`, c.profile, 'must be a profile name from your AWS config');
-          if (c.roleArn !== undefined && (typeof c.roleArn !== 'string' || !ROLE_ARN.test(c.roleArn))) bad(`${path}.credentials.roleArn`, c.roleArn, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
+          if (c.profile !== undefined && (typeof c.profile !== 'string' || c.profile.trim() === ''))
+            bad(`${path}.credentials.profile`, c.profile, 'must be a profile name from your AWS config');
+          if (c.roleArn !== undefined && (typeof c.roleArn !== 'string' || !ROLE_ARN.test(c.roleArn)))
+            bad(`${path}.credentials.roleArn`, c.roleArn, 'must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');
         }
       }
       if (regions.some((x) => x.region === rc.region)) bad(path, rc.region, 'region listed twice');
@@ -78,7 +90,11 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
       if (resolved && typeof appName === 'string') {
         const queues = [inboundQueueName(appName, resolved.name), deadLetterQueueName(appName, resolved.name)];
         if (queues.some((q) => !QUEUE_NAME.test(q))) {
-          bad(`tables[${i}].name`, resolved.name, `regionsync derives SQS queue names from it ("${queues[0]}"), which allow only letters, digits, - and _ and at most 80 characters`);
+          bad(
+            `tables[${i}].name`,
+            resolved.name,
+            `regionsync derives SQS queue names from it ("${queues[0]}"), which allow only letters, digits, - and _ and at most 80 characters`,
+          );
         }
       }
       if (!resolved) return;
@@ -153,19 +169,23 @@ function validateTable(
   const log = t.conflictLog ?? {};
   if (typeof log !== 'object' || log === null) bad(`${path}.conflictLog`, log, 'must be an object { enabled?, retentionDays? }');
   const retentionDays = log.retentionDays ?? 30;
-  if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650) bad(`${path}.conflictLog.retentionDays`, retentionDays, 'must be a whole number of days from 1 to 3650');
-  if (t.replicateTtlDeletes !== undefined && typeof t.replicateTtlDeletes !== 'boolean') bad(`${path}.replicateTtlDeletes`, t.replicateTtlDeletes, 'must be true or false');
+  if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650)
+    bad(`${path}.conflictLog.retentionDays`, retentionDays, 'must be a whole number of days from 1 to 3650');
+  if (t.replicateTtlDeletes !== undefined && typeof t.replicateTtlDeletes !== 'boolean')
+    bad(`${path}.replicateTtlDeletes`, t.replicateTtlDeletes, 'must be true or false');
   const windows = t.batchingWindowSeconds ?? {};
   if (typeof windows !== 'object' || windows === null) bad(`${path}.batchingWindowSeconds`, windows, 'must be an object { stream?, queue? }');
   for (const [which, v] of Object.entries(windows ?? {})) {
     if (which !== 'stream' && which !== 'queue') continue; // an unknown setting (unknown-keys.ts)
     // Lambda accepts whole seconds from 0 to 300 on both stream and SQS mappings.
-    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 300) bad(`${path}.batchingWindowSeconds.${which}`, v, 'must be a whole number of seconds from 0 to 300');
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 300)
+      bad(`${path}.batchingWindowSeconds.${which}`, v, 'must be a whole number of seconds from 0 to 300');
   }
   const maxClockOffsetSeconds = checkClockOffset(t.maxClockOffsetSeconds, `${path}.maxClockOffsetSeconds`, appClockOffsetSeconds, bad);
   const tableRegions = Array.isArray(regions) ? regions : [];
   const key = { partitionKey: t.partitionKey?.name, ...(t.sortKey ? { sortKey: t.sortKey.name } : {}) };
-  for (const problem of checkSelection(t.replicate, `${path}.replicate`, { regions: tableRegions, key, strategy: resolution.strategy.strategy })) problems.push(problem);
+  for (const problem of checkSelection(t.replicate, `${path}.replicate`, { regions: tableRegions, key, strategy: resolution.strategy.strategy }))
+    problems.push(problem);
   const names: Record<string, string> = Object.fromEntries(tableRegions.map((r) => [r, t.name]));
   if (t.names !== undefined) {
     if (typeof t.names !== 'object' || t.names === null || Array.isArray(t.names)) bad(`${path}.names`, t.names, 'must map region names to table names');
@@ -206,7 +226,7 @@ function validateTable(
 function checkClockOffset(value: unknown, path: string, fallback: number, bad: (path: string, value: unknown, why: string) => void): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0.5 || value > 3600) {
-    bad(path, value, 'must be a number of seconds from 0.5 to 3600: how far ahead of a region\'s clock a version may be before it is held back');
+    bad(path, value, "must be a number of seconds from 0.5 to 3600: how far ahead of a region's clock a version may be before it is held back");
     return fallback;
   }
   return value;
@@ -247,7 +267,12 @@ function validateResolution(
       const absolute = file ? resolvePath(file) : '';
       if (!file || !existsSync(absolute)) {
         bad(`${at}.resolver`, c.resolver, 'must name an existing module, e.g. "resolvers/orders.ts#resolveOrder"');
-      } else if (exportName !== 'default' && !new RegExp(`export\\s+(const|function|let|async\\s+function)\\s+${exportName}\\b|export\\s*\\{[^}]*\\b${exportName}\\b`).test(readFileSync(absolute, 'utf8'))) {
+      } else if (
+        exportName !== 'default' &&
+        !new RegExp(`export\\s+(const|function|let|async\\s+function)\\s+${exportName}\\b|export\\s*\\{[^}]*\\b${exportName}\\b`).test(
+          readFileSync(absolute, 'utf8'),
+        )
+      ) {
         bad(`${at}.resolver`, c.resolver, `${file} does not export "${exportName}"`);
       }
       return { strategy: { strategy: 'custom' }, resolver: { file: absolute, exportName } };

@@ -47,7 +47,8 @@ export class AlarmTopic extends Construct {
       }),
     );
     for (const email of props.emails ?? []) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
-    for (const url of props.httpsEndpoints ?? []) this.topic.addSubscription(new subscriptions.UrlSubscription(url, { protocol: sns.SubscriptionProtocol.HTTPS }));
+    for (const url of props.httpsEndpoints ?? [])
+      this.topic.addSubscription(new subscriptions.UrlSubscription(url, { protocol: sns.SubscriptionProtocol.HTTPS }));
     this.action = new actions.SnsAction(this.topic);
     Validations.of(this.topic).acknowledge({
       id: 'AwsSolutions-SNS2',

@@ -27,7 +27,13 @@ export function usesFleetDashboards(config: ResolvedConfig): boolean {
 
 /** A SEARCH over one metric of every table, in `region`: one line per dimension set it finds. */
 function search(terms: string, statistic: string, region: string, account?: string): cloudwatch.MathExpression {
-  return new cloudwatch.MathExpression({ expression: `SEARCH('${terms}', '${statistic}', 60)`, usingMetrics: {}, period: ONE_MINUTE, searchRegion: region, ...(account ? { searchAccount: account } : {}) });
+  return new cloudwatch.MathExpression({
+    expression: `SEARCH('${terms}', '${statistic}', 60)`,
+    usingMetrics: {},
+    period: ONE_MINUTE,
+    searchRegion: region,
+    ...(account ? { searchAccount: account } : {}),
+  });
 }
 
 /** An alarm line, drawn only when every table alarms at the same value. */
@@ -46,7 +52,12 @@ function queueSearch(appName: string, kind: 'inbound' | 'dlq', metricName: strin
 }
 
 /** Lag, throughput, conflicts, backlog and DLQ of every table replicating into `region`. */
-export function fleetWidgets(appName: string, region: string, thresholds: readonly { readonly lagP99ThresholdMs: number; readonly backlogAgeThresholdSeconds: number }[], account?: string): cloudwatch.IWidget[] {
+export function fleetWidgets(
+  appName: string,
+  region: string,
+  thresholds: readonly { readonly lagP99ThresholdMs: number; readonly backlogAgeThresholdSeconds: number }[],
+  account?: string,
+): cloudwatch.IWidget[] {
   const target = METRICS.dimensions.targetRegion;
   const axis = { min: 0, showUnits: false };
   return [
@@ -56,7 +67,10 @@ export function fleetWidgets(appName: string, region: string, thresholds: readon
         title: `Replication lag p99 into ${region}, per table and source (ms)`,
         width: 12,
         left: [search(regionSearch(PAIR_METRICS.lag.name, target, region), 'p99', region, account)],
-        leftAnnotations: thresholdLine(thresholds.map((t) => t.lagP99ThresholdMs), (v) => `p99 alarm (${v} ms)`),
+        leftAnnotations: thresholdLine(
+          thresholds.map((t) => t.lagP99ThresholdMs),
+          (v) => `p99 alarm (${v} ms)`,
+        ),
         leftYAxis: axis,
       }),
       new cloudwatch.GraphWidget({
@@ -70,14 +84,20 @@ export function fleetWidgets(appName: string, region: string, thresholds: readon
       new cloudwatch.GraphWidget({
         title: `Conflicts and dead-lettered changes in ${region}, per table`,
         width: 8,
-        left: [search(regionSearch(TABLE_METRICS.conflicts, target, region), 'Sum', region, account), search(regionSearch(TABLE_METRICS.deadLettered, target, region), 'Sum', region, account)],
+        left: [
+          search(regionSearch(TABLE_METRICS.conflicts, target, region), 'Sum', region, account),
+          search(regionSearch(TABLE_METRICS.deadLettered, target, region), 'Sum', region, account),
+        ],
         leftYAxis: axis,
       }),
       new cloudwatch.GraphWidget({
         title: `Oldest waiting change per inbound queue in ${region} (s)`,
         width: 8,
         left: [search(queueSearch(appName, 'inbound', AWS_METRICS.sqs.oldestAge), 'Maximum', region, account)],
-        leftAnnotations: thresholdLine(thresholds.map((t) => t.backlogAgeThresholdSeconds), (v) => `backlog age alarm (${v} s)`),
+        leftAnnotations: thresholdLine(
+          thresholds.map((t) => t.backlogAgeThresholdSeconds),
+          (v) => `backlog age alarm (${v} s)`,
+        ),
         leftYAxis: axis,
       }),
       new cloudwatch.GraphWidget({

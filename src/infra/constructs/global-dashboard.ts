@@ -43,7 +43,15 @@ export class GlobalDashboard extends Construct {
     if (props.fleet) {
       for (const r of config.regions) {
         const here = config.tables.filter((t) => t.regions.includes(r.region));
-        if (here.length > 0) this.dashboard.addWidgets(...fleetWidgets(app, r.region, here.map((t) => tableMonitoring(config, t.name)), r.account));
+        if (here.length > 0)
+          this.dashboard.addWidgets(
+            ...fleetWidgets(
+              app,
+              r.region,
+              here.map((t) => tableMonitoring(config, t.name)),
+              r.account,
+            ),
+          );
       }
       this.alarmArns = [];
       return;
@@ -86,7 +94,9 @@ export class GlobalDashboard extends Construct {
             title: `${table.name}: oldest waiting change per region (s)`,
             width: 8,
             left: table.regions.map((r) => queueMetric(app, table.name, r, 'inbound', 'oldestAge', 'Maximum', r, accountOf(r))),
-            leftAnnotations: [{ value: t.backlogAgeThresholdSeconds, label: `backlog age alarm (${t.backlogAgeThresholdSeconds} s)`, color: cloudwatch.Color.RED }],
+            leftAnnotations: [
+              { value: t.backlogAgeThresholdSeconds, label: `backlog age alarm (${t.backlogAgeThresholdSeconds} s)`, color: cloudwatch.Color.RED },
+            ],
             leftYAxis: { min: 0, showUnits: false },
           }),
         ),
@@ -96,10 +106,14 @@ export class GlobalDashboard extends Construct {
     const arns = config.tables.flatMap((table) =>
       table.regions
         .filter((region) => stacks[region]?.alarms !== false)
-        .flatMap((region) => alarmPlan(table, region).map((a) => alarmArn(region, config.regions.find((r) => r.region === region)?.account, alarmName(app, table.name, a.kind, a.sourceRegion)))),
+        .flatMap((region) =>
+          alarmPlan(table, region).map((a) =>
+            alarmArn(region, config.regions.find((r) => r.region === region)?.account, alarmName(app, table.name, a.kind, a.sourceRegion)),
+          ),
+        ),
     );
     this.alarmArns = arns;
     const alarms = arns.map((arn, i) => cloudwatch.Alarm.fromAlarmArn(this, `Alarm${i}`, arn));
-    alarmStatusWidgets('regionsync alarms in every region', alarms).forEach((w) => this.dashboard.addWidgets(w));
+    for (const w of alarmStatusWidgets('regionsync alarms in every region', alarms)) this.dashboard.addWidgets(w);
   }
 }

@@ -9,12 +9,11 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { buildSync, type BuildOptions } from 'esbuild';
+import { PROJECT_ROOT } from '../../project-root.ts';
 
-/** The checkout's root (this file is src/infra/constructs/handler-code.ts): where the Lambda sources and the bundle cache are. */
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export { PROJECT_ROOT };
 const CACHE_DIR = path.join(PROJECT_ROOT, '.regionsync', 'bundles');
 
 /** The file name the bundle is written to: the function's handler is `index.handler`. */
@@ -53,7 +52,10 @@ export function handlerCode(entry: string): lambda.Code {
 
 /** Bundles `entry` unless an up-to-date bundle is cached; returns the bundle's directory. */
 export function bundle(entry: string): string {
-  const key = createHash('sha256').update(JSON.stringify({ entry, BUILD_OPTIONS, node: 1 })).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(JSON.stringify({ entry, BUILD_OPTIONS, node: 1 }))
+    .digest('hex')
+    .slice(0, 16);
   const dir = path.join(CACHE_DIR, key);
   if (isFresh(dir)) return dir;
   const staging = `${dir}.${process.pid}.${Date.now()}`;

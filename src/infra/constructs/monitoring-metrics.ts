@@ -12,7 +12,12 @@ import { AWS_METRICS, METRICS, PAIR_METRICS, pairDimensions, SOURCE_METRICS, TAB
 export const ONE_MINUTE = Duration.minutes(1);
 
 /** A per-pair metric, read in the region whose CloudWatch holds it (source for shipped, target otherwise). */
-export function pairMetric(pair: Pair, which: keyof typeof PAIR_METRICS, statistic: string, options: { label?: string; period?: Duration; accountOf?: AccountOf } = {}): cloudwatch.Metric {
+export function pairMetric(
+  pair: Pair,
+  which: keyof typeof PAIR_METRICS,
+  statistic: string,
+  options: { label?: string; period?: Duration; accountOf?: AccountOf } = {},
+): cloudwatch.Metric {
   const m = PAIR_METRICS[which];
   return new cloudwatch.Metric({
     namespace: METRICS.namespace,
@@ -84,7 +89,13 @@ export function queueMetric(
 }
 
 /** AWS/Lambda metric of a function in this stack. */
-export function functionMetric(fn: lambda.IFunction, metric: 'invocations' | 'errors' | 'throttles' | 'iteratorAge' | 'duration', statistic: string, period = ONE_MINUTE, label?: string): cloudwatch.Metric {
+export function functionMetric(
+  fn: lambda.IFunction,
+  metric: 'invocations' | 'errors' | 'throttles' | 'iteratorAge' | 'duration',
+  statistic: string,
+  period = ONE_MINUTE,
+  label?: string,
+): cloudwatch.Metric {
   return fn.metric(AWS_METRICS.lambda[metric], { statistic, period, ...(label ? { label } : {}) });
 }
 
@@ -151,5 +162,13 @@ function searchSum(name: string, table: string, regionDimension: string, region:
  * skip AWS::CloudWatch::Alarm (moto) would fail the template on a reference to one.
  */
 export function alarmArn(region: string, account: string | undefined, name: string): string {
-  return Arn.format({ partition: Aws.PARTITION, service: 'cloudwatch', region, account: account ?? Aws.ACCOUNT_ID, resource: 'alarm', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  return Arn.format({
+    partition: Aws.PARTITION,
+    service: 'cloudwatch',
+    region,
+    account: account ?? Aws.ACCOUNT_ID,
+    resource: 'alarm',
+    resourceName: name,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
 }

@@ -48,9 +48,16 @@ export class RegionDashboard extends Construct {
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       dashboardName: regionDashboardName(appName, region),
     });
-    if (props.fleet) this.dashboard.addWidgets(...fleetWidgets(appName, region, props.tables.map((t) => t.thresholds)));
+    if (props.fleet)
+      this.dashboard.addWidgets(
+        ...fleetWidgets(
+          appName,
+          region,
+          props.tables.map((t) => t.thresholds),
+        ),
+      );
     else for (const t of props.tables) this.dashboard.addWidgets(...tableWidgets(appName, region, t));
-    alarmStatusWidgets(`Alarms in ${region}`, props.alarms ?? []).forEach((w) => this.dashboard.addWidgets(w));
+    for (const w of alarmStatusWidgets(`Alarms in ${region}`, props.alarms ?? [])) this.dashboard.addWidgets(w);
   }
 }
 
@@ -63,9 +70,18 @@ function tableWidgets(appName: string, region: string, t: DashboardTable): cloud
   const lag = new cloudwatch.GraphWidget({
     title: `${name}: replication lag into ${region} (ms)`,
     width: 8,
-    left: pairsIn.flatMap((p) => [pairMetric(p, 'lag', 'p99', { label: `p99 from ${p.source}` }), pairMetric(p, 'lag', 'p50', { label: `p50 from ${p.source}` })]),
+    left: pairsIn.flatMap((p) => [
+      pairMetric(p, 'lag', 'p99', { label: `p99 from ${p.source}` }),
+      pairMetric(p, 'lag', 'p50', { label: `p50 from ${p.source}` }),
+    ]),
     right: pairsIn.map((p) => pairMetric(p, 'lag', 'Maximum', { label: `max from ${p.source}` })),
-    leftAnnotations: [{ value: thresholds.lagP99ThresholdMs, label: `p99 alarm (${thresholds.lagP99ThresholdMs} ms for ${thresholds.lagEvaluationMinutes} min)`, color: cloudwatch.Color.RED }],
+    leftAnnotations: [
+      {
+        value: thresholds.lagP99ThresholdMs,
+        label: `p99 alarm (${thresholds.lagP99ThresholdMs} ms for ${thresholds.lagEvaluationMinutes} min)`,
+        color: cloudwatch.Color.RED,
+      },
+    ],
     rightAnnotations: [{ value: thresholds.lagMaxThresholdMs, label: `max alarm (${thresholds.lagMaxThresholdMs} ms)`, color: cloudwatch.Color.ORANGE }],
     leftYAxis: { min: 0, showUnits: false },
     rightYAxis: { min: 0, showUnits: false },
@@ -96,9 +112,14 @@ function tableWidgets(appName: string, region: string, t: DashboardTable): cloud
   const backlog = new cloudwatch.GraphWidget({
     title: `${name}: inbound backlog in ${region}`,
     width: 6,
-    left: [queueMetric(appName, name, region, 'inbound', 'visible', 'Maximum', 'waiting'), queueMetric(appName, name, region, 'inbound', 'inFlight', 'Maximum', 'in flight')],
+    left: [
+      queueMetric(appName, name, region, 'inbound', 'visible', 'Maximum', 'waiting'),
+      queueMetric(appName, name, region, 'inbound', 'inFlight', 'Maximum', 'in flight'),
+    ],
     right: [queueMetric(appName, name, region, 'inbound', 'oldestAge', 'Maximum', 'oldest (s)')],
-    rightAnnotations: [{ value: thresholds.backlogAgeThresholdSeconds, label: `backlog age alarm (${thresholds.backlogAgeThresholdSeconds} s)`, color: cloudwatch.Color.RED }],
+    rightAnnotations: [
+      { value: thresholds.backlogAgeThresholdSeconds, label: `backlog age alarm (${thresholds.backlogAgeThresholdSeconds} s)`, color: cloudwatch.Color.RED },
+    ],
     leftYAxis: { min: 0, showUnits: false },
     rightYAxis: { min: 0, showUnits: false },
   });
@@ -113,7 +134,13 @@ function tableWidgets(appName: string, region: string, t: DashboardTable): cloud
     title: `${name}: shipper iterator age in ${region} (ms)`,
     width: 6,
     left: [functionMetric(replicated.shipper, 'iteratorAge', 'Maximum', undefined, 'iterator age')],
-    leftAnnotations: [{ value: thresholds.iteratorAgeThresholdSeconds * 1000, label: `iterator age alarm (${thresholds.iteratorAgeThresholdSeconds} s)`, color: cloudwatch.Color.RED }],
+    leftAnnotations: [
+      {
+        value: thresholds.iteratorAgeThresholdSeconds * 1000,
+        label: `iterator age alarm (${thresholds.iteratorAgeThresholdSeconds} s)`,
+        color: cloudwatch.Color.RED,
+      },
+    ],
     leftYAxis: { min: 0, showUnits: false },
   });
   const errors = new cloudwatch.GraphWidget({
@@ -139,7 +166,13 @@ function tableWidgets(appName: string, region: string, t: DashboardTable): cloud
     ],
     // AWS leaves out messages received 3+ times (each retry is a receive): a lower bound in a long outage. The alarm counts minutes non-empty instead.
     right: [queueMetric(appName, name, region, 'backlog', 'oldestAge', 'Maximum', 'oldest parked (s, lower bound)')],
-    rightAnnotations: [{ value: thresholds.parkedAgeThresholdSeconds, label: `parked age alarm (non-empty for ${thresholds.parkedAgeThresholdSeconds} s)`, color: cloudwatch.Color.RED }],
+    rightAnnotations: [
+      {
+        value: thresholds.parkedAgeThresholdSeconds,
+        label: `parked age alarm (non-empty for ${thresholds.parkedAgeThresholdSeconds} s)`,
+        color: cloudwatch.Color.RED,
+      },
+    ],
     leftYAxis: { min: 0, showUnits: false },
     rightYAxis: { min: 0, showUnits: false },
   });

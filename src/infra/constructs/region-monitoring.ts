@@ -42,7 +42,11 @@ export class RegionMonitoring extends Construct {
     const { config, region } = props;
     const monitoring = monitoringOf(config);
     const stack = monitoring.stacks[region] ?? { alarms: true, dashboards: true };
-    const tables = [...props.tables].map(([name, replicated]) => ({ config: config.tables.find((t) => t.name === name)!, replicated, thresholds: tableMonitoring(config, name) }));
+    const tables = [...props.tables].map(([name, replicated]) => ({
+      config: config.tables.find((t) => t.name === name)!,
+      replicated,
+      thresholds: tableMonitoring(config, name),
+    }));
 
     const account = config.regions.find((r) => r.region === region)?.account;
     const fencing = tables.some((t) => t.thresholds.fenceOn.length > 0);
@@ -52,7 +56,11 @@ export class RegionMonitoring extends Construct {
     const fleet = usesFleetDashboards(config);
     const alarms = new Map<string, ReplicationAlarms>();
     if (stack.alarms) {
-      this.topic = new AlarmTopic(this, 'AlarmTopic', { appName: config.appName, emails: monitoring.alarmEmails, httpsEndpoints: monitoring.alarmHttpsEndpoints });
+      this.topic = new AlarmTopic(this, 'AlarmTopic', {
+        appName: config.appName,
+        emails: monitoring.alarmEmails,
+        httpsEndpoints: monitoring.alarmHttpsEndpoints,
+      });
       for (const t of tables) {
         alarms.set(
           t.config.name,
@@ -76,7 +84,9 @@ export class RegionMonitoring extends Construct {
         region,
         tables,
         // By name, not by the alarm resources (see alarmArn).
-        alarms: [...alarms.values()].flatMap((a) => a.alarms).map((x, i) => cloudwatch.Alarm.fromAlarmArn(this, `DashboardAlarm${i}`, alarmArn(region, account, x.name))),
+        alarms: [...alarms.values()]
+          .flatMap((a) => a.alarms)
+          .map((x, i) => cloudwatch.Alarm.fromAlarmArn(this, `DashboardAlarm${i}`, alarmArn(region, account, x.name))),
         fleet,
       });
       if (region === monitoring.globalDashboardRegion) this.globalDashboard = new GlobalDashboard(this, 'GlobalDashboard', { config, fleet });

@@ -26,7 +26,6 @@ import { localOnlyAttributes } from '../../core/selection.ts';
 import type { TombstoneTable } from './tombstone-table.ts';
 import { BUNDLE_HANDLER, handlerCode, PROJECT_ROOT } from './handler-code.ts';
 
-
 /**
  * Largest change message body the shipper packs. SQS accepts 1 MiB but bills every 64 KB chunk
  * as one request, so bigger messages do not cost less; 256 KiB keeps an applier batch of 10
@@ -137,12 +136,15 @@ export class ReplicatedTable extends Construct {
     const shipperBatchSize = props.shipperBatchSize ?? 500;
     const memorySize = props.memorySize ?? 512;
     const maxReceiveCount = props.maxReceiveCount ?? 10;
-    if (!cfg.regions.includes(region)) throw new Error(`ReplicatedTable: table "${cfg.name}" does not replicate in region "${region}" (its regions: ${cfg.regions.join(', ')})`);
+    if (!cfg.regions.includes(region))
+      throw new Error(`ReplicatedTable: table "${cfg.name}" does not replicate in region "${region}" (its regions: ${cfg.regions.join(', ')})`);
     if (!Number.isInteger(shipperBatchSize) || shipperBatchSize < 1 || shipperBatchSize > 10_000) {
       throw new Error(`ReplicatedTable: shipperBatchSize must be 1..10000, got ${shipperBatchSize}`);
     }
-    if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240) throw new Error(`ReplicatedTable: memorySize must be 128..10240 MB, got ${memorySize}`);
-    if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1) throw new Error(`ReplicatedTable: maxReceiveCount must be a positive integer, got ${maxReceiveCount}`);
+    if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10_240)
+      throw new Error(`ReplicatedTable: memorySize must be 128..10240 MB, got ${memorySize}`);
+    if (!Number.isInteger(maxReceiveCount) || maxReceiveCount < 1)
+      throw new Error(`ReplicatedTable: maxReceiveCount must be a positive integer, got ${maxReceiveCount}`);
     const streamRetryAttempts = props.streamRetryAttempts ?? STREAM_RETRY_ATTEMPTS;
     const streamMaxRecordAge = props.streamMaxRecordAge ?? STREAM_MAX_RECORD_AGE;
     if (!Number.isInteger(streamRetryAttempts) || streamRetryAttempts < 0 || streamRetryAttempts > 10_000) {
@@ -196,7 +198,8 @@ export class ReplicatedTable extends Construct {
     });
     Validations.of(this.backlogQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'The backlog holds changes until their target region is back; a message has no poison form (it is a body the target queue took before), so it is retried for the whole 14-day retention rather than dead-lettered.',
+      reason:
+        'The backlog holds changes until their target region is back; a message has no poison form (it is a body the target queue took before), so it is retried for the whole 14-day retention rather than dead-lettered.',
     });
 
     this.streamFailureQueue = new sqs.Queue(this, 'StreamFailureQueue', {
@@ -207,7 +210,8 @@ export class ReplicatedTable extends Construct {
     });
     Validations.of(this.streamFailureQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter (on-failure) destination of the shipper\'s stream mapping; its messages are read only by regionsync redrive, which deletes each when done.',
+      reason:
+        "This queue is itself the dead-letter (on-failure) destination of the shipper's stream mapping; its messages are read only by regionsync redrive, which deletes each when done.",
     });
 
     const key = { partitionKey: cfg.partitionKey.name, ...(cfg.sortKey ? { sortKey: cfg.sortKey.name } : {}) };
@@ -243,7 +247,14 @@ export class ReplicatedTable extends Construct {
     // back): it marks them first (UpdateItem), then deletes them (src/functions/shared/remove-item.ts).
     const removals = props.tombstones ? ['dynamodb:UpdateItem', 'dynamodb:DeleteItem'] : [];
 
-    this.shipper = this.makeFunction('Shipper', 'shipper', memorySize, Duration.seconds(60), { ...common, targets, backlogQueueUrl: this.backlogQueue.queueUrl, streamFailureQueueUrl: this.streamFailureQueue.queueUrl }, shipperRoleName(appName, cfg.name, region));
+    this.shipper = this.makeFunction(
+      'Shipper',
+      'shipper',
+      memorySize,
+      Duration.seconds(60),
+      { ...common, targets, backlogQueueUrl: this.backlogQueue.queueUrl, streamFailureQueueUrl: this.streamFailureQueue.queueUrl },
+      shipperRoleName(appName, cfg.name, region),
+    );
     this.shipper.addEventSource(
       new DynamoEventSource(this.table, {
         // TRIM_HORIZON: the table and its shipper are created together; nothing written before
@@ -264,7 +275,9 @@ export class ReplicatedTable extends Construct {
         parallelizationFactor: 1,
         // The applier's writes come back on this stream; these filters drop them before they cost
         // an invocation, and never drop an application write (see src/core/echo-filter.ts).
-        filters: shipperStreamFilterPatterns({ name: cfg.partitionKey.name, type: STREAM_KEY_TYPE[cfg.partitionKey.type] }).map((p) => lambda.FilterCriteria.filter(p)),
+        filters: shipperStreamFilterPatterns({ name: cfg.partitionKey.name, type: STREAM_KEY_TYPE[cfg.partitionKey.type] }).map((p) =>
+          lambda.FilterCriteria.filter(p),
+        ),
       }),
     );
     // The backlog: parked by the shipper when a target fails, drained by it (drain.ts) when it is back.
@@ -273,7 +286,10 @@ export class ReplicatedTable extends Construct {
     // Item-level writes on this table only: last writer wins stamps a plain write (UpdateItem);
     // merging strategies fold it into the item's state (PutItem), tombstones included.
     this.shipper.addToRolePolicy(
-      new iam.PolicyStatement({ actions: [...new Set([...(merging ? [] : ['dynamodb:UpdateItem']), 'dynamodb:PutItem', ...shipperReads, ...removals])], resources: [this.table.tableArn] }),
+      new iam.PolicyStatement({
+        actions: [...new Set([...(merging ? [] : ['dynamodb:UpdateItem']), 'dynamodb:PutItem', ...shipperReads, ...removals])],
+        resources: [this.table.tableArn],
+      }),
     );
     props.tombstones?.grantRows(this.shipper, cfg.name, merging ? 'merged' : 'lww');
     if (targets.length > 0) {
@@ -301,7 +317,11 @@ export class ReplicatedTable extends Construct {
     // (else it would take the applier's write for a local one and ship it back): update it first.
     this.applier.node.addDependency(this.shipper);
     this.applier.addEventSource(
-      new SqsEventSource(this.inboundQueue, { batchSize: queueWindow > 0 ? 100 : 10, reportBatchItemFailures: true, ...(queueWindow > 0 ? { maxBatchingWindow: Duration.seconds(queueWindow) } : {}) }),
+      new SqsEventSource(this.inboundQueue, {
+        batchSize: queueWindow > 0 ? 100 : 10,
+        reportBatchItemFailures: true,
+        ...(queueWindow > 0 ? { maxBatchingWindow: Duration.seconds(queueWindow) } : {}),
+      }),
     );
     this.applier.addToRolePolicy(new iam.PolicyStatement({ actions: ['dynamodb:PutItem', ...applierReads, ...removals], resources: [this.table.tableArn] }));
     props.tombstones?.grantRows(this.applier, cfg.name, merging ? 'merged' : 'lww');
@@ -329,7 +349,8 @@ export class ReplicatedTable extends Construct {
 
     Validations.of(this.shipper.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'dynamodb:ListStreams supports no resource-level permissions and the stream event source mapping needs it; every other action is scoped to this table, its stream or the named queues.',
+      reason:
+        'dynamodb:ListStreams supports no resource-level permissions and the stream event source mapping needs it; every other action is scoped to this table, its stream or the named queues.',
     });
   }
 
@@ -341,17 +362,25 @@ export class ReplicatedTable extends Construct {
     const resolver = this.resolver;
     if (!resolver) return path.join(PROJECT_ROOT, 'lambda', `${dir}${this.tracing ? '-traced' : ''}.ts`);
     const factory = dir === 'shipper' ? 'createShipperHandler' : 'createApplierHandler';
-    const file = path.join(PROJECT_ROOT, '.regionsync', 'generated', `${this.node.path.replace(/[^A-Za-z0-9]+/g, '-')}-${dir}${this.tracing ? '-traced' : ''}.ts`);
+    const file = path.join(
+      PROJECT_ROOT,
+      '.regionsync',
+      'generated',
+      `${this.node.path.replace(/[^A-Za-z0-9]+/g, '-')}-${dir}${this.tracing ? '-traced' : ''}.ts`,
+    );
     const importName = resolver.exportName === 'default' ? 'resolver' : `{ ${resolver.exportName} as resolver }`;
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(
       file,
       [
-        '// Generated by regionsync at synth: the handler with this table\'s resolver. Do not edit.',
+        "// Generated by regionsync at synth: the handler with this table's resolver. Do not edit.",
         `import ${importName} from ${JSON.stringify(resolver.file)};`,
         `import { ${factory} } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src', 'functions', dir, 'create-handler.ts'))};`,
         ...(this.tracing
-          ? [`import { tracedClients } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src', 'functions', 'shared', 'tracing.ts'))};`, `export const handler = ${factory}({ resolver, instrumentClient: tracedClients('regionsync-${dir}') });`]
+          ? [
+              `import { tracedClients } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src', 'functions', 'shared', 'tracing.ts'))};`,
+              `export const handler = ${factory}({ resolver, instrumentClient: tracedClients('regionsync-${dir}') });`,
+            ]
           : [`export const handler = ${factory}({ resolver });`]),
         '',
       ].join('\n'),

@@ -84,114 +84,141 @@ export class ReplicationAlarms extends Construct {
     for (const source of table.regions.filter((r) => r !== region)) {
       const pair = { table: table.name, source, target: region };
       const id = `From${pascal(source)}`;
-      add('lagP99', source, (alarmName) =>
-        new cloudwatch.Alarm(this, `LagP99${id}`, {
-          ...common,
-          alarmName,
-          alarmDescription: `regionsync ${table.name}: p99 replication lag ${source} → ${region} above ${t.lagP99ThresholdMs} ms for ${t.lagEvaluationMinutes} min`,
-          metric: pairMetric(pair, 'lag', 'p99'),
-          threshold: t.lagP99ThresholdMs,
-          evaluationPeriods: t.lagEvaluationMinutes,
-          datapointsToAlarm: t.lagEvaluationMinutes,
-        }),
+      add(
+        'lagP99',
+        source,
+        (alarmName) =>
+          new cloudwatch.Alarm(this, `LagP99${id}`, {
+            ...common,
+            alarmName,
+            alarmDescription: `regionsync ${table.name}: p99 replication lag ${source} → ${region} above ${t.lagP99ThresholdMs} ms for ${t.lagEvaluationMinutes} min`,
+            metric: pairMetric(pair, 'lag', 'p99'),
+            threshold: t.lagP99ThresholdMs,
+            evaluationPeriods: t.lagEvaluationMinutes,
+            datapointsToAlarm: t.lagEvaluationMinutes,
+          }),
       );
-      add('lagMax', source, (alarmName) =>
-        new cloudwatch.Alarm(this, `LagMax${id}`, {
-          ...common,
-          alarmName,
-          alarmDescription: `regionsync ${table.name}: a change from ${source} took more than ${t.lagMaxThresholdMs} ms to apply in ${region}`,
-          metric: pairMetric(pair, 'lag', 'Maximum'),
-          threshold: t.lagMaxThresholdMs,
-          evaluationPeriods: 1,
-        }),
+      add(
+        'lagMax',
+        source,
+        (alarmName) =>
+          new cloudwatch.Alarm(this, `LagMax${id}`, {
+            ...common,
+            alarmName,
+            alarmDescription: `regionsync ${table.name}: a change from ${source} took more than ${t.lagMaxThresholdMs} ms to apply in ${region}`,
+            metric: pairMetric(pair, 'lag', 'Maximum'),
+            threshold: t.lagMaxThresholdMs,
+            evaluationPeriods: 1,
+          }),
       );
       // No threshold to tune: NTP-synced clocks never come near the bound, so one such change is a clock to fix.
-      add('clockSkew', source, (alarmName) =>
-        new cloudwatch.Alarm(this, `ClockSkew${id}`, {
+      add(
+        'clockSkew',
+        source,
+        (alarmName) =>
+          new cloudwatch.Alarm(this, `ClockSkew${id}`, {
+            ...common,
+            alarmName,
+            alarmDescription:
+              `regionsync ${table.name}: a change from ${source} was more than ${table.maxClockOffsetSeconds} s (maxClockOffsetSeconds) ahead of ${region}'s clock; ` +
+              `it waits for the clock (or is in the DLQ with the reason): check the clocks of ${source} and of the application hosts writing there`,
+            metric: pairMetric(pair, 'aheadOfClock', 'Sum'),
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            threshold: 1,
+            evaluationPeriods: 1,
+          }),
+      );
+    }
+    add(
+      'dlq',
+      undefined,
+      (alarmName) =>
+        new cloudwatch.Alarm(this, 'DeadLetters', {
           ...common,
           alarmName,
-          alarmDescription:
-            `regionsync ${table.name}: a change from ${source} was more than ${table.maxClockOffsetSeconds} s (maxClockOffsetSeconds) ahead of ${region}'s clock; ` +
-            `it waits for the clock (or is in the DLQ with the reason): check the clocks of ${source} and of the application hosts writing there`,
-          metric: pairMetric(pair, 'aheadOfClock', 'Sum'),
+          alarmDescription: `regionsync ${table.name}: messages in the dead-letter queue in ${region} (changes that could not be applied; each carries its reason)`,
+          metric: queueMetric(appName, table.name, region, 'dlq', 'visible'),
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           threshold: 1,
           evaluationPeriods: 1,
         }),
-      );
-    }
-    add('dlq', undefined, (alarmName) =>
-      new cloudwatch.Alarm(this, 'DeadLetters', {
-        ...common,
-        alarmName,
-        alarmDescription: `regionsync ${table.name}: messages in the dead-letter queue in ${region} (changes that could not be applied; each carries its reason)`,
-        metric: queueMetric(appName, table.name, region, 'dlq', 'visible'),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        threshold: 1,
-        evaluationPeriods: 1,
-      }),
     );
-    add('backlogAge', undefined, (alarmName) =>
-      new cloudwatch.Alarm(this, 'BacklogAge', {
-        ...common,
-        alarmName,
-        alarmDescription: `regionsync ${table.name}: oldest change waiting in ${region}'s inbound queue is older than ${t.backlogAgeThresholdSeconds} s`,
-        metric: queueMetric(appName, table.name, region, 'inbound', 'oldestAge'),
-        threshold: t.backlogAgeThresholdSeconds,
-        evaluationPeriods: 1,
-      }),
+    add(
+      'backlogAge',
+      undefined,
+      (alarmName) =>
+        new cloudwatch.Alarm(this, 'BacklogAge', {
+          ...common,
+          alarmName,
+          alarmDescription: `regionsync ${table.name}: oldest change waiting in ${region}'s inbound queue is older than ${t.backlogAgeThresholdSeconds} s`,
+          metric: queueMetric(appName, table.name, region, 'inbound', 'oldestAge'),
+          threshold: t.backlogAgeThresholdSeconds,
+          evaluationPeriods: 1,
+        }),
     );
-    add('iteratorAge', undefined, (alarmName) =>
-      new cloudwatch.Alarm(this, 'IteratorAge', {
-        ...common,
-        alarmName,
-        alarmDescription: `regionsync ${table.name}: the shipper in ${region} is more than ${t.iteratorAgeThresholdSeconds} s behind its stream (records expire after 24 h)`,
-        metric: functionMetric(replicated.shipper, 'iteratorAge', 'Maximum'),
-        threshold: t.iteratorAgeThresholdSeconds * 1000,
-        evaluationPeriods: 1,
-      }),
+    add(
+      'iteratorAge',
+      undefined,
+      (alarmName) =>
+        new cloudwatch.Alarm(this, 'IteratorAge', {
+          ...common,
+          alarmName,
+          alarmDescription: `regionsync ${table.name}: the shipper in ${region} is more than ${t.iteratorAgeThresholdSeconds} s behind its stream (records expire after 24 h)`,
+          metric: functionMetric(replicated.shipper, 'iteratorAge', 'Maximum'),
+          threshold: t.iteratorAgeThresholdSeconds * 1000,
+          evaluationPeriods: 1,
+        }),
     );
     // Not in DEFAULT_FENCE_ON (src/infra/config/monitoring.ts): this region is healthy and keeps shipping to the other targets.
     const parkedMinutes = parkedAlarmMinutes(t.parkedAgeThresholdSeconds);
-    add('parkedAge', undefined, (alarmName) =>
-      new cloudwatch.Alarm(this, 'ParkedAge', {
-        ...common,
-        alarmName,
-        alarmDescription: `regionsync ${table.name}: changes for an unreachable target region have been parked in ${region}'s outage backlog for ${parkedMinutes} min (the backlog keeps them 14 days; they drain when the target is back)`,
-        metric: parkedDepth(appName, table.name, region),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        threshold: 1,
-        evaluationPeriods: parkedMinutes,
-        datapointsToAlarm: parkedMinutes,
-      }),
+    add(
+      'parkedAge',
+      undefined,
+      (alarmName) =>
+        new cloudwatch.Alarm(this, 'ParkedAge', {
+          ...common,
+          alarmName,
+          alarmDescription: `regionsync ${table.name}: changes for an unreachable target region have been parked in ${region}'s outage backlog for ${parkedMinutes} min (the backlog keeps them 14 days; they drain when the target is back)`,
+          metric: parkedDepth(appName, table.name, region),
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          threshold: 1,
+          evaluationPeriods: parkedMinutes,
+          datapointsToAlarm: parkedMinutes,
+        }),
     );
     // Any message is a change that did not replicate, and the stream drops the records a Lambda
     // on-failure record names 24 h after they were written: redrive them before that.
-    add('streamFailures', undefined, (alarmName) =>
-      new cloudwatch.Alarm(this, 'StreamFailures', {
-        ...common,
-        alarmName,
-        alarmDescription: `regionsync ${table.name}: stream records in ${region} that did not replicate (a batch the shipper's stream mapping gave up on, or an item with no room for regionsync's metadata); fix the cause, then regionsync redrive --stream-failures --region ${region} (within 24 h of the write for discarded batches)`,
-        metric: queueMetric(appName, table.name, region, 'streamFailures', 'visible'),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        threshold: 1,
-        evaluationPeriods: 1,
-      }),
+    add(
+      'streamFailures',
+      undefined,
+      (alarmName) =>
+        new cloudwatch.Alarm(this, 'StreamFailures', {
+          ...common,
+          alarmName,
+          alarmDescription: `regionsync ${table.name}: stream records in ${region} that did not replicate (a batch the shipper's stream mapping gave up on, or an item with no room for regionsync's metadata); fix the cause, then regionsync redrive --stream-failures --region ${region} (within 24 h of the write for discarded batches)`,
+          metric: queueMetric(appName, table.name, region, 'streamFailures', 'visible'),
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          threshold: 1,
+          evaluationPeriods: 1,
+        }),
     );
     const fiveMinutes = Duration.minutes(5);
     for (const [kind, fn, what] of [
       ['shipperErrors', replicated.shipper, 'shipper'],
       ['applierErrors', replicated.applier, 'applier'],
     ] as const) {
-      add(kind, undefined, (alarmName) =>
-        new cloudwatch.Alarm(this, kind === 'shipperErrors' ? 'ShipperErrorRate' : 'ApplierErrorRate', {
-          ...common,
-          alarmName,
-          alarmDescription: `regionsync ${table.name}: more than ${t.errorRateThresholdPercent}% of the ${what}'s invocations in ${region} failed or were throttled over 5 min`,
-          metric: errorRate(fn, fiveMinutes, `${what} error rate (%)`),
-          threshold: t.errorRateThresholdPercent,
-          evaluationPeriods: 1,
-        }),
+      add(
+        kind,
+        undefined,
+        (alarmName) =>
+          new cloudwatch.Alarm(this, kind === 'shipperErrors' ? 'ShipperErrorRate' : 'ApplierErrorRate', {
+            ...common,
+            alarmName,
+            alarmDescription: `regionsync ${table.name}: more than ${t.errorRateThresholdPercent}% of the ${what}'s invocations in ${region} failed or were throttled over 5 min`,
+            metric: errorRate(fn, fiveMinutes, `${what} error rate (%)`),
+            threshold: t.errorRateThresholdPercent,
+            evaluationPeriods: 1,
+          }),
       );
     }
     this.alarms = alarms;
@@ -217,5 +244,8 @@ export function alarmPlan(table: Pick<ResolvedTableConfig, 'name' | 'regions'>, 
 }
 
 function pascal(region: string): string {
-  return region.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');
+  return region
+    .split('-')
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('');
 }

@@ -14,7 +14,6 @@ import { Construct } from 'constructs';
 import { FENCE_KEY, fenceTableName } from '../../core/fence.ts';
 import { FENCE_SETTINGS_ENV, type FenceSettings } from '../../functions/fence/fence.ts';
 
-
 export interface WriteFenceProps {
   readonly appName: string;
   /** Create the function that alarms invoke; without it only `regionsync fence` sets fences. @default true */

@@ -44,7 +44,10 @@ export class RegionStack extends Stack {
     for (const table of here) {
       // per-table: the table and everything that serves it in a nested stack named after it ("rs:"
       // cannot start a table name), so tables never move between stacks as tables come and go.
-      const scope = props.config.stackLayout === 'per-table' ? new NestedStack(this, `rs:Stack:${table.name}`, { description: `regionsync: table ${table.name} in ${props.region}` }) : this;
+      const scope =
+        props.config.stackLayout === 'per-table'
+          ? new NestedStack(this, `rs:Stack:${table.name}`, { description: `regionsync: table ${table.name} in ${props.region}` })
+          : this;
       if (scope !== this) tableStacks.set(table.name, scope as NestedStack);
       // Construct IDs are the table names: stable across deploys, so resources are never replaced by a re-ordering.
       tables.set(
@@ -85,7 +88,9 @@ export class RegionStack extends Stack {
       .map(
         ([stack, n]) =>
           `stackLayout: stack ${stack.node.path} would hold ${n} resources; CloudFormation allows ${MAX_RESOURCES_PER_STACK} per stack` +
-          (layout === 'single' ? ". Set stackLayout: 'per-table' in the config (each table in a nested stack of its own; see docs/stacks.md before switching a deployed app)." : '.'),
+          (layout === 'single'
+            ? ". Set stackLayout: 'per-table' in the config (each table in a nested stack of its own; see docs/stacks.md before switching a deployed app)."
+            : '.'),
       );
   }
 
@@ -93,10 +98,20 @@ export class RegionStack extends Stack {
   private addOutputs(region: string): void {
     for (const [name, rt] of this.tables) {
       new CfnOutput(this, `rs:Out:${name}:Table`, { description: `${name}: the table in ${region}`, value: rt.table.tableName });
-      new CfnOutput(this, `rs:Out:${name}:InboundQueueUrl`, { description: `${name}: changes from the other regions wait here`, value: rt.inboundQueue.queueUrl });
-      new CfnOutput(this, `rs:Out:${name}:DeadLetterQueueUrl`, { description: `${name}: changes that could not be applied, with their reason`, value: rt.deadLetterQueue.queueUrl });
+      new CfnOutput(this, `rs:Out:${name}:InboundQueueUrl`, {
+        description: `${name}: changes from the other regions wait here`,
+        value: rt.inboundQueue.queueUrl,
+      });
+      new CfnOutput(this, `rs:Out:${name}:DeadLetterQueueUrl`, {
+        description: `${name}: changes that could not be applied, with their reason`,
+        value: rt.deadLetterQueue.queueUrl,
+      });
     }
-    if (this.monitoring.topic) new CfnOutput(this, 'rs:Out:AlarmTopicArn', { description: 'every regionsync alarm of this region notifies this topic', value: this.monitoring.topic.topic.topicArn });
+    if (this.monitoring.topic)
+      new CfnOutput(this, 'rs:Out:AlarmTopicArn', {
+        description: 'every regionsync alarm of this region notifies this topic',
+        value: this.monitoring.topic.topic.topicArn,
+      });
     for (const d of [this.monitoring.dashboard?.dashboard, this.monitoring.globalDashboard?.dashboard]) {
       if (!d) continue;
       new CfnOutput(this, `rs:Out:${d.node.scope!.node.id}Url`, {
