@@ -20,6 +20,8 @@ import { META } from '../../src/core/contract.ts';
 import { isReplicationWriter } from '../../src/core/echo-filter.ts';
 import { RegionSyncClient } from '../../src/client/client.ts';
 import { itemSize } from './item-size.ts';
+import { sleep } from '../../src/core/concurrency.ts';
+import { dynamodb as dynamodbOf } from '../../src/ops/aws.ts';
 
 export type WritePath = 'plain' | 'helper';
 
@@ -78,7 +80,7 @@ export interface WriterOptions {
 
 /** Writes `ratePerSec × seconds` items on schedule; resolves when every write has answered. */
 export async function writeLoad(o: WriterOptions): Promise<StepWrites> {
-  const client = new DynamoDBClient(clientConfig(o.target, o.region));
+  const client = dynamodbOf(o.target, o.region);
   const helper =
     o.path === 'helper' ? new RegionSyncClient({ dynamodb: client, region: o.region, table: { name: o.tableName, partitionKey: o.partitionKey } }) : undefined;
   const total = Math.max(1, Math.round(o.ratePerSec * o.seconds));
@@ -203,8 +205,4 @@ export class ApplyObserver {
       if (!full) await sleep(100);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

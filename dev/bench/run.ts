@@ -36,6 +36,7 @@ import { itemSize } from './item-size.ts';
 import { ApplyObserver, writeLoad, type WritePath } from './load.ts';
 import { APP_KEY, isDynamoRead, isDynamoWrite, type CallCount } from './request-stats.ts';
 import { renderReport } from './report-html.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 export interface BenchOptions {
   readonly mode: 'full' | 'quick' | 'custom';
@@ -876,4 +877,3 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 const roundRate = (x: number) => (x > 0 && x < 0.1 ? Number(x.toPrecision(2)) : round1(x));
 const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 const fmt = (x: number | null) => (x === null ? '-' : String(x));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

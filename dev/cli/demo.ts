@@ -14,6 +14,7 @@ import { percentile } from '../../src/ops/emf.ts';
 import { dynamodb, type Target } from '../../src/ops/aws.ts';
 import { listConflicts } from '../../src/cli/conflicts.ts';
 import { bringUp } from './up.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 export interface DemoOptions {
   readonly configFile?: string;
@@ -270,5 +271,3 @@ function show(v: AttributeValue | undefined): string {
 function fmt(n: number | undefined): string {
   return n === undefined || !Number.isFinite(n) ? '-' : String(Math.round(n));
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -20,6 +20,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sleep } from '../../src/core/concurrency.ts';
 
 export interface ProxyRequest {
   /** Sequence number of the request in this proxy. */
@@ -116,7 +117,7 @@ export async function startAwsProxy(options: AwsProxyOptions): Promise<AwsProxy>
       decision = await h.onRequest?.(req);
       if (decision) break;
     }
-    if (decision?.delayMs) await new Promise((r) => setTimeout(r, decision!.delayMs));
+    if (decision?.delayMs) await sleep(decision!.delayMs);
     if (decision?.drop) {
       incoming.socket.destroy();
       return;

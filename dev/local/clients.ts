@@ -7,6 +7,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { EMULATOR_CREDENTIALS } from '../../src/ops/aws.ts';
 
 export interface Credentials {
   readonly accessKeyId: string;
@@ -14,7 +15,8 @@ export interface Credentials {
   readonly sessionToken?: string;
 }
 
-export const DUMMY_CREDENTIALS: Credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+/** The emulator's credentials: the same as the CLI's (src/ops/aws.ts). */
+export const DUMMY_CREDENTIALS: Credentials = EMULATOR_CREDENTIALS;
 
 export interface RegionClients {
   readonly region: string;

@@ -25,6 +25,7 @@ import {
 import { GetObjectCommand, HeadObjectCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { GetTemplateCommand, ListStackResourcesCommand, ListStacksCommand, type StackStatus } from '@aws-sdk/client-cloudformation';
 import { createRegionClients, destroyRegionClients, type Credentials, type RegionClients } from './clients.ts';
+import { errorMessage } from '../../src/core/errors.ts';
 
 export type EventSourceKind = 'dynamodb' | 'sqs' | 'kinesis' | 'unknown';
 
@@ -470,9 +471,4 @@ function sha256Base64(bytes: Uint8Array): string {
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
-  return String(err);
 }

@@ -12,7 +12,7 @@
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum, type StandardUnit } from '@aws-sdk/client-cloudwatch';
 import { parseEmf } from '../../src/ops/emf.ts';
 import { DUMMY_CREDENTIALS, type Credentials } from './clients.ts';
-import { errorMessage } from './discovery.ts';
+import { errorMessage } from '../../src/core/errors.ts';
 import type { RuntimeLogger } from './poller-common.ts';
 
 export interface EmfPublisherOptions {

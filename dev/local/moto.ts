@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { forEachLine } from './lines.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 export interface StartMotoOptions {
   /** Port to listen on; a free one is picked when omitted. */
@@ -125,8 +126,4 @@ export function freePort(): Promise<number> {
       server.close(() => (port ? resolve(port) : reject(new Error('no free port'))));
     });
   });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

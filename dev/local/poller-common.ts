@@ -77,20 +77,6 @@ export function countWithinPayload<T>(items: readonly T[], maxCount: number, siz
   return n;
 }
 
-/** Sleeps, but returns early when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** Exponential backoff for retry `attempt` (1-based), capped. */
 export function backoffMs(attempt: number, baseMs = 200, maxMs = 5_000): number {
   return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));

@@ -7,13 +7,14 @@ import { resolve } from 'node:path';
 import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CheckpointStore } from './checkpoints.ts';
 import { createRegionClients, destroyRegionClients, type Credentials, type RegionClients } from './clients.ts';
-import { discoverFunctions, errorMessage, type DeployedFunction, type EventSourceMappingInfo, type FunctionInfo } from './discovery.ts';
+import { discoverFunctions, type DeployedFunction, type EventSourceMappingInfo, type FunctionInfo } from './discovery.ts';
 import { FunctionHost, type FunctionHostOptions, type InvokeOutcome, type LogHandler } from './function-host.ts';
 import { isDispatchDisabled } from './moto.ts';
 import { newStats, type LogLevel, type MappingStats, type RuntimeLogger } from './poller-common.ts';
 import { LocalMetrics } from './service-metrics.ts';
 import { SqsPoller } from './sqs-poller.ts';
 import { StreamPoller } from './stream-poller.ts';
+import { errorMessage } from '../../src/core/errors.ts';
 
 export interface RuntimeOptions {
   /** Emulator endpoint, e.g. http://localhost:5000. */

@@ -19,10 +19,13 @@
 import { GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { AWS_METRICS } from '../../src/core/metrics.ts';
 import type { Credentials } from './clients.ts';
-import { errorMessage, type EventSourceMappingInfo } from './discovery.ts';
+import type { EventSourceMappingInfo } from './discovery.ts';
+import { errorMessage } from '../../src/core/errors.ts';
 import { EmfPublisher } from './emf-publisher.ts';
 import type { LogHandler } from './function-host.ts';
-import { sleep, type Invoker, type RuntimeLogger } from './poller-common.ts';
+import type { Invoker, RuntimeLogger } from './poller-common.ts';
+import { sleep } from '../../src/core/concurrency.ts';
+import { queueCounts } from '../../src/ops/queue-depth.ts';
 
 export interface LocalMetricsOptions {
   readonly endpoint: string;
@@ -147,25 +150,20 @@ export class LocalMetrics {
       }
       if (q.dlq) {
         q.dlq.url ??= (await q.client.send(new GetQueueUrlCommand({ QueueName: q.dlq.name }))).QueueUrl;
-        const d =
-          (
-            await q.client.send(
-              new GetQueueAttributesCommand({ QueueUrl: q.dlq.url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-            )
-          ).Attributes ?? {};
+        const d = await queueCounts(q.client, q.dlq.url!);
         const dlqDims = { [S.dimension]: q.dlq.name };
         this.publisher.put(q.region, {
           namespace: S.namespace,
           name: S.visible,
           dimensions: dlqDims,
-          values: [Number(d.ApproximateNumberOfMessages ?? 0)],
+          values: [d.visible],
           unit: 'Count',
         });
         this.publisher.put(q.region, {
           namespace: S.namespace,
           name: S.inFlight,
           dimensions: dlqDims,
-          values: [Number(d.ApproximateNumberOfMessagesNotVisible ?? 0)],
+          values: [d.inFlight],
           unit: 'Count',
         });
       }

@@ -12,17 +12,10 @@ import {
   type MessageAttributeValue,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { errorMessage, type EventSourceMappingInfo } from './discovery.ts';
-import {
-  backoffMs,
-  batchItemFailures,
-  countWithinPayload,
-  describeFailure,
-  sleep,
-  type Invoker,
-  type MappingStats,
-  type RuntimeLogger,
-} from './poller-common.ts';
+import type { EventSourceMappingInfo } from './discovery.ts';
+import { errorMessage } from '../../src/core/errors.ts';
+import { backoffMs, batchItemFailures, countWithinPayload, describeFailure, type Invoker, type MappingStats, type RuntimeLogger } from './poller-common.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 /** Pause between empty short polls: about what a long poll that returns on arrival costs in AWS. */
 const IDLE_POLL_MS = 50;

@@ -20,17 +20,10 @@ import { toLambdaStreamRecord } from '../../src/ops/lambda-stream-record.ts';
 import { streamBatchFailureRecord } from '../../src/core/stream-failures.ts';
 import type { CheckpointStore } from './checkpoints.ts';
 import { compileFilterCriteria } from './event-filter.ts';
-import { errorMessage, type EventSourceMappingInfo } from './discovery.ts';
-import {
-  backoffMs,
-  batchItemFailures,
-  countWithinPayload,
-  describeFailure,
-  sleep,
-  type Invoker,
-  type MappingStats,
-  type RuntimeLogger,
-} from './poller-common.ts';
+import type { EventSourceMappingInfo } from './discovery.ts';
+import { errorMessage } from '../../src/core/errors.ts';
+import { backoffMs, batchItemFailures, countWithinPayload, describeFailure, type Invoker, type MappingStats, type RuntimeLogger } from './poller-common.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 export interface StreamPollerOptions {
   readonly mapping: EventSourceMappingInfo;

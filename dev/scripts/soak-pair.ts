@@ -16,7 +16,8 @@ import { waitConverged } from '../cli/demo.ts';
 import { bringUp } from '../cli/up.ts';
 import { seededRandom } from '../random.ts';
 import { startMoto, type MotoServer } from '../local/moto.ts';
-import { finalOf, lossOf, PATTERNS, sleep, Workload, type Pattern } from './soak-workload.ts';
+import { finalOf, lossOf, PATTERNS, Workload, type Pattern } from './soak-workload.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'soak.config.ts');
 const ITEMS = 'soak_items';

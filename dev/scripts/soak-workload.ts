@@ -22,6 +22,7 @@ import {
   type DynamoDBClient,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
+import { sleep } from '../../src/core/concurrency.ts';
 
 export const PATTERNS = ['put', 'update', 'delete', 'rmw', 'create', 'condUpdate', 'txn', 'batch', 'ttl', 'big'] as const;
 export type Pattern = (typeof PATTERNS)[number];
@@ -323,8 +324,4 @@ export function lossOf(final: Final, writes: readonly Write[], attempts: readonl
     return `live item carries TTL ${final.expiresAt} (${((final.expiresAt - now / 1000) / 86_400).toFixed(1)} days ahead), beyond any the application wrote (at most 1 day): a tombstone's expiry`;
   }
   return undefined;
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

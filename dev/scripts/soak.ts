@@ -30,6 +30,7 @@ import { DUPLICATE_OPS, type Fault } from '../local/chaos.ts';
 import { setVisibilityTimeout } from '../local/queue-visibility.ts';
 import { startMoto, type MotoServer } from '../local/moto.ts';
 import { finalOf, lossOf, PATTERNS, Workload } from './soak-workload.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 const CONFIG = path.resolve(import.meta.dirname, 'soak.config.ts');
 const ITEMS = 'soak_items';
@@ -247,10 +248,6 @@ async function main(): Promise<number> {
     await moto?.stop();
     await rm(stateDir, { recursive: true, force: true });
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

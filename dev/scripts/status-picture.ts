@@ -12,14 +12,15 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { inboundQueueName } from '../../src/core/contract.ts';
 import { WriteFence } from '../../src/client/fencing.ts';
-import { clientConfig, dynamodb } from '../../src/ops/aws.ts';
+import { dynamodb, sqs as sqsOf } from '../../src/ops/aws.ts';
 import { bringUp } from '../cli/up.ts';
 import { collectStatus } from '../../src/ops/status.ts';
 import { renderStatusHtml, renderStatusText } from '../../src/ops/status-render.ts';
 import { startMoto } from '../local/moto.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DOCS = path.join(ROOT, 'docs');
@@ -37,12 +38,12 @@ try {
     }
   }
   const poisoned = table.regions[1]!;
-  const sqs = new SQSClient({ ...clientConfig(target, poisoned), useQueueUrlAsEndpoint: false });
+  const sqs = sqsOf(target, poisoned);
   const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: inboundQueueName(config.appName, table.name) }))).QueueUrl;
   await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: '{"schema":1,"changes":[{"table":"orders","op":"put"}]}' }));
   await new WriteFence({ appName: config.appName, clients: (r) => dynamodb(target, r) }).setManual(table.regions[2]!, table.name, true, 'failover drill');
   // Replication, EMF extraction (1 s) and a queue depth sample (5 s).
-  await new Promise((r) => setTimeout(r, 12_000));
+  await sleep(12_000);
 
   const report = await collectStatus({ config, endpoint: moto.endpoint, windowMinutes: 5 });
   const text = renderStatusText(report);

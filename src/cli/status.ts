@@ -10,6 +10,7 @@ import { targetOf } from '../ops/aws.ts';
 import { validateConfig } from '../infra/config/validate.ts';
 import { collectStatus, type StatusReport } from '../ops/status.ts';
 import { renderStatusText } from '../ops/status-render.ts';
+import { sleep } from '../core/concurrency.ts';
 
 export const STATUS_USAGE = `  status [--endpoint URL] [--config FILE] [--watch] [--interval S] [--window MIN] [--json] [--no-color]
          every pair's replication lag (p50/p99/max), backlog and DLQ depth, changes parked for
@@ -46,21 +47,11 @@ export async function statusMain(args: string[], out: (s: string) => void = (s) 
   let report = await once();
   if (!values.watch) return report.healthy ? 0 : 1;
   // Ctrl-C ends the wait at once, not at the next refresh.
-  let stop = false;
-  let wake = () => undefined as undefined;
-  process.once('SIGINT', () => {
-    stop = true;
-    wake();
-  });
-  while (!stop) {
-    await new Promise<void>((r) => {
-      const timer = setTimeout(r, interval * 1000);
-      wake = () => {
-        clearTimeout(timer);
-        r();
-      };
-    });
-    if (!stop) report = await once();
+  const stopped = new AbortController();
+  process.once('SIGINT', () => stopped.abort());
+  while (!stopped.signal.aborted) {
+    await sleep(interval * 1000, stopped.signal);
+    if (!stopped.signal.aborted) report = await once();
   }
   return report.healthy ? 0 : 1;
 }

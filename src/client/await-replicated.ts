@@ -25,6 +25,7 @@ import { META, tombstoneTableName } from '../core/contract.ts';
 import { TOMBSTONE_TABLE, tombstoneRowKey } from '../core/tombstones.ts';
 import { compareVersions, decodeVersion, type Version } from '../core/version.ts';
 import { vectorFromAttribute } from '../core/vector.ts';
+import { sleep } from '../core/concurrency.ts';
 
 export type Key = Record<string, AttributeValue>;
 
@@ -118,7 +119,7 @@ export class ReplicationWaiter {
       if (left.length === 0) return { version, regions: done };
       if (options.signal?.aborted) throw options.signal.reason ?? new Error('awaitReplicated aborted');
       if (Date.now() + pause > deadline) throw new ReplicationTimeoutError(version, Object.fromEntries(left.map((r) => [r, last[r]])), done);
-      await new Promise((r) => setTimeout(r, pause));
+      await sleep(pause);
       pause = Math.min(500, pause * 2);
     }
   }
@@ -141,7 +142,7 @@ export class ReplicationWaiter {
         throw new Error(
           `no new version of ${region}'s item after ${after ?? 'none'} within ${options.timeoutMs ?? 10_000} ms (it holds ${current ?? 'no item'})`,
         );
-      await new Promise((r) => setTimeout(r, pause));
+      await sleep(pause);
       pause = Math.min(500, pause * 2);
     }
   }

@@ -48,3 +48,9 @@ export class ClockOffsetError extends RegionSyncError {
  * item size, what failed.
  */
 export class UnstampableRecordError extends RegionSyncError {}
+
+/** An error as one line: its name when it says more than "Error", then its message (anything else as a string). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
+  return String(err);
+}

@@ -1,8 +1,12 @@
 /**
- * AWS clients for the CLI, all endpoint-driven: the same code talks to moto, LocalStack or AWS.
- * With an endpoint and no credentials in the environment, emulator credentials are used.
+ * The one SDK client factory outside Lambda (the functions build theirs in create-handler.ts): the
+ * CLI, the operations library, the local environment's tools and the tests get every client here,
+ * all endpoint-driven (the same code talks to moto, LocalStack or AWS), with the region's
+ * credentials from the config and few retries. With an endpoint and no credentials in the
+ * environment, emulator credentials are used.
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
@@ -67,7 +71,9 @@ export function clientConfig(target: Target, region: string) {
 }
 
 export const dynamodb = (t: Target, region: string) => new DynamoDBClient(clientConfig(t, region));
-export const sqs = (t: Target, region: string) => new SQSClient(clientConfig(t, region));
+/** Queue URLs name their own host; with an endpoint (an emulator, or the bench's counting proxy) every call goes to it. */
+export const sqs = (t: Target, region: string) => new SQSClient({ ...clientConfig(t, region), useQueueUrlAsEndpoint: false });
+export const cloudwatch = (t: Target, region: string) => new CloudWatchClient(clientConfig(t, region));
 export const cloudformation = (t: Target, region: string) => new CloudFormationClient(clientConfig(t, region));
 
 /** The account the endpoint (or the credentials) belong to: moto 123456789012, LocalStack 000000000000. */

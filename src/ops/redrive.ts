@@ -7,10 +7,10 @@
  * A message is deleted from the dead-letter queue only after SendMessageBatch accepted it; if the
  * run dies in between, the message is in both queues, and applying it twice is a no-op.
  */
-import { DeleteMessageBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageBatchCommand, type Message } from '@aws-sdk/client-sqs';
 import { decodeMessage, keyToString } from '../core/change.ts';
 import { deadLetterQueueName, inboundQueueName } from '../core/contract.ts';
-import { clientConfig, type Target } from './aws.ts';
+import { type Target, sqs as sqsOf } from './aws.ts';
 import { queueDepth } from './queue-depth.ts';
 
 export interface RedriveOptions {
@@ -50,7 +50,7 @@ export interface RedriveReport {
 }
 
 export async function redriveDeadLetters(o: RedriveOptions): Promise<RedriveReport> {
-  const client = new SQSClient({ ...clientConfig(o.target, o.region), useQueueUrlAsEndpoint: false });
+  const client = sqsOf(o.target, o.region);
   const owner = o.account ? { QueueOwnerAWSAccountId: o.account } : {};
   const url = async (name: string) => {
     const out = await client.send(new GetQueueUrlCommand({ QueueName: name, ...owner }));

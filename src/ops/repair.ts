@@ -35,6 +35,7 @@ import {
 import type { Change } from '../core/change.ts';
 import { toWire } from '../core/codec.ts';
 import type { CopyView } from './selection-view.ts';
+import { sleep } from '../core/concurrency.ts';
 
 export type RepairStep =
   | { readonly kind: 'touch'; readonly region: string; readonly reason: string }
@@ -281,7 +282,7 @@ async function waitConverged(o: RepairOptions, regions: readonly string[], keys:
     last = await recheckKeys({ ops: o.ops, regions, keys: remaining, rechecks: 0 });
     remaining = last.map((d) => d.key);
     if (remaining.length === 0 || Date.now() >= deadline) break;
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
   return last;
 }

@@ -7,6 +7,7 @@
 import { BatchGetItemCommand, ScanCommand, type DynamoDBClient, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
 import { itemSize } from './digest.ts';
 import type { Item } from './compare.ts';
+import { sleep } from '../core/concurrency.ts';
 
 export interface CapacityCount {
   /** Sum of ConsumedCapacity.CapacityUnits DynamoDB returned. */
@@ -27,7 +28,7 @@ export class CapacityLimiter {
   constructor(
     readonly unitsPerSecond: number | undefined,
     private readonly now: () => number = Date.now,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    private readonly wait: (ms: number) => Promise<void> = sleep,
   ) {
     if (unitsPerSecond !== undefined && !(unitsPerSecond > 0)) throw new RangeError(`--max-rcu must be a positive number, got ${unitsPerSecond}`);
     this.tokens = unitsPerSecond ?? 0;
@@ -40,7 +41,7 @@ export class CapacityLimiter {
     for (;;) {
       this.refill();
       if (this.tokens > 0) return;
-      await this.sleep(Math.ceil((-this.tokens / this.unitsPerSecond) * 1000) + 1);
+      await this.wait(Math.ceil((-this.tokens / this.unitsPerSecond) * 1000) + 1);
     }
   }
 
@@ -121,7 +122,7 @@ export async function batchGet(
   for (let i = 0; i < keys.length; i += 100) {
     let pending: Item[] | undefined = keys.slice(i, i + 100);
     for (let attempt = 0; pending && pending.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
+      if (attempt > 0) await sleep(Math.min(2000, 50 * 2 ** attempt));
       await o.limiter.ready();
       const out = await o.client.send(
         new BatchGetItemCommand({ RequestItems: { [o.tableName]: { Keys: pending, ConsistentRead: true } }, ReturnConsumedCapacity: 'TOTAL' }),

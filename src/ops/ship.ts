@@ -6,7 +6,7 @@
  * write, when its current version cannot be shipped as it is.
  */
 import { ConditionalCheckFailedException, PutItemCommand, UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetQueueUrlCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { groupIntoBatches, keyToString, packChanges, type AttributeMap, type Change } from '../core/change.ts';
 import { fromWire, toWire } from '../core/codec.ts';
 import { withContentHash } from '../core/content-hash.ts';
@@ -19,7 +19,7 @@ import { decodeVersion, encodeVersion, HybridLogicalClock, maxVersion, type Vers
 import { advance, mergeVectors, vectorFromAttribute, vectorAttribute, type VersionVector } from '../core/vector.ts';
 import { stampInput } from '../core/writes.ts';
 import { physicalTableName, type ResolvedConfig, type ResolvedTableConfig } from '../infra/config/schema.ts';
-import { clientConfig, dynamodb, type Target } from './aws.ts';
+import { dynamodb, type Target, sqs as sqsOf } from './aws.ts';
 import type { Item } from './compare.ts';
 
 /** The shipper's packing target (PACKED_MESSAGE_BYTES in src/infra/constructs/replicated-table.ts). */
@@ -148,7 +148,7 @@ export class ChangeSender {
   private client(region: string): SQSClient {
     let c = this.clients.get(region);
     // Bound to the queue's region; the queue URL's host must not override the endpoint (emulators).
-    if (!c) this.clients.set(region, (c = new SQSClient({ ...clientConfig(this.o.target, region), useQueueUrlAsEndpoint: false })));
+    if (!c) this.clients.set(region, (c = sqsOf(this.o.target, region)));
     return c;
   }
 }

@@ -14,6 +14,7 @@ import { toWire } from '../core/codec.ts';
 import { dynamodb } from './aws.ts';
 import { physicalTableName, type KeyAttribute } from '../infra/config/schema.ts';
 import type { OpsTable } from './ship.ts';
+import { sleep } from '../core/concurrency.ts';
 
 export interface SmokeOptions {
   readonly ops: OpsTable;
@@ -71,7 +72,7 @@ export async function smokeTest(o: SmokeOptions): Promise<SmokeReport> {
           for (;;) {
             if (seen(await read(r))) return void (out[r] = Date.now() - started);
             if (Date.now() > deadline) return void (out[r] = null);
-            await new Promise((resolve) => setTimeout(resolve, o.pollMs ?? 200));
+            await sleep(o.pollMs ?? 200);
           }
         }),
     );

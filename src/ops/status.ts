@@ -10,16 +10,17 @@
  * Every region is read on its own; what cannot be read is reported in `problems` and shows as
  * null, so one unreachable region never hides the others.
  */
-import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import { type CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient, paginateListFunctions, type FunctionConfiguration } from '@aws-sdk/client-lambda';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { backlogQueueName, deadLetterQueueName, ENV, inboundQueueName, METRICS, type FunctionSettings } from '../core/contract.ts';
 import { FENCE_KEY, fenceStateOf, fenceTableName, type FenceState } from '../core/fence.ts';
 import { AWS_METRICS, PAIR_METRICS, pairDimensions, type AlarmKind, type Pair } from '../core/metrics.ts';
-import { clientConfig, dynamodb, type Target } from './aws.ts';
+import { clientConfig, dynamodb, type Target, cloudwatch as cloudwatchOf, sqs as sqsOf } from './aws.ts';
 import { parkedAlarmMinutes, tableMonitoring } from '../infra/config/monitoring.ts';
 import type { ResolvedConfig, ResolvedThresholds } from '../infra/config/schema.ts';
+import { queueCounts, type QueueCounts } from './queue-depth.ts';
 
 export interface StatusOptions extends Target {
   readonly config: ResolvedConfig;
@@ -258,9 +259,9 @@ async function collectRegion(
   const tables = config.tables.filter((t) => t.regions.includes(region));
   const figures: Figures = new Map();
   const set = (table: string, kind: string, other: string, v: number | null) => figures.set(`${table}|${kind}|${other}`, v);
-  const cw = new CloudWatchClient(clientConfig(opts, region));
+  const cw = cloudwatchOf(opts, region);
   // Bound to the region, never routed by the queue URL's host (which an emulator may not serve).
-  const queue = new SQSClient({ ...clientConfig(opts, region), useQueueUrlAsEndpoint: false });
+  const queue = sqsOf(opts, region);
   const ddb = dynamodb(opts, region);
   const note = (what: string, e: unknown) => problems.push(`${region}: ${what}: ${(e as Error).message ?? String(e)}`);
 
@@ -416,7 +417,7 @@ async function collectRegion(
           ['parked', backlogQueueName(app, t.name)],
         ] as const) {
           try {
-            const depth = await queueDepth(queue, name);
+            const depth = await queueCountsByName(queue, name);
             set(t.name, `${kind}Visible`, '', depth.visible);
             if (kind === 'inbound') set(t.name, 'inboundInFlight', '', depth.inFlight);
             // A parked change being retried is hidden (the drainer's backoff): still parked.
@@ -492,15 +493,9 @@ async function metricSeries(cw: CloudWatchClient, queries: MetricDataQuery[], st
   return out;
 }
 
-async function queueDepth(client: SQSClient, name: string): Promise<{ visible: number; inFlight: number }> {
-  const url = (await client.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;
-  const a =
-    (
-      await client.send(
-        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
-      )
-    ).Attributes ?? {};
-  return { visible: Number(a.ApproximateNumberOfMessages ?? 0), inFlight: Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) };
+async function queueCountsByName(client: SQSClient, name: string): Promise<QueueCounts> {
+  const url = (await client.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;
+  return queueCounts(client, url);
 }
 
 async function firingAlarms(cw: CloudWatchClient, app: string): Promise<string[]> {

@@ -18,7 +18,7 @@
  */
 import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand, type _Record } from '@aws-sdk/client-dynamodb-streams';
 import { ListFunctionsCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { ENV, streamFailureQueueName, type FunctionSettings } from '../core/contract.ts';
 import type { Resolver } from '../core/resolver.ts';
@@ -26,7 +26,7 @@ import { parseStreamFailureMessage, type StreamBatchInfo } from '../core/stream-
 import { Shipper } from '../functions/shipper/shipper.ts';
 import { toLambdaStreamRecord } from './lambda-stream-record.ts';
 import { physicalTableName } from '../infra/config/schema.ts';
-import { clientConfig, dynamodb } from './aws.ts';
+import { clientConfig, dynamodb, sqs as sqsOf } from './aws.ts';
 import { queueDepth } from './queue-depth.ts';
 import type { OpsTable } from './ship.ts';
 
@@ -224,7 +224,7 @@ async function loadResolver(r: { readonly file: string; readonly exportName: str
 }
 
 function sqsClient(ops: OpsTable, region: string): SQSClient {
-  return new SQSClient({ ...clientConfig(ops.target, region), useQueueUrlAsEndpoint: false });
+  return sqsOf(ops.target, region);
 }
 
 function describe(m: Message, e: unknown): string {

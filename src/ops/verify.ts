@@ -18,6 +18,7 @@ import { batchGet, CapacityLimiter, emptyCapacity, parallelScan, type CapacityCo
 import { keyAttributesOf, keySchemaOf, type OpsTable } from './ship.ts';
 import { comparisonScope, type ComparisonScope, type CopyView } from './selection-view.ts';
 import { physicalTableName } from '../infra/config/schema.ts';
+import { sleep } from '../core/concurrency.ts';
 
 export interface VerifyOptions {
   readonly ops: OpsTable;
@@ -275,7 +276,7 @@ export async function recheckKeys(
   const changing = new Set<string>();
   let result: DivergentKey[] = [];
   for (let round = 0; round <= rechecks && pending.length > 0; round++) {
-    if (round > 0) await new Promise((r) => setTimeout(r, o.settleMs ?? 1000));
+    if (round > 0) await sleep(o.settleMs ?? 1000);
     const states = await readStates({ ...o, keys: pending });
     result = [];
     const fingerprints = new Map<string, string>();

@@ -5,13 +5,13 @@
  * (packed alone, accepted by SQS and DynamoDB); `regionsync redrive` moves dead letters back.
  */
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage, packChanges, type Change } from '../../src/core/change.ts';
 import { deadLetterQueueName, inboundQueueName, META } from '../../src/core/contract.ts';
 import { encodeVersion, HybridLogicalClock, regionOfVersion } from '../../src/core/version.ts';
 import { PACKED_MESSAGE_BYTES } from '../../src/infra/constructs/replicated-table.ts';
-import { clientConfig, dynamodb } from '../../src/ops/aws.ts';
+import { dynamodb, sqs as sqsOf } from '../../src/ops/aws.ts';
 import type { Running } from '../../dev/cli/up.ts';
 import { changeOf, opsTable, type OpsTable } from '../../src/ops/ship.ts';
 import { eventually } from '../support/eventually.ts';
@@ -32,7 +32,7 @@ let ops: OpsTable;
 const clock = new HybridLogicalClock(SRC);
 
 const db = (region: string) => dynamodb({ endpoint }, region);
-const sqs = (region: string) => new SQSClient({ ...clientConfig({ endpoint }, region), useQueueUrlAsEndpoint: false });
+const sqs = (region: string) => sqsOf({ endpoint }, region);
 const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id }, sk: { N: '1' } });
 const get = async (region: string, id: string) => (await db(region).send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }))).Item;
 const queueUrl = async (region: string, name: string) => (await sqs(region).send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl!;

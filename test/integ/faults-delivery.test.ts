@@ -9,10 +9,10 @@
  * a crashed invocation, or of a lost delete, come back within the test.
  */
 import { GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backlogQueueName, deadLetterQueueName, inboundQueueName } from '../../src/core/contract.ts';
-import { clientConfig, dynamodb } from '../../src/ops/aws.ts';
+import { dynamodb, sqs as sqsOf } from '../../src/ops/aws.ts';
 import { waitConverged } from '../../dev/cli/demo.ts';
 import type { Running } from '../../dev/cli/up.ts';
 import type { ProxyRequest, ProxyResponse } from '../../dev/local/aws-proxy.ts';
@@ -20,6 +20,7 @@ import { setVisibilityTimeout } from '../../dev/local/queue-visibility.ts';
 import { eventually } from '../support/eventually.ts';
 import { queueDepth } from '../../src/ops/queue-depth.ts';
 import { SHARED_APP, sharedDeployment, sharedTable, startSharedRuntime } from '../support/shared-deployment.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 // Its own table of the shared deployment (fixtures/shared.config.ts). The faults are made by its
 // own chaos proxy, which only its runtime (running only this table's functions) calls through.
@@ -35,11 +36,10 @@ const db = (region: string) => dynamodb({ endpoint }, region);
 const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id } });
 const get = async (region: string, id: string) => (await db(region).send(new GetItemCommand({ TableName: TABLE, Key: key(id), ConsistentRead: true }))).Item;
 const put = (region: string, id: string, v: string) => db(region).send(new PutItemCommand({ TableName: TABLE, Item: { ...key(id), v: { S: v } } }));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Messages in a region's dead-letter queue, visible or not. */
 async function deadLetters(region: string): Promise<number> {
-  const sqs = new SQSClient({ ...clientConfig({ endpoint }, region), useQueueUrlAsEndpoint: false });
+  const sqs = sqsOf({ endpoint }, region);
   return queueDepth(sqs, (await sqs.send(new GetQueueUrlCommand({ QueueName: deadLetterQueueName(APP, TABLE) }))).QueueUrl!);
 }
 

@@ -10,10 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { backlogQueueName, META } from '../../src/core/contract.ts';
-import { clientConfig, dynamodb } from '../../src/ops/aws.ts';
+import { dynamodb, sqs as sqsOf } from '../../src/ops/aws.ts';
 import { waitConverged } from '../../dev/cli/demo.ts';
 import { statusMain } from '../../src/cli/status.ts';
 import type { StatusReport } from '../../src/ops/status.ts';
@@ -40,7 +40,7 @@ const put = (region: string, id: string, attrs: Record<string, AttributeValue>) 
 
 /** Messages in a region's backlog queue, visible or being retried. */
 async function backlog(region: string): Promise<number> {
-  const sqs = new SQSClient({ ...clientConfig({ endpoint }, region), useQueueUrlAsEndpoint: false });
+  const sqs = sqsOf({ endpoint }, region);
   return queueDepth(sqs, (await sqs.send(new GetQueueUrlCommand({ QueueName: backlogQueueName(APP, TABLE) }))).QueueUrl!);
 }
 

@@ -23,14 +23,14 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamCommand, DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
-import { GetQueueUrlCommand, PurgeQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueUrlCommand, PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { encodeMessage } from '../../src/core/change.ts';
 import { deadLetterQueueName, inboundQueueName, META, tombstoneTableName } from '../../src/core/contract.ts';
 import { tombstoneRowKey } from '../../src/core/tombstones.ts';
 import { CheckpointStore } from '../../dev/local/checkpoints.ts';
 import { startRuntime, type LocalRuntime } from '../../dev/local/runtime.ts';
-import { clientConfig, dynamodb } from '../../src/ops/aws.ts';
+import { clientConfig, dynamodb, sqs as sqsOf } from '../../src/ops/aws.ts';
 import { deploy } from '../../dev/cli/deploy.ts';
 import { loadConfig } from '../../src/infra/config/load.ts';
 import type { ResolvedConfig } from '../../src/infra/config/schema.ts';
@@ -44,6 +44,7 @@ import { verifyTable, type VerifyReport } from '../../src/ops/verify.ts';
 import { eventually } from '../support/eventually.ts';
 import { readTombstoneRow } from '../support/tombstones.ts';
 import { runCli } from '../support/cli.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 const TWO = path.resolve(import.meta.dirname, 'fixtures/ops-two-regions.config.ts');
 const THREE = path.resolve(import.meta.dirname, 'fixtures/ops-three-regions.config.ts');
@@ -62,7 +63,6 @@ const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id }, sk
 const canonicalKey = (id: string) => JSON.stringify({ M: { pk: { S: id }, sk: { N: '1' } } });
 const get = async (region: string, table: string, k: Record<string, AttributeValue>) =>
   (await db(region).send(new GetItemCommand({ TableName: table, Key: k, ConsistentRead: true }))).Item;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const version = (region: string) => `${String(Date.now()).padStart(15, '0')}.000000.${region}`;
 
 async function loadResolved(file: string): Promise<ResolvedConfig> {
@@ -235,7 +235,7 @@ describe('replay', () => {
       (i) => i?.[META.version] !== undefined,
     );
     await sleep(500);
-    const sqs = new SQSClient({ ...clientConfig({ endpoint }, EU), useQueueUrlAsEndpoint: false });
+    const sqs = sqsOf({ endpoint }, EU);
     const inbound = (await sqs.send(new GetQueueUrlCommand({ QueueName: inboundQueueName('opsit', ITEMS) }))).QueueUrl!;
     await sqs.send(new PurgeQueueCommand({ QueueUrl: inbound }));
     await runtime!.stop();
@@ -268,7 +268,7 @@ describe('replay', () => {
       [META.writer]: { S: 'repl' },
     };
     await db(CA).send(new PutItemCommand({ TableName: ITEMS, Item: item }));
-    const sqs = new SQSClient({ ...clientConfig({ endpoint }, EU), useQueueUrlAsEndpoint: false });
+    const sqs = sqsOf({ endpoint }, EU);
     const dlq = (await sqs.send(new GetQueueUrlCommand({ QueueName: deadLetterQueueName('opsit', ITEMS) }))).QueueUrl!;
     await sqs.send(
       new SendMessageCommand({

@@ -14,6 +14,7 @@ import type { Running } from '../../dev/cli/up.ts';
 import { eventually } from '../support/eventually.ts';
 import { readTombstoneRow } from '../support/tombstones.ts';
 import { SHARED_APP, SHARED_CONFIG, sharedDeployment, sharedTable, startSharedRuntime } from '../support/shared-deployment.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 // Its own table of the shared deployment (fixtures/shared.config.ts); only its functions run here.
 const TABLE = 'integ2_orders';
@@ -115,10 +116,10 @@ describe('replication between two regions on moto', () => {
       () => get(EU, 'echo'),
       (i) => i !== undefined,
     );
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     const before = running.runtime!.stats().reduce((n, s) => n + s.invocations, 0);
     // Act: wait as long again
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     // Assess
     const after = running.runtime!.stats().reduce((n, s) => n + s.invocations, 0);
     expect(after).toBe(before);

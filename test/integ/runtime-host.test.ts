@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FunctionHost, type FunctionHostOptions, type HostedFunction, type InvokeOutcome } from '../../dev/local/function-host.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 let root: string;
 const hosts: FunctionHost[] = [];
@@ -21,7 +22,7 @@ exports.handler = async (event, context) => {
     console.log('invocation', invocations, 'of', context.functionName);
     console.error('to stderr');
     if (event.throw) throw new RangeError('bad range');
-    if (event.sleep) await new Promise((r) => setTimeout(r, event.sleep));
+    if (event.sleep) await sleep(event.sleep);
     if (event.crash) setTimeout(() => { throw new Error('async crash'); }, 5);
     if (event.exit) process.exit(3);
     if (event.nothing) return undefined;
@@ -158,7 +159,7 @@ describe('FunctionHost', () => {
     expect(exited).toMatchObject({ ok: false, error: { errorType: 'Runtime.ExitError' } });
     expect(result(await h.invoke({})).invocations).toBe(1);
     await h.invoke({ crash: true });
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     expect(result(await h.invoke({})).invocations).toBe(1);
   });
 
@@ -196,7 +197,7 @@ describe('FunctionHost', () => {
   it('forwards every output line with the function name, region and stream', async () => {
     const h = host({ name: 'logger', region: 'ap-south-1', codeDir: await codeDir('logger', { 'index.js': CJS_HANDLER }) });
     await h.invoke({});
-    await new Promise((r) => setTimeout(r, 100)); // worker output arrives asynchronously
+    await sleep(100); // worker output arrives asynchronously
     expect(logs).toContainEqual({ fn: 'logger', line: 'invocation 1 of logger', region: 'ap-south-1', stream: 'stdout' });
     expect(logs).toContainEqual({ fn: 'logger', line: 'to stderr', region: 'ap-south-1', stream: 'stderr' });
   });
@@ -204,7 +205,7 @@ describe('FunctionHost', () => {
   it('lets in-flight invocations finish on stop and refuses new ones', async () => {
     const h = host({ name: 'stopper', codeDir: await codeDir('stopper', { 'index.js': CJS_HANDLER }) });
     const running = h.invoke({ sleep: 200 });
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     await h.stop();
     expect((await running).ok).toBe(true);
     await expect(h.invoke({})).rejects.toThrow(/stopping/);

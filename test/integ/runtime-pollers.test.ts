@@ -15,6 +15,7 @@ import type { InvokeOutcome } from '../../dev/local/function-host.ts';
 import { batchItemFailures, newStats, type MappingStats } from '../../dev/local/poller-common.ts';
 import { SqsPoller, toLambdaSqsRecord } from '../../dev/local/sqs-poller.ts';
 import { StreamPoller } from '../../dev/local/stream-poller.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 const STREAM_ARN = 'arn:aws:dynamodb:eu-west-1:123456789012:table/T/stream/2024-01-01T00:00:00.000';
 const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:work';
@@ -107,7 +108,7 @@ async function until(what: string, done: () => boolean, timeoutMs = 10_000): Pro
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
 }
 
@@ -216,7 +217,7 @@ describe('StreamPoller', () => {
       reply: () => ({ result: { batchItemFailures: [{ itemIdentifier: '2' }] } }),
       done: (c) => c.length >= 1,
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     expect(calls).toEqual([['1', '2', '3']]);
   });
 
@@ -327,7 +328,7 @@ class FakeSqs {
       case 'ReceiveMessageCommand': {
         this.receives++;
         const messages = this.visible.splice(0, input.MaxNumberOfMessages);
-        if (!messages.length) await new Promise((r) => setTimeout(r, 20));
+        if (!messages.length) await sleep(20);
         return { Messages: messages };
       }
       case 'DeleteMessageBatchCommand':

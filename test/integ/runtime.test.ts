@@ -27,6 +27,7 @@ import { startRuntime, type LocalRuntime } from '../../dev/local/runtime.ts';
 import type { DeployedFunction } from '../../dev/local/discovery.ts';
 import { queueDepth } from '../../src/ops/queue-depth.ts';
 import { eventually } from '../support/eventually.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 // Regions nobody else's tests use: the runtime runs every function in the regions it is given.
 const REGION_A = 'me-central-1';
@@ -253,7 +254,7 @@ async function waitFor<T>(what: string, find: () => T | undefined, timeoutMs = 1
     const found = find();
     if (found !== undefined && found !== false) return found;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; probes so far: ${JSON.stringify(probes.map((p) => p.fn))}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
@@ -482,7 +483,7 @@ describe('local runtime', () => {
     await ddb.send(new PutItemCommand({ TableName: fixture.table, Item: { pk: { S: 'while-stopped' } } }));
     runtime = await start();
     await waitFor('the record written while stopped', () => streamRecords().some((r) => keyOf(r) === 'while-stopped'));
-    await new Promise((r) => setTimeout(r, 500)); // room for any replay to show up
+    await sleep(500); // room for any replay to show up
     const after = streamRecords().slice(before);
     expect(after.map(keyOf)).toEqual(['while-stopped']);
   });

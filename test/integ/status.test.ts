@@ -6,16 +6,16 @@
  * awaitReplicated waits for the other region.
  */
 import * as path from 'node:path';
-import { CloudWatchClient, GetMetricDataCommand, ListDashboardsCommand } from '@aws-sdk/client-cloudwatch';
+import { GetMetricDataCommand, ListDashboardsCommand } from '@aws-sdk/client-cloudwatch';
 import { DeleteItemCommand, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
-import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, GetQueueUrlCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deadLetterQueueName, inboundQueueName, META } from '../../src/core/contract.ts';
 import { alarmName, AWS_METRICS, METRICS, pairDimensions } from '../../src/core/metrics.ts';
 import { awaitReplicated, ReplicationTimeoutError, ReplicationWaiter } from '../../src/client/await-replicated.ts';
 import { FencedError, WriteFence } from '../../src/client/fencing.ts';
-import { clientConfig, cloudformation, dynamodb } from '../../src/ops/aws.ts';
+import { cloudformation, dynamodb, cloudwatch as cloudwatchOf, sqs as sqsOf } from '../../src/ops/aws.ts';
 import { fenceMain } from '../../src/cli/fence.ts';
 import { statusMain } from '../../src/cli/status.ts';
 import { bringUp, type Running } from '../../dev/cli/up.ts';
@@ -36,7 +36,7 @@ const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: id } });
 
 /** One statistic of one metric over the last 10 minutes, from the emulator's CloudWatch. */
 async function metric(region: string, namespace: string, name: string, dims: Record<string, string>, stat: string): Promise<number | undefined> {
-  const cw = new CloudWatchClient(clientConfig({ endpoint }, region));
+  const cw = cloudwatchOf({ endpoint }, region);
   const now = Date.now();
   const out = await cw.send(
     new GetMetricDataCommand({
@@ -67,7 +67,7 @@ async function status(): Promise<{ code: number; report: StatusReport }> {
 const pairOf = (r: StatusReport, source: string, target: string) => r.pairs.find((p) => p.source === source && p.target === target)!;
 
 function sqsIn(region: string): SQSClient {
-  return new SQSClient({ ...clientConfig({ endpoint }, region), useQueueUrlAsEndpoint: false });
+  return sqsOf({ endpoint }, region);
 }
 
 async function queueUrl(region: string, name: string): Promise<string> {
@@ -94,10 +94,7 @@ describe('monitoring resources on moto', () => {
     // CloudWatch dashboards are global per account; moto keeps them per region: ask both.
     const dashboards = (
       await Promise.all(
-        [A, B].map(
-          async (r) =>
-            (await new CloudWatchClient(clientConfig({ endpoint }, r)).send(new ListDashboardsCommand({ DashboardNamePrefix: APP }))).DashboardEntries ?? [],
-        ),
+        [A, B].map(async (r) => (await cloudwatchOf({ endpoint }, r).send(new ListDashboardsCommand({ DashboardNamePrefix: APP }))).DashboardEntries ?? []),
       )
     ).flat();
 

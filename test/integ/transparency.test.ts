@@ -19,6 +19,7 @@ import { LWW_LIVE_ITEM_METADATA, META } from '../../src/core/contract.ts';
 import { eventually } from '../support/eventually.ts';
 import { readTombstoneRow } from '../support/tombstones.ts';
 import { sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 const [US, EU] = ['us-east-1', 'eu-west-1'] as const;
 const REGIONS = [US, EU] as const;
@@ -162,7 +163,7 @@ describe.each(TABLES)('issue 15: an unmodified application on a replicated table
     );
     // Act: eu-west-1 updates it, us-east-1 deletes it 1.5 s later (whichever replicates first)
     await db(EU).send(new PutItemCommand({ TableName: TABLE, Item: { ...k, v: { S: 'two' } } }));
-    await new Promise((r) => setTimeout(r, 1500));
+    await sleep(1500);
     await db(US).send(new DeleteItemCommand({ TableName: TABLE, Key: k }));
     // Assess: absent everywhere, and stays absent
     for (const region of REGIONS)
@@ -172,7 +173,7 @@ describe.each(TABLES)('issue 15: an unmodified application on a replicated table
         30_000,
         200,
       );
-    await new Promise((r) => setTimeout(r, 2000));
+    await sleep(2000);
     for (const region of REGIONS) expect(await get(region, k)).toBeUndefined();
   });
 });

@@ -18,6 +18,7 @@ import { dynamodb } from '../../src/ops/aws.ts';
 import type { Running } from '../../dev/cli/up.ts';
 import { eventually } from '../support/eventually.ts';
 import { sharedDeployment, startSharedRuntime } from '../support/shared-deployment.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 const [US, EU] = ['us-east-1', 'eu-west-1'] as const;
 const ITEMS = 'wpat_items';
@@ -30,7 +31,6 @@ const db = (region: string) => dynamodb({ endpoint }, region);
 const key = (id: string): Record<string, AttributeValue> => ({ pk: { S: `${run}-${id}` } });
 const get = async (region: string, id: string, table = ITEMS) =>
   (await db(region).send(new GetItemCommand({ TableName: table, Key: key(id), ConsistentRead: true }))).Item;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Waits until both regions hold `value` in `attribute` of every id (or time runs out), and returns what each holds. */
 async function settled(
   ids: readonly string[],

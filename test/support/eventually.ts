@@ -1,4 +1,5 @@
 /** Polling for integration tests: replication is asynchronous, so tests wait for a state, not a time. */
+import { sleep } from '../../src/core/concurrency.ts';
 
 /**
  * Calls `probe` until `ok` holds for its result or `timeoutMs` passes, and returns the last
@@ -8,7 +9,7 @@ export async function eventually<T>(probe: () => T | Promise<T>, ok: (v: T) => b
   const deadline = Date.now() + timeoutMs;
   let last = await probe();
   while (!ok(last) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
     last = await probe();
   }
   return last;

@@ -1,5 +1,6 @@
 /** Reading queues in integration tests without consuming them. */
-import { GetQueueAttributesCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { queueCounts } from '../../src/ops/queue-depth.ts';
 import { eventually } from './eventually.ts';
 
 /**
@@ -17,11 +18,7 @@ export async function peekAll(sqs: SQSClient, url: string): Promise<Message[]> {
     for (const m of fresh) seen.set(m.MessageId!, m);
   }
   await eventually(
-    async () =>
-      Number(
-        (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessagesNotVisible'] }))).Attributes
-          ?.ApproximateNumberOfMessagesNotVisible ?? 0,
-      ),
+    async () => (await queueCounts(sqs, url)).inFlight,
     (n) => n === 0,
   );
   return [...seen.values()];

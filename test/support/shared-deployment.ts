@@ -32,6 +32,7 @@ import { loadConfig } from '../../src/infra/config/load.ts';
 import { physicalTableName, type ResolvedConfig, type ResolvedTableConfig } from '../../src/infra/config/schema.ts';
 import { validateConfig } from '../../src/infra/config/validate.ts';
 import type { FunctionInfo } from '../../dev/local/discovery.ts';
+import { sleep } from '../../src/core/concurrency.ts';
 
 export const SHARED_CONFIG = path.resolve(import.meta.dirname, '../integ/fixtures/shared.config.ts');
 export const SHARED_APP = 'integshared';
@@ -139,7 +140,7 @@ async function withLock(lock: string, fn: () => Promise<void>): Promise<void> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       if (Date.now() > deadline) throw new Error(`waited ${LOCK_WAIT_MS / 1000} s for ${lock}: another file's deploy of the shared app did not finish`);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
   }
   try {
