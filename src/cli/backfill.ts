@@ -1,33 +1,25 @@
 /** `regionsync backfill`: copy a table's items into a new or lagging region while writes continue. */
 import { backfill } from '../ops/backfill.ts';
-import { loadOpsTable, parseCommand, positiveInteger, positiveNumber, printJson, runOps, UsageError } from './ops-common.ts';
+import { loadOpsTable, positiveInteger, positiveNumber, printJson, UsageError } from './ops-common.ts';
+import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
-export const BACKFILL_USAGE = `usage: regionsync backfill --table T --to REGION [--from REGION] [--max-rcu N] [--segments N] [--restart]
-                           [--json] [--endpoint URL] [--config FILE]
-
-Scans the table in --from (default: its first other region) and sends every item to --to's
+export const backfillCommand = defineCommand({
+  name: 'backfill',
+  summary: 'copy existing items into a new or lagging region while writes continue; resumable',
+  description: `Scans the table in --from (default: its first other region) and sends every item to --to's
 inbound queue, where the applier writes it only if it is newer than what is there: live writes
 keep flowing and always win over older copies. Items never stamped are stamped at the source
 first. Progress is saved after every page in .regionsync/backfill/<table>-<region>.json; run the
-same command again to resume after an interruption (Ctrl-C saves and stops).
-
-  --max-rcu N   read capacity units per second on the source table (default: unlimited)
-  --segments N  parallel scan segments (default 4)
-  --restart     discard saved progress and start over`;
-
-export function backfillCommand(args: string[]): Promise<number> {
-  return runOps(BACKFILL_USAGE, async () => {
-    const v = parseCommand('backfill', args, {
-      to: { type: 'string' },
-      from: { type: 'string' },
-      'max-rcu': { type: 'string' },
-      segments: { type: 'string' },
-      restart: { type: 'boolean', default: false },
-    });
-    if (v.help) {
-      console.log(BACKFILL_USAGE);
-      return 0;
-    }
+same command again to resume after an interruption (Ctrl-C saves and stops).`,
+  options: {
+    ...COMMON_OPTIONS,
+    to: { type: 'string', value: 'REGION', required: true, description: 'the region to fill' },
+    from: { type: 'string', value: 'REGION', description: 'the region to copy from (default: the first other region)' },
+    'max-rcu': { type: 'string', value: 'N', description: 'read capacity units per second on the source table (default: unlimited)' },
+    segments: { type: 'string', value: 'N', description: 'parallel scan segments (default 4)' },
+    restart: { type: 'boolean', description: 'discard saved progress and start over' },
+  },
+  run: async (v) => {
     if (!v.to) throw new UsageError('regionsync backfill: --to REGION is required');
     const ops = await loadOpsTable('backfill', v);
     const abort = new AbortController();
@@ -64,5 +56,5 @@ export function backfillCommand(args: string[]): Promise<number> {
     } finally {
       process.off('SIGINT', onSignal);
     }
-  });
-}
+  },
+});

@@ -4,16 +4,13 @@
  * DB's conflict feed this covers every strategy, last-writer-wins included.
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { parseArgs } from 'node:util';
+import { COMMON_OPTIONS, defineCommand, UsageError } from './command.ts';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { CONFLICT_LOG } from '../core/conflicts.ts';
 import { conflictTableName } from '../core/contract.ts';
 import { loadConfig } from '../infra/config/load.ts';
 import { validateConfig } from '../infra/config/validate.ts';
 import { dynamodb, targetOf, type Target } from '../ops/aws.ts';
-
-export const CONFLICTS_USAGE = `  conflicts --table T [--region R] [--limit N] [--json] [--endpoint URL]
-           list the conflicts resolved for a table, newest first: both sides and the result`;
 
 export interface ConflictEntry {
   readonly region: string;
@@ -61,52 +58,42 @@ export async function listConflicts(t: Target, appName: string, table: string, r
     .slice(0, limit);
 }
 
-export async function conflictsMain(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      table: { type: 'string' },
-      region: { type: 'string' },
-      limit: { type: 'string', default: '50' },
-      json: { type: 'boolean', default: false },
-      endpoint: { type: 'string' },
-      config: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help || !values.table) {
-    console.log(`usage:\n${CONFLICTS_USAGE}`);
-    return values.help ? 0 : 2;
-  }
-  const config = validateConfig(await loadConfig(values.config));
-  const table = config.tables.find((x) => x.name === values.table);
-  if (!table) {
-    console.error(`regionsync conflicts: no table "${values.table}" in the config (have: ${config.tables.map((x) => x.name).join(', ')})`);
-    return 2;
-  }
-  const limit = Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) {
-    console.error(`regionsync conflicts: --limit must be a positive whole number, got ${values.limit}`);
-    return 2;
-  }
-  const regions = values.region ? [values.region] : table.regions;
-  const entries = await listConflicts(targetOf(config, values.endpoint), config.appName, table.name, regions, limit);
-  if (values.json) {
-    console.log(JSON.stringify({ table: table.name, strategy: table.strategy.strategy, conflicts: entries }, null, 2));
+export const conflictsCommand = defineCommand({
+  name: 'conflicts',
+  summary: 'list the conflicts resolved for a table, newest first: both sides and the result',
+  description: `The conflicts the appliers resolved (the table's conflict log), with both sides and the result.
+Unlike Cosmos DB's conflict feed this covers every strategy, last-writer-wins included.`,
+  options: {
+    ...COMMON_OPTIONS,
+    table: { ...COMMON_OPTIONS.table, required: true, description: 'the table (its logical name in the config)' },
+    region: { type: 'string', value: 'R', description: "one region's log (default: every region of the table)" },
+    limit: { type: 'string', value: 'N', default: '50', description: 'at most N conflicts per region' },
+  },
+  run: async (values) => {
+    const config = validateConfig(await loadConfig(values.config));
+    const table = config.tables.find((x) => x.name === values.table);
+    if (!table) throw new UsageError(`--table: no table "${values.table}" in the config (have: ${config.tables.map((x) => x.name).join(', ')})`);
+    const limit = Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, got ${values.limit}`);
+    const regions = values.region ? [values.region] : table.regions;
+    const entries = await listConflicts(targetOf(config, values.endpoint), config.appName, table.name, regions, limit);
+    if (values.json) {
+      console.log(JSON.stringify({ table: table.name, strategy: table.strategy.strategy, conflicts: entries }, null, 2));
+      return 0;
+    }
+    if (entries.length === 0) {
+      console.log(`no conflicts recorded for ${table.name} in ${regions.join(', ')}`);
+      return 0;
+    }
+    console.log(`${entries.length} conflict(s) for ${table.name} (${table.strategy.strategy}), newest first:`);
+    for (const e of entries) {
+      const key = Object.entries(e.key)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(',');
+      const show = (s: ConflictEntry['local']) => `${s.origin}@${s.version.slice(0, 22)}${s.deleted ? ' (delete)' : ''}`;
+      console.log(`  ${e.detectedAt}  ${e.region.padEnd(15)} ${key.padEnd(24)} local ${show(e.local)}  vs incoming ${show(e.incoming)}`);
+      console.log(`      → ${e.strategy}: ${e.result.deleted ? 'deleted' : JSON.stringify(e.result.item ?? {})}`);
+    }
     return 0;
-  }
-  if (entries.length === 0) {
-    console.log(`no conflicts recorded for ${table.name} in ${regions.join(', ')}`);
-    return 0;
-  }
-  console.log(`${entries.length} conflict(s) for ${table.name} (${table.strategy.strategy}), newest first:`);
-  for (const e of entries) {
-    const key = Object.entries(e.key)
-      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-      .join(',');
-    const show = (s: ConflictEntry['local']) => `${s.origin}@${s.version.slice(0, 22)}${s.deleted ? ' (delete)' : ''}`;
-    console.log(`  ${e.detectedAt}  ${e.region.padEnd(15)} ${key.padEnd(24)} local ${show(e.local)}  vs incoming ${show(e.incoming)}`);
-    console.log(`      → ${e.strategy}: ${e.result.deleted ? 'deleted' : JSON.stringify(e.result.item ?? {})}`);
-  }
-  return 0;
-}
+  },
+});

@@ -1,28 +1,11 @@
-/** What the operations commands (verify, repair, backfill, replay) share: options, config, output. */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+/** What the operations commands (verify, repair, backfill, replay, redrive, smoke) share: the table from the config, value checks, output. */
+import { UsageError } from './command.ts';
 import { validateConfig } from '../infra/config/validate.ts';
 import { configPath, loadConfig } from '../infra/config/load.ts';
 import { opsTable, type OpsTable } from '../ops/ship.ts';
 import { targetOf } from '../ops/aws.ts';
 
-export const COMMON_OPTIONS = {
-  endpoint: { type: 'string' },
-  config: { type: 'string' },
-  table: { type: 'string' },
-  json: { type: 'boolean', default: false },
-  help: { type: 'boolean', default: false },
-} as const satisfies ParseArgsConfig['options'];
-
-/** Parses a command's arguments; usage errors are thrown as UsageError (exit 2). */
-export function parseCommand<O extends NonNullable<ParseArgsConfig['options']>>(command: string, args: string[], options: O) {
-  try {
-    return parseArgs({ args, options: { ...COMMON_OPTIONS, ...options }, allowPositionals: false, strict: true }).values;
-  } catch (e) {
-    throw new UsageError(`regionsync ${command}: ${(e as Error).message}`);
-  }
-}
-
-export class UsageError extends Error {}
+export { UsageError };
 
 export async function loadOpsTable(command: string, values: { config?: string; table?: string; endpoint?: string }): Promise<OpsTable> {
   const config = validateConfig(await loadConfig(configPath(values.config)));
@@ -55,19 +38,6 @@ export function regionList(value: string | undefined): string[] | undefined {
         .split(',')
         .map((r) => r.trim())
         .filter(Boolean);
-}
-
-/** Runs a command body: usage errors print the message and the command's usage and exit 2. */
-export async function runOps(usage: string, body: () => Promise<number>): Promise<number> {
-  try {
-    return await body();
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`${e.message}\n\n${usage}`);
-      return 2;
-    }
-    throw e;
-  }
 }
 
 export function printJson(value: unknown): void {

@@ -2,11 +2,13 @@
 import { redriveDeadLetters } from '../ops/redrive.ts';
 import { redriveStreamFailures } from '../ops/stream-redrive.ts';
 import type { OpsTable } from '../ops/ship.ts';
-import { loadOpsTable, parseCommand, positiveInteger, printJson, runOps, UsageError } from './ops-common.ts';
+import { loadOpsTable, positiveInteger, printJson, UsageError } from './ops-common.ts';
+import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
-export const REDRIVE_USAGE = `usage: regionsync redrive --region R --table T [--stream-failures] [--max N] [--endpoint URL] [--config FILE] [--json]
-
-Moves the messages in region R's dead-letter queue of table T back to R's inbound queue, so its
+export const redriveCommand = defineCommand({
+  name: 'redrive',
+  summary: "move a region's dead-letter queue back to its inbound queue after a fix; report what moved",
+  description: `Moves the messages in region R's dead-letter queue of table T back to R's inbound queue, so its
 applier tries them again (fix the cause first: a region missing from the config, a bug, a
 message schema the applier did not read), and reports what moved, by reason. A message is deleted
 from the dead-letter queue only once the inbound queue accepted it.
@@ -14,15 +16,14 @@ from the dead-letter queue only once the inbound queue accepted it.
 With --stream-failures: replays what R's stream-failures queue names through the deployed
 shipper's logic: the stream batches Lambda gave up on (read again from the stream, which keeps
 records 24 h) and the records the shipper parked (an item with no room for regionsync's metadata:
-shrink it first). A message is deleted only once all its records were handled.`;
-
-export function redriveCommand(args: string[]): Promise<number> {
-  return runOps(REDRIVE_USAGE, async () => {
-    const v = parseCommand('redrive', args, { region: { type: 'string' }, max: { type: 'string' }, 'stream-failures': { type: 'boolean', default: false } });
-    if (v.help) {
-      console.log(REDRIVE_USAGE);
-      return 0;
-    }
+shrink it first). A message is deleted only once all its records were handled.`,
+  options: {
+    ...COMMON_OPTIONS,
+    region: { type: 'string', value: 'R', required: true, description: 'the region whose queue to redrive' },
+    max: { type: 'string', value: 'N', description: 'move at most N messages' },
+    'stream-failures': { type: 'boolean', description: "replay R's stream-failures queue instead" },
+  },
+  run: async (v) => {
     if (!v.region) throw new UsageError('regionsync redrive: --region R is required');
     const ops = await loadOpsTable('redrive', v);
     if (!ops.table.regions.includes(v.region))
@@ -40,8 +41,8 @@ export function redriveCommand(args: string[]): Promise<number> {
     }
     await redriveAndReport(ops, v.region, v.max, v.json);
     return 0;
-  });
-}
+  },
+});
 
 /** Moves region's dead letters back and prints what moved (JSON or lines by reason); shared with `replay --dlq`. */
 export async function redriveAndReport(ops: OpsTable, region: string, max: string | undefined, json: boolean | undefined): Promise<void> {

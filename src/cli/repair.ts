@@ -1,37 +1,33 @@
 /** `regionsync repair`: converge the keys verify finds, through the normal apply path. Dry run unless --apply. */
 import { formatRepair, repairTable } from '../ops/repair.ts';
 import { formatVerify } from './verify.ts';
-import { loadOpsTable, parseCommand, positiveInteger, positiveNumber, printJson, regionList, runOps, UsageError } from './ops-common.ts';
+import { loadOpsTable, positiveInteger, positiveNumber, printJson, regionList, UsageError } from './ops-common.ts';
+import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
-export const REPAIR_USAGE = `usage: regionsync repair --table T [--apply] [--regions R1,R2,...] [--prefer REGION] [--wait SECONDS]
-                         [--max-rcu N] [--segments N] [--json] [--endpoint URL] [--config FILE]
-
-Runs verify, then for each divergent key sends every region's state to the regions that hold
+export const repairCommand = defineCommand({
+  name: 'repair',
+  summary: 'converge the keys verify finds through the normal apply path (a dry run without --apply)',
+  description: `Runs verify, then for each divergent key sends every region's state to the regions that hold
 something else, through their inbound queues: each region's applier keeps the winner by the
 table's rules. Items never stamped, a newest version its own region lost, and equal versions
 with different content are first given a new version where they are held ("touched").
-Without --apply, prints what it would do and writes nothing.
-
-  --apply        write (default: dry run)
-  --prefer R     the copy to keep when regions hold one version with different content and no
-                 majority decides (default: the version's origin region, then the first by name)
-  --wait S       after --apply, wait up to S seconds for the keys to converge (default 30; 0: do not wait)
-Exit 0 when nothing is left divergent (after --apply and --wait) or nothing needs repair (dry run); 1 otherwise.`;
-
-export function repairCommand(args: string[]): Promise<number> {
-  return runOps(REPAIR_USAGE, async () => {
-    const v = parseCommand('repair', args, {
-      apply: { type: 'boolean', default: false },
-      regions: { type: 'string' },
-      prefer: { type: 'string' },
-      wait: { type: 'string' },
-      'max-rcu': { type: 'string' },
-      segments: { type: 'string' },
-    });
-    if (v.help) {
-      console.log(REPAIR_USAGE);
-      return 0;
-    }
+Without --apply, prints what it would do and writes nothing. Exit 0 when nothing is left
+divergent (after --apply and --wait) or nothing needs repair (dry run); 1 otherwise.`,
+  options: {
+    ...COMMON_OPTIONS,
+    apply: { type: 'boolean', description: 'write (default: dry run)' },
+    regions: { type: 'string', value: 'R1,R2', description: 'regions to compare (default: every region of the table)' },
+    prefer: {
+      type: 'string',
+      value: 'REGION',
+      description:
+        "the copy to keep when regions hold one version with different content and no majority decides (default: the version's origin region, then the first by name)",
+    },
+    wait: { type: 'string', value: 'S', description: 'after --apply, wait up to S seconds for the keys to converge (default 30; 0: do not wait)' },
+    'max-rcu': { type: 'string', value: 'N', description: "read capacity units per second per region's table (default: unlimited)" },
+    segments: { type: 'string', value: 'N', description: 'parallel scan segments per region (default 4)' },
+  },
+  run: async (v) => {
     const ops = await loadOpsTable('repair', v);
     const regions = regionList(v.regions);
     if (v.prefer && !ops.table.regions.includes(v.prefer))
@@ -65,5 +61,5 @@ export function repairCommand(args: string[]): Promise<number> {
       }
     }
     return left === 0 ? 0 : 1;
-  });
-}
+  },
+});

@@ -1,33 +1,28 @@
 /** `regionsync replay`: ship again a region's changes from its stream, or move dead-lettered messages back. */
 import { parseTime, replayStream } from '../ops/replay.ts';
 import { redriveAndReport } from './redrive.ts';
-import { loadOpsTable, parseCommand, printJson, regionList, runOps, UsageError } from './ops-common.ts';
+import { loadOpsTable, printJson, regionList, UsageError } from './ops-common.ts';
+import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
-export const REPLAY_USAGE = `usage: regionsync replay --table T --region R --since TIME [--until TIME] [--to R1,R2] [--dry-run] [--json]
-       regionsync replay --dlq --table T --region R [--max N] [--json]
-                         [--endpoint URL] [--config FILE]
-
-From the stream (kept 24 h): ships again the changes region R made between --since and --until
+export const replayCommand = defineCommand({
+  name: 'replay',
+  summary: "ship again a region's changes from its stream, or move its dead-letter queue back (--dlq)",
+  description: `From the stream (kept 24 h): ships again the changes region R made between --since and --until
 (default now) to the other regions (or --to); per key the newest version in the range. TIME is
 ISO 8601, epoch ms, or a duration ago (90s, 15m, 2h).
 With --dlq: moves the messages in R's dead-letter queue back to R's inbound queue (after fixing
-why they failed) and reports what moved, by reason.`;
-
-export function replayCommand(args: string[]): Promise<number> {
-  return runOps(REPLAY_USAGE, async () => {
-    const v = parseCommand('replay', args, {
-      region: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
-      to: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      dlq: { type: 'boolean', default: false },
-      max: { type: 'string' },
-    });
-    if (v.help) {
-      console.log(REPLAY_USAGE);
-      return 0;
-    }
+why they failed) and reports what moved, by reason.`,
+  options: {
+    ...COMMON_OPTIONS,
+    region: { type: 'string', value: 'R', required: true, description: 'the region whose changes (or dead-letter queue) to replay' },
+    since: { type: 'string', value: 'TIME', description: 'the start of the range (required without --dlq)' },
+    until: { type: 'string', value: 'TIME', description: 'the end of the range (default now)' },
+    to: { type: 'string', value: 'R1,R2', description: 'the regions to ship to (default: every other region)' },
+    'dry-run': { type: 'boolean', description: 'say what would be shipped, ship nothing' },
+    dlq: { type: 'boolean', description: "move R's dead-letter queue back to its inbound queue instead" },
+    max: { type: 'string', value: 'N', description: 'with --dlq: move at most N messages' },
+  },
+  run: async (v) => {
     if (!v.region) throw new UsageError('regionsync replay: --region R is required');
     const ops = await loadOpsTable('replay', v);
     if (!ops.table.regions.includes(v.region))
@@ -56,5 +51,5 @@ export function replayCommand(args: string[]): Promise<number> {
       );
     }
     return 0;
-  });
-}
+  },
+});

@@ -1,23 +1,23 @@
 /** `regionsync smoke`: write, wait, check and clean up one key, through every region of a deployed table. */
 import { smokeTest } from '../ops/smoke.ts';
-import { loadOpsTable, parseCommand, positiveNumber, printJson, runOps, UsageError } from './ops-common.ts';
+import { loadOpsTable, positiveNumber, printJson, UsageError } from './ops-common.ts';
+import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
-export const SMOKE_USAGE = `usage: regionsync smoke --table T [--from REGION] [--timeout S] [--endpoint URL] [--config FILE] [--json]
-
-The check to run on your account after \`cdk deploy\` (the emulator checks no IAM, queue policies or
+export const smokeCommand = defineCommand({
+  name: 'smoke',
+  summary: 'on your account after cdk deploy: a put, an update from another region and a delete of one new key must reach every region',
+  description: `The check to run on your account after \`cdk deploy\` (the emulator checks no IAM, queue policies or
 alarm delivery). With plain SDK calls on one new key of table T: PutItem in REGION (default the
 table's first region) must reach every other region, an UpdateItem made in another region must
 come back, and a DeleteItem must leave the key absent everywhere. Each step may take --timeout
-seconds (default 60). Prints, per step and region, how long the change took to appear; exit 0 only
-when every step reached every region. The key is deleted everywhere at the end.`;
-
-export function smokeCommand(args: string[]): Promise<number> {
-  return runOps(SMOKE_USAGE, async () => {
-    const v = parseCommand('smoke', args, { from: { type: 'string' }, timeout: { type: 'string' } });
-    if (v.help) {
-      console.log(SMOKE_USAGE);
-      return 0;
-    }
+seconds. Prints, per step and region, how long the change took to appear; exit 0 only when every
+step reached every region. The key is deleted everywhere at the end.`,
+  options: {
+    ...COMMON_OPTIONS,
+    from: { type: 'string', value: 'REGION', description: "where the key is written (default: the table's first region)" },
+    timeout: { type: 'string', value: 'S', description: 'seconds each step may take (default 60)' },
+  },
+  run: async (v) => {
     const ops = await loadOpsTable('smoke', v);
     if (v.from && !ops.table.regions.includes(v.from))
       throw new UsageError(`regionsync smoke: --from ${v.from} is not a region of table ${ops.table.name} (${ops.table.regions.join(', ')})`);
@@ -36,5 +36,5 @@ export function smokeCommand(args: string[]): Promise<number> {
       );
     }
     return r.ok ? 0 : 1;
-  });
-}
+  },
+});

@@ -1,35 +1,24 @@
 /** `regionsync verify`: do a table's replicas agree? Exit 0 only when they do. */
 import { META_ATTRIBUTES } from '../core/contract.ts';
 import { describeHolding, verifyTable, type VerifyReport } from '../ops/verify.ts';
-import { loadOpsTable, parseCommand, positiveInteger, positiveNumber, printJson, regionList, runOps } from './ops-common.ts';
+import { loadOpsTable, positiveInteger, positiveNumber, printJson, regionList } from './ops-common.ts';
+import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
-export const VERIFY_USAGE = `usage: regionsync verify --table T [--regions R1,R2,...] [--max-rcu N] [--segments N] [--buckets N]
-                         [--consistent] [--json] [--endpoint URL] [--config FILE]
-
-Compares the table in its regions by digests (a hash per key bucket of key + version + content),
+export const verifyCommand = defineCommand({
+  name: 'verify',
+  summary: "digest-compare a table's regions and list every divergent key; exit 0 only when they agree",
+  description: `Compares the table in its regions by digests (a hash per key bucket of key + version + content),
 then reads only the keys of buckets that differ. Exit 0 when every region holds the same items,
-1 when some key differs (each is listed, with what every region holds), 2 on a usage error.
-
-  --regions      regions to compare (default: every region of the table)
-  --max-rcu N    read capacity units per second per region's table (default: unlimited)
-  --segments N   parallel scan segments per region (default 4)
-  --buckets N    digest buckets (default 256)
-  --consistent   strongly consistent scans (twice the read capacity; differing keys are always re-read consistently)
-  --json         print the report as JSON on stdout (progress stays on stderr)`;
-
-export function verifyCommand(args: string[]): Promise<number> {
-  return runOps(VERIFY_USAGE, async () => {
-    const v = parseCommand('verify', args, {
-      regions: { type: 'string' },
-      'max-rcu': { type: 'string' },
-      segments: { type: 'string' },
-      buckets: { type: 'string' },
-      consistent: { type: 'boolean', default: false },
-    });
-    if (v.help) {
-      console.log(VERIFY_USAGE);
-      return 0;
-    }
+1 when some key differs (each is listed, with what every region holds), 2 on a usage error.`,
+  options: {
+    ...COMMON_OPTIONS,
+    regions: { type: 'string', value: 'R1,R2', description: 'regions to compare (default: every region of the table)' },
+    'max-rcu': { type: 'string', value: 'N', description: "read capacity units per second per region's table (default: unlimited)" },
+    segments: { type: 'string', value: 'N', description: 'parallel scan segments per region (default 4)' },
+    buckets: { type: 'string', value: 'N', description: 'digest buckets (default 256)' },
+    consistent: { type: 'boolean', description: 'strongly consistent scans (twice the read capacity; differing keys are always re-read consistently)' },
+  },
+  run: async (v) => {
     const ops = await loadOpsTable('verify', v);
     const regions = regionList(v.regions);
     const report = await verifyTable({
@@ -43,8 +32,8 @@ export function verifyCommand(args: string[]): Promise<number> {
     if (v.json) printJson(report);
     else for (const line of formatVerify(report)) console.log(line);
     return report.agree ? 0 : 1;
-  });
-}
+  },
+});
 
 /** Text report; `details: false` leaves out the per-key listing (repair prints its own). */
 export function formatVerify(r: VerifyReport, details = true): string[] {
