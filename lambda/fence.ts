@@ -8,6 +8,7 @@ const settings = readFenceSettings();
 const logger = new Logger();
 const dynamodb = new DynamoDBClient({});
 
+/** Handles one alarm event (CloudWatch's Lambda action or an SNS notification); the settings are read at cold start. */
 export const handler = async (event: unknown, context?: Context): Promise<FenceResult> => {
   if (context) logger.addContext(context);
   return handleAlarmEvent(event, settings, { dynamodb, logger });

@@ -4,7 +4,7 @@
  * the bench measured (dev/bench/run.ts) and the prices below.
  */
 
-/** us-east-1 list prices. Sources: ../shared/REFERENCE.md and the AWS pricing pages cited in README "Benchmark and cost". */
+/** us-east-1 list prices. Sources: ../shared/REFERENCE.md and the AWS pricing pages cited in docs/benchmarks.md. */
 export const PRICES = {
   asOf: '2026-11-25',
   region: 'us-east-1',

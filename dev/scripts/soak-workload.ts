@@ -2,8 +2,8 @@
  * The chaos soak's application workload on the last-writer-wins table, and its loss check.
  *
  * The workload is "an application that knows nothing of regionsync": plain @aws-sdk/client-dynamodb
- * calls, one of these patterns per operation (PATTERNS). The one thing it does that the README asks
- * of applications is to treat an item carrying `_rs_del` as absent when it reads.
+ * calls, one of these patterns per operation (PATTERNS), and nothing else: a deleted item reads as
+ * absent (its tombstone is kept apart, docs/deletes.md), so it needs no rule of regionsync's.
  *
  * Every write sets attribute `v` to a value unique to that write, so the value an item ends with
  * names the write that won. Each acknowledged write (each item of a transaction or batch) is
@@ -106,8 +106,8 @@ export class Workload {
     const item = (k: string, v: string, extra: Record<string, AttributeValue> = {}) => ({ pk: { S: k }, v: { S: v }, ...extra });
     const read = async (k: string) => {
       const got = (await db.send(new GetItemCommand({ TableName: this.table, Key: { pk: { S: k } } }))).Item;
-      // The README's one rule for applications: an item carrying _rs_del is a deleted one.
-      return got && got._rs_del?.BOOL !== true ? got : undefined;
+      // No rule for applications any more: a deleted item is absent (its tombstone is kept apart, docs/deletes.md).
+      return got;
     };
     try {
       switch (pattern) {

@@ -3,6 +3,7 @@ import { backfill } from '../ops/backfill.ts';
 import { loadOpsTable, positiveInteger, positiveNumber, printJson, UsageError } from './ops-common.ts';
 import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
+/** `regionsync backfill`: runs {@link backfill}; exit 0 when complete, 1 when interrupted (run it again to resume). */
 export const backfillCommand = defineCommand({
   name: 'backfill',
   summary: 'copy existing items into a new or lagging region while writes continue; resumable',

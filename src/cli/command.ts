@@ -28,6 +28,7 @@ export interface OptionSpec {
   readonly required?: boolean;
 }
 
+/** A command's options by name: each is the flag `--<name>`. */
 export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
 
 /** The parsed options: strings (undefined when absent, unless defaulted) and booleans. */
@@ -39,6 +40,7 @@ export interface CommandIO {
   readonly err: (text: string) => void;
 }
 
+/** What a subcommand is made of; {@link defineCommand} makes it a {@link Command}. */
 export interface CommandSpec<O extends OptionSpecs> {
   /** The subcommand: `regionsync <name>`. */
   readonly name: string;
@@ -49,6 +51,7 @@ export interface CommandSpec<O extends OptionSpecs> {
    * @default none
    */
   readonly description?: string;
+  /** The options, each with its description (`--help` is added). */
   readonly options: O;
   /**
    * Positional arguments, as the usage line shows them (`[on|off]`), and how many at most.
@@ -59,6 +62,7 @@ export interface CommandSpec<O extends OptionSpecs> {
   readonly run: (values: OptionValues<O>, positionals: string[], io: CommandIO) => Promise<number>;
 }
 
+/** A subcommand as `regionsync` lists and runs it. */
 export interface Command {
   readonly name: string;
   readonly summary: string;
@@ -81,6 +85,10 @@ export const COMMON_OPTIONS = {
 
 const STDIO: CommandIO = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
 
+/**
+ * Makes a {@link Command} of its spec: parses strictly (node:util parseArgs), answers `--help`, checks
+ * required options, then runs the body; a UsageError prints the message and the usage and exits 2.
+ */
 export function defineCommand<O extends OptionSpecs>(spec: CommandSpec<O>): Command {
   const usage = () => usageOf(spec);
   return {

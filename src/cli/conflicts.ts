@@ -12,6 +12,10 @@ import { loadConfig } from '../infra/config/load.ts';
 import { validateConfig } from '../infra/config/validate.ts';
 import { dynamodb, targetOf, type Target } from '../ops/aws.ts';
 
+/**
+ * One resolved conflict from a region's conflict log: both sides and the result, each with its version,
+ * origin region, whether it is a delete, and the item when recorded.
+ */
 export interface ConflictEntry {
   readonly region: string;
   readonly detectedAt: string;
@@ -22,6 +26,10 @@ export interface ConflictEntry {
   readonly result: { version: string; origin: string; deleted: boolean; item?: Record<string, unknown> };
 }
 
+/**
+ * The newest `limit` conflicts of `table` across `regions`: each region's conflict log is queried newest
+ * first (up to `limit` each) and the entries merged, newest first.
+ */
 export async function listConflicts(t: Target, appName: string, table: string, regions: readonly string[], limit: number): Promise<ConflictEntry[]> {
   const perRegion = await Promise.all(
     regions.map(async (region) => {
@@ -58,6 +66,7 @@ export async function listConflicts(t: Target, appName: string, table: string, r
     .slice(0, limit);
 }
 
+/** `regionsync conflicts`: prints {@link listConflicts} for a table, as lines or JSON. */
 export const conflictsCommand = defineCommand({
   name: 'conflicts',
   summary: 'list the conflicts resolved for a table, newest first: both sides and the result',

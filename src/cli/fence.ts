@@ -9,6 +9,7 @@ import { validateConfig } from '../infra/config/validate.ts';
 import { WriteFence } from '../client/fencing.ts';
 import { dynamodb, targetOf } from '../ops/aws.ts';
 
+/** `regionsync fence`: sets or lifts a table's manual fence in a region, then prints its fence state there. */
 export const fenceCommand = defineCommand({
   name: 'fence',
   summary: 'set or lift the manual write fence of a table in a region; without on/off, show its state',

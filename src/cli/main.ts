@@ -42,6 +42,10 @@ export function usage(commands: readonly Command[]): string {
   ].join('\n');
 }
 
+/**
+ * Runs `regionsync <command> ...` with the operator's commands and `extra` (the local environment's);
+ * resolves to the exit code: the command's, 0 for `help`, 2 for no command or an unknown one.
+ */
 export async function main(argv: string[], extra: readonly Command[] = []): Promise<number> {
   const commands = [...extra, ...COMMANDS];
   const [name, ...rest] = argv;

@@ -7,6 +7,10 @@ import { targetOf } from '../ops/aws.ts';
 
 export { UsageError };
 
+/**
+ * Loads and validates the config and addresses the command's table (`--table`, or the only one) at
+ * `--endpoint`; a missing or unknown table is a UsageError.
+ */
 export async function loadOpsTable(command: string, values: { config?: string; table?: string; endpoint?: string }): Promise<OpsTable> {
   const config = validateConfig(await loadConfig(configPath(values.config)));
   const tableName = values.table ?? (config.tables.length === 1 ? config.tables[0]!.name : undefined);
@@ -18,6 +22,7 @@ export async function loadOpsTable(command: string, values: { config?: string; t
   }
 }
 
+/** An option's value as a positive number, undefined when absent; anything else is a UsageError. */
 export function positiveNumber(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -25,12 +30,14 @@ export function positiveNumber(name: string, value: string | undefined): number 
   return n;
 }
 
+/** An option's value as a positive whole number, undefined when absent; anything else is a UsageError. */
 export function positiveInteger(name: string, value: string | undefined): number | undefined {
   const n = positiveNumber(name, value);
   if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
   return n;
 }
 
+/** A comma-separated list of regions (spaces trimmed, empty entries dropped), undefined when absent. */
 export function regionList(value: string | undefined): string[] | undefined {
   return value === undefined
     ? undefined
@@ -40,6 +47,7 @@ export function regionList(value: string | undefined): string[] | undefined {
         .filter(Boolean);
 }
 
+/** Prints a result as indented JSON on stdout (`--json`). */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -5,6 +5,7 @@ import type { OpsTable } from '../ops/ship.ts';
 import { loadOpsTable, positiveInteger, printJson, UsageError } from './ops-common.ts';
 import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
+/** `regionsync redrive`: {@link redriveDeadLetters}, or with `--stream-failures` {@link redriveStreamFailures}. */
 export const redriveCommand = defineCommand({
   name: 'redrive',
   summary: "move a region's dead-letter queue back to its inbound queue after a fix; report what moved",

@@ -4,6 +4,7 @@ import { formatVerify } from './verify.ts';
 import { loadOpsTable, positiveInteger, positiveNumber, printJson, regionList, UsageError } from './ops-common.ts';
 import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
+/** `regionsync repair`: runs {@link repairTable}; exit 0 when nothing is left divergent, 1 otherwise. */
 export const repairCommand = defineCommand({
   name: 'repair',
   summary: 'converge the keys verify finds through the normal apply path (a dry run without --apply)',

@@ -4,6 +4,7 @@ import { redriveAndReport } from './redrive.ts';
 import { loadOpsTable, printJson, regionList, UsageError } from './ops-common.ts';
 import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
+/** `regionsync replay`: {@link replayStream} over a time range, or with `--dlq` the dead-letter redrive. */
 export const replayCommand = defineCommand({
   name: 'replay',
   summary: "ship again a region's changes from its stream, or move its dead-letter queue back (--dlq)",

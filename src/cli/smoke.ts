@@ -3,6 +3,7 @@ import { smokeTest } from '../ops/smoke.ts';
 import { loadOpsTable, positiveNumber, printJson, UsageError } from './ops-common.ts';
 import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
+/** `regionsync smoke`: runs {@link smokeTest}; exit 0 only when every step reached every region. */
 export const smokeCommand = defineCommand({
   name: 'smoke',
   summary: 'on your account after cdk deploy: a put, an update from another region and a delete of one new key must reach every region',

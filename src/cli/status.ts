@@ -12,6 +12,7 @@ import { collectStatus, type StatusReport } from '../ops/status.ts';
 import { renderStatusText } from '../ops/status-render.ts';
 import { sleep } from '../core/concurrency.ts';
 
+/** `regionsync status`: renders {@link collectStatus} once, or every `--interval` with `--watch`; exit 0 when healthy, 1 otherwise. */
 export const statusCommand = defineCommand({
   name: 'status',
   summary: "every pair's replication lag (p50/p99/max), backlog and DLQ depth, parked changes, alarms and fences; breaches highlighted",

@@ -4,6 +4,7 @@ import { describeHolding, verifyTable, type VerifyReport } from '../ops/verify.t
 import { loadOpsTable, positiveInteger, positiveNumber, printJson, regionList } from './ops-common.ts';
 import { COMMON_OPTIONS, defineCommand } from './command.ts';
 
+/** `regionsync verify`: runs {@link verifyTable} and lists divergent keys; exit 0 only when the regions agree. */
 export const verifyCommand = defineCommand({
   name: 'verify',
   summary: "digest-compare a table's regions and list every divergent key; exit 0 only when they agree",

@@ -27,8 +27,10 @@ import { compareVersions, decodeVersion, type Version } from '../core/version.ts
 import { vectorFromAttribute } from '../core/vector.ts';
 import { sleep } from '../core/concurrency.ts';
 
+/** An item's key attributes (SDK attribute values). */
 export type Key = Record<string, AttributeValue>;
 
+/** The table a {@link ReplicationWaiter} watches: its name, regions and strategy. */
 export interface ReplicatedTableRef {
   /** The table's name (the same in every region). */
   readonly name: string;
@@ -47,20 +49,24 @@ export interface ReplicatedTableRef {
   readonly logicalName?: string;
 }
 
+/** How a {@link ReplicationWaiter} reaches each region, and which table it watches. */
 export interface ReplicationWaiterOptions {
   /** A DynamoDB client per region, or a function giving one. */
   readonly clients: Readonly<Record<string, DynamoDBClient>> | ((region: string) => DynamoDBClient);
   readonly table: ReplicatedTableRef;
 }
 
+/** Options of one `awaitReplicated` call. */
 export interface AwaitReplicatedOptions {
   /** Regions to wait for. @default every region of the table except the version's origin */
   readonly regions?: readonly string[];
   /** Give up after this long, in ms. @default 10000 */
   readonly timeoutMs?: number;
+  /** Stops waiting: the call rejects with the signal's reason, checked between polls. @default none: waits until done or timed out */
   readonly signal?: AbortSignal;
 }
 
+/** When one region was first seen to hold the write. */
 export interface RegionReplication {
   /** The version the region held when it was first seen to cover the write. */
   readonly version: string;
@@ -68,7 +74,9 @@ export interface RegionReplication {
   readonly afterMs: number;
 }
 
+/** What `awaitReplicated` resolves to: the version waited for and, per region, when it was seen there. */
 export interface ReplicatedResult {
+  /** The version waited for. */
   readonly version: string;
   readonly regions: Readonly<Record<string, RegionReplication>>;
 }
@@ -90,6 +98,10 @@ export class ReplicationTimeoutError extends Error {
   }
 }
 
+/**
+ * Waits, by polling consistent reads, until other regions hold a write (`awaitReplicated`), or until the
+ * shipper has stamped a plain write (`waitForVersion`). Holds no state between calls.
+ */
 export class ReplicationWaiter {
   constructor(private readonly o: ReplicationWaiterOptions) {}
 

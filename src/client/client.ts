@@ -34,15 +34,23 @@ import { statePutInput } from '../core/writes.ts';
 import { DEFAULT_MAX_CLOCK_OFFSET_SECONDS, hostAheadOfServerMs } from '../core/clock-bound.ts';
 import { ClockOffsetError } from '../core/errors.ts';
 
+/** An item as the application reads and writes it: native JavaScript values (`@aws-sdk/util-dynamodb`). */
 export type PlainItem = Record<string, NativeAttributeValue>;
 
+/** The table a {@link RegionSyncClient} writes, as it is deployed: name, key, strategy. */
 export interface ClientTable {
+  /** The table's name in DynamoDB in this region. */
   readonly name: string;
+  /** The partition key attribute's name. */
   readonly partitionKey: string;
+  /** The sort key attribute's name. @default none: the partition key alone is the key */
   readonly sortKey?: string;
   /** @default { strategy: 'lww' } */
   readonly strategy?: StrategySpec;
-  /** The custom strategy's resolver (the same function the table is deployed with). */
+  /**
+   * The custom strategy's resolver (the same function the table is deployed with).
+   * @default none; required with the custom strategy (the constructor throws without it)
+   */
   readonly resolver?: Resolver;
   /** @default '_rs_exp' */
   readonly ttlAttribute?: string;
@@ -50,6 +58,7 @@ export interface ClientTable {
   readonly tombstoneTtlSeconds?: number;
 }
 
+/** What a {@link RegionSyncClient} writes with: a DynamoDB client, its region, the table. */
 export interface RegionSyncClientOptions {
   readonly dynamodb: DynamoDBClient;
   /** The region this client writes to (the origin of its versions). */
@@ -67,6 +76,7 @@ export interface RegionSyncClientOptions {
   readonly now?: () => number;
 }
 
+/** What a write through the helper returns. */
 export interface WriteResult {
   /** The version the write carries: pass it to awaitReplicated for read-your-writes elsewhere. */
   readonly version: string;
@@ -75,6 +85,10 @@ export interface WriteResult {
 /** One clock per region (and clock bound) and process: versions from this process only move forward. */
 const clocks = new Map<string, HybridLogicalClock>();
 
+/**
+ * Reads and writes one table in one region, each write carrying its version from the start (see above).
+ * Versions come from one clock per region and process, shared by the clients in it (not with a test clock, `now`).
+ */
 export class RegionSyncClient {
   private readonly ctx: StateContext;
   private readonly clock: HybridLogicalClock;
@@ -134,6 +148,7 @@ export class RegionSyncClient {
     return this.write(key, (current) => ({ ...(current ?? key), [attribute]: new Set([...toSet(current?.[attribute]), ...values]) }));
   }
 
+  /** Set (`merge` strategy): removes the elements (an attribute left empty is removed); a concurrent add of the same element wins. */
   removeFromSet(key: PlainItem, attribute: string, values: readonly (string | number)[]): Promise<WriteResult> {
     return this.write(key, (current) => {
       const next: PlainItem = { ...(current ?? key) };

@@ -26,6 +26,7 @@ import { FENCE_KEY, fenceItem, fenceStateOf, fenceTableName, MANUAL_SOURCE, type
 
 export type { FenceReason, FenceState } from '../core/fence.ts';
 
+/** How a {@link WriteFence} reaches each region's fence table, and how long it trusts a read. */
 export interface WriteFenceOptions {
   /** The config's `appName`: names the fence table (`<app>-fence`) in every region. */
   readonly appName: string;
@@ -35,6 +36,7 @@ export interface WriteFenceOptions {
   readonly cacheMs?: number;
   /** What `state` does when the fence table cannot be read. @default 'throw' */
   readonly onReadError?: 'throw' | 'open';
+  /** Clock, epoch ms, for the cache and a manual fence's time (tests). @default Date.now */
   readonly now?: () => number;
 }
 
@@ -50,6 +52,7 @@ export class FencedError extends Error {
   }
 }
 
+/** Reads (cached for `cacheMs`) and sets tables' write fences per region, for applications and `regionsync fence`. */
 export class WriteFence {
   private readonly cache = new Map<string, { at: number; state: Promise<FenceState> }>();
   private readonly now: () => number;
@@ -74,6 +77,7 @@ export class WriteFence {
     }
   }
 
+  /** Whether `table` is fenced in `region` (see `state`). */
   async isFenced(region: string, table: string): Promise<boolean> {
     return (await this.state(region, table)).fenced;
   }

@@ -13,6 +13,7 @@
 import fc from 'fast-check';
 import type { PlainItem, Resolver, ResolverInput } from '../core/resolver.ts';
 
+/** How {@link checkResolver} generates items and what it requires of the resolver. */
 export interface CheckResolverOptions {
   /** Generates the application's attributes of an item (without the key). @default small records of strings, numbers and string sets */
   readonly item?: fc.Arbitrary<PlainItem>;
@@ -41,6 +42,10 @@ function canonical(v: unknown): string {
   });
 }
 
+/**
+ * Checks with fast-check that a custom resolver is deterministic (same inputs, same result, also when
+ * folding three versions) and, with `commutative`, symmetric; throws with a counterexample and the seed when not.
+ */
 export function checkResolver(resolver: Resolver, options: CheckResolverOptions = {}): void {
   const item = options.item ?? defaultItem;
   const side = fc.option(item, { nil: null, freq: 5 });

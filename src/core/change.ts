@@ -14,6 +14,7 @@ export type { AttributeMap, Change };
 /** Schema version of the message body; an applier rejects versions it does not know. */
 export const MESSAGE_SCHEMA = 1;
 
+/** One SQS message body: many changes, packed so that SQS's per-64 KB billing stays low per item. */
 export interface ChangeMessage {
   readonly schema: number;
   readonly changes: readonly Change[];
@@ -28,6 +29,7 @@ export function stripMeta(item: AttributeMap, extra: readonly string[] = []): At
   return out;
 }
 
+/** The key attributes of an item; throws InvalidMessageError when one is missing. */
 export function keyOf(item: AttributeMap, key: KeySchema): AttributeMap {
   const out: AttributeMap = {};
   for (const name of [key.partitionKey, key.sortKey]) {
@@ -47,6 +49,7 @@ export function keyToString(key: AttributeMap): string {
     .join(',');
 }
 
+/** The message body for `changes`, with the current schema version; the inverse of {@link decodeMessage}. */
 export function encodeMessage(changes: readonly Change[]): string {
   const message: ChangeMessage = { schema: MESSAGE_SCHEMA, changes };
   return JSON.stringify(message);

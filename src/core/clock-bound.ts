@@ -20,6 +20,7 @@ import type { Version } from './types.ts';
 
 /** A few seconds: far above what NTP-synced hosts drift (AWS hosts: well under 1 ms), far below a conflict window that matters. */
 export const DEFAULT_MAX_CLOCK_OFFSET_SECONDS = 5;
+/** {@link DEFAULT_MAX_CLOCK_OFFSET_SECONDS} in ms, as the readers of the bound take it. */
 export const DEFAULT_MAX_CLOCK_OFFSET_MS = DEFAULT_MAX_CLOCK_OFFSET_SECONDS * 1000;
 /** DynamoDB Streams' ApproximateCreationDateTime and HTTP's Date header are whole seconds, rounded down. */
 export const SECOND_RESOLUTION_MS = 1000;
@@ -31,6 +32,7 @@ export const SECOND_RESOLUTION_MS = 1000;
  */
 export const DEFAULT_CLOCK_HOLD_MS = 9 * 180_000;
 
+/** How far ahead a clock reading may be before it is not adopted, and (applier) how long retries can wait for it. */
 export interface ClockBound {
   /** Largest distance, in ms, a version's physical time may be ahead of the reader's clock. */
   readonly maxOffsetMs: number;
@@ -38,6 +40,7 @@ export interface ClockBound {
   readonly holdMs?: number;
 }
 
+/** The default bound, every field filled in: what {@link clockBoundOf} gives for settings that name none (5 s, 27 min of holding). */
 export const DEFAULT_CLOCK_BOUND: ClockBound = { maxOffsetMs: DEFAULT_MAX_CLOCK_OFFSET_MS, holdMs: DEFAULT_CLOCK_HOLD_MS };
 
 /** A function's bound: what the stack passed in FunctionSettings.clockBound, defaults filled in. */

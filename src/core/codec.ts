@@ -8,12 +8,14 @@ import type { AttributeMap } from './change.ts';
 
 type WireValue = Record<string, unknown>;
 
+/** An SDK item (binary as bytes) in the wire shape that messages and stream events use (binary as base64). */
 export function toWire(map: Record<string, AttributeValue>): AttributeMap {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(map)) out[k] = valueToWire(v);
   return out as AttributeMap;
 }
 
+/** A wire-shape item (from a message or a stream record) as the SDK takes it; binary already in bytes is kept. */
 export function fromWire(map: AttributeMap | Record<string, unknown>): Record<string, AttributeValue> {
   const out: Record<string, AttributeValue> = {};
   for (const [k, v] of Object.entries(map)) out[k] = valueFromWire(v as WireValue);

@@ -9,6 +9,10 @@ import { keyToString, stripMeta } from './change.ts';
 import { META } from './contract.ts';
 import { compareVectors, vectorFromAttribute } from './vector.ts';
 
+/**
+ * Whether neither item's version vector has seen the other's: a conflict, not just an older or
+ * newer write. False when either carries no version (nothing to compare).
+ */
 export function isConcurrent(stored: AttributeMap, incoming: AttributeMap): boolean {
   const a = vectorFromAttribute(stored[META.vector], stored[META.version]?.S);
   const b = vectorFromAttribute(incoming[META.vector], incoming[META.version]?.S);
@@ -22,6 +26,11 @@ export const CONFLICT_LOG = { partitionKey: 'table', sortKey: 'at', ttl: 'expire
 /** DynamoDB's item limit is 400 KB; both sides and the result may not fit, then values are left out. */
 const MAX_RECORD_BYTES = 350_000;
 
+/**
+ * The conflict-log item for one conflict: both sides and the result (version, origin, whether
+ * deleted, the application's attributes), expiring after `retentionSeconds`. Too large for one
+ * item, the sides keep their versions only and the record is marked `truncated`.
+ */
 export function conflictRecord(args: {
   table: string;
   region: string;

@@ -66,6 +66,7 @@ export const META = {
   tombstoneWrittenAt: '_rs_at',
 } as const;
 
+/** Every metadata attribute name (the values of {@link META}): what stripMeta removes from an item. */
 export const META_ATTRIBUTES: readonly string[] = Object.values(META);
 /**
  * What an application sees on a live item of a last-writer-wins table, besides what it wrote
@@ -78,14 +79,16 @@ export const LWW_SINGLE_WRITER_METADATA: readonly string[] = [META.version, META
 /** Metadata that travels with a change (the rest is local bookkeeping). */
 export const REPLICATED_META: readonly string[] = [META.vector, META.fieldVersions, META.crdt, META.siblings];
 
-/** Conflict-resolution strategy of a table (see README, "Conflict resolution"). */
+/** How the `merge` strategy merges a declared attribute (see item-state.ts). */
 export type CrdtKind = 'counter' | 'set' | 'max' | 'min' | 'list';
+/** Conflict-resolution strategy of a table (see README, "Conflict resolution"); `merge` names a CRDT kind per attribute. */
 export type StrategySpec =
   | { readonly strategy: 'lww' }
   | { readonly strategy: 'fields' }
   | { readonly strategy: 'merge'; readonly attributes: Readonly<Record<string, CrdtKind>> }
   | { readonly strategy: 'custom' };
 
+/** Values of the writer attribute (`_rs_w`): who wrote the item's version (see `META.writer`). */
 export type Writer = 'stamp' | 'repl' | 'repl2' | 'app';
 
 /** Environment variables the stacks set and the handlers read. */
@@ -97,11 +100,14 @@ export const ENV = {
   serviceName: 'POWERTOOLS_SERVICE_NAME',
 } as const;
 
+/** The names of a table's key attributes. */
 export interface KeySchema {
   readonly partitionKey: string;
+  /** @default none (the table has a partition key only) */
   readonly sortKey?: string;
 }
 
+/** A region the shipper sends changes to, and the URL of that region's inbound queue. */
 export interface ReplicationTarget {
   readonly region: string;
   readonly queueUrl: string;
@@ -116,13 +122,20 @@ export interface FunctionSettings {
   /** The region this function runs in. */
   readonly region: string;
   readonly key: KeySchema;
-  /** Shipper only: where changes go. */
+  /**
+   * Shipper only: where changes go.
+   * @default none (changes are sent to no region)
+   */
   readonly targets?: readonly ReplicationTarget[];
-  /** Applier only: regions whose changes it accepts. */
+  /**
+   * Applier only: regions whose changes it accepts.
+   * @default none (a change from any origin is accepted)
+   */
   readonly sourceRegions?: readonly string[];
   /**
    * Shipper only: this region's backlog queue (14-day retention). Changes a target region could
    * not take wait there, with a `target` attribute, until the shipper drains them to it.
+   * @default none (a send a target refuses fails the batch, which the stream mapping retries)
    */
   readonly backlogQueueUrl?: string;
   /**
@@ -132,7 +145,10 @@ export interface FunctionSettings {
    * @default none: such a record fails the batch, as before this queue existed
    */
   readonly streamFailureQueueUrl?: string;
-  /** Applier only: dead-letter queue for messages that can never apply, with the reason attached. */
+  /**
+   * Applier only: dead-letter queue for messages that can never apply, with the reason attached.
+   * @default none (such a message fails and is retried until the inbound queue's redrive policy moves it)
+   */
   readonly deadLetterQueueUrl?: string;
   /**
    * `lww` tables: this region's tombstone table (tombstones.ts). Deleted items are kept there, not
@@ -152,12 +168,16 @@ export interface FunctionSettings {
   readonly replicateTtlDeletes?: boolean;
   /** Selective replication: item filters and attribute projection per target region (core/selection.ts). @default everything everywhere */
   readonly selection?: SelectionSpec;
-  /** Applier only: table that records conflicts in this region, and for how long (seconds). */
+  /**
+   * Applier only: table that records conflicts in this region, and for how long (seconds).
+   * @default none (conflicts are counted in metrics, not recorded)
+   */
   readonly conflictLog?: { readonly tableName: string; readonly retentionSeconds: number };
   /** The clock bound (`maxClockOffsetSeconds`, core/clock-bound.ts). @default 5 s, and 27 min of holding by retries */
   readonly clockBound?: ClockBound;
 }
 
+/** The CloudWatch namespace, dimension names and metric names the handlers emit (see metrics.ts for who emits which). */
 export const METRICS = {
   namespace: 'RegionSync',
   dimensions: {
@@ -196,6 +216,7 @@ export const METRICS = {
 export function inboundQueueName(appName: string, logicalTable: string): string {
   return `${appName}-${logicalTable}-inbound`;
 }
+/** Target-region queue of messages that can never apply: the inbound queue's redrive target, and where the applier parks them with the reason. */
 export function deadLetterQueueName(appName: string, logicalTable: string): string {
   return `${appName}-${logicalTable}-dlq`;
 }
@@ -220,6 +241,7 @@ export const BACKLOG_TARGET_ATTRIBUTE = 'target';
 export function shipperRoleName(appName: string, logicalTable: string, region: string): string {
   return `${appName}-shipper-${createHash('sha256').update(`${logicalTable}\0${region}`).digest('hex').slice(0, 16)}`;
 }
+/** One per region, shared by the app's tables: the conflict log (conflicts.ts) of every table that keeps one. */
 export function conflictTableName(appName: string): string {
   return `${appName}-conflicts`;
 }
@@ -227,6 +249,7 @@ export function conflictTableName(appName: string): string {
 export function tombstoneTableName(appName: string): string {
   return `${appName}-tombstones`;
 }
+/** The CloudFormation stack of one region of the app. */
 export function stackName(appName: string, region: string): string {
   return `${appName}-${region}`;
 }

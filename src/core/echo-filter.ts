@@ -23,8 +23,10 @@ import { META } from './contract.ts';
 
 /** The two writer markers of the applier. `repl` is the one older items carry. */
 export const REPLICATION_WRITERS = ['repl', 'repl2'] as const;
+/** A writer marker of the applier: `repl` or `repl2`. */
 export type ReplicationWriter = (typeof REPLICATION_WRITERS)[number];
 
+/** Whether a writer marker is the applier's (either of the two): the shipper treats both alike. */
 export function isReplicationWriter(writer: string | undefined): writer is ReplicationWriter {
   return writer === 'repl' || writer === 'repl2';
 }

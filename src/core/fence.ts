@@ -14,24 +14,34 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 
+/** The fence table's key: the table (partition key) and the reason's source (sort key). */
 export const FENCE_KEY = { table: 'tbl', source: 'src' } as const;
+/** The source of the fence an operator sets or lifts with `regionsync fence`. */
 export const MANUAL_SOURCE = 'manual';
 
+/** The region's fence table: one per region for the whole app, never replicated. */
 export function fenceTableName(appName: string): string {
   return `${appName}-fence`;
 }
 
+/** One source's state: `ALARM` fences the table, `OK` lifts that source's fence. */
 export type FenceSourceState = 'ALARM' | 'OK';
 
+/** One source's latest state for a table, as stored in the fence table. */
 export interface FenceReason {
   /** `manual`, or `alarm#<alarm name>`. */
   readonly source: string;
   readonly state: FenceSourceState;
   /** Epoch ms of the state change. */
   readonly at: number;
+  /**
+   * Why: the alarm's state reason, or the operator's note (stored up to 1000 characters).
+   * @default none
+   */
   readonly reason?: string;
 }
 
+/** A table's write fence in one region: fenced while any source is in state ALARM. */
 export interface FenceState {
   readonly table: string;
   readonly fenced: boolean;
@@ -39,6 +49,7 @@ export interface FenceState {
   readonly reasons: readonly FenceReason[];
 }
 
+/** The source an alarm's fence item is stored under (`alarm#<alarm name>`). */
 export function alarmSource(alarmName: string): string {
   return `alarm#${alarmName}`;
 }
@@ -60,6 +71,7 @@ export const fenceCondition = {
   names: { '#src': FENCE_KEY.source, '#at': 'at' },
 } as const;
 
+/** Reads one stored fence item; undefined for an item it cannot read, which then fences nothing. */
 export function parseFenceItem(item: Record<string, AttributeValue>): FenceReason | undefined {
   const source = item[FENCE_KEY.source]?.S;
   const state = item.state?.S;
@@ -68,6 +80,7 @@ export function parseFenceItem(item: Record<string, AttributeValue>): FenceReaso
   return { source, state, at, ...(item.reason?.S ? { reason: item.reason.S } : {}) };
 }
 
+/** A table's fence state from its items in the fence table (unreadable items and OK states are left out). */
 export function fenceStateOf(table: string, items: readonly Record<string, AttributeValue>[]): FenceState {
   const reasons = items
     .map(parseFenceItem)
@@ -81,6 +94,10 @@ export interface AlarmStateChange {
   readonly alarmName: string;
   readonly state: FenceSourceState;
   readonly at: number;
+  /**
+   * The alarm's state reason, when the event carries one.
+   * @default none
+   */
   readonly reason?: string;
 }
 

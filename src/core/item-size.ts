@@ -13,10 +13,12 @@
 import type { AttributeValue as SdkAttributeValue } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from './change.ts';
 
+/** DynamoDB's item size limit, 400 KB with 1 KB = 1024 bytes. */
 export const DYNAMODB_MAX_ITEM_BYTES = 400 * 1024;
 
 type Value = AttributeMap[string] | SdkAttributeValue;
 
+/** An item's size as DynamoDB counts it (an estimate, see above), in the wire or the SDK shape. */
 export function itemSizeBytes(item: Readonly<Record<string, Value>>): number {
   let total = 0;
   for (const [name, value] of Object.entries(item)) total += Buffer.byteLength(name) + valueSize(value);

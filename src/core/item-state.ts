@@ -70,9 +70,18 @@ interface CausalContext {
   z: string[];
 }
 
+/** An item's mergeable state (`fields`, `merge`): what {@link parseState} reads and {@link serializeState} writes. */
 export interface ItemState {
   key: AttributeMap;
+  /**
+   * The newest version the state holds.
+   * @default none (an empty state, or an item never versioned)
+   */
   version?: string;
+  /**
+   * The region of `version`.
+   * @default none (no version)
+   */
   origin?: string;
   vector: VersionVector;
   fields: Record<string, { value?: AttributeValue; v: string }>;
@@ -87,6 +96,7 @@ export interface ItemState {
   expiresAt: number;
 }
 
+/** What the state functions need to know about a table (built from its settings by `stateContext` in writes.ts). */
 export interface StateContext {
   readonly key: KeySchema;
   readonly strategy: StrategySpec;
@@ -108,6 +118,7 @@ export function userAttributes(item: AttributeMap | undefined, ctx: StateContext
   return Object.keys(item).filter((a) => !skip.has(a));
 }
 
+/** The state of a key nothing has been written to: where a merge starts when there is no stored state. */
 export function emptyState(key: AttributeMap): ItemState {
   return { key, vector: {}, fields: {}, counters: {}, sets: {}, registers: {}, lists: {}, seen: { k: {}, u: {}, z: [] }, deletedAt: '', expiresAt: 0 };
 }
@@ -206,12 +217,14 @@ export function serializeState(state: ItemState, ctx: StateContext, writer: 'sta
   return item;
 }
 
+/** Options of {@link applyLocalWrite}. */
 export interface LocalWriteOptions {
   /**
    * Whether `state` is known to hold every earlier dot of this region, so the write may raise the
    * context's entry for its region to its own version. Unset: assumed unless the base is an
    * unversioned item with content (a plain PutItem not folded in yet) or an earlier local write
    * could not claim it either (`u`). The shipper passes {@link foldBaseComplete}.
+   * @default true, unless the base is an unversioned item with content or an earlier local write of this region could not claim it (`u`)
    */
   readonly baseComplete?: boolean;
 }

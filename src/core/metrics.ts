@@ -101,6 +101,7 @@ export const ALARM_KINDS = [
   'streamFailures',
   'clockSkew',
 ] as const;
+/** One of {@link ALARM_KINDS}. */
 export type AlarmKind = (typeof ALARM_KINDS)[number];
 
 /**
@@ -112,6 +113,7 @@ export function alarmName(appName: string, table: string, kind: AlarmKind, sourc
   return [appName, table, kind, ...(sourceRegion ? [sourceRegion] : [])].join('/');
 }
 
+/** Reads an alarm name made by {@link alarmName} back; undefined for a name regionsync did not make. */
 export function parseAlarmName(name: string): { appName: string; table: string; kind: AlarmKind; sourceRegion?: string } | undefined {
   const parts = name.split('/');
   if (parts.length < 3 || parts.length > 4) return undefined;
@@ -120,12 +122,14 @@ export function parseAlarmName(name: string): { appName: string; table: string; 
   return { appName, table, kind: kind as AlarmKind, ...(sourceRegion ? { sourceRegion } : {}) };
 }
 
+/** One pair of a table: changes replicated from the source region to the target region. */
 export interface Pair {
   readonly table: string;
   readonly source: string;
   readonly target: string;
 }
 
+/** The CloudWatch dimensions of a pair's metrics ({@link PAIR_DIMENSIONS}). */
 export function pairDimensions(pair: Pair): Record<string, string> {
   return { [METRICS.dimensions.table]: pair.table, [METRICS.dimensions.sourceRegion]: pair.source, [METRICS.dimensions.targetRegion]: pair.target };
 }
@@ -147,6 +151,7 @@ export function replicationLagMs(change: Pick<Change, 'writtenAt' | 'version'>, 
   return Math.max(0, Math.round(now - estimatedWriteTime(change)));
 }
 
+/** Estimated time of the write in the source region, in epoch ms: the middle of the interval {@link replicationLagMs} describes. */
 export function estimatedWriteTime(change: Pick<Change, 'writtenAt' | 'version'>): number {
   const lower = change.writtenAt;
   if (lower % 1000 !== 0) return lower;
@@ -167,6 +172,7 @@ export interface PairMetricsSink {
   publish(): void;
 }
 
+/** A sink that records nothing, for code that has no per-pair metrics to emit. */
 export const NO_PAIR_METRICS: PairMetricsSink = {
   shipped: () => undefined,
   applyOutcome: () => undefined,

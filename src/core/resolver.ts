@@ -14,8 +14,10 @@ import { META, type KeySchema } from './contract.ts';
 import { advance, compareVectors, mergeVectors, vectorFromAttribute, vectorAttribute, type VersionVector } from './vector.ts';
 import { compareVersions, decodeVersion, encodeVersion, regionOfVersion, type Version } from './version.ts';
 
+/** An item as plain JavaScript values (unmarshalled): what a resolver sees and returns. */
 export type PlainItem = Record<string, NativeAttributeValue>;
 
+/** What a resolver is given: the item's key and the two concurrent versions, each with its version string. */
 export interface ResolverInput {
   /** The item's key (plain values). */
   readonly key: PlainItem;
@@ -30,6 +32,7 @@ export interface ResolverInput {
 /** Returns the resolved item (the key attributes are put back if missing), or null to delete it. */
 export type Resolver = (input: ResolverInput) => PlainItem | null;
 
+/** What {@link resolveCustom} decides: `stale` (nothing new), or the item to write and whether it holds concurrent versions. */
 export type CustomOutcome = { readonly kind: 'stale' } | { readonly kind: 'apply'; readonly item: AttributeMap; readonly conflict: boolean };
 
 /** One of the concurrent versions of an item that no later write has superseded yet. */

@@ -189,6 +189,7 @@ export function filterFor(spec: SelectionSpec | undefined, target: string): Pred
 /** A change to ship, with the item as it was before the write (the stream record's old image), if known. */
 export interface ShippedChange {
   readonly change: Change;
+  /** @default none (not known: the item is taken not to have matched before, so a change that does not match is not sent) */
   readonly old?: AttributeMap;
 }
 

@@ -27,6 +27,7 @@ const PARKED_ENVELOPE_BYTES = 16 * 1024;
 
 /** Message attributes of a parked record (Lambda's on-failure records have none). */
 export const STREAM_FAILURE_ATTRIBUTES = { kind: 'kind', reason: 'reason', table: 'table' } as const;
+/** The `kind` message attribute of a record the shipper parked itself. */
 export const PARKED_KIND = 'parked-record';
 
 /** Lambda's on-failure invocation record for a DynamoDB stream batch. */
@@ -44,6 +45,7 @@ export interface StreamBatchFailureRecord {
   readonly DDBStreamBatchInfo: StreamBatchInfo;
 }
 
+/** The records of a discarded batch: where they are in the stream (they are not in the message). */
 export interface StreamBatchInfo {
   readonly shardId: string;
   readonly startSequenceNumber: string;
@@ -62,19 +64,34 @@ export interface ParkedRecord {
   readonly region: string;
   readonly key: AttributeMap;
   readonly sequenceNumber: string;
+  /**
+   * The stream record's event name (`INSERT`, `MODIFY`, `REMOVE`).
+   * @default none (the record had none)
+   */
   readonly eventName?: string;
+  /**
+   * The stream the record came from: where redrive reads it when the message does not carry it.
+   * @default none (only a message that carries `record` can be redriven)
+   */
   readonly streamArn?: string;
-  /** The item as the application wrote it (item-size.ts), when the record has a new image. */
+  /**
+   * The item as the application wrote it (item-size.ts), when the record has a new image.
+   * @default none (the record has no new image)
+   */
   readonly itemBytes?: number;
   /** The write that DynamoDB refused: the stamp (last-writer-wins), or the fold of a merging strategy. */
   readonly failed: 'stamp' | 'fold';
   /** The error, with its name (e.g. `ValidationException: Item size has exceeded the maximum allowed size`). */
   readonly reason: string;
   readonly parkedAt: string;
-  /** The stream record itself, unless it is too large for one message (then only the stream has it, for 24 h). */
+  /**
+   * The stream record itself, unless it is too large for one message (then only the stream has it, for 24 h).
+   * @default none (redrive reads the record from `streamArn`)
+   */
   readonly record?: DynamoDBRecord;
 }
 
+/** A stream-failures message as read back: Lambda's on-failure record of a batch, or a record the shipper parked. */
 export type StreamFailureMessage =
   | { readonly kind: 'batch'; readonly failure: StreamBatchFailureRecord }
   | { readonly kind: 'parked'; readonly record: ParkedRecord };

@@ -25,6 +25,7 @@ import { REMOVAL_WRITER } from './tombstones.ts';
 import { mergeVectors, vectorFromAttribute, type VersionVector } from './vector.ts';
 import type { KeySchema } from './contract.ts';
 
+/** What the shipper does with one stream record: skip it, ship it as it is, stamp a plain write, or tombstone a plain delete. */
 export type ShipperAction =
   | { readonly kind: 'skip'; readonly reason: 'replicated' | 'stamp-echo' | 'ttl-expiry' | 'not-a-change' | 'removal-mark' }
   | { readonly kind: 'ship'; readonly change: Change }
@@ -68,6 +69,7 @@ export type ShipperAction =
       readonly writtenAt: number;
     };
 
+/** What {@link classifyRecord} needs to know about the table and the region. */
 export interface ClassifyContext {
   readonly logicalTable: string;
   readonly region: string;
@@ -82,6 +84,7 @@ export interface ClassifyContext {
   readonly maxClockOffsetMs?: number;
 }
 
+/** Decides, from the record's images alone, what the shipper does with it (the rules above). */
 export function classifyRecord(record: DynamoDBRecord, ctx: ClassifyContext): ShipperAction {
   const db = record.dynamodb;
   if (!db?.Keys) return { kind: 'skip', reason: 'not-a-change' };
@@ -255,10 +258,12 @@ export function changeFromImage(
   return { table: ctx.logicalTable, op: 'put', key, item: stripMeta(image), version, origin, writtenAt, ...withMeta };
 }
 
+/** Whether a REMOVE record is a TTL deletion: made by the DynamoDB service, not by the application. */
 export function isTtlExpiry(record: DynamoDBRecord): boolean {
   return record.userIdentity?.type === 'Service' && record.userIdentity?.principalId === 'dynamodb.amazonaws.com';
 }
 
+/** The regionsync version an image carries, or undefined (no image, or no readable version). */
 export function versionOf(image: AttributeMap | undefined): Version | undefined {
   return decodeVersion(stringAttr(image?.[META.version]));
 }
@@ -289,7 +294,9 @@ export type Reconciliation =
 
 /** What a reconciling write is conditional on: the item's version and content hash exactly as the shipper saw them. */
 export interface ItemGuard {
+  /** @default none (the item must carry no version) */
   readonly version?: string;
+  /** @default none (the item must carry no content hash) */
   readonly contentHash?: string;
 }
 

@@ -91,6 +91,7 @@ export function tombstoneWrittenAt(row: AttributeMap | undefined): number | unde
   return Number.isFinite(n) ? n : undefined;
 }
 
+/** The version of the tombstone a row keeps, or undefined for no row (or none readable). */
 export function tombstoneVersion(row: AttributeMap | undefined): Version | undefined {
   return decodeVersion(row?.[META.version]?.S);
 }

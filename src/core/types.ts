@@ -15,16 +15,26 @@ export interface Change {
   readonly op: 'put' | 'delete';
   /** Key attributes of the item. */
   readonly key: AttributeMap;
-  /** put: the whole item without regionsync metadata. */
+  /**
+   * put: the whole item without regionsync metadata. delete: what a merge-strategy tombstone still
+   * carries (counters, removed attributes), when it holds more than the key.
+   * @default none (required on a put; a delete without it holds only the key)
+   */
   readonly item?: AttributeMap;
-  /** delete: epoch seconds at which the tombstone may be purged (the same in every region). */
+  /**
+   * delete: epoch seconds at which the tombstone may be purged (the same in every region).
+   * @default none (a put; a delete without it is invalid)
+   */
   readonly expiresAt?: number;
   /** Encoded version (see version.ts). */
   readonly version: string;
   readonly origin: string;
   /** Epoch ms of the write in the origin region, for lag. */
   readonly writtenAt: number;
-  /** Replicated metadata: version vector, and the strategy's merge state (`_rs_vv`, `_rs_fv`, `_rs_crdt`). */
+  /**
+   * Replicated metadata: version vector, and the strategy's merge state (`_rs_vv`, `_rs_fv`, `_rs_crdt`).
+   * @default none (nothing travels but the version, e.g. an lww item only ever written in one region)
+   */
   readonly meta?: AttributeMap;
 }
 
@@ -38,6 +48,7 @@ export interface Version {
   readonly region: string;
 }
 
+/** A value a predicate compares an attribute with. */
 export type Scalar = string | number | boolean;
 
 /** A condition on top-level attributes of the item (the application's attributes, never metadata). */
@@ -53,19 +64,35 @@ export type Predicate =
   | { readonly or: readonly Predicate[] }
   | { readonly not: Predicate };
 
+/** What goes to one target region: which items, and which of their attributes (`exclude` or `include`, not both). */
 export interface TargetSelection {
-  /** Only items matching this (and the table's `filter`) go to the region. */
+  /**
+   * Only items matching this (and the table's `filter`) go to the region.
+   * @default none (every item the table's `filter` lets through)
+   */
   readonly filter?: Predicate;
-  /** Attributes never sent to the region. */
+  /**
+   * Attributes never sent to the region.
+   * @default none (no attribute is left out)
+   */
   readonly exclude?: readonly string[];
-  /** Only these attributes (and the key) are sent to the region. */
+  /**
+   * Only these attributes (and the key) are sent to the region.
+   * @default none (every attribute not in `exclude`)
+   */
   readonly include?: readonly string[];
 }
 
 /** A table's `replicate` setting. */
 export interface SelectionSpec {
-  /** Only items matching this go to any other region. */
+  /**
+   * Only items matching this go to any other region.
+   * @default none (every item)
+   */
   readonly filter?: Predicate;
-  /** Per target region. */
+  /**
+   * Per target region.
+   * @default none (every region gets every item the `filter` lets through, whole)
+   */
   readonly to?: Readonly<Record<string, TargetSelection>>;
 }

@@ -7,7 +7,9 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { META } from './contract.ts';
 import { compareVersions, decodeVersion, encodeVersion, isVersion, timePart, type Version } from './version.ts';
 
+/** Region → the newest version (encoded) from that region in an item's history. */
 export type VersionVector = Readonly<Record<string, string>>;
+/** How one vector relates to another ({@link compareVectors}). */
 export type Causality = 'equal' | 'before' | 'after' | 'concurrent';
 
 /**

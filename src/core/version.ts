@@ -26,6 +26,7 @@ const VERSION_PATTERN = /^([0-9a-z]{9})([0-9a-z]{4})\.([a-z0-9-]+)$/;
 /** The first release's decimal form (`001732000000000.000000.us-east-1`), still read. */
 const LEGACY_VERSION_PATTERN = /^(\d{15})\.(\d{6})\.([a-z0-9-]+)$/;
 
+/** The version as stored in `_rs_v` and carried in changes: fixed width, so string order is version order. */
 export function encodeVersion(v: Version): string {
   return `${timePart(v)}.${v.region}`;
 }
@@ -54,6 +55,7 @@ export function regionOfVersion(s: unknown): string | undefined {
   return decodeVersion(s)?.region;
 }
 
+/** Whether a value is an encoded version (either form): what validateChange checks a change's version with. */
 export function isVersion(s: unknown): s is string {
   return decodeVersion(s) !== undefined;
 }

@@ -226,6 +226,7 @@ export function statePutInput(settings: Pick<FunctionSettings, 'tableName' | 'ke
 export interface Condition {
   readonly expression: string;
   readonly names: Record<string, string>;
+  /** @default none (the expression has no value placeholders) */
   readonly values?: Record<string, AttributeValue>;
 }
 

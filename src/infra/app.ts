@@ -4,6 +4,7 @@ import type { RegionSyncConfig, ResolvedConfig } from './config/schema.ts';
 import { validateConfig } from './config/validate.ts';
 import { RegionStack } from './stacks/region-stack.ts';
 
+/** Options of {@link buildApp}: how the app is synthesized (account, bootstrap check, emulator), not what it deploys (the config says that). */
 export interface BuildAppOptions {
   /** Account for regions whose config names none. @default process.env.CDK_DEFAULT_ACCOUNT */
   readonly defaultAccount?: string;

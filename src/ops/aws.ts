@@ -14,8 +14,12 @@ import { fromIni, fromTemporaryCredentials } from '@aws-sdk/credential-providers
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { RegionCredentials, ResolvedConfig } from '../infra/config/schema.ts';
 
+/** Where the SDK clients connect: an emulator endpoint or AWS, and how each region's account is reached. */
 export interface Target {
-  /** Emulator endpoint (`http://localhost:4566`); undefined for real AWS. */
+  /**
+   * Emulator endpoint (`http://localhost:4566`); undefined for real AWS.
+   * @default none: each service's AWS endpoint in the region
+   */
   readonly endpoint?: string;
   /**
    * Per region, how to reach its account (the config's `regions[].credentials`).
@@ -24,6 +28,7 @@ export interface Target {
   readonly regionCredentials?: Readonly<Record<string, RegionCredentials>>;
 }
 
+/** Dummy credentials for emulators, which accept any: used with an endpoint when the environment has no AWS_ACCESS_KEY_ID. */
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 /** The CLI's target for a config: the endpoint, and each region's credentials as the config names them. */
@@ -55,6 +60,10 @@ function credentialsFor(target: Target, region: string, c: RegionCredentials): A
   return provider;
 }
 
+/**
+ * SDK client settings for `region` of the target: its endpoint, the region's credentials (its profile or
+ * role; emulator credentials with an endpoint and none in the environment; else the default chain), 3 attempts at most.
+ */
 export function clientConfig(target: Target, region: string) {
   const own = target.regionCredentials?.[region];
   return {
@@ -70,10 +79,13 @@ export function clientConfig(target: Target, region: string) {
   };
 }
 
+/** A DynamoDB client for `region` of the target (see {@link clientConfig}). */
 export const dynamodb = (t: Target, region: string) => new DynamoDBClient(clientConfig(t, region));
 /** Queue URLs name their own host; with an endpoint (an emulator, or the bench's counting proxy) every call goes to it. */
 export const sqs = (t: Target, region: string) => new SQSClient({ ...clientConfig(t, region), useQueueUrlAsEndpoint: false });
+/** A CloudWatch client for `region` of the target (see {@link clientConfig}). */
 export const cloudwatch = (t: Target, region: string) => new CloudWatchClient(clientConfig(t, region));
+/** A CloudFormation client for `region` of the target (see {@link clientConfig}). */
 export const cloudformation = (t: Target, region: string) => new CloudFormationClient(clientConfig(t, region));
 
 /** The account the endpoint (or the credentials) belong to: moto 123456789012, LocalStack 000000000000. */

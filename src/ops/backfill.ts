@@ -40,6 +40,7 @@ import { CapacityLimiter, emptyCapacity, parallelScan, type CapacityCount } from
 import { ChangeSender, changeOf, deliverable, Toucher, type OpsTable } from './ship.ts';
 import { physicalTableName } from '../infra/config/schema.ts';
 
+/** What {@link backfill} copies: the table, the region to fill, where from, and how fast. */
 export interface BackfillOptions {
   readonly ops: OpsTable;
   /** The region to fill. */
@@ -54,16 +55,19 @@ export interface BackfillOptions {
   readonly pageSize?: number;
   /** Where progress is saved. @default .regionsync/backfill */
   readonly stateDir?: string;
-  /** Discard saved progress and start over. */
+  /** Discard saved progress and start over. @default false: a saved run is resumed */
   readonly restart?: boolean;
-  /** Stops after the pages in flight; progress is saved and a later run resumes. */
+  /** Stops after the pages in flight; progress is saved and a later run resumes. @default none: runs to the end */
   readonly signal?: AbortSignal;
+  /** Where the progress bar goes; false for none. @default process.stderr */
   readonly progress?: ProgressSink | false;
-  /** Called after each page is sent and saved. */
+  /** Called after each page is sent and saved. @default none */
   readonly onPage?: (counts: Readonly<BackfillCounts>) => void;
 }
 
+/** What a backfill has done, item by item; saved with its progress, so a resumed run keeps counting. */
 export interface BackfillCounts {
+  /** Items (and tombstones) read at the source. */
   scanned: number;
   /** Sent to the target as they were. */
   sent: number;
@@ -77,6 +81,7 @@ export interface BackfillCounts {
   changedMeanwhile: number;
   /** Items without a version in a table whose strategy is not lww: only the shipper can fold them in. */
   skippedUnstamped: number;
+  /** Queue messages sent, to every region (changes are packed many to a message). */
   messages: number;
 }
 
@@ -95,6 +100,7 @@ interface SavedState {
   counts: BackfillCounts;
 }
 
+/** The result of {@link backfill}: its counts, whether it completed, and the read capacity it used. */
 export interface BackfillReport extends BackfillCounts {
   readonly table: string;
   readonly from: string;
@@ -108,10 +114,19 @@ export interface BackfillReport extends BackfillCounts {
   readonly seconds: number;
 }
 
+/**
+ * Where a backfill of `table` into region `to` saves its progress: `<stateDir>/<table>-<to>.json`, the
+ * table name made safe for a file name.
+ */
 export function backfillStateFile(stateDir: string, table: string, to: string): string {
   return resolve(stateDir, `${table.replace(/[^A-Za-z0-9._-]+/g, '_')}-${to}.json`);
 }
 
+/**
+ * Copies a table's items from one region into another through the target's inbound queue and applier
+ * (see above), resuming a saved run unless `restart`. Throws when a region is not the table's, or
+ * `from` and `to` are the same.
+ */
 export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
   const started = Date.now();
   const { table } = o.ops;

@@ -14,12 +14,14 @@ import { comparisonScope, type ComparisonScope } from './selection-view.ts';
 
 export type { Item };
 
+/** A key whose copies differ between regions. */
 export interface Divergence {
   readonly key: string;
   /** Canonical JSON per region; undefined where the region lacks the item. */
   readonly byRegion: Readonly<Record<string, string | undefined>>;
 }
 
+/** The result of {@link compareTable}: what was compared and the keys that differ. */
 export interface Comparison {
   readonly table: string;
   readonly regions: readonly string[];
@@ -30,6 +32,10 @@ export interface Comparison {
   readonly divergent: readonly Divergence[];
 }
 
+/**
+ * Every item of a region's table, tombstones included, by strongly consistent scan pages: a full
+ * read for small tables (tests, the demo); verify scans in segments within a read budget.
+ */
 export async function scanAll(t: Target, region: string, tableName: string): Promise<Item[]> {
   const client = dynamodb(t, region);
   const items: Item[] = [];
@@ -64,6 +70,7 @@ export function replicaView(item: Item): string {
   return canonicalItem(toWire({ ...rest, ...vector }));
 }
 
+/** Whether an item is a tombstone (`_rs_del` true): the state of a deleted key. */
 export function isTombstone(item: Item): boolean {
   return item[META.deleted]?.BOOL === true;
 }

@@ -16,23 +16,27 @@ import { META } from '../core/contract.ts';
 import { replicaView, type Item } from './compare.ts';
 import type { CopyView } from './selection-view.ts';
 
+/** Buckets per region digest unless told otherwise (`regionsync verify --buckets`). */
 export const DEFAULT_BUCKETS = 256;
 
+/** One item as the digests see it: its key, version and content hash. */
 export interface Leaf {
   /** Canonical JSON of the key attributes. */
   readonly key: string;
-  /** `_rs_v`, or undefined for an item regionsync never stamped. */
+  /** `_rs_v`, or undefined for an item regionsync never stamped. @default none: the item was never stamped */
   readonly version?: string;
   /** SHA-256 (hex) of everything that must be equal in every region (see `replicaView`). */
   readonly content: string;
 }
 
+/** The digest of one bucket: how many leaves it holds and the XOR of their hashes. */
 export interface BucketDigest {
   count: number;
   /** XOR of the leaves' hashes (32 bytes). */
   readonly hash: Buffer;
 }
 
+/** One region's digest of a table: a {@link BucketDigest} per bucket, filled leaf by leaf in any order. */
 export class RegionDigest {
   readonly buckets: BucketDigest[];
   items = 0;
@@ -73,6 +77,7 @@ export function bucketOf(key: string, bucketCount: number): number {
   return createHash('sha256').update(key).digest().readUInt32BE(0) % bucketCount;
 }
 
+/** SHA-256 of a leaf's key, version and content: what its bucket's digest XORs in. */
 export function leafHash(leaf: Pick<Leaf, 'key' | 'version' | 'content'>): Buffer {
   return createHash('sha256')
     .update(`${leaf.key}\0${leaf.version ?? ''}\0${leaf.content}`)
@@ -147,6 +152,10 @@ export function leafOf(
   };
 }
 
+/**
+ * Whether an item is a tombstone whose TTL (epoch seconds in `ttlAttribute`) is before `nowSeconds`:
+ * DynamoDB may purge it at any time, so verify and backfill leave it out.
+ */
 export function isExpiredTombstone(item: Item, ttlAttribute: string, nowSeconds: number): boolean {
   if (item[META.deleted]?.BOOL !== true) return false;
   const exp = Number(item[ttlAttribute]?.N);

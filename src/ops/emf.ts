@@ -4,12 +4,12 @@
  */
 export interface MetricPoint {
   readonly name: string;
-  /** The document's CloudWatch namespace (EMF lines always name one). */
+  /** The document's CloudWatch namespace (EMF lines always name one). @default none: parseEmf always sets it */
   readonly namespace?: string;
   readonly dimensions: Readonly<Record<string, string>>;
   readonly values: readonly number[];
   readonly timestamp: number;
-  /** CloudWatch unit (`Count`, `Milliseconds`, ...), when the document names one. */
+  /** CloudWatch unit (`Count`, `Milliseconds`, ...), when the document names one. @default none: no unit (CloudWatch's `None`) */
   readonly unit?: string;
 }
 
@@ -48,6 +48,10 @@ export function parseEmf(line: string): MetricPoint[] {
   return points;
 }
 
+/**
+ * Collects the metric points of log lines (the local runtime feeds it the functions' output) and lists
+ * or sums a metric's values, optionally only those with the given dimension values.
+ */
 export class MetricCollector {
   readonly points: MetricPoint[] = [];
 
@@ -64,6 +68,7 @@ export class MetricCollector {
   }
 }
 
+/** The nearest-rank `p`th percentile (0 to 100) of `values`; undefined when there are none. */
 export function percentile(values: readonly number[], p: number): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);

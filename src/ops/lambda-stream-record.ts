@@ -8,13 +8,16 @@ import { toWire } from '../core/codec.ts';
 
 /** A record as Lambda puts it in a DynamoDB stream event. */
 export interface LambdaStreamRecord {
+  /** The record's ID in the stream. @default none when the stream record has none */
   readonly eventID?: string;
+  /** `INSERT`, `MODIFY` or `REMOVE`. @default none when the stream record has none */
   readonly eventName?: string;
   readonly eventVersion: '1.1';
   readonly eventSource: 'aws:dynamodb';
   readonly awsRegion: string;
   readonly dynamodb: Record<string, unknown>;
   readonly eventSourceARN: string;
+  /** Who made the change: DynamoDB's TTL service for an expiry. @default none: an application or regionsync write */
   readonly userIdentity?: { readonly type?: string; readonly principalId?: string };
 }
 

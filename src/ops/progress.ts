@@ -4,24 +4,35 @@
  * --json.
  */
 export interface ProgressSink {
+  /** A terminal: the bar is redrawn in place. @default false: a plain line every few seconds */
   readonly isTTY?: boolean;
   write(text: string): unknown;
 }
 
+/** Options of a {@link Progress}. */
 export interface ProgressOptions {
   readonly label: string;
-  /** Expected units (items): DescribeTable's ItemCount, which AWS refreshes about every 6 hours. */
+  /**
+   * Expected units (items): DescribeTable's ItemCount, which AWS refreshes about every 6 hours.
+   * @default unknown: no bar, percentage or ETA, only the count and rate
+   */
   readonly total?: number;
+  /** Where progress is written. @default process.stderr */
   readonly stream?: ProgressSink;
   /** Minimum ms between redraws on a terminal. @default 200 */
   readonly ttyIntervalMs?: number;
   /** Ms between plain lines when not a terminal. @default 5000 */
   readonly lineIntervalMs?: number;
+  /** Clock, epoch ms (tests). @default Date.now */
   readonly now?: () => number;
-  /** Print nothing at all. */
+  /** Print nothing at all. @default false */
   readonly quiet?: boolean;
 }
 
+/**
+ * Progress of a long count (items scanned): a bar redrawn in place on a terminal, else a plain line
+ * every few seconds, and a final line from `finish`.
+ */
 export class Progress {
   private done = 0;
   /** Where this run started counting (a resumed run does not claim the earlier runs' work as its rate). */
@@ -113,6 +124,7 @@ export function progressFor(sink: ProgressSink | false | undefined, label: strin
   return new Progress({ label, ...(total !== undefined ? { total } : {}), ...(sink ? { stream: sink } : {}) });
 }
 
+/** Seconds as `42s`, `3m05s` or `1h02m` (rounded); `?` when not finite (an unknown ETA). */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);

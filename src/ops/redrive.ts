@@ -13,13 +13,14 @@ import { deadLetterQueueName, inboundQueueName } from '../core/contract.ts';
 import { type Target, sqs as sqsOf } from './aws.ts';
 import { queueDepth } from './queue-depth.ts';
 
+/** What {@link redriveDeadLetters} moves: the table's queues in one region, and how many messages. */
 export interface RedriveOptions {
   readonly target: Target;
   readonly appName: string;
   /** Logical table name. */
   readonly table: string;
   readonly region: string;
-  /** Account that owns the queues (another account's region). */
+  /** Account that owns the queues (another account's region). @default the account of the region's credentials */
   readonly account?: string;
   /** Stop after moving this many messages. @default all */
   readonly max?: number;
@@ -29,16 +30,21 @@ export interface RedriveOptions {
   readonly emptyReceives?: number;
 }
 
+/** One message moved back, as the report lists it. */
 export interface RedrivenMessage {
   readonly messageId: string;
   /** Why it was dead-lettered: the applier's reason attribute, or "max receives" when SQS moved it. */
   readonly reason: string;
-  /** Changes in the message, or undefined when its body is not a change message. */
+  /** Changes in the message. @default none: its body is not a change message */
   readonly changes?: number;
-  /** Up to 5 keys of its changes, for the report. */
+  /** Up to 5 keys of its changes, for the report. @default none: its body is not a change message */
   readonly keys?: readonly string[];
 }
 
+/**
+ * The result of {@link redriveDeadLetters}: the queues, how many messages and changes moved, and why
+ * they had been dead-lettered.
+ */
 export interface RedriveReport {
   readonly region: string;
   readonly deadLetterQueue: string;
@@ -49,6 +55,10 @@ export interface RedriveReport {
   readonly messages: readonly RedrivenMessage[];
 }
 
+/**
+ * Moves a table's dead-lettered messages in one region back to its inbound queue: `max` of them, or as
+ * many as were there when the run started; each is deleted from the dead-letter queue once sent.
+ */
 export async function redriveDeadLetters(o: RedriveOptions): Promise<RedriveReport> {
   const client = sqsOf(o.target, o.region);
   const owner = o.account ? { QueueOwnerAWSAccountId: o.account } : {};

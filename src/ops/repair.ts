@@ -37,13 +37,19 @@ import { toWire } from '../core/codec.ts';
 import type { CopyView } from './selection-view.ts';
 import { sleep } from '../core/concurrency.ts';
 
+/**
+ * One step of a key's repair: `touch` gives the item in `region` a new version of that region (see
+ * ship.ts); `ship` sends `from`'s state as a change to the `to` regions' inbound queues (version `new`:
+ * the item as the touch left it).
+ */
 export type RepairStep =
   | { readonly kind: 'touch'; readonly region: string; readonly reason: string }
   | { readonly kind: 'ship'; readonly from: string; readonly to: readonly string[]; readonly version: string };
 
+/** What {@link planKey} decides for one key: the steps, or why there are none. */
 export interface KeyPlan {
   readonly steps: readonly RepairStep[];
-  /** Why nothing can be done, when steps is empty and the key still differs. */
+  /** Why nothing can be done, when steps is empty and the key still differs. @default none: there are steps, or the copies agree */
   readonly note?: string;
 }
 
@@ -135,26 +141,37 @@ function chooseCopy(holders: readonly string[], views: ReadonlyMap<string, strin
   return [...tied].sort()[0]!;
 }
 
+/** What {@link repairTable} repairs: verify's options, whether to write, and how to choose between copies. */
 export interface RepairOptions extends VerifyOptions {
   /** Write; without it, only print the plan. @default false */
   readonly apply?: boolean;
-  /** Which copy to keep when regions hold the same version with different content and no majority decides. */
+  /**
+   * Which copy to keep when regions hold the same version with different content and no majority decides.
+   * @default the version's origin region if it holds one of the tied copies, else the first region by name
+   */
   readonly prefer?: string;
   /** After applying, wait up to this long for the repaired keys to converge, ms (0: check once, do not wait). @default 30000 */
   readonly waitMs?: number;
-  /** A verify report to repair (else verify runs first). */
+  /** A verify report to repair. @default none: verify runs first, with these options */
   readonly report?: VerifyReport;
+  /** Where notes on keys left to the pipeline go, a line each. @default discarded */
   readonly log?: (line: string) => void;
 }
 
+/** What repair planned or did for one key: what each region held before, the steps, and the outcome. */
 export interface KeyRepair {
   readonly key: string;
   readonly before: DivergentKey['byRegion'];
   readonly steps: readonly RepairStep[];
   readonly outcome: 'planned' | 'shipped' | 'converged-meanwhile' | 'changed-during-repair' | 'nothing-to-ship';
+  /** Why the key was left to the pipeline or not repaired. @default none: outcomes planned, shipped and converged-meanwhile */
   readonly note?: string;
 }
 
+/**
+ * The result of {@link repairTable}: the verify report it started from, each divergent key's repair, and
+ * what was touched and sent.
+ */
 export interface RepairReport {
   readonly table: string;
   readonly regions: readonly string[];
@@ -164,10 +181,18 @@ export interface RepairReport {
   readonly touched: number;
   readonly changesSent: number;
   readonly messagesSent: number;
-  /** After --apply: keys still divergent (after waiting for the shipped ones; empty when everything converged). */
+  /**
+   * After --apply: keys still divergent (after waiting for the shipped ones; empty when everything converged).
+   * @default none: a dry run (without `apply`)
+   */
   readonly remaining?: readonly DivergentKey[];
 }
 
+/**
+ * Repairs the keys a verify report finds divergent (verify runs first unless `report` is given): plans
+ * each key on fresh reads; with `apply`, touches and ships, then waits up to `waitMs` for the shipped
+ * keys to converge and reports what still differs. Touched items are shipped even if a later key fails.
+ */
 export async function repairTable(o: RepairOptions): Promise<RepairReport> {
   const { table } = o.ops;
   const regions = o.regions ?? table.regions;

@@ -23,6 +23,7 @@ import { progressFor, type ProgressSink } from './progress.ts';
 import { ChangeSender, changeOf, keyAttributesOf, type OpsTable } from './ship.ts';
 import { physicalTableName } from '../infra/config/schema.ts';
 
+/** What {@link replayStream} ships again: one region's changes in a time range, to which regions. */
 export interface ReplayOptions {
   readonly ops: OpsTable;
   /** The region whose changes are shipped again (its stream is read). */
@@ -33,13 +34,15 @@ export interface ReplayOptions {
   readonly until?: number;
   /** Regions to ship to. @default every other region of the table */
   readonly to?: readonly string[];
-  /** Only report what would be shipped. */
+  /** Only report what would be shipped. @default false: ship */
   readonly dryRun?: boolean;
+  /** Where the progress line goes; false for none. @default process.stderr */
   readonly progress?: ProgressSink | false;
   /** Consecutive empty reads after which an open shard counts as read to its end. @default 3 */
   readonly emptyReadsAtEnd?: number;
 }
 
+/** The result of {@link replayStream}: what was read, what was in range, and what was (or would be) shipped. */
 export interface ReplayReport {
   readonly table: string;
   readonly region: string;
@@ -59,6 +62,11 @@ export interface ReplayReport {
   readonly skipped: { readonly unversioned: number; readonly otherOrigin: number; readonly noImage: number };
 }
 
+/**
+ * Reads `region`'s stream (every shard, parents first) and ships to `to`, per key, the newest version
+ * made in `region` between `since` and `until`. Throws when a region is not the table's, the range is
+ * reversed, or the table has no stream.
+ */
 export async function replayStream(o: ReplayOptions): Promise<ReplayReport> {
   const { table } = o.ops;
   if (!table.regions.includes(o.region))

@@ -9,6 +9,7 @@ import { itemSize } from './digest.ts';
 import type { Item } from './compare.ts';
 import { sleep } from '../core/concurrency.ts';
 
+/** Read capacity a scan or batch read used, counted both ways (see above), with the items and bytes read. */
 export interface CapacityCount {
   /** Sum of ConsumedCapacity.CapacityUnits DynamoDB returned. */
   reported: number;
@@ -18,6 +19,7 @@ export interface CapacityCount {
   bytes: number;
 }
 
+/** A zero {@link CapacityCount} to count into. */
 export const emptyCapacity = (): CapacityCount => ({ reported: 0, estimated: 0, items: 0, bytes: 0 });
 
 /** Token bucket on read capacity units per second; tokens may go negative (a page is charged after it is read). */
@@ -65,23 +67,29 @@ export function pageUnits(bytes: number, consistent: boolean): number {
   return consistent ? units : units / 2;
 }
 
+/** What {@link parallelScan} reads, how, and where each page goes. */
 export interface ScanOptions {
   readonly client: DynamoDBClient;
   readonly tableName: string;
   readonly segments: number;
   readonly limiter: CapacityLimiter;
   readonly capacity: CapacityCount;
+  /** Strongly consistent reads (twice the read capacity). @default false: eventually consistent */
   readonly consistent?: boolean;
   /** Items per page (smaller pages keep a low --max-rcu smooth). @default 1000, or 4 per unit of --max-rcu */
   readonly pageSize?: number;
-  /** Where each segment starts: a saved LastEvaluatedKey, or null for a finished segment. */
+  /** Where each segment starts: a saved LastEvaluatedKey, or null for a finished segment. @default every segment from its start */
   readonly startKeys?: readonly (Item | null | undefined)[];
-  /** Stops each segment before its next page. */
+  /** Stops each segment before its next page. @default none: every segment is read to its end */
   readonly signal?: AbortSignal;
   /** Called with each page, in order within a segment; the scan waits for it (checkpoint there). */
   readonly onPage: (segment: number, items: Item[], lastEvaluatedKey: Item | undefined) => Promise<void> | void;
 }
 
+/**
+ * Scans a table in `segments` parallel segments, page by page within the limiter's budget, counting
+ * capacity and handing each page to `onPage`; resolves when every segment is done or stopped.
+ */
 export async function parallelScan(o: ScanOptions): Promise<void> {
   if (!Number.isInteger(o.segments) || o.segments < 1 || o.segments > 1_000_000) throw new RangeError(`segments must be 1..1000000, got ${o.segments}`);
   const consistent = o.consistent ?? false;

@@ -22,17 +22,24 @@ export type CopyView =
   /** The copy fails a filter involved: the key is not compared at all. */
   | { readonly kind: 'out' };
 
+/** How compare and verify see each region's copy of a key under the table's selection. */
 export interface ComparisonScope {
   /** Whether the selection changes anything for these regions (false: every copy is compared whole). */
   readonly active: boolean;
   view(item: Item, region: string): CopyView;
 }
 
+/** What {@link comparisonScope} needs of a table: its selection and key. */
 export interface ScopeTable {
+  /** The table's selective replication. @default none: every copy is compared whole */
   readonly selection?: SelectionSpec;
   readonly key: KeySchema;
 }
 
+/**
+ * The comparison scope of a table for the compared `regions`; inactive (every copy compared whole)
+ * when no filter or projection applies to them.
+ */
 export function comparisonScope(table: ScopeTable, regions: readonly string[]): ComparisonScope {
   const spec = table.selection;
   const filters = regions.map((r) => [r, filterFor(spec, r)] as const).filter((x): x is readonly [string, Predicate] => x[1] !== undefined);

@@ -36,16 +36,19 @@ export interface OpsTable {
   readonly accounts: Readonly<Record<string, string | undefined>>;
 }
 
+/** The {@link OpsTable} of a configured table; throws when the config has no table of that name. */
 export function opsTable(config: ResolvedConfig, tableName: string, target: Target): OpsTable {
   const table = config.tables.find((t) => t.name === tableName);
   if (!table) throw new Error(`table "${tableName}" is not in the configuration (tables: ${config.tables.map((t) => t.name).join(', ')})`);
   return { target, appName: config.appName, table, accounts: Object.fromEntries(config.regions.map((r) => [r.region, r.account])) };
 }
 
+/** The table's key attribute names, as the core's KeySchema. */
 export function keySchemaOf(table: ResolvedTableConfig): KeySchema {
   return { partitionKey: table.partitionKey.name, ...(table.sortKey ? { sortKey: table.sortKey.name } : {}) };
 }
 
+/** The table's key attribute names, partition key first. */
 export function keyAttributesOf(table: ResolvedTableConfig): string[] {
   return [table.partitionKey.name, ...(table.sortKey ? [table.sortKey.name] : [])];
 }
@@ -84,6 +87,10 @@ export function selectedFor(
   );
 }
 
+/**
+ * Sends changes to regions' inbound queues as the shipper would (see `send`), counting the messages and
+ * changes sent; queue URLs and clients are cached per region.
+ */
 export class ChangeSender {
   private readonly urls = new Map<string, Promise<string>>();
   private readonly clients = new Map<string, SQSClient>();
@@ -153,6 +160,7 @@ export class ChangeSender {
   }
 }
 
+/** What {@link Toucher.touch} did to an item. */
 export type TouchResult =
   /** The item now carries a new version of this region: ship `item` to every other region. */
   | { readonly kind: 'stamped'; readonly item: Item }
@@ -242,6 +250,7 @@ export class Toucher {
   }
 }
 
+/** The key attributes of an item; throws when one is missing. */
 export function keyOf(item: Item, key: KeySchema): Item {
   const out: Item = {};
   for (const name of [key.partitionKey, key.sortKey]) {

@@ -16,6 +16,7 @@ import { physicalTableName, type KeyAttribute } from '../infra/config/schema.ts'
 import type { OpsTable } from './ship.ts';
 import { sleep } from '../core/concurrency.ts';
 
+/** What {@link smokeTest} checks: the table, where the key is written, and how long to wait. */
 export interface SmokeOptions {
   readonly ops: OpsTable;
   /** Where the item is created and deleted. @default the table's first region */
@@ -26,6 +27,7 @@ export interface SmokeOptions {
   readonly pollMs?: number;
 }
 
+/** One step of the smoke test: where the application's call was made, and when each other region saw it. */
 export interface SmokeStep {
   readonly step: 'create' | 'update' | 'delete';
   /** Where the application's call was made. */
@@ -35,6 +37,10 @@ export interface SmokeStep {
   readonly ok: boolean;
 }
 
+/**
+ * The result of {@link smokeTest}: the key used (wire JSON), the steps run, and `ok` when all three
+ * reached every region.
+ */
 export interface SmokeReport {
   readonly table: string;
   readonly key: Record<string, unknown>;
@@ -42,6 +48,10 @@ export interface SmokeReport {
   readonly ok: boolean;
 }
 
+/**
+ * Runs the three steps above on one new key, stopping at the first that does not reach every region in
+ * time; the key is then deleted in every region, whatever happened.
+ */
 export async function smokeTest(o: SmokeOptions): Promise<SmokeReport> {
   const { table } = o.ops;
   const from = o.from ?? table.regions[0]!;

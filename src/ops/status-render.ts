@@ -108,12 +108,14 @@ export function parkedLines(parked: readonly ParkedStatus[]): Line[] {
   });
 }
 
+/** Milliseconds for the status view: `850 ms`, `12.5 s`, and from 2 minutes on as {@link age}. */
 export function ms(v: number): string {
   if (v < 10_000) return `${Math.round(v)} ms`;
   if (v < 120_000) return `${(v / 1000).toFixed(1)} s`;
   return age(v / 1000);
 }
 
+/** Seconds for the status view: `45 s`, `12 min`, or `3.5 h`. */
 export function age(seconds: number): string {
   if (seconds < 120) return `${Math.round(seconds)} s`;
   if (seconds < 7200) return `${Math.round(seconds / 60)} min`;

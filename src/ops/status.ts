@@ -22,13 +22,16 @@ import { parkedAlarmMinutes, tableMonitoring } from '../infra/config/monitoring.
 import type { ResolvedConfig, ResolvedThresholds } from '../infra/config/schema.ts';
 import { queueCounts, type QueueCounts } from './queue-depth.ts';
 
+/** What {@link collectStatus} reads: the config, where (endpoint and region credentials), and the window. */
 export interface StatusOptions extends Target {
   readonly config: ResolvedConfig;
   /** Minutes of metrics the lag percentiles and counts cover. @default 5 */
   readonly windowMinutes?: number;
+  /** Clock, epoch ms: the report's time; the window ends at the whole minute at or after it. @default Date.now */
   readonly now?: () => number;
 }
 
+/** Replication lag of a pair over the window, ms; null when there was no data. */
 export interface LagFigures {
   readonly p50: number | null;
   readonly p99: number | null;
@@ -37,8 +40,10 @@ export interface LagFigures {
   readonly samples: number;
 }
 
+/** A threshold status checks a pair against: the kinds of the pair's alarms, compared on the window's figures. */
 export type Breach = Extract<AlarmKind, 'lagP99' | 'lagMax' | 'dlq' | 'backlogAge' | 'iteratorAge' | 'shipperErrors' | 'applierErrors'>;
 
+/** One source→target pair of a table: lag, changes, the target's queues, errors, and what is breached. */
 export interface PairStatus {
   readonly table: string;
   readonly source: string;
@@ -83,6 +88,7 @@ export interface ParkedStatus {
   readonly breached: boolean;
 }
 
+/** What concerns a region as a whole: alarms firing and fenced tables. */
 export interface RegionStatus {
   readonly region: string;
   /** Names of regionsync alarms in state ALARM (none on emulators that do not evaluate alarms). */
@@ -91,10 +97,12 @@ export interface RegionStatus {
   readonly fences: readonly FenceState[];
 }
 
+/** The result of {@link collectStatus}: what `regionsync status` renders, or prints as JSON. */
 export interface StatusReport {
   readonly app: string;
   readonly generatedAt: string;
   readonly windowMinutes: number;
+  /** The emulator endpoint read. @default none: AWS */
   readonly endpoint?: string;
   readonly pairs: readonly PairStatus[];
   /** Per table and source region: the outage backlog. */
@@ -114,6 +122,10 @@ interface TableFunctions {
 /** Raw figures of one region, keyed as `${table}|${kind}|${other region or ''}`. */
 type Figures = Map<string, number | null>;
 
+/**
+ * Reads every region's metrics, queues, alarms and fences, each region on its own and in parallel,
+ * into one report; what cannot be read is listed in `problems` and shows as null.
+ */
 export async function collectStatus(opts: StatusOptions): Promise<StatusReport> {
   const { config } = opts;
   const app = config.appName;

@@ -30,6 +30,7 @@ import { clientConfig, dynamodb, sqs as sqsOf } from './aws.ts';
 import { queueDepth } from './queue-depth.ts';
 import type { OpsTable } from './ship.ts';
 
+/** What {@link redriveStreamFailures} replays: one source region's stream-failures queue, and how many messages. */
 export interface StreamRedriveOptions {
   readonly ops: OpsTable;
   /** The source region whose stream-failures queue is redriven. */
@@ -42,6 +43,7 @@ export interface StreamRedriveOptions {
   readonly emptyReceives?: number;
 }
 
+/** The result of {@link redriveStreamFailures}: what was replayed, and the messages left with why. */
 export interface StreamRedriveReport {
   readonly region: string;
   readonly queue: string;
@@ -58,6 +60,11 @@ export interface StreamRedriveReport {
   readonly problems: readonly { readonly messageId: string; readonly reason: string }[];
 }
 
+/**
+ * Replays the messages of a region's stream-failures queue through a Shipper that runs with the deployed
+ * shipper's settings, deleting each message once all its records were handled. Throws when no shipper
+ * for the table is deployed in the region.
+ */
 export async function redriveStreamFailures(o: StreamRedriveOptions): Promise<StreamRedriveReport> {
   const { ops, region } = o;
   const sqs = sqsClient(ops, region);

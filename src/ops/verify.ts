@@ -20,6 +20,7 @@ import { comparisonScope, type ComparisonScope, type CopyView } from './selectio
 import { physicalTableName } from '../infra/config/schema.ts';
 import { sleep } from '../core/concurrency.ts';
 
+/** What {@link verifyTable} compares, and within what read budget. */
 export interface VerifyOptions {
   readonly ops: OpsTable;
   /** Regions to compare. @default every region of the table */
@@ -40,20 +41,26 @@ export interface VerifyOptions {
   readonly settleMs?: number;
   /** Where the progress bar goes; false for none. @default process.stderr */
   readonly progress?: ProgressSink | false;
+  /** Clock, epoch ms: decides which tombstones have expired. @default Date.now */
   readonly now?: () => number;
 }
 
 /** What one region holds for a key. */
 export interface Holding {
   readonly present: boolean;
+  /** The item's version (`_rs_v`). @default none: absent, or never stamped */
   readonly version?: string;
+  /** The region that made the version. @default none: no version */
   readonly origin?: string;
+  /** Who wrote the version (`_rs_w`: `stamp`, `repl`, `repl2`, `app`). @default none: not recorded, or absent */
   readonly writer?: string;
+  /** Whether it is a tombstone. @default none: absent (set whenever `present`) */
   readonly tombstone?: boolean;
-  /** The item as stored (wire JSON: binary as base64), metadata included. */
+  /** The item as stored (wire JSON: binary as base64), metadata included. @default none: absent (set whenever `present`) */
   readonly item?: Record<string, unknown>;
 }
 
+/** A key that still differs after the re-reads, with what each region holds. */
 export interface DivergentKey {
   /** Canonical JSON of the key attributes. */
   readonly key: string;
@@ -64,6 +71,7 @@ export interface DivergentKey {
   readonly changing: boolean;
 }
 
+/** The result of {@link verifyTable}: digests, read capacity, and the keys that differ (`agree` when none). */
 export interface VerifyReport {
   readonly table: string;
   readonly regions: readonly string[];
@@ -89,6 +97,10 @@ interface RegionScan {
   leaves?: Map<string, { leaf: Leaf; bucket: number }>;
 }
 
+/**
+ * Verifies one table across `regions` (see above) and reports the keys that stay divergent. Throws when
+ * fewer than two regions, or one that is not the table's, are given.
+ */
 export async function verifyTable(o: VerifyOptions): Promise<VerifyReport> {
   const started = Date.now();
   const now = o.now ?? Date.now;
@@ -256,16 +268,22 @@ export interface ReadKeysOptions {
   readonly ops: OpsTable;
   readonly regions: readonly string[];
   readonly keys: readonly string[];
+  /** A DynamoDB client per region (verify passes its own). @default a new client per region and read */
   readonly clients?: ReadonlyMap<string, DynamoDBClient>;
+  /** A read capacity limiter per region. @default unlimited */
   readonly limiters?: ReadonlyMap<string, CapacityLimiter>;
+  /** Where read capacity is counted, per region. @default not counted */
   readonly capacity?: Record<string, CapacityCount>;
+  /** Clock, epoch seconds: decides which tombstones have expired. @default the system clock */
   readonly nowSeconds?: () => number;
 }
 
 /** Reads `keys` in every region until they agree or their states stop changing; returns the divergent ones. */
 export async function recheckKeys(
   o: ReadKeysOptions & {
+    /** Times a differing key is read again. @default 3 */
     readonly rechecks?: number;
+    /** Wait before each re-read, ms. @default 1000 */
     readonly settleMs?: number;
   },
 ): Promise<DivergentKey[]> {
@@ -353,6 +371,7 @@ export function keyFromString(key: string): Item {
   return fromWire(parsed.M);
 }
 
+/** What a region holds for a key, from its item (undefined: absent), as reports show it. */
 export function holdingOf(item: Item | undefined): Holding {
   if (!item) return { present: false };
   return {

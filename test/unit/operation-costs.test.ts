@@ -61,7 +61,7 @@ describe('per-operation cost (bench)', () => {
   it('metadata per strategy: the _rs_* attributes of a live item, and their bytes', () => {
     expect(r.metadata.map((m) => m.strategy)).toEqual(['lww', 'fields', 'merge', 'custom']);
     const lww = r.metadata.find((m) => m.strategy === 'lww')!;
-    // A live lww item written in one region carries its version, writer and content hash (the README
+    // A live lww item written in one region carries its version, writer and content hash (docs/architecture.md
     // lists them; a vector only once a second region writes it; tombstones are kept apart): 3 attributes, 53 B.
     expect([...lww.target.attributes].sort()).toEqual([...LWW_SINGLE_WRITER_METADATA].sort());
     expect(lww.target.attributes.every((a) => LWW_LIVE_ITEM_METADATA.includes(a))).toBe(true);

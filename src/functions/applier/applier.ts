@@ -33,20 +33,30 @@ const CHANGE_CONCURRENCY = 16;
 /** Read–merge–write rounds for one change before its message is retried later. */
 const MAX_MERGE_ATTEMPTS = 8;
 
+/** What the applier needs besides its settings: AWS clients, Powertools logger and metrics, and what tests replace. */
 export interface ApplierDeps {
   readonly dynamodb: DynamoDBClient;
   readonly sqs: SQSClient;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /**
+   * The clock (epoch ms): for the clock bound, the tombstone horizon, lag and conflict times.
+   * @default Date.now
+   */
   readonly now?: () => number;
-  /** The table's resolver, for the `custom` strategy. */
+  /**
+   * The table's resolver, for the `custom` strategy.
+   * @default none (a change to a `custom` table then fails with a SettingsError and its message is retried)
+   */
   readonly resolver?: Resolver;
   /** Per source region: lag, applied, stale (core/metrics.ts). @default none */
   readonly pairMetrics?: PairMetricsSink;
 }
 
+/** What became of one change: written, skipped as stale (an equal or newer version is here), or parked in the DLQ. */
 export type ApplyResult = 'applied' | 'stale' | 'dead-lettered';
 
+/** Applies the change messages of one table's inbound queue in this region (see above). */
 export class Applier {
   private readonly now: () => number;
   /** Where merged states live (merging strategies). */

@@ -14,6 +14,7 @@ import { readSettings } from '../../core/settings.ts';
 import { Applier } from './applier.ts';
 import type { Resolver } from '../../core/resolver.ts';
 
+/** What an entry point passes to {@link createApplierHandler}. */
 export interface ApplierHandlerOptions {
   /** The table's resolver (custom strategy). @default none */
   readonly resolver?: Resolver;
@@ -24,6 +25,7 @@ export interface ApplierHandlerOptions {
   readonly instrumentClient?: <C extends object>(client: C) => C;
 }
 
+/** The applier's Lambda handler; reads the settings from the environment at once, so a bad setting fails the cold start. */
 export function createApplierHandler(options: ApplierHandlerOptions = {}): (event: SQSEvent, context?: Context) => Promise<SQSBatchResponse> {
   const settings = readSettings();
   const instrument = options.instrumentClient ?? (<C extends object>(client: C) => client);

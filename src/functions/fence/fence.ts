@@ -7,14 +7,17 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import { alarmSource, alarmStateChanges, fenceCondition, fenceItem } from '../../core/fence.ts';
 import { parseAlarmName } from '../../core/metrics.ts';
 
+/** What the fence function needs to know, passed as JSON in {@link FENCE_SETTINGS_ENV}. */
 export interface FenceSettings {
   readonly appName: string;
   /** The fence table in this region. */
   readonly fenceTable: string;
 }
 
+/** The environment variable that holds the fence function's {@link FenceSettings}. */
 export const FENCE_SETTINGS_ENV = 'REGIONSYNC_FENCE_SETTINGS';
 
+/** Reads the fence function's settings from the environment; throws naming what is missing. */
 export function readFenceSettings(env: NodeJS.ProcessEnv = process.env): FenceSettings {
   const raw = env[FENCE_SETTINGS_ENV];
   if (!raw) throw new Error(`environment variable ${FENCE_SETTINGS_ENV} is not set`);
@@ -23,12 +26,18 @@ export function readFenceSettings(env: NodeJS.ProcessEnv = process.env): FenceSe
   return s;
 }
 
+/** What the fence function did with one event (its return value). */
 export interface FenceResult {
   /** `table:state` for each change written; changes older than the stored state are left out. */
   readonly written: string[];
+  /** Alarm names not acted on: not a regionsync alarm of this app, or a state older than the one stored. */
   readonly ignored: string[];
 }
 
+/**
+ * Writes the fence item of each state change of this app's alarms, newer state wins; alarms of
+ * other apps are logged and left alone. Throws on an event it cannot read.
+ */
 export async function handleAlarmEvent(event: unknown, settings: FenceSettings, deps: { dynamodb: DynamoDBClient; logger: Logger }): Promise<FenceResult> {
   const written: string[] = [];
   const ignored: string[] = [];

@@ -31,11 +31,20 @@ import { deleteMarked, markForRemoval } from './remove-item.ts';
 
 /** A key's state as read: the item in the table and, when read, its row in the tombstone table. */
 export interface StoredState {
-  /** The item in the application's table; undefined when absent. */
+  /**
+   * The item in the application's table; undefined when absent.
+   * @default none (no item)
+   */
   readonly item?: AttributeMap;
-  /** The raw tombstone row (bookkeeping included); undefined when absent or not read. */
+  /**
+   * The raw tombstone row (bookkeeping included); undefined when absent or not read.
+   * @default none (no row, or not read)
+   */
   readonly row?: AttributeMap;
-  /** The row as a tombstone item (as it would stand in the table). */
+  /**
+   * The row as a tombstone item (as it would stand in the table).
+   * @default none (no row, or not read)
+   */
   readonly tombstone?: AttributeMap;
 }
 
@@ -47,6 +56,7 @@ export type StoreWrite = 'written' | 'retry' | 'recheck';
 
 type StoreSettings = Pick<FunctionSettings, 'tableName' | 'key' | 'logicalTable' | 'tombstoneTable' | 'ttlAttribute'>;
 
+/** Reads and writes a merging strategy's state where it belongs (see above), for the shipper and the applier. */
 export class StateStore {
   constructor(
     private readonly dynamodb: DynamoDBClient,

@@ -15,6 +15,7 @@ import { Shipper } from './shipper.ts';
 import { BacklogDrainer, isSqsEvent } from './drain.ts';
 import type { Resolver } from '../../core/resolver.ts';
 
+/** What an entry point passes to {@link createShipperHandler}. */
 export interface ShipperHandlerOptions {
   /** The table's resolver (custom strategy). @default none */
   readonly resolver?: Resolver;
@@ -25,6 +26,10 @@ export interface ShipperHandlerOptions {
   readonly instrumentClient?: <C extends object>(client: C) => C;
 }
 
+/**
+ * The shipper's Lambda handler: stream batches go to the Shipper, backlog messages (SQS) to the
+ * BacklogDrainer. Reads the settings from the environment at once, so a bad setting fails the cold start.
+ */
 export function createShipperHandler(
   options: ShipperHandlerOptions = {},
 ): (event: DynamoDBStreamEvent | SQSEvent, context?: Context) => Promise<DynamoDBBatchResponse> {

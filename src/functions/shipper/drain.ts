@@ -19,6 +19,7 @@ import { BACKLOG_TARGET_ATTRIBUTE, METRICS, type FunctionSettings } from '../../
 /** Longest a message waits before the next attempt at an unreachable target. */
 const MAX_BACKOFF_SECONDS = 30;
 
+/** What the drainer needs: an SQS client per region (targets, and this region for the backoff), a logger and metrics. */
 export interface DrainerDeps {
   readonly sqsFor: (region: string) => SQSClient;
   readonly logger: Logger;
@@ -31,6 +32,7 @@ export function isSqsEvent(event: unknown): event is SQSEvent {
   return first?.eventSource === 'aws:sqs';
 }
 
+/** Delivers backlog messages to their target regions (see above); one it cannot deliver is reported failed and hidden with a backoff. */
 export class BacklogDrainer {
   constructor(
     private readonly settings: FunctionSettings,

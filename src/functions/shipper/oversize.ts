@@ -37,6 +37,7 @@ import { encodeParkedRecord, PARKED_KIND, STREAM_FAILURE_ATTRIBUTES } from '../.
 
 type WriteAction = Extract<ShipperAction, { kind: 'stamp' | 'tombstone' }>;
 
+/** What {@link UnstampableRecords} needs: the table's client, an SQS client per region, a logger, metrics and a clock. */
 export interface UnstampableDeps {
   readonly dynamodb: DynamoDBClient;
   readonly sqsFor: (region: string) => SQSClient;
@@ -54,6 +55,7 @@ export function isPermanentWriteError(error: unknown): boolean {
   return (error as { name?: string } | null)?.name === 'ValidationException';
 }
 
+/** Deals with the records DynamoDB refuses to stamp or fold (see above): a compact stamp where one fits, else parked. */
 export class UnstampableRecords {
   constructor(
     private readonly settings: FunctionSettings,

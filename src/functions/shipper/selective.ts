@@ -8,6 +8,10 @@ import { selectFor } from '../../core/selection.ts';
 
 const SQS_MAX_BYTES = 1024 * 1024;
 
+/**
+ * The SendMessageBatch groups for `target`: the changes it may receive, projected and packed; a
+ * change larger than the packing target goes in a message of its own (up to SQS's 1 MiB).
+ */
 export function selectedBatches(changes: readonly { change: Change; old?: AttributeMap }[], settings: FunctionSettings, target: string): string[][] {
   const selected = selectFor(changes, settings.selection, target, settings.key, settings.tombstoneTtlSeconds);
   const { bodies, oversized } = packChanges(selected, settings.maxMessageBytes);

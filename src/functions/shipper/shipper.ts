@@ -49,6 +49,7 @@ type TombstoneAction = Extract<ShipperAction, { kind: 'tombstone' }>;
 /** Distinct keys stamped in parallel; records of one key are always handled in stream order. */
 const KEY_CONCURRENCY = 16;
 
+/** What the shipper needs besides its settings: AWS clients, Powertools logger and metrics, and what tests replace. */
 export interface ShipperDeps {
   readonly dynamodb: DynamoDBClient;
   /** An SQS client for a target region. */
@@ -57,8 +58,15 @@ export interface ShipperDeps {
   readonly metrics: Metrics;
   /** Per target region: changes shipped (core/metrics.ts), published by the handler. @default none */
   readonly pairMetrics?: PairMetricsSink;
+  /**
+   * The clock (epoch ms): for tombstone expiries and rows, parked records, and a record that carries no creation time.
+   * @default Date.now
+   */
   readonly now?: () => number;
-  /** The table's resolver, for the `custom` strategy (it resolves local writes too). */
+  /**
+   * The table's resolver, for the `custom` strategy (it resolves local writes too).
+   * @default none (a local write to a `custom` table then fails with a SettingsError, and the batch is retried)
+   */
   readonly resolver?: Resolver;
 }
 
@@ -67,6 +75,7 @@ interface RecordOutcome {
   readonly failed?: unknown;
 }
 
+/** Handles the stream batches of one table in this region (see above): stamps or folds local writes, ships the changes. */
 export class Shipper {
   private readonly now: () => number;
   private readonly unstampable: UnstampableRecords;

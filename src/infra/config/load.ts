@@ -6,8 +6,10 @@ import type { RegionSyncConfig } from './schema.ts';
 
 /** Environment variable naming the config module; the CLI and tests use it to pick another file. */
 export const CONFIG_ENV = 'REGIONSYNC_CONFIG';
+/** The config file read when neither an explicit path nor {@link CONFIG_ENV} names one, relative to the working directory. */
 export const DEFAULT_CONFIG_FILE = 'regionsync.config.ts';
 
+/** Absolute path of the config module: `explicit` (e.g. `--config`), else the file {@link CONFIG_ENV} names, else {@link DEFAULT_CONFIG_FILE}, resolved against the working directory. */
 export function configPath(explicit?: string): string {
   return path.resolve(explicit ?? process.env[CONFIG_ENV] ?? DEFAULT_CONFIG_FILE);
 }

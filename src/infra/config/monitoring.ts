@@ -3,6 +3,8 @@
  * which reports its problems together with every other one).
  */
 import { ALARM_KINDS, type AlarmKind } from '../../core/metrics.ts';
+// Stream records are kept 24 h: an iterator-age alarm at or beyond that fires after the loss.
+import { STREAM_RETENTION_SECONDS } from './retention.ts';
 import type {
   AlarmThresholds,
   MonitoringConfig,
@@ -14,9 +16,7 @@ import type {
   TableMonitoringConfig,
 } from './schema.ts';
 
-/** Stream records are kept 24 h: an iterator-age alarm at or beyond that fires after the loss. */
-const STREAM_RETENTION_SECONDS = 24 * 3600;
-
+/** Alarm thresholds where neither `monitoring` nor a table's `monitoring` sets one (the `@default`s documented on AlarmThresholds). */
 export const DEFAULT_THRESHOLDS: ResolvedThresholds = {
   lagP99ThresholdMs: 5_000,
   lagEvaluationMinutes: 5,
@@ -153,6 +153,7 @@ export function monitoringOf(config: ResolvedConfig): ResolvedMonitoring {
   };
 }
 
+/** One table's resolved thresholds and fence, by table name; the defaults and no fence for a table the monitoring section does not list. */
 export function tableMonitoring(config: ResolvedConfig, table: string): ResolvedTableMonitoring {
   return monitoringOf(config).tables[table] ?? { ...DEFAULT_THRESHOLDS, fenceOn: [] };
 }

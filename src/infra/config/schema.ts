@@ -8,7 +8,9 @@ import { ALARM_KINDS, type AlarmKind } from '../../core/metrics.ts';
 import { z } from 'zod';
 
 const keyTypeSchema = z.enum(['string', 'number', 'binary']);
+/** A key attribute's type as the config spells it (DynamoDB's S, N and B). */
 export type KeyType = z.infer<typeof keyTypeSchema>;
+/** Every valid {@link KeyType}: what validateConfig checks key types against and lists in its message. */
 export const KEY_TYPES: readonly KeyType[] = keyTypeSchema.options;
 
 // The configuration a user writes, as zod schemas: strict objects (an unknown key, a typo such as
@@ -20,6 +22,7 @@ const keyAttributeSchema = z.strictObject({
   name: z.string(),
   type: keyTypeSchema,
 });
+/** A partition or sort key attribute: its name and type. */
 export type KeyAttribute = z.input<typeof keyAttributeSchema>;
 
 const regionConfigSchema = z.strictObject({
@@ -39,12 +42,15 @@ const regionConfigSchema = z.strictObject({
    */
   credentials: z.strictObject({ profile: z.string().optional(), roleArn: z.string().optional() }).optional(),
 });
+/** One entry of `regions` in its object form (a bare region name means `{ region }`): the region, its account and how the CLI reaches it. */
 export type RegionConfig = z.input<typeof regionConfigSchema>;
 /** How the CLI reaches one region's account (RegionConfig.credentials). */
 export type RegionCredentials = NonNullable<RegionConfig['credentials']>;
 
 const crdtKindSchema = z.enum(['counter', 'set', 'max', 'min', 'list']);
+/** The CRDT an attribute of the `merge` strategy merges as: counter, set, max, min or list (docs/conflict-resolution.md). */
 export type CrdtKindConfig = z.input<typeof crdtKindSchema>;
+/** Every valid {@link CrdtKindConfig}: what validateConfig checks `merge` attributes against and lists in its message. */
 export const CRDT_KINDS: readonly CrdtKindConfig[] = crdtKindSchema.options;
 
 const conflictResolutionSchema = z.discriminatedUnion('strategy', [
@@ -59,6 +65,7 @@ const conflictResolutionSchema = z.discriminatedUnion('strategy', [
    */
   z.strictObject({ strategy: z.literal('custom'), resolver: z.string() }),
 ]);
+/** A table's `conflictResolution`: `lww`, `fields`, `merge` (with its CRDT attributes) or `custom` (with its resolver). */
 export type ConflictResolutionConfig = z.input<typeof conflictResolutionSchema>;
 
 /**
@@ -91,6 +98,7 @@ const alarmThresholdsShape = {
   parkedAgeThresholdSeconds: z.number().optional(),
 };
 const alarmThresholdsSchema = z.strictObject(alarmThresholdsShape);
+/** The alarm thresholds a user may set, in `monitoring` (every table) or a table's `monitoring` (that table); each field's default is on it. */
 export type AlarmThresholds = z.input<typeof alarmThresholdsSchema>;
 
 const tableMonitoringSchema = z.strictObject({
@@ -104,6 +112,7 @@ const tableMonitoringSchema = z.strictObject({
    */
   fence: z.union([z.boolean(), z.strictObject({ on: z.array(z.enum(ALARM_KINDS)).readonly() })]).optional(),
 });
+/** A table's `monitoring`: thresholds overriding the app-wide ones, and its write fence. */
 export type TableMonitoringConfig = z.input<typeof tableMonitoringSchema>;
 
 /** Per region stack: switch alarms or dashboards off there. */
@@ -113,6 +122,7 @@ const stackMonitoringSchema = z.strictObject({
   /** @default monitoring.dashboards */
   dashboards: z.boolean().optional(),
 });
+/** One entry of `monitoring.stacks`: alarms or dashboards switched off (or on) in one region's stack. */
 export type StackMonitoringConfig = z.input<typeof stackMonitoringSchema>;
 
 const monitoringSchema = z.strictObject({
@@ -130,6 +140,7 @@ const monitoringSchema = z.strictObject({
   /** HTTPS endpoints subscribed to every region's alarm topic (e.g. a pager's webhook). @default [] */
   alarmHttpsEndpoints: z.array(z.string()).readonly().optional(),
 });
+/** The config's `monitoring` section: app-wide thresholds, alarm and dashboard switches, per-stack overrides and the alarm topics' subscriptions. */
 export type MonitoringConfig = z.input<typeof monitoringSchema>;
 
 const tableConfigSchema = z.strictObject({
@@ -140,8 +151,9 @@ const tableConfigSchema = z.strictObject({
   sortKey: keyAttributeSchema.optional(),
   /** @default 'PAY_PER_REQUEST' */
   billingMode: z.enum(['PAY_PER_REQUEST', 'PROVISIONED']).optional(),
-  /** Provisioned read/write capacity units; only with billingMode PROVISIONED. @default 5 each */
+  /** Provisioned read capacity units; only with billingMode PROVISIONED. @default 5 */
   readCapacity: z.number().optional(),
+  /** Provisioned write capacity units; only with billingMode PROVISIONED. @default 5 */
   writeCapacity: z.number().optional(),
   /** Regions the table lives and replicates in (at least two). @default every configured region */
   regions: z.array(z.string()).readonly().optional(),
@@ -157,7 +169,7 @@ const tableConfigSchema = z.strictObject({
   /** Keep the table when its stack is deleted. @default true */
   retainOnDelete: z.boolean().optional(),
   /**
-   * How concurrent writes to one item resolve (README, "Conflict resolution").
+   * How concurrent writes to one item resolve (docs/conflict-resolution.md).
    * @default { strategy: 'lww' } (whole item, last writer wins by version)
    */
   conflictResolution: conflictResolutionSchema.optional(),
@@ -168,7 +180,7 @@ const tableConfigSchema = z.strictObject({
   /** This table's alarm thresholds (overriding `monitoring`) and its write fence. */
   monitoring: tableMonitoringSchema.optional(),
   /**
-   * Selective replication (README, "Selective replication"): which items go to the other regions
+   * Selective replication (docs/selective-replication.md): which items go to the other regions
    * and which attributes never go to a given region, e.g.
    * `{ to: { 'us-east-1': { filter: { attribute: 'country', equals: 'US' }, exclude: ['email'] } } }`.
    * Checked in full by src/core/selection.ts (checkSelection).
@@ -181,13 +193,14 @@ const tableConfigSchema = z.strictObject({
    * Lambda's MaximumBatchingWindowInSeconds on the shipper's stream mapping (`stream`) and the
    * applier's inbound queue mapping (`queue`), 0–300 each: how long to gather records before an
    * invocation. A window trades up to that much extra lag for fuller batches (fewer invocations,
-   * SQS calls and messages per item) on tables that are written slowly (README, "Benchmark").
+   * SQS calls and messages per item) on tables that are written slowly (docs/benchmarks.md).
    * @default { stream: 0, queue: 0 } (invoke as soon as records are there)
    */
   batchingWindowSeconds: z.strictObject({ stream: z.number().optional(), queue: z.number().optional() }).optional(),
-  /** This table's clock bound, overriding the app-wide `maxClockOffsetSeconds`. */
+  /** This table's clock bound, overriding the app-wide `maxClockOffsetSeconds`. @default the app-wide `maxClockOffsetSeconds` */
   maxClockOffsetSeconds: z.number().optional(),
 });
+/** One entry of `tables`: a table's key schema, regions, conflict resolution and replication settings. */
 export type TableConfig = z.input<typeof tableConfigSchema>;
 
 /** The configuration a user writes in `regionsync.config.ts` (`export default defineConfig({...})`). */
@@ -199,7 +212,7 @@ export const regionSyncConfigSchema = z.strictObject({
   /** Alarms, their SNS topics, dashboards. @default everything on, thresholds as documented in {@link AlarmThresholds} */
   monitoring: monitoringSchema.optional(),
   /**
-   * The clock bound (README, "Clock skew"), 0.5 to 3600 seconds: no region applies or adopts a
+   * The clock bound (docs/configuration.md#clock-skew), 0.5 to 3600 seconds: no region applies or adopts a
    * version whose time is more than this ahead of its own clock, and client-helper writes from a
    * host clock further ahead than this are restamped. Far above what NTP-synced clocks drift.
    * @default 5
@@ -222,12 +235,14 @@ export const regionSyncConfigSchema = z.strictObject({
    */
   tracing: z.boolean().optional(),
 });
+/** The configuration as a user writes it, before validation: what `defineConfig` type-checks and `validateConfig` takes. */
 export type RegionSyncConfig = z.input<typeof regionSyncConfigSchema>;
 
-/** The configuration with every default filled in; what the CDK app consumes. */
+/** One table's configuration with every default filled in (an entry of ResolvedConfig.tables). */
 export interface ResolvedTableConfig {
   readonly name: string;
   readonly partitionKey: KeyAttribute;
+  /** @default no sort key (items are keyed by the partition key alone) */
   readonly sortKey?: KeyAttribute;
   readonly billingMode: 'PAY_PER_REQUEST' | 'PROVISIONED';
   readonly readCapacity: number;
@@ -237,24 +252,41 @@ export interface ResolvedTableConfig {
   readonly ttlAttribute: string;
   readonly retainOnDelete: boolean;
   readonly strategy: StrategySpec;
-  /** custom strategy: absolute path of the resolver module and the export to call. */
+  /**
+   * custom strategy: absolute path of the resolver module and the export to call.
+   * @default none (only the `custom` strategy has a resolver)
+   */
   readonly resolver?: { readonly file: string; readonly exportName: string };
-  /** Seconds to keep conflict records; undefined when the conflict log is off. */
+  /**
+   * Seconds to keep conflict records; undefined when the conflict log is off.
+   * @default no conflict log (validateConfig sets 30 days unless `conflictLog.enabled` is false)
+   */
   readonly conflictLogRetentionSeconds?: number;
   readonly replicateTtlDeletes: boolean;
+  /**
+   * The table's selective replication (`replicate`), as validateConfig checked it.
+   * @default every item and attribute to every region of the table
+   */
   readonly selection?: SelectionSpec;
-  /** Physical table name per region, when configured (read it through `physicalTableName`). */
+  /**
+   * Physical table name per region, when configured (read it through `physicalTableName`).
+   * @default `name` in every region
+   */
   readonly names?: Readonly<Record<string, string>>;
   readonly batchingWindowSeconds: { readonly stream: number; readonly queue: number };
   /** The table's clock bound: its own `maxClockOffsetSeconds`, else the app's, else 5. */
   readonly maxClockOffsetSeconds: number;
 }
 
+/** The whole configuration after validateConfig: defaults filled in, regions in object form; what buildApp and the CLI consume. */
 export interface ResolvedConfig {
   readonly appName: string;
   readonly regions: readonly RegionConfig[];
   readonly tables: readonly ResolvedTableConfig[];
-  /** Filled in by validateConfig; read it through `monitoringOf(config)` (src/infra/config/monitoring.ts). */
+  /**
+   * Filled in by validateConfig; read it through `monitoringOf(config)` (src/infra/config/monitoring.ts).
+   * @default what monitoringOf returns without one: alarms and dashboards in every region, the global dashboard in the first region, no subscriptions, the default thresholds and no fence
+   */
   readonly monitoring?: ResolvedMonitoring;
   /** @default 'single' */
   readonly stackLayout?: StackLayout;
@@ -262,6 +294,7 @@ export interface ResolvedConfig {
   readonly tracing?: boolean;
 }
 
+/** How a region's resources are split into CloudFormation stacks (the config's `stackLayout`). */
 export type StackLayout = 'single' | 'per-table';
 
 /** Typed identity so a config file gets completion and type checks: `export default defineConfig({...})`. */
@@ -269,6 +302,7 @@ export function defineConfig(config: RegionSyncConfig): RegionSyncConfig {
   return config;
 }
 
+/** Alarm thresholds with every default filled in (AlarmThresholds says what each one means). */
 export interface ResolvedThresholds {
   readonly lagP99ThresholdMs: number;
   readonly lagEvaluationMinutes: number;
@@ -279,11 +313,13 @@ export interface ResolvedThresholds {
   readonly parkedAgeThresholdSeconds: number;
 }
 
+/** One table's resolved monitoring: its alarm thresholds and the alarm kinds that fence it. */
 export interface ResolvedTableMonitoring extends ResolvedThresholds {
   /** Alarm kinds that fence the table; empty: no fence from alarms. */
   readonly fenceOn: readonly AlarmKind[];
 }
 
+/** The resolved `monitoring` section: per-stack switches, the global dashboard's region, alarm subscriptions and each table's thresholds. */
 export interface ResolvedMonitoring {
   /** Per region (every configured region). */
   readonly stacks: Readonly<Record<string, { readonly alarms: boolean; readonly dashboards: boolean }>>;

@@ -18,14 +18,16 @@ import {
   type TableConfig,
 } from './schema.ts';
 import { unknownKeyProblems } from './unknown-keys.ts';
+import { DEAD_LETTER_RETENTION_SECONDS, STREAM_RETENTION_SECONDS } from './retention.ts';
 
+export { DEAD_LETTER_RETENTION_SECONDS, STREAM_RETENTION_SECONDS };
 /**
- * Longest a change can wait before it is applied: stream retention (1 day) + dead-letter queue
- * retention (14 days; a message redriven from it must still find the tombstone).
+ * Shortest `tombstoneTtlSeconds` accepted: the longest a change can wait before it is applied,
+ * stream retention (1 day) + dead-letter queue retention (14 days; a message redriven from it must
+ * still find the tombstone, or a late older write could resurrect the deleted item).
  */
-export const DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600;
-export const STREAM_RETENTION_SECONDS = 24 * 3600;
 export const MIN_TOMBSTONE_TTL_SECONDS = DEAD_LETTER_RETENTION_SECONDS + STREAM_RETENTION_SECONDS;
+/** A table's `tombstoneTtlSeconds` when it sets none: the minimum, 15 days. */
 export const DEFAULT_TOMBSTONE_TTL_SECONDS = MIN_TOMBSTONE_TTL_SECONDS;
 const QUEUE_NAME = /^[a-zA-Z0-9_-]{1,80}$/;
 

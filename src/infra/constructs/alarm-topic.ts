@@ -10,18 +10,34 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 
+/** Properties of {@link AlarmTopic}. */
 export interface AlarmTopicProps {
+  /** Names the topic, and only this app's alarms (named `<appName>/...`) may publish to it. */
   readonly appName: string;
+  /**
+   * Email addresses subscribed to the topic (each must confirm the subscription).
+   * @default [] (no email subscription)
+   */
   readonly emails?: readonly string[];
+  /**
+   * HTTPS endpoints subscribed to the topic (e.g. a pager's webhook).
+   * @default [] (no HTTPS subscription)
+   */
   readonly httpsEndpoints?: readonly string[];
 }
 
+/** The alarm topic's name, `<appName>-alarms`, the same in every region. */
 export function alarmTopicName(appName: string): string {
   return `${appName}-alarms`;
 }
 
+/**
+ * The region's alarm topic (SSL only), which CloudWatch alarms of this app and account may publish
+ * to, with the config's email and HTTPS subscriptions.
+ */
 export class AlarmTopic extends Construct {
   public readonly topic: sns.Topic;
+  /** The alarm action that notifies the topic: add it to an alarm's ALARM and OK actions. */
   public readonly action: cloudwatch.IAlarmAction;
 
   constructor(scope: Construct, id: string, props: AlarmTopicProps) {

@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { CONFLICT_LOG } from '../../core/conflicts.ts';
 import { conflictTableName } from '../../core/contract.ts';
 
+/** Properties of {@link ConflictLog}. */
 export interface ConflictLogProps {
   readonly appName: string;
   /**

@@ -14,6 +14,7 @@ import { alarmStatusWidgets } from './region-dashboard.ts';
 import { fleetWidgets } from './fleet-widgets.ts';
 import { accountOfConfig, alarmArn, pairMetric, queueMetric, tableSearch } from './monitoring-metrics.ts';
 
+/** Properties of {@link GlobalDashboard}. */
 export interface GlobalDashboardProps {
   readonly config: ResolvedConfig;
   /**
@@ -24,10 +25,15 @@ export interface GlobalDashboardProps {
   readonly fleet?: boolean;
 }
 
+/** The global dashboard's name, `<appName>-global`. */
 export function globalDashboardName(appName: string): string {
   return `${appName}-global`;
 }
 
+/**
+ * The app's one dashboard across regions (see the file comment): a section per table and the state
+ * of every regionsync alarm, or with `fleet` each region's widgets over all its tables.
+ */
 export class GlobalDashboard extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** ARNs of the alarms shown (every region whose stack has alarms). */

@@ -9,6 +9,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { backlogQueueName, deadLetterQueueName, inboundQueueName, streamFailureQueueName } from '../../core/contract.ts';
 import { AWS_METRICS, METRICS, PAIR_METRICS, pairDimensions, SOURCE_METRICS, TABLE_METRICS, type Pair } from '../../core/metrics.ts';
 
+/** The period of the metrics built here unless a caller passes another. */
 export const ONE_MINUTE = Duration.minutes(1);
 
 /** A per-pair metric, read in the region whose CloudWatch holds it (source for shipped, target otherwise). */
@@ -38,6 +39,7 @@ export function pairMetric(
  */
 export type AccountOf = (region: string) => string | undefined;
 
+/** The {@link AccountOf} of the config's `regions`: undefined for a region that names no account, whose metrics are then read in the dashboard's own account. */
 export function accountOfConfig(regions: readonly { readonly region: string; readonly account?: string }[]): AccountOf {
   return (region) => regions.find((r) => r.region === region)?.account;
 }
@@ -52,6 +54,7 @@ function accountProp(account: string | undefined): { account?: string } {
  */
 export type QueueKind = 'inbound' | 'dlq' | 'backlog' | 'streamFailures';
 
+/** The literal name of a table's queue of `kind` (src/core/contract.ts), so a metric addresses it without a reference to the queue resource. */
 export function queueName(appName: string, table: string, kind: QueueKind): string {
   switch (kind) {
     case 'inbound':

@@ -12,17 +12,22 @@ import { functionMetric, pairMetric, parkedDepth, queueMetric, sourceSearch, tab
 import type { ReplicatedTable } from './replicated-table.ts';
 import { fleetWidgets } from './fleet-widgets.ts';
 
+/** One table as a region's dashboard draws it: its config, its constructs here (for the functions' metrics) and its thresholds (drawn as alarm lines). */
 export interface DashboardTable {
   readonly config: ResolvedTableConfig;
   readonly replicated: ReplicatedTable;
   readonly thresholds: ResolvedTableMonitoring;
 }
 
+/** Properties of {@link RegionDashboard}. */
 export interface RegionDashboardProps {
   readonly appName: string;
   readonly region: string;
   readonly tables: readonly DashboardTable[];
-  /** Alarms shown in the alarm status widget (none: no widget). */
+  /**
+   * Alarms shown in the alarm status widgets (at most {@link ALARMS_PER_WIDGET} per widget).
+   * @default no alarm status widget
+   */
   readonly alarms?: readonly cloudwatch.IAlarm[];
   /**
    * One set of widgets over every table (SEARCH expressions, fleet-widgets.ts) instead of a
@@ -32,6 +37,7 @@ export interface RegionDashboardProps {
   readonly fleet?: boolean;
 }
 
+/** A region's dashboard name, `<appName>-<region>`. */
 export function regionDashboardName(appName: string, region: string): string {
   return `${appName}-${region}`;
 }
@@ -39,6 +45,7 @@ export function regionDashboardName(appName: string, region: string): string {
 /** An alarm status widget holds at most 100 alarms. */
 export const ALARMS_PER_WIDGET = 100;
 
+/** One region's dashboard (see the file comment): a section per table, or with `fleet` one set of widgets over all of them, then the alarms' states. */
 export class RegionDashboard extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
 

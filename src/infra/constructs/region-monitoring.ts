@@ -17,6 +17,7 @@ import { ReplicationAlarms } from './replication-alarms.ts';
 import type { ReplicatedTable } from './replicated-table.ts';
 import { WriteFence } from './write-fence.ts';
 
+/** Properties of {@link RegionMonitoring}. */
 export interface RegionMonitoringProps {
   readonly config: ResolvedConfig;
   readonly region: string;
@@ -29,12 +30,20 @@ export interface RegionMonitoringProps {
   readonly alarmScope?: (tableName: string) => Construct;
 }
 
+/**
+ * Everything regionsync monitors in one region (see the file comment); each part is absent where
+ * the config leaves it out for this region's stack.
+ */
 export class RegionMonitoring extends Construct {
+  /** The region's alarm topic; absent when alarms are off for this stack. */
   public readonly topic?: AlarmTopic;
+  /** The write fence; absent when no table in this region fences. */
   public readonly fence?: WriteFence;
   /** Per table name. */
   public readonly alarms: ReadonlyMap<string, ReplicationAlarms>;
+  /** The region's dashboard; absent when dashboards are off for this stack. */
   public readonly dashboard?: RegionDashboard;
+  /** The global dashboard, in `monitoring.globalDashboardRegion`'s stack only (and only when its dashboards are on). */
   public readonly globalDashboard?: GlobalDashboard;
 
   constructor(scope: Construct, id: string, props: RegionMonitoringProps) {

@@ -25,6 +25,7 @@ import { shipperStreamFilterPatterns } from '../../core/echo-filter.ts';
 import { localOnlyAttributes } from '../../core/selection.ts';
 import type { TombstoneTable } from './tombstone-table.ts';
 import { BUNDLE_HANDLER, handlerCode, PROJECT_ROOT } from './handler-code.ts';
+import { DEAD_LETTER_RETENTION_SECONDS } from '../config/retention.ts';
 
 /**
  * Largest change message body the shipper packs. SQS accepts 1 MiB but bills every 64 KB chunk
@@ -49,10 +50,12 @@ export const PACKED_MESSAGE_BYTES = 256 * 1024;
  *    record names (`regionsync redrive --stream-failures`) before the stream drops it.
  */
 export const STREAM_RETRY_ATTEMPTS = 100;
+/** Oldest record the shipper's stream mapping still delivers (why 6 hours: {@link STREAM_RETRY_ATTEMPTS}). */
 export const STREAM_MAX_RECORD_AGE = Duration.hours(6);
 /** AWS recommends a queue visibility timeout of at least six times the consumer's timeout. */
 const APPLIER_TIMEOUT = Duration.seconds(30);
 
+/** Properties of {@link ReplicatedTable}. */
 export interface ReplicatedTableProps {
   readonly appName: string;
   readonly table: ResolvedTableConfig;
@@ -173,7 +176,7 @@ export class ReplicatedTable extends Construct {
       queueName: deadLetterQueueName(appName, cfg.name),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.seconds(DEAD_LETTER_RETENTION_SECONDS),
     });
     const inboundVisibility = Duration.seconds(APPLIER_TIMEOUT.toSeconds() * 6 + cfg.batchingWindowSeconds.queue);
     this.inboundQueue = new sqs.Queue(this, 'InboundQueue', {
@@ -193,7 +196,7 @@ export class ReplicatedTable extends Construct {
       queueName: backlogQueueName(appName, cfg.name),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.seconds(DEAD_LETTER_RETENTION_SECONDS),
       visibilityTimeout: Duration.seconds(6 * 60),
     });
     Validations.of(this.backlogQueue).acknowledge({
@@ -206,7 +209,7 @@ export class ReplicatedTable extends Construct {
       queueName: streamFailureQueueName(appName, cfg.name),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.seconds(DEAD_LETTER_RETENTION_SECONDS),
     });
     Validations.of(this.streamFailureQueue).acknowledge({
       id: 'AwsSolutions-SQS3',

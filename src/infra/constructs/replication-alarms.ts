@@ -34,6 +34,7 @@ import type { ResolvedTableConfig, ResolvedTableMonitoring } from '../config/sch
 import { errorRate, functionMetric, pairMetric, parkedDepth, queueMetric } from './monitoring-metrics.ts';
 import type { ReplicatedTable } from './replicated-table.ts';
 
+/** Properties of {@link ReplicationAlarms}. */
 export interface ReplicationAlarmsProps {
   readonly appName: string;
   readonly table: ResolvedTableConfig;
@@ -43,19 +44,27 @@ export interface ReplicationAlarmsProps {
   readonly thresholds: ResolvedTableMonitoring;
   /** Notified on ALARM and OK (the region's alarm topic). */
   readonly actions: readonly cloudwatch.IAlarmAction[];
-  /** Added to the alarms whose kind is in `thresholds.fenceOn`. */
+  /**
+   * Added to the alarms whose kind is in `thresholds.fenceOn` (the region's write fence).
+   * @default none: the alarms notify `actions` only
+   */
   readonly fenceAction?: cloudwatch.IAlarmAction;
 }
 
+/** One alarm of {@link ReplicationAlarms}: its kind, its source region for per-pair kinds, and its name. */
 export interface ReplicationAlarm {
   readonly kind: AlarmKind;
-  /** Per-pair alarms: the source region. */
+  /**
+   * Per-pair alarms (lagP99, lagMax, clockSkew): the source region.
+   * @default undefined for the alarms of the table as a whole (dlq, backlogAge, iteratorAge, parkedAge, streamFailures, shipperErrors, applierErrors)
+   */
   readonly sourceRegion?: string;
   /** The alarm's name as a plain string (`alarm.alarmName` is a reference to the resource). */
   readonly name: string;
   readonly alarm: cloudwatch.Alarm;
 }
 
+/** The alarms of one replicated table in one region (the table in the file comment), named by `alarmName` (src/core/metrics.ts). */
 export class ReplicationAlarms extends Construct {
   public readonly alarms: readonly ReplicationAlarm[];
 

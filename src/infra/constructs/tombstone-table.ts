@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import { tombstoneTableName } from '../../core/contract.ts';
 import { TOMBSTONE_TABLE, tombstoneRowPrefix } from '../../core/tombstones.ts';
 
+/** Properties of {@link TombstoneTable}. */
 export interface TombstoneTableProps {
   readonly appName: string;
   /**

@@ -14,14 +14,21 @@ import { Construct } from 'constructs';
 import { FENCE_KEY, fenceTableName } from '../../core/fence.ts';
 import { FENCE_SETTINGS_ENV, type FenceSettings } from '../../functions/fence/fence.ts';
 
+/** Properties of {@link WriteFence}. */
 export interface WriteFenceProps {
   readonly appName: string;
   /** Create the function that alarms invoke; without it only `regionsync fence` sets fences. @default true */
   readonly alarmFunction?: boolean;
 }
 
+/**
+ * The region's write fence (see the file comment and src/core/fence.ts): the fence table clients
+ * read, and unless `alarmFunction` is false the function fencing alarms invoke to set and lift fences.
+ */
 export class WriteFence extends Construct {
+  /** The fence table (`<app>-fence`), never replicated: a fence is about this region. */
   public readonly table: dynamodb.Table;
+  /** The function the fencing alarms invoke; absent when `alarmFunction` is false. */
   public readonly function?: lambda.Function;
   /** Add to an alarm's ALARM and OK actions to fence its table while it fires. */
   public readonly action?: cloudwatch.IAlarmAction;

@@ -6,6 +6,7 @@ import { ReplicatedTable } from '../constructs/replicated-table.ts';
 import { RegionMonitoring } from '../constructs/region-monitoring.ts';
 import { TombstoneTable } from '../constructs/tombstone-table.ts';
 
+/** Properties of {@link RegionStack}: the stack's own props, the resolved config and the region. */
 export interface RegionStackProps extends StackProps {
   readonly config: ResolvedConfig;
   /** The region this stack deploys to (also its `env.region`). */
@@ -24,6 +25,7 @@ export const MAX_RESOURCES_PER_STACK = 500;
 /** Everything regionsync runs in one region: a ReplicatedTable per table that lives there. */
 export class RegionStack extends Stack {
   public readonly tables: ReadonlyMap<string, ReplicatedTable>;
+  /** The region's conflict log, shared by its tables; absent when none of them keeps one. */
   public readonly conflictLog?: ConflictLog;
   /** Where the region's tables keep tombstones; absent when it has no table. */
   public readonly tombstones?: TombstoneTable;
