@@ -31,6 +31,7 @@ same command again to resume after an interruption (Ctrl-C saves and stops).`,
     process.once('SIGINT', onSignal);
     try {
       const r = await backfill({
+        progress: process.stderr,
         ops,
         to: v.to,
         ...(v.from ? { from: v.from } : {}),

@@ -35,6 +35,7 @@ divergent (after --apply and --wait) or nothing needs repair (dry run); 1 otherw
       throw new UsageError(`regionsync repair: --prefer ${v.prefer} is not a region of table ${ops.table.name}`);
     const wait = v.wait === undefined ? 30 : v.wait === '0' ? 0 : positiveNumber('wait', v.wait)!;
     const report = await repairTable({
+      progress: process.stderr,
       ops,
       ...(regions ? { regions } : {}),
       apply: v.apply,

@@ -42,7 +42,15 @@ why they failed) and reports what moved, by reason.`,
       throw new UsageError(`regionsync replay: ${(e as Error).message}`);
     }
     const to = regionList(v.to);
-    const r = await replayStream({ ops, region: v.region, since, ...(until !== undefined ? { until } : {}), ...(to ? { to } : {}), dryRun: v['dry-run'] });
+    const r = await replayStream({
+      ops,
+      progress: process.stderr,
+      region: v.region,
+      since,
+      ...(until !== undefined ? { until } : {}),
+      ...(to ? { to } : {}),
+      dryRun: v['dry-run'],
+    });
     if (v.json) printJson(r);
     else {
       console.log(

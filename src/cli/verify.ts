@@ -23,6 +23,7 @@ then reads only the keys of buckets that differ. Exit 0 when every region holds 
     const ops = await loadOpsTable('verify', v);
     const regions = regionList(v.regions);
     const report = await verifyTable({
+      progress: process.stderr,
       ops,
       ...(regions ? { regions } : {}),
       maxRcu: positiveNumber('max-rcu', v['max-rcu']),

@@ -59,7 +59,7 @@ export interface BackfillOptions {
   readonly restart?: boolean;
   /** Stops after the pages in flight; progress is saved and a later run resumes. @default none: runs to the end */
   readonly signal?: AbortSignal;
-  /** Where the progress bar goes; false for none. @default process.stderr */
+  /** Where the progress bar goes; false for none. @default none (the CLI passes process.stderr) */
   readonly progress?: ProgressSink | false;
   /** Called after each page is sent and saved. @default none */
   readonly onPage?: (counts: Readonly<BackfillCounts>) => void;

@@ -17,8 +17,8 @@ export interface ProgressOptions {
    * @default unknown: no bar, percentage or ETA, only the count and rate
    */
   readonly total?: number;
-  /** Where progress is written. @default process.stderr */
-  readonly stream?: ProgressSink;
+  /** Where progress is written (the CLI passes process.stderr). */
+  readonly stream: ProgressSink;
   /** Minimum ms between redraws on a terminal. @default 200 */
   readonly ttyIntervalMs?: number;
   /** Ms between plain lines when not a terminal. @default 5000 */
@@ -46,7 +46,7 @@ export class Progress {
   private finished = false;
 
   constructor(private readonly o: ProgressOptions) {
-    this.stream = o.stream ?? process.stderr;
+    this.stream = o.stream;
     this.now = o.now ?? Date.now;
     this.started = this.now();
     this.total = o.total && o.total > 0 ? o.total : undefined;
@@ -118,10 +118,10 @@ export class Progress {
   }
 }
 
-/** A Progress on the given sink (default stderr), or none when the sink is false. */
+/** A Progress on the given sink, or none without one (the library prints nothing unless its caller, the CLI, hands it a sink). */
 export function progressFor(sink: ProgressSink | false | undefined, label: string, total?: number): Progress | undefined {
-  if (sink === false) return undefined;
-  return new Progress({ label, ...(total !== undefined ? { total } : {}), ...(sink ? { stream: sink } : {}) });
+  if (!sink) return undefined;
+  return new Progress({ label, stream: sink, ...(total !== undefined ? { total } : {}) });
 }
 
 /** Seconds as `42s`, `3m05s` or `1h02m` (rounded); `?` when not finite (an unknown ETA). */

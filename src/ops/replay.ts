@@ -36,7 +36,7 @@ export interface ReplayOptions {
   readonly to?: readonly string[];
   /** Only report what would be shipped. @default false: ship */
   readonly dryRun?: boolean;
-  /** Where the progress line goes; false for none. @default process.stderr */
+  /** Where the progress line goes; false for none. @default none (the CLI passes process.stderr) */
   readonly progress?: ProgressSink | false;
   /** Consecutive empty reads after which an open shard counts as read to its end. @default 3 */
   readonly emptyReadsAtEnd?: number;

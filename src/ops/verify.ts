@@ -39,7 +39,7 @@ export interface VerifyOptions {
   readonly rechecks?: number;
   /** Wait before each re-read, ms. @default 1000 */
   readonly settleMs?: number;
-  /** Where the progress bar goes; false for none. @default process.stderr */
+  /** Where the progress bar goes; false for none. @default none (the CLI passes process.stderr) */
   readonly progress?: ProgressSink | false;
   /** Clock, epoch ms: decides which tombstones have expired. @default Date.now */
   readonly now?: () => number;
