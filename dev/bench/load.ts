@@ -21,7 +21,6 @@ import { isReplicationWriter } from '../../src/core/echo-filter.ts';
 import { RegionSyncClient } from '../../src/client/client.ts';
 import { itemSize } from './item-size.ts';
 import { sleep } from '../../src/core/concurrency.ts';
-import { dynamodb as dynamodbOf } from '../../src/ops/aws.ts';
 
 export type WritePath = 'plain' | 'helper';
 
@@ -80,7 +79,7 @@ export interface WriterOptions {
 
 /** Writes `ratePerSec × seconds` items on schedule; resolves when every write has answered. */
 export async function writeLoad(o: WriterOptions): Promise<StepWrites> {
-  const client = dynamodbOf(o.target, o.region);
+  const client = new DynamoDBClient(clientConfig(o.target, o.region));
   const helper =
     o.path === 'helper' ? new RegionSyncClient({ dynamodb: client, region: o.region, table: { name: o.tableName, partitionKey: o.partitionKey } }) : undefined;
   const total = Math.max(1, Math.round(o.ratePerSec * o.seconds));

@@ -22,7 +22,7 @@ exports.handler = async (event, context) => {
     console.log('invocation', invocations, 'of', context.functionName);
     console.error('to stderr');
     if (event.throw) throw new RangeError('bad range');
-    if (event.sleep) await sleep(event.sleep);
+    if (event.sleep) await new Promise((r) => setTimeout(r, event.sleep));
     if (event.crash) setTimeout(() => { throw new Error('async crash'); }, 5);
     if (event.exit) process.exit(3);
     if (event.nothing) return undefined;
