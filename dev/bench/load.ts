@@ -4,7 +4,7 @@
  * The writer offers a fixed rate of ~1 KB items (open loop: writes are scheduled by the clock,
  * not by the previous answer) in the source region, each carrying the client's send time
  * (`bench_t0`). Two write paths: `plain` (a PutItem as any application writes it; the shipper
- * stamps it) and `helper` (RegionSyncClient.put from lib/client: a consistent read, then a
+ * stamps it) and `helper` (RegionSyncClient.put from src/client: a consistent read, then a
  * conditional PutItem carrying the version; the shipper ships it without a write).
  *
  * The observer reads each target table's stream directly from the emulator: the applier's

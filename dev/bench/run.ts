@@ -594,7 +594,7 @@ function stripUsage({ usage: _u, ...rest }: SaturationResult) {
 
 /** What the "client helper" path is in this run. */
 const CLIENT_HELPER_NOTE =
-  'RegionSyncClient.put from lib/client: an eventually consistent GetItem of the item (retried with a consistent one when the condition fails), then a PutItem carrying the new version (_rs_v, _rs_w = app, _rs_vv) conditional on the version read; the shipper ships it without a stamping write';
+  'RegionSyncClient.put from src/client: an eventually consistent GetItem of the item (retried with a consistent one when the condition fails), then a PutItem carrying the new version (_rs_v, _rs_w = app, _rs_vv) conditional on the version read; the shipper ships it without a stamping write';
 
 function requestFigures(
   calls: readonly CallCount[],
