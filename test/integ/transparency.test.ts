@@ -151,29 +151,32 @@ describe.each(TABLES)('issue 15: an unmodified application on a replicated table
       }
   });
 
-  it('a delete of an item created in the other region, then an older update arriving late, leaves it absent', async () => {
-    // Prepare: an order everywhere
-    const k = key('c3', 1);
-    expect(await create(EU, { ...k, v: { S: 'one' } })).toBe('created');
-    await eventually(
-      () => get(US, k),
-      (item) => item?.v?.S === 'one',
-      30_000,
-      200,
-    );
-    // Act: eu-west-1 updates it, us-east-1 deletes it 1.5 s later (whichever replicates first)
-    await db(EU).send(new PutItemCommand({ TableName: TABLE, Item: { ...k, v: { S: 'two' } } }));
-    await sleep(1500);
-    await db(US).send(new DeleteItemCommand({ TableName: TABLE, Key: k }));
-    // Assess: absent everywhere, and stays absent
-    for (const region of REGIONS)
+  // Last writer wins only: the merge table's late-update case is the property tests' (strategies.property.test.ts), and its ~5 s of waits would cost the test budget.
+  if (table === 'trans_orders') {
+    it('a delete of an item created in the other region, then an older update arriving late, leaves it absent', async () => {
+      // Prepare: an order everywhere
+      const k = key('c3', 1);
+      expect(await create(EU, { ...k, v: { S: 'one' } })).toBe('created');
       await eventually(
-        () => get(region, k),
-        (item) => item === undefined,
+        () => get(US, k),
+        (item) => item?.v?.S === 'one',
         30_000,
         200,
       );
-    await sleep(2000);
-    for (const region of REGIONS) expect(await get(region, k)).toBeUndefined();
-  });
+      // Act: eu-west-1 updates it, us-east-1 deletes it 1.5 s later (whichever replicates first)
+      await db(EU).send(new PutItemCommand({ TableName: TABLE, Item: { ...k, v: { S: 'two' } } }));
+      await sleep(1500);
+      await db(US).send(new DeleteItemCommand({ TableName: TABLE, Key: k }));
+      // Assess: absent everywhere, and stays absent
+      for (const region of REGIONS)
+        await eventually(
+          () => get(region, k),
+          (item) => item === undefined,
+          30_000,
+          200,
+        );
+      await sleep(2000);
+      for (const region of REGIONS) expect(await get(region, k)).toBeUndefined();
+    });
+  }
 });
