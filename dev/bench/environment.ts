@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { startAwsProxy, type AwsProxy } from '../local/aws-proxy.ts';
 import { startMoto, type MotoServer } from '../local/moto.ts';
 import { startRuntime, type InvocationInfo, type LocalRuntime } from '../local/runtime.ts';
-import { deploy, PROJECT_ROOT } from '../cli/deploy.ts';
+import { deploy } from '../cli/deploy.ts';
+import { PROJECT_ROOT } from '../../src/project-root.ts';
 import { functionKeyId, LAMBDA_SERVICE_KEY, RequestStats } from './request-stats.ts';
 import { ENV } from '../../src/core/contract.ts';
 

@@ -10,7 +10,6 @@ import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { accountOf, childEnv, cloudformation, type Target } from '../../src/ops/aws.ts';
 import { PROJECT_ROOT } from '../../src/project-root.ts';
 
-export { PROJECT_ROOT };
 const CDK_BIN = path.join(PROJECT_ROOT, 'node_modules', 'aws-cdk', 'bin', 'cdk');
 
 export interface DeployOptions extends Target {

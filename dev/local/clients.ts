@@ -15,9 +15,6 @@ export interface Credentials {
   readonly sessionToken?: string;
 }
 
-/** The emulator's credentials: the same as the CLI's (src/ops/aws.ts). */
-export const DUMMY_CREDENTIALS: Credentials = EMULATOR_CREDENTIALS;
-
 export interface RegionClients {
   readonly region: string;
   readonly lambda: LambdaClient;
@@ -33,7 +30,7 @@ export interface ClientOptions {
   readonly credentials?: Credentials;
 }
 
-export function createRegionClients({ endpoint, region, credentials = DUMMY_CREDENTIALS }: ClientOptions): RegionClients {
+export function createRegionClients({ endpoint, region, credentials = EMULATOR_CREDENTIALS }: ClientOptions): RegionClients {
   const config = { endpoint, region, credentials };
   return {
     region,

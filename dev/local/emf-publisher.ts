@@ -11,7 +11,8 @@
  */
 import { CloudWatchClient, PutMetricDataCommand, type MetricDatum, type StandardUnit } from '@aws-sdk/client-cloudwatch';
 import { parseEmf } from '../../src/ops/emf.ts';
-import { DUMMY_CREDENTIALS, type Credentials } from './clients.ts';
+import type { Credentials } from './clients.ts';
+import { EMULATOR_CREDENTIALS } from '../../src/ops/aws.ts';
 import { errorMessage } from '../../src/core/errors.ts';
 import type { RuntimeLogger } from './poller-common.ts';
 
@@ -139,7 +140,7 @@ export class EmfPublisher {
         (c = new CloudWatchClient({
           region,
           endpoint: this.o.endpoint,
-          credentials: this.o.credentials ?? DUMMY_CREDENTIALS,
+          credentials: this.o.credentials ?? EMULATOR_CREDENTIALS,
           maxAttempts: 2,
           disableRequestCompression: true,
         })),

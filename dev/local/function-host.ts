@@ -11,7 +11,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { DUMMY_CREDENTIALS, type Credentials } from './clients.ts';
+import type { Credentials } from './clients.ts';
+import { EMULATOR_CREDENTIALS } from '../../src/ops/aws.ts';
 import { forEachLine } from './lines.ts';
 import { PROJECT_ROOT } from '../../src/project-root.ts';
 
@@ -307,7 +308,7 @@ type WorkerMessage =
 
 /** The environment a Lambda function sees: its own variables plus what the Lambda runtime sets. */
 export function lambdaEnvironment(fn: HostedFunction, options: FunctionHostOptions): Record<string, string> {
-  const credentials = options.credentials ?? DUMMY_CREDENTIALS;
+  const credentials = options.credentials ?? EMULATOR_CREDENTIALS;
   const nodePath = options.nodePath ?? DEFAULT_NODE_PATH;
   const logStream = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomUUID().replace(/-/g, '')}`;
   const env: Record<string, string> = {

@@ -5,10 +5,10 @@
  * wait. A shorter timeout shows the same redelivery sooner; nothing else about the queue changes.
  */
 import { GetQueueUrlCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DUMMY_CREDENTIALS } from './clients.ts';
+import { EMULATOR_CREDENTIALS } from '../../src/ops/aws.ts';
 
 export async function setVisibilityTimeout(endpoint: string, region: string, queueNames: readonly string[], seconds: number): Promise<void> {
-  const sqs = new SQSClient({ endpoint, region, credentials: DUMMY_CREDENTIALS, useQueueUrlAsEndpoint: false });
+  const sqs = new SQSClient({ endpoint, region, credentials: EMULATOR_CREDENTIALS, useQueueUrlAsEndpoint: false });
   try {
     for (const name of queueNames) {
       const url = (await sqs.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl;

@@ -29,7 +29,10 @@ export interface Target {
 }
 
 /** Dummy credentials for emulators, which accept any: used with an endpoint when the environment has no AWS_ACCESS_KEY_ID. */
-export const EMULATOR_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+export const EMULATOR_CREDENTIALS: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string } = {
+  accessKeyId: 'test',
+  secretAccessKey: 'test',
+};
 
 /** The CLI's target for a config: the endpoint, and each region's credentials as the config names them. */
 export function targetOf(config: Pick<ResolvedConfig, 'regions'>, endpoint?: string): Target {

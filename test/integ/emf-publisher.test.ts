@@ -4,7 +4,7 @@
  */
 import { CloudWatchClient, ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
 import { describe, expect, inject, it } from 'vitest';
-import { DUMMY_CREDENTIALS } from '../../dev/local/clients.ts';
+import { EMULATOR_CREDENTIALS } from '../../src/ops/aws.ts';
 import { EmfPublisher } from '../../dev/local/emf-publisher.ts';
 
 const REGION = 'me-central-1'; // no other integration file uses it
@@ -27,7 +27,7 @@ describe('EmfPublisher on moto', () => {
     await publisher.stop();
     // Assess
     expect(publisher.stats).toMatchObject({ calls: 1, failures: 0, datums: 300 });
-    const cw = new CloudWatchClient({ region: REGION, endpoint, credentials: DUMMY_CREDENTIALS });
+    const cw = new CloudWatchClient({ region: REGION, endpoint, credentials: EMULATOR_CREDENTIALS });
     const names = new Set<string>();
     let NextToken: string | undefined;
     do {

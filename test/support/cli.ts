@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
-import { PROJECT_ROOT } from '../../dev/cli/deploy.ts';
+import { PROJECT_ROOT } from '../../src/project-root.ts';
 
 /** Runs the real CLI (bin/regionsync.js) as a user would, and returns its exit code and output. */
 export function runCli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -13,7 +13,6 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { buildSync, type BuildOptions } from 'esbuild';
 import { PROJECT_ROOT } from '../../project-root.ts';
 
-export { PROJECT_ROOT };
 const CACHE_DIR = path.join(PROJECT_ROOT, '.regionsync', 'bundles');
 
 /** The file name the bundle is written to: the function's handler is `index.handler`. */

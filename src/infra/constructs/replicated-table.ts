@@ -24,7 +24,8 @@ import { physicalTableName, type KeyType, type RegionConfig, type ResolvedTableC
 import { shipperStreamFilterPatterns } from '../../core/echo-filter.ts';
 import { localOnlyAttributes } from '../../core/selection.ts';
 import type { TombstoneTable } from './tombstone-table.ts';
-import { BUNDLE_HANDLER, handlerCode, PROJECT_ROOT } from './handler-code.ts';
+import { BUNDLE_HANDLER, handlerCode } from './handler-code.ts';
+import { PROJECT_ROOT } from '../../project-root.ts';
 import { DEAD_LETTER_RETENTION_SECONDS } from '../config/retention.ts';
 
 /**
