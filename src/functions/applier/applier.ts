@@ -27,7 +27,7 @@ import { localOnlyAttributes, redact } from '../../core/selection.ts';
 import { putKeepingLocal } from './keep-local.ts';
 import { deleteMarked, markForRemoval, removeItem, touchTombstone, type TombstoneRowRef } from '../shared/remove-item.ts';
 import { getTombstoneInput, putTombstoneInput, REMOVAL_WRITER, tombstoneOfRow, tombstoneRow, tombstoneWins } from '../../core/tombstones.ts';
-import { StateStore, storedItemOf } from '../shared/state-store.ts';
+import { StateStore, withRowState, storedItemOf } from '../shared/state-store.ts';
 
 const CHANGE_CONCURRENCY = 16;
 /** Read–merge–write rounds for one change before its message is retried later. */
@@ -317,7 +317,7 @@ export class Applier {
       } else {
         // The key's state is the join of the item's and the row's (a row may be a past state).
         let storedState = read.item ? parseState(read.item, ctx) : emptyState(change.key);
-        if (read.tombstone) storedState = mergeStates(storedState, parseState(read.tombstone, ctx), ctx);
+        storedState = withRowState(storedState, read, ctx);
         const merged = mergeStates(storedState, parseState(incoming, ctx), ctx);
         // Where the state is matters only once a row is involved: a live state belongs in the item,
         // a tombstone in the row with no item (an item read alone is where its state is).

@@ -28,6 +28,7 @@ import { getTombstoneInput, REMOVAL_WRITER, tombstoneOfRow, tombstoneRow } from 
 import { stateCondition, statePutInput } from '../../core/writes.ts';
 import { compareVersions, decodeVersion } from '../../core/version.ts';
 import { deleteMarked, markForRemoval } from './remove-item.ts';
+import { mergeStates, parseState, type ItemState, type StateContext } from '../../core/item-state.ts';
 
 /** A key's state as read: the item in the table and, when read, its row in the tombstone table. */
 export interface StoredState {
@@ -151,4 +152,12 @@ export function newestOf(a: AttributeMap | undefined, b: AttributeMap | undefine
 export function storedItemOf(read: StoredState): AttributeMap | undefined {
   if (read.item && read.item[META.writer]?.S !== REMOVAL_WRITER) return read.item;
   return read.tombstone ?? read.item;
+}
+
+/**
+ * `state` joined with the key's tombstone row, when one was read: a row is a past state of the key
+ * (a delete's), and merging is a join, so joining it in never loses what later states hold.
+ */
+export function withRowState(state: ItemState, read: StoredState, ctx: StateContext): ItemState {
+  return read.tombstone ? mergeStates(state, parseState(read.tombstone, ctx), ctx) : state;
 }

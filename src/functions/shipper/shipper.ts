@@ -29,7 +29,7 @@ import {
   REMOVAL_WRITER,
 } from '../../core/tombstones.ts';
 import { removeItem, type TombstoneRowRef } from '../shared/remove-item.ts';
-import { newestOf, StateStore } from '../shared/state-store.ts';
+import { newestOf, StateStore, withRowState } from '../shared/state-store.ts';
 import { compareVersions, decodeVersion, encodeVersion, maxVersion, versionAt, type Version } from '../../core/version.ts';
 import { customLocalWrite, type Resolver } from '../../core/resolver.ts';
 import { SettingsError } from '../../core/errors.ts';
@@ -411,7 +411,7 @@ export class Shipper {
       // still has, and brings back the merge state a delete or a whole-item PutItem dropped. So is
       // the tombstone row (a delete's state, kept apart from the table).
       let past = action.oldImage?.[META.version] ? parseState(action.oldImage, ctx) : emptyState(action.key);
-      if (read.tombstone) past = mergeStates(past, parseState(read.tombstone, ctx), ctx);
+      past = withRowState(past, read, ctx);
       const state = mergeStates(current ? parseState(current, ctx) : emptyState(action.key), past, ctx);
       // The write's version is when it happened (so a later write from elsewhere, already merged in,
       // keeps what it set), above every earlier write of this region (they are folded in stream
@@ -475,11 +475,7 @@ export class Shipper {
         if (!newest || newest === read.item || !read.item) return;
         result = newest;
       } else {
-        const joined = mergeStates(
-          read.item ? parseState(read.item, ctx) : emptyState(key),
-          read.tombstone ? parseState(read.tombstone, ctx) : emptyState(key),
-          ctx,
-        );
+        const joined = withRowState(read.item ? parseState(read.item, ctx) : emptyState(key), read, ctx);
         const placed = isAlive(joined) ? read.item !== undefined && sameState(joined, parseState(read.item, ctx), ctx) : !read.item;
         if (placed) return;
         result = {
