@@ -20,6 +20,8 @@ export interface DeployOptions extends Target {
   readonly verbose?: boolean;
   /** The CDK's cloud assembly directory, so concurrent deploys do not share (and lock) one. @default .regionsync/cdk.out */
   readonly outputDir?: string;
+  /** Extra CDK context (`-c key=value`), e.g. adopted tables' stream ARNs (src/ops/adopt.ts). @default none beyond cdk.context.json */
+  readonly context?: Readonly<Record<string, string>>;
 }
 
 export async function deploy(opts: DeployOptions): Promise<{ account: string; seconds: number }> {
@@ -64,6 +66,7 @@ export async function deploy(opts: DeployOptions): Promise<{ account: string; se
     // parameter; direct stack updates without that parameter work on moto and LocalStack alike.
     args.push('--method=direct', '-c', 'regionsync:bootstrapVersionRule=false', '-c', 'regionsync:emulator=true');
   }
+  for (const [k, v] of Object.entries(opts.context ?? {})) args.push('-c', `${k}=${v}`);
   await runCdk(args, env, opts.verbose);
   const seconds = (Date.now() - started) / 1000;
   log(`deployed in ${seconds.toFixed(1)} s`);

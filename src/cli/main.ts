@@ -5,6 +5,7 @@
  * so nothing here imports the development tooling.
  */
 import { ConfigError } from '../core/errors.ts';
+import { adoptCommand } from './adopt.ts';
 import { backfillCommand } from './backfill.ts';
 import type { Command } from './command.ts';
 import { conflictsCommand } from './conflicts.ts';
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   verifyCommand,
   repairCommand,
   backfillCommand,
+  adoptCommand,
   replayCommand,
   redriveCommand,
   smokeCommand,

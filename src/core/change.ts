@@ -113,11 +113,12 @@ export function validateChange(
 }
 
 /**
- * Packs changes into as few message bodies as fit `maxBytes` each. Order is kept, so changes
- * to one key stay in the order the stream gave them (the version decides anyway).
- * A change that alone exceeds the limit is returned in `oversized` rather than dropped.
+ * Packs changes into as few message bodies as fit `maxBytes` (and hold at most `maxChanges`,
+ * default unbounded) each. Order is kept, so changes to one key stay in the order the stream gave
+ * them (the version decides anyway). A change that alone exceeds the limit is returned in
+ * `oversized` rather than dropped.
  */
-export function packChanges(changes: readonly Change[], maxBytes: number): { bodies: string[]; oversized: Change[] } {
+export function packChanges(changes: readonly Change[], maxBytes: number, maxChanges = Number.POSITIVE_INFINITY): { bodies: string[]; oversized: Change[] } {
   const overhead = Buffer.byteLength(encodeMessage([]));
   const bodies: string[] = [];
   const oversized: Change[] = [];
@@ -135,7 +136,7 @@ export function packChanges(changes: readonly Change[], maxBytes: number): { bod
       oversized.push(change);
       continue;
     }
-    if (currentBytes + bytes > maxBytes) flush();
+    if (currentBytes + bytes > maxBytes || current.length >= maxChanges) flush();
     currentBytes += Buffer.byteLength(json) + (current.length > 0 ? 1 : 0);
     current.push(json);
   }

@@ -32,6 +32,7 @@ import { fromWire, toWire } from '../core/codec.ts';
 import { META, tombstoneTableName } from '../core/contract.ts';
 import { tombstonesOfTable } from '../core/tombstones.ts';
 import { decodeVersion } from '../core/version.ts';
+import { mapWithConcurrency } from '../core/concurrency.ts';
 import { dynamodb } from './aws.ts';
 import type { Item } from './compare.ts';
 import { isExpiredTombstone } from './digest.ts';
@@ -39,6 +40,9 @@ import { progressFor, type ProgressSink } from './progress.ts';
 import { CapacityLimiter, emptyCapacity, parallelScan, type CapacityCount } from './scan.ts';
 import { ChangeSender, changeOf, deliverable, Toucher, type OpsTable } from './ship.ts';
 import { physicalTableName } from '../infra/config/schema.ts';
+
+/** Touches of never-stamped items in flight at once, per page. */
+const TOUCH_CONCURRENCY = 8;
 
 /** What {@link backfill} copies: the table, the region to fill, where from, and how fast. */
 export interface BackfillOptions {
@@ -63,6 +67,13 @@ export interface BackfillOptions {
   readonly progress?: ProgressSink | false;
   /** Called after each page is sent and saved. @default none */
   readonly onPage?: (counts: Readonly<BackfillCounts>) => void;
+  /**
+   * Send only what was made in the source region (and items never stamped, stamped there first):
+   * an item whose version another region made came from that region, whose own backfill sends it.
+   * For backfilling every region from every other (adoption, src/ops/adopt.ts), where it halves the writes.
+   * @default false: every item the target lacks is sent, whoever made it
+   */
+  readonly ownVersionsOnly?: boolean;
 }
 
 /** What a backfill has done, item by item; saved with its progress, so a resumed run keeps counting. */
@@ -83,6 +94,8 @@ export interface BackfillCounts {
   skippedUnstamped: number;
   /** Queue messages sent, to every region (changes are packed many to a message). */
   messages: number;
+  /** With `ownVersionsOnly`: versions made in a region other than the source, left to that region's backfill. */
+  skippedOthers?: number;
 }
 
 interface SavedState {
@@ -195,43 +208,50 @@ export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
     };
     const now = Date.now();
     const nowSeconds = Math.floor(now / 1000);
-    for (let item of items) {
+    const one = async (scanned: Item): Promise<void> => {
+      let item = scanned;
       s.counts.scanned++;
       if (isExpiredTombstone(item, table.ttlAttribute, nowSeconds)) {
         s.counts.skippedExpired++;
-        continue;
+        return;
       }
       let origin = originOf(item);
       if (origin === undefined && table.strategy.strategy !== 'lww') {
         s.counts.skippedUnstamped++;
-        continue;
+        return;
       }
       if (origin === undefined || !table.regions.includes(origin)) {
         const touched = await toucher.touch(from, item);
         if (touched.kind === 'stamped') {
           s.counts.touched++;
           queue(others, changeOf(o.ops, touched.item, now));
-          continue;
+          return;
         }
         // A live write got in: if it is stamped by now, send it as it is; else its own stamp will ship it.
         if (!touched.current || originOf(touched.current) === undefined) {
           s.counts.changedMeanwhile++;
-          continue;
+          return;
         }
         item = touched.current;
         origin = originOf(item)!;
       }
       if (origin === o.to) {
         s.counts.skippedOwn++;
-        continue;
+        return;
+      }
+      if (o.ownVersionsOnly && origin !== from) {
+        s.counts.skippedOthers = (s.counts.skippedOthers ?? 0) + 1;
+        return;
       }
       if (!deliverable(origin, o.to, table.regions)) {
         s.counts.changedMeanwhile++;
-        continue;
+        return;
       }
       s.counts.sent++;
       queue([o.to], changeOf(o.ops, item, now));
-    }
+    };
+    // Items never stamped are touched with one write each: several at once (a page's keys are distinct).
+    await mapWithConcurrency(items, TOUCH_CONCURRENCY, one);
     for (const [region, changes] of outbox) s.counts.messages += (await sender.send(region, changes)).messages;
   };
 

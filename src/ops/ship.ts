@@ -24,6 +24,14 @@ import type { Item } from './compare.ts';
 
 /** The shipper's packing target (PACKED_MESSAGE_BYTES in src/infra/constructs/replicated-table.ts). */
 export const PACKED_MESSAGE_BYTES = 256 * 1024;
+/**
+ * At most this many changes per message from the operations commands. A backfill page of 1,000
+ * small items would otherwise fit one 256 KiB message, and an applier batch of 10 such messages
+ * (10,000 conditional writes) can outlast the applier's 30 s timeout: every message of the batch
+ * then waits out the queue's visibility timeout and is retried whole. The shipper's messages hold
+ * one stream batch at most.
+ */
+export const OPS_CHANGES_PER_MESSAGE = 100;
 /** SQS's limit for one message and for one SendMessageBatch call. */
 const SQS_MAX_BYTES = 1024 * 1024;
 
@@ -133,7 +141,7 @@ export class ChangeSender {
       }
     }
     const url = await this.queueUrl(region);
-    const { bodies, oversized } = packChanges(changes, PACKED_MESSAGE_BYTES);
+    const { bodies, oversized } = packChanges(changes, PACKED_MESSAGE_BYTES, OPS_CHANGES_PER_MESSAGE);
     for (const c of oversized) {
       const alone = packChanges([c], SQS_MAX_BYTES).bodies[0];
       if (!alone) throw new Error(`change for ${keyToString(c.key)} is larger than SQS's 1 MiB message limit`);

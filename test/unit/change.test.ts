@@ -36,6 +36,15 @@ describe('packChanges', () => {
     expect(bodies.length).toBeLessThanOrEqual(2);
   });
 
+  it('with a change cap, no message holds more (the operations commands: an applier batch must finish within its timeout)', () => {
+    // Prepare
+    const changes = Array.from({ length: 1000 }, (_, i) => change(i, 100));
+    // Act
+    const { bodies } = packChanges(changes, 256 * 1024, 100);
+    // Assess
+    expect(bodies.map((b) => decodeMessage(b).changes.length)).toEqual(Array(10).fill(100));
+  });
+
   it('returns a change larger than the limit instead of dropping it', () => {
     const big = change(1, 5000);
     expect(packChanges([big], 1000)).toEqual({ bodies: [], oversized: [big] });

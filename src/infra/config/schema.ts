@@ -199,6 +199,14 @@ const tableConfigSchema = z.strictObject({
   batchingWindowSeconds: z.strictObject({ stream: z.number().optional(), queue: z.number().optional() }).optional(),
   /** This table's clock bound, overriding the app-wide `maxClockOffsetSeconds`. @default the app-wide `maxClockOffsetSeconds` */
   maxClockOffsetSeconds: z.number().optional(),
+  /**
+   * Regions where the table already exists (with its data) and is adopted rather than created:
+   * the stack never creates, replaces or deletes it there, and reads its stream's ARN from the CDK
+   * context that `regionsync adopt` records (docs/adopting.md). In the table's other regions it is
+   * created as usual.
+   * @default none: regionsync creates the table in every region
+   */
+  adoptIn: z.array(z.string()).readonly().optional(),
 });
 /** One entry of `tables`: a table's key schema, regions, conflict resolution and replication settings. */
 export type TableConfig = z.input<typeof tableConfigSchema>;
@@ -276,6 +284,11 @@ export interface ResolvedTableConfig {
   readonly batchingWindowSeconds: { readonly stream: number; readonly queue: number };
   /** The table's clock bound: its own `maxClockOffsetSeconds`, else the app's, else 5. */
   readonly maxClockOffsetSeconds: number;
+  /**
+   * Regions where the table exists already and is adopted, not created (`adoptIn`).
+   * @default none
+   */
+  readonly adoptIn?: readonly string[];
 }
 
 /** The whole configuration after validateConfig: defaults filled in, regions in object form; what buildApp and the CLI consume. */

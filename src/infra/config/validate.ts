@@ -199,9 +199,17 @@ function validateTable(
       }
     }
   }
+  if (t.adoptIn !== undefined) {
+    if (!Array.isArray(t.adoptIn)) bad(`${path}.adoptIn`, t.adoptIn, "must be a list of the table's regions");
+    else
+      t.adoptIn.forEach((r, j) => {
+        if (!tableRegions.includes(r)) bad(`${path}.adoptIn[${j}]`, r, `not one of the table's regions (${tableRegions.join(', ')})`);
+      });
+  }
   return {
     ...resolution,
     ...(t.replicate !== undefined ? { selection: t.replicate } : {}),
+    ...(Array.isArray(t.adoptIn) && t.adoptIn.length > 0 ? { adoptIn: [...new Set(t.adoptIn)] } : {}),
     ...(t.names !== undefined ? { names } : {}),
     ...(log.enabled === false ? {} : { conflictLogRetentionSeconds: retentionDays * 86_400 }),
     replicateTtlDeletes: t.replicateTtlDeletes ?? false,
