@@ -9,10 +9,11 @@
  * create). The protocol that keeps them consistent instead, for a delete at version `d` racing a
  * re-creating put at version `p`:
  *  - a delete writes its tombstone first, then deletes the item if it is older (`_rs_v < d`; never
- *    an item without a version, a local write not stamped yet: its stamp reads the tombstone);
- *  - a put that found the item absent (or a stamp of a write that re-created it) then reads the
- *    tombstone, strongly consistent, and takes its own item back out (conditional on exactly its
- *    version and content) if the tombstone is newer.
+ *    an item without a version, a local write not stamped yet: its stamp reads the tombstone), and
+ *    again while its delete finds that an older put landed since its mark;
+ *  - a put that found the item absent or unstamped (or a stamp of a write that re-created it) then
+ *    reads the tombstone, strongly consistent, and if the tombstone is newer removes every item
+ *    older than it (its own, or an older put that landed on it without reading the row).
  * Whichever order the four steps run in, when `d > p` one of the two removes the put's item: if the
  * put's read comes before the tombstone write, the put's item is there before the delete's item
  * step. When `p > d` neither removes it. The property tests (write-patterns, tombstones) check this

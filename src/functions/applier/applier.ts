@@ -25,7 +25,7 @@ import { replicationWriterFor } from '../../core/echo-filter.ts';
 import { withContentHash } from '../../core/content-hash.ts';
 import { localOnlyAttributes, redact } from '../../core/selection.ts';
 import { putKeepingLocal } from './keep-local.ts';
-import { deleteMarked, markForRemoval, removeItem, touchTombstone, type TombstoneRowRef } from '../shared/remove-item.ts';
+import { markForRemoval, removeItem, removeMarkedAndOlder, touchTombstone, type TombstoneRowRef } from '../shared/remove-item.ts';
 import { getTombstoneInput, putTombstoneInput, REMOVAL_WRITER, tombstoneOfRow, tombstoneRow, tombstoneWins } from '../../core/tombstones.ts';
 import { StateStore, withRowState, storedItemOf } from '../shared/state-store.ts';
 
@@ -178,7 +178,12 @@ export class Applier {
     try {
       const out = await (isLocal ? putKeepingLocal(this.deps.dynamodb, input, change.key, isLocal) : this.deps.dynamodb.send(new PutItemCommand(input)));
       const replaced = out.Attributes ? toWire(out.Attributes) : undefined;
-      if (!replaced && this.settings.tombstoneTable) return this.checkTombstone(change, incoming, this.settings.tombstoneTable);
+      // The tombstone row is read when this put may re-create a deleted item: it found no item, or
+      // only an application's write the shipper has not stamped yet (no version). A delete leaves
+      // such a write in place for its stamp to weigh against the row (remove-item.ts); replaced by
+      // this put, the stamp finds a regionsync write instead and never reads the row for it.
+      if (this.settings.tombstoneTable && (!replaced || replaced[META.version] === undefined))
+        return this.checkTombstone(change, incoming, this.settings.tombstoneTable);
       if (replaced && isConcurrent(replaced, incoming)) await this.recordConflict(change, replaced, incoming, incoming);
       return 'applied';
     } catch (e) {
@@ -191,10 +196,11 @@ export class Applier {
   }
 
   /**
-   * A put that found the item absent: the item may have been deleted, and its tombstone is kept in
-   * the tombstone table (tombstones.ts). Read it (strongly consistent) after the put; if it is
-   * newer, take the put back out, conditional on exactly what it wrote. A delete racing this put
-   * writes its tombstone before it deletes, so one of the two always removes the older put.
+   * A put that found the item absent (or only an unstamped write): the item may have been deleted,
+   * and its tombstone is kept in the tombstone table (tombstones.ts). Read it (strongly consistent)
+   * after the put; if it is newer, take out every item older than the tombstone: this put, or an
+   * older put that landed on it since (it found an item, so it read no row). A delete racing this
+   * put writes its tombstone before it deletes, so one of the two always removes the older put.
    */
   private async checkTombstone(change: Change, incoming: AttributeMap, tombstoneTable: string): Promise<ApplyResult> {
     const { settings } = this;
@@ -206,14 +212,12 @@ export class Applier {
       if (tombstone && isConcurrent(tombstone, incoming)) await this.recordConflict(change, tombstone, incoming, incoming);
       return 'applied';
     }
-    // Only exactly what this put wrote: a write that came since (a newer change, a local write) stays.
-    await removeItem(
-      this.deps.dynamodb,
-      settings.tableName,
-      change.key,
-      { exactly: { version: change.version, ...(incoming[META.contentHash]?.S ? { contentHash: incoming[META.contentHash].S } : {}) } },
-      this.tombstoneRowRef(tombstoneTable),
-    );
+    // Older than the tombstone (`_rs_v < :tombstone`), not only exactly what this put wrote: another
+    // put older than the tombstone that replaced this one (seen: a duplicate or a second change of
+    // the key applied at once) found an item and never read the row, and only this removal sees it.
+    // A write that came since and is newer than the tombstone stays; an application's write without
+    // a version stays too (its stamp weighs it against the row).
+    await removeItem(this.deps.dynamodb, settings.tableName, change.key, { olderThan: row![META.version]!.S! }, this.tombstoneRowRef(tombstoneTable));
     if (isConcurrent(tombstone, incoming)) await this.recordConflict(change, tombstone, incoming, tombstone);
     return 'stale';
   }
@@ -249,8 +253,18 @@ export class Applier {
       marked = await markForRemoval(this.deps.dynamodb, settings.tableName, change.key, { olderThan: change.version });
       if (marked) await touchTombstone(this.deps.dynamodb, this.tombstoneRowRef(tombstoneTable), change.key);
     }
-    if (marked && (await deleteMarked(this.deps.dynamodb, settings.tableName, change.key, marked))) {
-      replaced = marked;
+    // Not only the item marked: an older put may have landed on it between the mark and the delete
+    // (it found an item, the marked one, so it read no row); then what stands there now goes too.
+    const removed = await removeMarkedAndOlder(
+      this.deps.dynamodb,
+      settings.tableName,
+      change.key,
+      marked,
+      change.version,
+      this.tombstoneRowRef(tombstoneTable),
+    );
+    if (removed) {
+      replaced = removed;
       applied = true;
     }
     if (replaced && isConcurrent(replaced, tombstone)) await this.recordConflict(change, replaced, tombstone, applied ? tombstone : replaced);

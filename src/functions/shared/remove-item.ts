@@ -13,6 +13,16 @@
  * write older than that may have been removed by regionsync (or replaced by a replicated change
  * that was), and its stamp must then weigh it against the tombstone rather than take its absence
  * for the application's own delete (src/functions/shipper/shipper.ts).
+ *
+ * A removal for a tombstone (`olderThan`) does not stop at the item it marked. Only a replicated
+ * put that finds the item absent reads the tombstone row afterwards (applier.ts checkTombstone); a
+ * put that lands on an item, a marked one or one another put left a moment before and has not
+ * checked yet, finds an item and reads nothing. Such a put lands between this removal's mark and
+ * its delete, or replaces what a put taken back was about to remove, and would stay in this region
+ * alone while the tombstone wins everywhere else (the chaos soak's divergent soak_items key). So a
+ * removal whose delete found the item changed marks again whatever older than the tombstone
+ * stands there now, until the key holds nothing older: the row is written before any removal
+ * deletes, so a put landing after that last look finds the item absent and reads the row itself.
  */
 import { ConditionalCheckFailedException, DeleteItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AttributeMap } from '../../core/change.ts';
@@ -22,13 +32,16 @@ import type { Condition } from '../../core/writes.ts';
 import { REMOVAL_WRITER, tombstoneRowKey } from '../../core/tombstones.ts';
 
 /**
- * Which item a removal may take: older than a tombstone, exactly one version and content, or (a
- * merged state, src/functions/shared/state-store.ts) still exactly as read (core/writes.ts stateCondition).
+ * Which item a removal may take: older than a tombstone, or (a merged state,
+ * src/functions/shared/state-store.ts) still exactly as read (core/writes.ts stateCondition).
  */
-export type RemovalCondition =
-  | { readonly olderThan: string }
-  | { readonly exactly: { readonly version: string; readonly contentHash?: string } }
-  | { readonly asRead: Condition };
+export type RemovalCondition = { readonly olderThan: string } | { readonly asRead: Condition };
+
+/**
+ * Rounds of mark and delete one removal makes while writes keep landing between the two; beyond
+ * them it fails, and its message (or stream batch) is retried, which removes again.
+ */
+const MAX_REMOVAL_ROUNDS = 8;
 
 /** The key's row in the region's tombstone table, whose `_rs_at` a removal moves to its own time. */
 export interface TombstoneRowRef {
@@ -57,20 +70,11 @@ export async function markForRemoval(
     expression = condition.asRead.expression;
     Object.assign(names, condition.asRead.names);
     Object.assign(values, condition.asRead.values ?? {});
-  } else if ('olderThan' in condition) {
+  } else {
+    // `_rs_v < :v`: every versioned item the tombstone beats, whoever wrote it.
     names['#v'] = META.version;
     expression = '#v < :v';
     values[':v'] = { S: condition.olderThan };
-  } else {
-    names['#v'] = META.version;
-    expression = '#v = :v';
-    values[':v'] = { S: condition.exactly.version };
-    names['#h'] = META.contentHash;
-    if (condition.exactly.contentHash === undefined) expression += ' AND attribute_not_exists(#h)';
-    else {
-      expression += ' AND #h = :h';
-      values[':h'] = { S: condition.exactly.contentHash };
-    }
   }
   try {
     const out = await dynamodb.send(
@@ -131,7 +135,10 @@ export async function touchTombstone(dynamodb: DynamoDBClient, row: TombstoneRow
   }
 }
 
-/** Mark, record the time on the tombstone row, delete. Returns the item removed, or undefined. */
+/**
+ * Mark, record the time on the tombstone row, delete; for a tombstone (`olderThan`), again while
+ * the delete finds a write landed since the mark (see above). Returns the item removed last, or undefined.
+ */
 export async function removeItem(
   dynamodb: DynamoDBClient,
   tableName: string,
@@ -142,5 +149,33 @@ export async function removeItem(
   const marked = await markForRemoval(dynamodb, tableName, key, condition);
   if (!marked) return undefined;
   await touchTombstone(dynamodb, row, key);
+  if ('olderThan' in condition) return removeMarkedAndOlder(dynamodb, tableName, key, marked, condition.olderThan, row);
   return (await deleteMarked(dynamodb, tableName, key, marked)) ? marked : undefined;
+}
+
+/**
+ * The delete step of a removal for a tombstone at `olderThan`, whose row is written already:
+ * deletes `marked` (if any); if a write replaced it since the mark, marks whatever older than the
+ * tombstone stands there now (`_rs_v < :v`, markForRemoval) and deletes that, until the delete
+ * succeeds or the key holds nothing older (absent, newer, or a local write without a version,
+ * which its stamp weighs against the row). A put landing after that finds the item absent and
+ * reads the row itself (see above). Returns the item removed last, or undefined.
+ */
+export async function removeMarkedAndOlder(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  key: AttributeMap,
+  marked: AttributeMap | undefined,
+  olderThan: string,
+  row: TombstoneRowRef,
+): Promise<AttributeMap | undefined> {
+  for (let round = 0; marked && round < MAX_REMOVAL_ROUNDS; round++) {
+    if (await deleteMarked(dynamodb, tableName, key, marked)) return marked;
+    // The item changed between the mark and the delete: a put landed on it without reading the row.
+    marked = await markForRemoval(dynamodb, tableName, key, { olderThan });
+    // The row's time follows every mark (a local write removed here may be the later one: see above).
+    if (marked) await touchTombstone(dynamodb, row, key);
+  }
+  if (marked) throw new Error(`item kept changing while regionsync removed it for a tombstone at ${olderThan}; the removal will be retried`);
+  return undefined;
 }

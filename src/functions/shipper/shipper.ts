@@ -266,8 +266,9 @@ export class Shipper {
    * tombstone written before this write happened was already there when the application wrote, so
    * the write is the later one and is stamped again above it (the region's clock must never put a
    * write below what the region had applied). A newer tombstone written after it is a delete that
-   * raced this write and won: the write is taken back out (conditional on exactly what was stamped)
-   * and not shipped. Returns the item to ship, or undefined.
+   * raced this write and won: the write is taken back out, with anything else older than the
+   * tombstone standing there (src/functions/shared/remove-item.ts), and not shipped. Returns the
+   * item to ship, or undefined.
    */
   private async settleAgainstTombstone(
     key: AttributeMap,
@@ -295,13 +296,11 @@ export class Shipper {
         this.deps.metrics.addMetric(METRICS.names.writesStamped, MetricUnit.Count, 1);
         return restamped;
       }
-      await removeItem(
-        this.deps.dynamodb,
-        settings.tableName,
-        key,
-        { exactly: { version: guard.version!, ...(guard.contentHash ? { contentHash: guard.contentHash } : {}) } },
-        this.tombstoneRowRef(),
-      );
+      // Older than the tombstone (`_rs_v < :tombstone`), not only exactly what was stamped: a
+      // replicated put older than the tombstone may have landed on this write since the stamp (it
+      // found an item, so it read no row), and only this removal sees it. Newer writes stay, and so
+      // does a later application write without a version (its own record settles it).
+      await removeItem(this.deps.dynamodb, settings.tableName, key, { olderThan: row![META.version]!.S! }, this.tombstoneRowRef());
     } catch (e) {
       // The item changed since the stamp: a later write is on top, and its own record settles it.
       if (!(e instanceof ConditionalCheckFailedException)) throw e;
