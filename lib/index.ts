@@ -1,10 +1,13 @@
 /**
- * regionsync's CDK side, for a CDK app: the configuration (`defineConfig`, and the config file's
- * loader), the app builder that `cdk synth` runs (bin/app.ts), and the constructs it composes. The
- * code lives in src/infra; this is the one module an app imports. What applications import at run
- * time is src/client/index.ts; the functions' entry points are in lambda/.
+ * regionsync's CDK side, for a CDK app (the package's main export, `import { Replication } from
+ * 'regionsync'`): the `Replication` construct, the configuration (`defineConfig`, and the config
+ * file's loader), `buildApp` (a Replication of a config file, for this repo's bin/app.ts), and the
+ * constructs it composes. The code lives in src/infra; this is the one module an app imports. What
+ * applications import at run time is src/client/index.ts (`regionsync/client`); the functions'
+ * entry points are in lambda/.
  */
-export { buildApp, type BuildAppOptions } from '../src/infra/app.ts';
+export { Replication, type ReplicationOptions, type ReplicationProps } from '../src/infra/replication.ts';
+export { buildApp, APP_REPLICATION_ID, type BuildAppOptions } from '../src/infra/app.ts';
 export { configPath, loadConfig, CONFIG_ENV, DEFAULT_CONFIG_FILE } from '../src/infra/config/load.ts';
 export {
   defineConfig,

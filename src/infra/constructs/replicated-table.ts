@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -24,9 +24,11 @@ import { physicalTableName, type KeyType, type RegionConfig, type ResolvedTableC
 import { shipperStreamFilterPatterns } from '../../core/echo-filter.ts';
 import { localOnlyAttributes } from '../../core/selection.ts';
 import type { TombstoneTable } from './tombstone-table.ts';
-import { BUNDLE_HANDLER, handlerCode } from './handler-code.ts';
+import { assertEsbuild, BUNDLE_HANDLER, functionEntry, handlerCode, SOURCE_EXTENSION } from './handler-code.ts';
 import { PROJECT_ROOT } from '../../project-root.ts';
 import { DEAD_LETTER_RETENTION_SECONDS } from '../config/retention.ts';
+import { adoptedStreamContextKey } from '../config/adoption.ts';
+import { ConfigError } from '../../core/errors.ts';
 
 /**
  * Largest change message body the shipper packs. SQS accepts 1 MiB but bills every 64 KB chunk
@@ -116,7 +118,8 @@ export interface ReplicatedTableProps {
  * receive the other regions' changes.
  */
 export class ReplicatedTable extends Construct {
-  public readonly table: dynamodb.Table;
+  /** The table: created by this stack, or imported when it is adopted in this region (`adoptIn`). */
+  public readonly table: dynamodb.ITable;
   public readonly shipper: lambda.Function;
   public readonly applier: lambda.Function;
   public readonly inboundQueue: sqs.Queue;
@@ -161,18 +164,8 @@ export class ReplicatedTable extends Construct {
 
     // AWS::DynamoDB::Table, not TableV2's AWS::DynamoDB::GlobalTable: native replicas must stay
     // off (regionsync is the replication), and the plain resource deploys on every emulator.
-    this.table = new dynamodb.Table(this, 'Table', {
-      tableName: physicalTableName(cfg, region),
-      partitionKey: { name: cfg.partitionKey.name, type: attributeType(cfg.partitionKey.type) },
-      ...(cfg.sortKey ? { sortKey: { name: cfg.sortKey.name, type: attributeType(cfg.sortKey.type) } } : {}),
-      billingMode: cfg.billingMode === 'PROVISIONED' ? dynamodb.BillingMode.PROVISIONED : dynamodb.BillingMode.PAY_PER_REQUEST,
-      ...(cfg.billingMode === 'PROVISIONED' ? { readCapacity: cfg.readCapacity, writeCapacity: cfg.writeCapacity } : {}),
-      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
-      timeToLiveAttribute: cfg.ttlAttribute,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      removalPolicy: cfg.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-    });
-
+    // An adopted table already exists with its data: imported, never created, replaced or deleted.
+    this.table = cfg.adoptIn?.includes(region) ? this.adoptedTable(cfg, region) : this.createdTable(cfg, region);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       queueName: deadLetterQueueName(appName, cfg.name),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -358,37 +351,79 @@ export class ReplicatedTable extends Construct {
     });
   }
 
+  /** The table, created by this stack (the usual case). */
+  private createdTable(cfg: ResolvedTableConfig, region: string): dynamodb.Table {
+    return new dynamodb.Table(this, 'Table', {
+      tableName: physicalTableName(cfg, region),
+      partitionKey: { name: cfg.partitionKey.name, type: attributeType(cfg.partitionKey.type) },
+      ...(cfg.sortKey ? { sortKey: { name: cfg.sortKey.name, type: attributeType(cfg.sortKey.type) } } : {}),
+      billingMode: cfg.billingMode === 'PROVISIONED' ? dynamodb.BillingMode.PROVISIONED : dynamodb.BillingMode.PAY_PER_REQUEST,
+      ...(cfg.billingMode === 'PROVISIONED' ? { readCapacity: cfg.readCapacity, writeCapacity: cfg.writeCapacity } : {}),
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      timeToLiveAttribute: cfg.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: cfg.retainOnDelete ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+  }
+
+  /**
+   * The table adopted in `region` (`adoptIn`): it exists already, so it is imported by name with
+   * the stream ARN `regionsync adopt` recorded in the CDK context. Without that ARN the synth fails
+   * naming the command, rather than deploying a shipper that reads no stream.
+   */
+  private adoptedTable(cfg: ResolvedTableConfig, region: string): dynamodb.ITable {
+    const tableName = physicalTableName(cfg, region);
+    const key = adoptedStreamContextKey(region, tableName);
+    const streamArn: unknown = this.node.tryGetContext(key);
+    if (typeof streamArn !== 'string' || !/^arn:[^:]+:dynamodb:[^:]+:[^:]*:table\/[^/]+\/stream\/.+$/.test(streamArn)) {
+      throw new ConfigError([
+        `tables (${cfg.name}).adoptIn: the table ${tableName} in ${region} is adopted, but the CDK context holds no stream ARN for it (key "${key}", got ${JSON.stringify(streamArn)}): ` +
+          `run \`regionsync adopt --table ${cfg.name}\` first (it enables the stream with NEW_AND_OLD_IMAGES and records the ARN in cdk.context.json)`,
+      ]);
+    }
+    return dynamodb.Table.fromTableAttributes(this, 'Table', { tableName, tableStreamArn: streamArn });
+  }
+
   /**
    * The handler module to bundle. A table with a custom resolver gets a generated entry that
    * imports the user's resolver and passes it to the handler factory, so esbuild bundles both.
    */
   private entryFor(dir: string): string {
     const resolver = this.resolver;
-    if (!resolver) return path.join(PROJECT_ROOT, 'lambda', `${dir}${this.tracing ? '-traced' : ''}.ts`);
+    if (!resolver) return functionEntry(this.tracing ? `${dir as 'shipper' | 'applier'}-traced` : (dir as 'shipper' | 'applier'));
+    // Installed from the package, esbuild is an optional peer dependency: name the table that needs it.
+    assertEsbuild(`table ${this.node.id} (custom resolver ${path.basename(resolver.file)}#${resolver.exportName})`);
     const factory = dir === 'shipper' ? 'createShipperHandler' : 'createApplierHandler';
+    // Under the working directory (the user's project), never inside the installed package.
     const file = path.join(
-      PROJECT_ROOT,
+      process.cwd(),
       '.regionsync',
       'generated',
       `${this.node.path.replace(/[^A-Za-z0-9]+/g, '-')}-${dir}${this.tracing ? '-traced' : ''}.ts`,
     );
+    // regionsync's own modules: the TypeScript sources in the checkout, the compiled JS in the package.
+    const own = (...segments: string[]) => JSON.stringify(`${path.join(PROJECT_ROOT, 'src', ...segments)}${SOURCE_EXTENSION}`);
     const importName = resolver.exportName === 'default' ? 'resolver' : `{ ${resolver.exportName} as resolver }`;
     mkdirSync(path.dirname(file), { recursive: true });
+    // Written aside and renamed: a synth running at the same time (another test run, another
+    // deploy) reads the whole file or the previous one, never half of it.
+    const staging = `${file}.${process.pid}.tmp`;
     writeFileSync(
-      file,
+      staging,
       [
         "// Generated by regionsync at synth: the handler with this table's resolver. Do not edit.",
         `import ${importName} from ${JSON.stringify(resolver.file)};`,
-        `import { ${factory} } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src', 'functions', dir, 'create-handler.ts'))};`,
+        `import { ${factory} } from ${own('functions', dir, 'create-handler')};`,
         ...(this.tracing
           ? [
-              `import { tracedClients } from ${JSON.stringify(path.join(PROJECT_ROOT, 'src', 'functions', 'shared', 'tracing.ts'))};`,
+              `import { tracedClients } from ${own('functions', 'shared', 'tracing')};`,
               `export const handler = ${factory}({ resolver, instrumentClient: tracedClients('regionsync-${dir}') });`,
             ]
           : [`export const handler = ${factory}({ resolver });`]),
         '',
       ].join('\n'),
     );
+    renameSync(staging, file);
     return file;
   }
 

@@ -2,14 +2,12 @@
  * The region's write fence (see src/core/fence.ts): the fence table, and the function that
  * the fencing alarms invoke directly (a CloudWatch alarm Lambda action) to set and lift fences.
  */
-import * as path from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { BUNDLE_HANDLER, handlerCode } from './handler-code.ts';
-import { PROJECT_ROOT } from '../../project-root.ts';
+import { BUNDLE_HANDLER, functionEntry, handlerCode } from './handler-code.ts';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { FENCE_KEY, fenceTableName } from '../../core/fence.ts';
@@ -53,7 +51,7 @@ export class WriteFence extends Construct {
     const settings: FenceSettings = { appName: props.appName, fenceTable: fenceTableName(props.appName) };
     this.function = new lambda.Function(this, 'Function', {
       role,
-      code: handlerCode(path.join(PROJECT_ROOT, 'lambda', 'fence.ts')),
+      code: handlerCode(functionEntry('fence')),
       handler: BUNDLE_HANDLER,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,

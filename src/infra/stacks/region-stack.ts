@@ -89,7 +89,7 @@ export class RegionStack extends Stack {
       .filter(([, n]) => n > MAX_RESOURCES_PER_STACK)
       .map(
         ([stack, n]) =>
-          `stackLayout: stack ${stack.node.path} would hold ${n} resources; CloudFormation allows ${MAX_RESOURCES_PER_STACK} per stack` +
+          `stackLayout: stack ${stack.nested ? stack.node.path : stack.stackName} would hold ${n} resources; CloudFormation allows ${MAX_RESOURCES_PER_STACK} per stack` +
           (layout === 'single'
             ? ". Set stackLayout: 'per-table' in the config (each table in a nested stack of its own; see docs/stacks.md before switching a deployed app)."
             : '.'),
