@@ -438,6 +438,32 @@ describe('issue 15: TTL expiry', () => {
   });
 });
 
+describe('known defect (found with clock skew while hunting the soak divergence, not fixed)', () => {
+  // eu-west-1's clock runs 5 ms ahead. Its write (E) reaches us-east-1, where the application deletes
+  // it and puts the key again at once: one stream batch holds the REMOVE and the INSERT, and of a
+  // key's plain writes in one batch only the last is stamped (shipper.ts processRecords). The
+  // INSERT has no old image, so its version's floor misses E (the REMOVE's old image had it), and
+  // the put is versioned below E: eu-west-1 and ap-southeast-1 keep E, us-east-1 its put, for good.
+  // On AWS (whole-second stream times) it needs no skew: the delete and put within E's second, in a
+  // region whose name sorts below E's. The fix would carry the superseded records' floors to the
+  // last write. `it.fails` turns red when the defect is fixed: then make it `it`.
+  it.fails('a delete and a re-create of a replicated item in one stream batch: every region ends with the re-create', async () => {
+    // Prepare
+    const [us, eu, ap] = REGIONS as [string, string, string];
+    const cluster = new Cluster(REGIONS, { [us]: 0, [eu]: 5, [ap]: 0 });
+    const k = key(11);
+    cluster.table(eu).appUpdate(k, { a: { N: '1' } });
+    await cluster.ship(eu);
+    await cluster.deliver(inbound(cluster).findIndex((i) => cluster.sqs.sent[i]!.queueUrl === `inbound-${us}`));
+    // Act
+    cluster.table(us).delete(k);
+    cluster.table(us).appPut({ ...k, a: { N: '2' } });
+    await cluster.drain();
+    // Assess
+    for (const region of REGIONS) expect(cluster.table(region).get(k)?.a).toEqual({ N: '2' });
+  });
+});
+
 describe('known defect (found by the concurrent schedule step, not fixed)', () => {
   // A shipper stamping a plain write and an applier re-applying a duplicate delivery in the same
   // region at once: the application's UpdateItem (1004) carried a stale copy of a replicated item's
