@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { backlogQueueName, inboundQueueName } from '../../src/core/contract.ts';
+import { backlogQueueName, inboundQueueName, tombstoneTableName } from '../../src/core/contract.ts';
+import { getTombstoneInput } from '../../src/core/tombstones.ts';
 import { dynamodb } from '../../src/ops/aws.ts';
 import { waitConverged } from '../cli/demo.ts';
 import { bringUp } from '../cli/up.ts';
@@ -191,24 +192,40 @@ async function main(): Promise<number> {
     // Accounting.
     const lost: string[] = [];
     const now = Date.now();
-    for (const [key, writes] of workload.writes) {
+    // The divergent keys of the last-writer-wins table (partition key values): their history is
+    // printed as a lost write's is, so that a divergence can be diagnosed from the run's output.
+    const divergentItems = new Set(
+      comparisons
+        .filter((c) => c.table === ITEMS)
+        .flatMap((c) => c.divergent.slice(0, 20).map((d) => (JSON.parse(d.key) as { M?: { pk?: { S?: string } } }).M?.pk?.S ?? d.key)),
+    );
+    const tombstones = tombstoneTableName(running.config.appName);
+    const short = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' && x.length > 200 ? `<${x.length} chars>` : x));
+    for (const key of new Set([...workload.writes.keys(), ...divergentItems])) {
+      const writes = workload.writes.get(key) ?? [];
       const attempts = workload.attempts.get(key) ?? [];
       const finals: string[] = [];
       let why: string | undefined;
       for (const region of REGIONS) {
         const item = (await db(region).send(new GetItemCommand({ TableName: ITEMS, Key: { pk: { S: key } }, ConsistentRead: true }))).Item;
-        finals.push(
-          `${region}: ${JSON.stringify(finalOf(item).value)} ${item ? JSON.stringify(item, (_k, v: unknown) => (typeof v === 'string' && v.length > 200 ? `<${v.length} chars>` : v)) : 'absent'}`,
-        );
-        const reason = lossOf(finalOf(item), writes, attempts, now);
+        finals.push(`${region}: ${JSON.stringify(finalOf(item).value)} ${item ? short(item) : 'absent'}`);
+        // (A divergent key no acknowledged write touched is reported as divergent, not as lost.)
+        const reason = workload.writes.has(key) ? lossOf(finalOf(item), writes, attempts, now) : undefined;
         if (reason) {
           lost.push(`${ITEMS} ${key} in ${region}: ${reason}`);
           why ??= reason;
         }
       }
-      if (why) {
+      if (why || divergentItems.has(key)) {
+        // A divergent key: each region's tombstone row too (deleted items live there, not in the table).
+        if (divergentItems.has(key)) {
+          for (const region of REGIONS) {
+            const row = (await db(region).send(new GetItemCommand(getTombstoneInput(tombstones, ITEMS, { pk: { S: key } })))).Item;
+            finals.push(`${region} tombstone row: ${row ? short(row) : 'none'}`);
+          }
+        }
         // The key's history, for the report: every acknowledged write (times in ms since the workload started).
-        console.error(`soak: history of ${ITEMS} ${key} (t0 = ${new Date(t0).toISOString()}):`);
+        console.error(`soak: history of ${ITEMS} ${key}${divergentItems.has(key) ? ' (divergent)' : ''} (t0 = ${new Date(t0).toISOString()}):`);
         for (const w of [...writes, ...attempts.map((a) => ({ ...a, failed: true }))].sort((a, b) => a.startAt - b.startAt)) {
           console.error(
             `  ${String(w.startAt - t0).padStart(7)}..${String(w.ackAt - t0).padStart(7)} ms  ${w.region.padEnd(14)} ${w.pattern.padEnd(10)} ${JSON.stringify(w.value)}${'failed' in w ? ' (call failed)' : ''}`,
