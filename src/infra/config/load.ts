@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { tsImport } from 'tsx/esm/api';
 import type { RegionSyncConfig } from './schema.ts';
 
 /** Environment variable naming the config module; the CLI and tests use it to pick another file. */
@@ -22,6 +21,8 @@ export function configPath(explicit?: string): string {
 export async function loadConfig(file?: string): Promise<RegionSyncConfig> {
   const p = configPath(file);
   if (!existsSync(p)) throw new Error(`config file ${p} does not exist (pass --config FILE or set ${CONFIG_ENV})`);
+  // Loaded here, not with this module: a CDK app importing the library (Replication) never needs tsx.
+  const { tsImport } = await import('tsx/esm/api');
   const mod = (await tsImport(pathToFileURL(p).href, import.meta.url)) as { default?: RegionSyncConfig & { __esModule?: boolean; default?: RegionSyncConfig } };
   // A file loaded as CommonJS arrives as its module object: the config is that object's default.
   const config = mod.default?.__esModule ? mod.default.default : mod.default;
