@@ -94,7 +94,7 @@ export interface BackfillCounts {
   skippedUnstamped: number;
   /** Queue messages sent, to every region (changes are packed many to a message). */
   messages: number;
-  /** With `ownVersionsOnly`: versions made in a region other than the source, left to that region's backfill. */
+  /** With `ownVersionsOnly`: versions made in a region other than the source, left to that region's backfill. @default 0 (absent) */
   skippedOthers?: number;
 }
 
