@@ -80,6 +80,13 @@ export const COMMON_OPTIONS = {
   table: { type: 'string', value: 'T', description: 'the table (its logical name in the config; default: the only table)' },
   endpoint: { type: 'string', value: 'URL', description: 'an emulator endpoint (moto, LocalStack); default: AWS' },
   config: { type: 'string', value: 'FILE', description: 'the configuration module (default regionsync.config.ts, or $REGIONSYNC_CONFIG)' },
+  app: {
+    type: 'string',
+    value: 'NAME',
+    description:
+      'instead of a config file: read the configuration the app NAME deployed, from its stacks (an app built with the Replication construct in your own CDK code)',
+  },
+  'app-region': { type: 'string', value: 'REGION', description: 'with --app: a region the app deploys to (default $AWS_REGION)' },
   json: { type: 'boolean', description: 'print the result as JSON on stdout (progress stays on stderr)' },
 } as const satisfies OptionSpecs;
 

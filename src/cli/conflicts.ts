@@ -5,11 +5,10 @@
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { COMMON_OPTIONS, defineCommand, UsageError } from './command.ts';
+import { loadResolvedConfig } from './ops-common.ts';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { CONFLICT_LOG } from '../core/conflicts.ts';
 import { conflictTableName } from '../core/contract.ts';
-import { loadConfig } from '../infra/config/load.ts';
-import { validateConfig } from '../infra/config/validate.ts';
 import { dynamodb, targetOf, type Target } from '../ops/aws.ts';
 
 /**
@@ -79,7 +78,7 @@ Unlike Cosmos DB's conflict feed this covers every strategy, last-writer-wins in
     limit: { type: 'string', value: 'N', default: '50', description: 'at most N conflicts per region' },
   },
   run: async (values) => {
-    const config = validateConfig(await loadConfig(values.config));
+    const config = await loadResolvedConfig(values);
     const table = config.tables.find((x) => x.name === values.table);
     if (!table) throw new UsageError(`--table: no table "${values.table}" in the config (have: ${config.tables.map((x) => x.name).join(', ')})`);
     const limit = Number(values.limit);

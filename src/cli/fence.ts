@@ -4,8 +4,7 @@
  * src/core/fence.ts), or, without on/off, prints the table's fence state there.
  */
 import { COMMON_OPTIONS, defineCommand, UsageError } from './command.ts';
-import { loadConfig } from '../infra/config/load.ts';
-import { validateConfig } from '../infra/config/validate.ts';
+import { loadResolvedConfig } from './ops-common.ts';
 import { WriteFence } from '../client/fencing.ts';
 import { dynamodb, targetOf } from '../ops/aws.ts';
 
@@ -19,6 +18,8 @@ export const fenceCommand = defineCommand({
     reason: { type: 'string', value: 'TEXT', description: 'why (shown with the fence)' },
     endpoint: COMMON_OPTIONS.endpoint,
     config: COMMON_OPTIONS.config,
+    app: COMMON_OPTIONS.app,
+    'app-region': COMMON_OPTIONS['app-region'],
     json: COMMON_OPTIONS.json,
   },
   positionals: { usage: '[on|off]', max: 1 },
@@ -26,7 +27,7 @@ export const fenceCommand = defineCommand({
     const action = positionals[0];
     if (action !== undefined && action !== 'on' && action !== 'off') throw new UsageError(`expected on or off, got "${action}"`);
     const region = values.region!;
-    const config = validateConfig(await loadConfig(values.config));
+    const config = await loadResolvedConfig(values);
     const table = config.tables.find((t) => t.name === values.table);
     if (!table) throw new Error(`--table: no table "${values.table}" in the config (tables: ${config.tables.map((t) => t.name).join(', ')})`);
     if (!table.regions.includes(region))

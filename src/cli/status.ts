@@ -5,9 +5,8 @@
  * (the last refresh's, with --watch), so scripts can use it as a check.
  */
 import { COMMON_OPTIONS, defineCommand, UsageError } from './command.ts';
-import { loadConfig } from '../infra/config/load.ts';
+import { loadResolvedConfig } from './ops-common.ts';
 import { targetOf } from '../ops/aws.ts';
-import { validateConfig } from '../infra/config/validate.ts';
 import { collectStatus, type StatusReport } from '../ops/status.ts';
 import { renderStatusText } from '../ops/status-render.ts';
 import { sleep } from '../core/concurrency.ts';
@@ -21,6 +20,8 @@ export const statusCommand = defineCommand({
   options: {
     endpoint: COMMON_OPTIONS.endpoint,
     config: COMMON_OPTIONS.config,
+    app: COMMON_OPTIONS.app,
+    'app-region': COMMON_OPTIONS['app-region'],
     watch: { type: 'boolean', description: 'refresh every --interval seconds until Ctrl-C' },
     interval: { type: 'string', value: 'S', default: '10', description: 'seconds between refreshes with --watch' },
     window: { type: 'string', value: 'MIN', default: '5', description: 'minutes of metrics to summarize (1 to 1440)' },
@@ -33,7 +34,7 @@ export const statusCommand = defineCommand({
     if (!(interval > 0)) throw new UsageError(`--interval must be a positive number of seconds (got ${values.interval})`);
     if (!Number.isInteger(windowMinutes) || windowMinutes < 1 || windowMinutes > 1440)
       throw new UsageError(`--window must be a whole number of minutes from 1 to 1440 (got ${values.window})`);
-    const config = validateConfig(await loadConfig(values.config));
+    const config = await loadResolvedConfig(values);
     const color = !values['no-color'] && !values.json && process.stdout.isTTY === true && !process.env.NO_COLOR;
     const once = async (): Promise<StatusReport> => {
       const report = await collectStatus({ config, ...targetOf(config, values.endpoint), windowMinutes });

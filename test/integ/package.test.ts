@@ -15,7 +15,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { accountOf, childEnv, cloudformation, dynamodb } from '../../src/ops/aws.ts';
 import { PROJECT_ROOT } from '../../src/project-root.ts';
@@ -226,6 +226,22 @@ describe('the packed package in a CDK app of its own (examples/basic)', () => {
       }
     }
   }, 240_000);
+
+  it('the packed CLI works against the deployed app with no config file: `verify --app` reads the configuration from its stacks', async () => {
+    // Prepare: an item written behind the pipeline's back (no runtime replicates here), in one region only.
+    await dynamodb(target, REGIONS[0]).send(new PutItemCommand({ TableName: 'carts', Item: { cartId: { S: 'only-here' }, n: { N: '1' } } }));
+    // Act
+    const { code, output } = await run(
+      path.join(example, 'node_modules', '.bin', 'regionsync'),
+      ['verify', '--app', APP, '--app-region', REGIONS[1], '--table', 'carts', '--endpoint', endpoint, '--json'],
+      { cwd: example, env },
+    );
+    // Assess: the table, its key and both regions came from the stack; the one divergent key is found.
+    const report = JSON.parse(output.slice(output.search(/^\{/m), output.lastIndexOf('}') + 1)) as { agree: boolean; divergent: { keyAttributes: unknown }[] };
+    expect(report.agree).toBe(false);
+    expect(report.divergent.map((d) => d.keyAttributes)).toEqual([{ cartId: { S: 'only-here' } }]);
+    expect(code).toBe(1);
+  }, 60_000);
 
   it('ships the operator CLI: `regionsync --help` from the example lists the product commands only', async () => {
     // Act

@@ -307,6 +307,12 @@ export interface ResolvedConfig {
   readonly tracing?: boolean;
 }
 
+/**
+ * Where each region stack keeps the resolved configuration, in its template's Metadata: the
+ * operations commands read a deployed app's configuration from there (`--app`, src/ops/deployed-config.ts).
+ */
+export const DEPLOYED_CONFIG_METADATA = 'regionsync:config';
+
 /** How a region's resources are split into CloudFormation stacks (the config's `stackLayout`). */
 export type StackLayout = 'single' | 'per-table';
 

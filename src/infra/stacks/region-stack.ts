@@ -1,6 +1,6 @@
 import { CfnOutput, CfnResource, NestedStack, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { ResolvedConfig } from '../config/schema.ts';
+import { DEPLOYED_CONFIG_METADATA, type ResolvedConfig } from '../config/schema.ts';
 import { ConflictLog } from '../constructs/conflict-log.ts';
 import { ReplicatedTable } from '../constructs/replicated-table.ts';
 import { RegionMonitoring } from '../constructs/region-monitoring.ts';
@@ -75,6 +75,10 @@ export class RegionStack extends Stack {
       ...(tableStacks.size > 0 ? { alarmScope: (name: string) => tableStacks.get(name)! } : {}),
     });
     Tags.of(this).add('regionsync:app', props.config.appName);
+    // The operations commands read the app's configuration from here when it lives in someone's own
+    // CDK code, not in a config file (`--app`, src/ops/deployed-config.ts). Plain JSON: no secrets
+    // are ever in the config (credentials are profile names and role ARNs).
+    this.templateOptions.metadata = { ...this.templateOptions.metadata, [DEPLOYED_CONFIG_METADATA]: JSON.parse(JSON.stringify(props.config)) };
     this.addOutputs(props.region);
     if (props.enforceResourceLimit ?? true) this.node.addValidation({ validate: () => this.resourceLimitProblems(props.config.stackLayout ?? 'single') });
   }
