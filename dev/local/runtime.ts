@@ -43,6 +43,8 @@ export interface RuntimeOptions {
   readonly include?: (fn: FunctionInfo) => boolean;
   /** Stream polling interval when idle (default 250 ms, like Lambda). */
   readonly idlePollMs?: number;
+  /** Longest pause between empty polls of an idle queue (sqs-poller.ts). @default DEFAULT_IDLE_POLL_MAX_MS (400 ms) */
+  readonly queueIdlePollMaxMs?: number;
   /** First retry delay after a failed stream batch (default 200 ms, doubling to 5 s). */
   readonly retryBaseMs?: number;
   /** Clients per region, instead of creating them. */
@@ -211,7 +213,18 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
         );
       } else {
         metrics?.watchQueue(sourceRegion, clientsFor(sourceRegion).sqs, mapping.eventSourceArn);
-        pollers.push(new SqsPoller({ mapping, functionName: fn.name, client: clientsFor(sourceRegion).sqs, invoke, stats, log, pollers: options.sqsPollers }));
+        pollers.push(
+          new SqsPoller({
+            mapping,
+            functionName: fn.name,
+            client: clientsFor(sourceRegion).sqs,
+            invoke,
+            stats,
+            log,
+            pollers: options.sqsPollers,
+            idlePollMaxMs: options.queueIdlePollMaxMs,
+          }),
+        );
       }
     }
   }

@@ -17,8 +17,15 @@ import { errorMessage } from '../../src/core/errors.ts';
 import { backoffMs, batchItemFailures, countWithinPayload, describeFailure, type Invoker, type MappingStats, type RuntimeLogger } from './poller-common.ts';
 import { sleep } from '../../src/core/concurrency.ts';
 
-/** Pause between empty short polls: about what a long poll that returns on arrival costs in AWS. */
+/** Pause after an empty short poll: about what a long poll that returns on arrival costs in AWS. */
 const IDLE_POLL_MS = 50;
+/**
+ * Longest pause between empty polls of a queue that stays empty (the pause doubles from
+ * IDLE_POLL_MS up to this; a message resets it). Most queues are idle most of the time (backlogs
+ * nearly always): at a fixed 50 ms, the empty receives of a few tables' mappings, 20 a second
+ * each, kept the emulator busier than the replication itself.
+ */
+export const DEFAULT_IDLE_POLL_MAX_MS = 400;
 
 export interface SqsPollerOptions {
   readonly mapping: EventSourceMappingInfo;
@@ -32,6 +39,8 @@ export interface SqsPollerOptions {
   readonly pollers?: number;
   /** Long-poll wait; short so that stop() is quick (moto may wait up to a second longer). */
   readonly waitTimeSeconds?: number;
+  /** Longest pause between empty polls (see DEFAULT_IDLE_POLL_MAX_MS). @default DEFAULT_IDLE_POLL_MAX_MS */
+  readonly idlePollMaxMs?: number;
 }
 
 /** A message as Lambda puts it in an SQS event. */
@@ -108,6 +117,7 @@ export class SqsPoller {
 
   private async run(): Promise<void> {
     let errors = 0;
+    let idlePause = IDLE_POLL_MS;
     while (!this.stopping) {
       try {
         this.queueUrl ??= await this.resolveQueueUrl();
@@ -116,7 +126,11 @@ export class SqsPoller {
         errors = 0;
         // Short polls with a pause when idle: moto answers long polls in whole-second steps, which
         // would add up to 2 s per hop; AWS answers a long poll as soon as a message arrives.
-        if (messages.length === 0 && (this.o.waitTimeSeconds ?? 0) === 0) await sleep(IDLE_POLL_MS, this.abort.signal);
+        if (messages.length > 0) idlePause = IDLE_POLL_MS;
+        else if ((this.o.waitTimeSeconds ?? 0) === 0) {
+          await sleep(idlePause, this.abort.signal);
+          idlePause = Math.min(idlePause * 2, Math.max(IDLE_POLL_MS, this.o.idlePollMaxMs ?? DEFAULT_IDLE_POLL_MAX_MS));
+        }
         // Received while stopping: still invoke, or the messages would hide for a visibility timeout.
         const records = messages.map((m) => toLambdaSqsRecord(m, this.queueArn, this.region));
         for (let i = 0; i < records.length; ) {
