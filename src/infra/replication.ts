@@ -3,7 +3,9 @@
  * regions, tables })` validates the configuration and adds one stack per region under itself.
  */
 import { CfnElement, DefaultStackSynthesizer, Names } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { Construct, type IConstruct } from 'constructs';
+import { ConfigError } from '../core/errors.ts';
 import { stackName } from '../core/contract.ts';
 import type { RegionSyncConfig, ResolvedConfig } from './config/schema.ts';
 import { validateConfig } from './config/validate.ts';
@@ -25,6 +27,15 @@ export interface ReplicationOptions {
    * @default false
    */
   readonly emulator?: boolean;
+  /**
+   * Tables your app already defines in stacks of its own, by table name (as in `tables`) and
+   * region: regionsync replicates each as it is instead of creating it (it never replaces or
+   * deletes it). Each must be in that region, have an explicit `tableName` (the table's name there)
+   * and a stream with `NEW_AND_OLD_IMAGES`; a table that exists outside the CDK app is adopted
+   * instead (`adoptIn`).
+   * @default none: regionsync creates every table (or adopts it)
+   */
+  readonly existingTables?: Readonly<Record<string, Readonly<Record<string, dynamodb.ITable>>>>;
 }
 
 /**
@@ -35,7 +46,7 @@ export interface ReplicationOptions {
  */
 export interface ReplicationProps extends Readonly<RegionSyncConfig>, ReplicationOptions {}
 
-const OPTION_KEYS = ['defaultAccount', 'bootstrapVersionRule', 'emulator'] as const;
+const OPTION_KEYS = ['defaultAccount', 'bootstrapVersionRule', 'emulator', 'existingTables'] as const;
 
 /**
  * Active-active replication of DynamoDB tables across regions: one {@link RegionStack} per region
@@ -65,6 +76,16 @@ export class Replication extends Construct {
     const options: ReplicationOptions = props;
     const input = Object.fromEntries(Object.entries(props).filter(([k]) => !(OPTION_KEYS as readonly string[]).includes(k))) as RegionSyncConfig;
     const resolved = validateConfig(input);
+    for (const [name, byRegion] of Object.entries(options.existingTables ?? {})) {
+      const table = resolved.tables.find((t) => t.name === name);
+      if (!table) throw new ConfigError([`existingTables.${name}: no table of that name in tables (${resolved.tables.map((t) => t.name).join(', ')})`]);
+      for (const region of Object.keys(byRegion)) {
+        if (!table.regions.includes(region))
+          throw new ConfigError([`existingTables.${name}.${region}: not one of the table's regions (${table.regions.join(', ')})`]);
+        if (table.adoptIn?.includes(region))
+          throw new ConfigError([`existingTables.${name}.${region}: the table is also adopted there (adoptIn): give one or the other`]);
+      }
+    }
     super(scope, id);
     // Emulators enforce no resource limit (the context applies to every stack below this node).
     if (options.emulator) this.node.setContext('@aws-cdk/core:stackResourceLimit', 0);
@@ -92,6 +113,9 @@ export class Replication extends Construct {
           env: { region: r.region, ...(r.account ? { account: r.account } : {}) },
           description: `regionsync: replicated tables in ${r.region}`,
           enforceResourceLimit: !options.emulator,
+          existingTables: new Map(
+            Object.entries(options.existingTables ?? {}).flatMap(([name, byRegion]) => (byRegion[r.region] ? [[name, byRegion[r.region]!] as const] : [])),
+          ),
           ...(options.bootstrapVersionRule === false ? { synthesizer: new DefaultStackSynthesizer({ generateBootstrapVersionRule: false }) } : {}),
         }),
       );

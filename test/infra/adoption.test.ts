@@ -3,10 +3,13 @@
  * with the stream ARN `regionsync adopt` recorded, never creates (or could replace or delete) it, and
  * everything else is deployed as for a created table.
  */
+import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/core/errors.ts';
 import { buildApp } from '../../src/infra/app.ts';
+import { Replication } from '../../src/infra/replication.ts';
 import { adoptedStreamContextKey } from '../../src/infra/config/adoption.ts';
 import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
 import { validateConfig } from '../../src/infra/config/validate.ts';
@@ -57,5 +60,49 @@ describe('adopting an existing table', () => {
     const attempt = () => validateConfig({ ...config, tables: [{ ...config.tables[0]!, adoptIn: ['ap-south-1'] }] });
     // Assess
     expect(attempt).toThrow(/tables\[0\]\.adoptIn\[0\]: not one of the table's regions .*"ap-south-1"/);
+  });
+});
+
+describe('a table the app already defines in a stack of its own (existingTables)', () => {
+  function appWith(tableProps: Partial<dynamodb.TableProps>) {
+    const app = testApp();
+    const own = new Stack(app, 'Own', { env: { region: US, account: '111111111111' } });
+    const table = new dynamodb.Table(own, 'Orders', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      tableName: 'orders',
+      stream: dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+      ...tableProps,
+    });
+    const make = () =>
+      new Replication(app, 'Sync', {
+        appName: 'owntables',
+        regions: [
+          { region: US, account: '111111111111' },
+          { region: EU, account: '111111111111' },
+        ],
+        tables: [{ name: 'orders', partitionKey: { name: 'pk', type: 'string' } }],
+        existingTables: { orders: { [US]: table } },
+      });
+    return { own, make };
+  }
+
+  it('replicates the table where the app defines it, reading its stream, and creates it elsewhere', () => {
+    // Act
+    const { own, make } = appWith({});
+    const sync = make();
+    const us = Template.fromStack(sync.stacks.get(US)!);
+    // Assess: the table stays in the app's own stack; the region stack reads its stream.
+    expect(Object.values(us.findResources('AWS::DynamoDB::Table')).map((r) => r.Properties?.TableName)).not.toContain('orders');
+    expect(Object.keys(Template.fromStack(own).findResources('AWS::DynamoDB::Table')).length).toBe(1);
+    expect(JSON.stringify(us.findResources('AWS::Lambda::EventSourceMapping'))).toMatch(/Fn::ImportValue|StreamArn/);
+    const eu = Template.fromStack(sync.stacks.get(EU)!);
+    expect(Object.values(eu.findResources('AWS::DynamoDB::Table')).map((r) => r.Properties?.TableName)).toContain('orders');
+  });
+
+  it('a table without a stream, with another view type, or named otherwise is refused, naming it and the fix', () => {
+    expect(() => appWith({ stream: undefined }).make()).toThrow(/existingTables\.orders\.us-east-1: the table has no stream/);
+    expect(() => appWith({ stream: dynamodb.StreamViewType.KEYS_ONLY }).make()).toThrow(/view type KEYS_ONLY; regionsync needs NEW_AND_OLD_IMAGES/);
+    expect(() => appWith({ tableName: 'orders-v2' }).make()).toThrow(/named "orders-v2", the config names it "orders" in us-east-1/);
+    expect(() => appWith({ tableName: undefined }).make()).toThrow(/give the table an explicit tableName \("orders"\)/);
   });
 });

@@ -1,6 +1,6 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Aws, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -66,6 +66,13 @@ export interface ReplicatedTableProps {
   readonly region: string;
   /** Every configured region with its account, to address the other regions' queues. */
   readonly regions: readonly RegionConfig[];
+  /**
+   * The table, when the app already defines it in a stack of its own (same region): replicated as it
+   * is, never created, replaced or deleted by regionsync. It must have a stream with
+   * NEW_AND_OLD_IMAGES and an explicit name, the table's physical name in this region.
+   * @default the table is created here (or adopted, `adoptIn`)
+   */
+  readonly existingTable?: dynamodb.ITable;
   /**
    * Stream records per shipper invocation: larger batches pack more changes per SQS message.
    * @default 500
@@ -165,7 +172,11 @@ export class ReplicatedTable extends Construct {
     // AWS::DynamoDB::Table, not TableV2's AWS::DynamoDB::GlobalTable: native replicas must stay
     // off (regionsync is the replication), and the plain resource deploys on every emulator.
     // An adopted table already exists with its data: imported, never created, replaced or deleted.
-    this.table = cfg.adoptIn?.includes(region) ? this.adoptedTable(cfg, region) : this.createdTable(cfg, region);
+    this.table = props.existingTable
+      ? checkedExistingTable(props.existingTable, cfg, region)
+      : cfg.adoptIn?.includes(region)
+        ? this.adoptedTable(cfg, region)
+        : this.createdTable(cfg, region);
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       queueName: deadLetterQueueName(appName, cfg.name),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -472,4 +483,33 @@ function queueUrl(region: string, account: string, name: string): string {
 
 function queueArn(region: string, account: string, name: string): string {
   return `arn:${Aws.PARTITION}:sqs:${region}:${account}:${name}`;
+}
+
+/**
+ * A table the app defines itself, checked before anything uses it: in this region, named as the
+ * config names the table there (the functions, the CLI and the dashboards address it by that name),
+ * with the stream the shipper needs. Each problem names the table and what to change.
+ */
+function checkedExistingTable(table: dynamodb.ITable, cfg: ResolvedTableConfig, region: string): dynamodb.ITable {
+  const where = `existingTables.${cfg.name}.${region}`;
+  const tableRegion = Stack.of(table).region;
+  if (!Token.isUnresolved(tableRegion) && tableRegion !== region) throw new ConfigError([`${where}: the table's stack is in ${tableRegion}, not ${region}`]);
+  const expected = physicalTableName(cfg, region);
+  const cfn = table.node.defaultChild as dynamodb.CfnTable | undefined;
+  // A Table's tableName is a reference even when given: its name as declared is on the CfnTable.
+  const name = Token.isUnresolved(table.tableName) ? cfn?.tableName : table.tableName;
+  if (name === undefined || Token.isUnresolved(name))
+    throw new ConfigError([`${where}: give the table an explicit tableName ("${expected}"): regionsync addresses it by name in every tool`]);
+  if (name !== expected)
+    throw new ConfigError([
+      `${where}: the table is named "${name}", the config names it "${expected}" in ${region} (set names.${region} in the table's config)`,
+    ]);
+  if (!table.tableStreamArn) throw new ConfigError([`${where}: the table has no stream; define it with stream: StreamViewType.NEW_AND_OLD_IMAGES`]);
+  const view = cfn?.streamSpecification;
+  const viewType = view && !Token.isUnresolved(view) ? (view as dynamodb.CfnTable.StreamSpecificationProperty).streamViewType : undefined;
+  if (viewType !== undefined && viewType !== dynamodb.StreamViewType.NEW_AND_OLD_IMAGES)
+    throw new ConfigError([
+      `${where}: the table's stream has view type ${viewType}; regionsync needs NEW_AND_OLD_IMAGES (the old image tells the shipper what a write replaced)`,
+    ]);
+  return table;
 }

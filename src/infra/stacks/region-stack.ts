@@ -1,4 +1,5 @@
 import { CfnOutput, CfnResource, NestedStack, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
 import { DEPLOYED_CONFIG_METADATA, type ResolvedConfig } from '../config/schema.ts';
 import { ConflictLog } from '../constructs/conflict-log.ts';
@@ -17,6 +18,12 @@ export interface RegionStackProps extends StackProps {
    * @default true
    */
   readonly enforceResourceLimit?: boolean;
+  /**
+   * Tables of this region already defined in the app's own stacks, by table name (config name):
+   * replicated as they are, not created here (see ReplicatedTableProps.existingTable).
+   * @default none: every table is created here (or adopted, `adoptIn`)
+   */
+  readonly existingTables?: ReadonlyMap<string, dynamodb.ITable>;
 }
 
 /** CloudFormation's limit of resources per template (nested stacks each count one in their parent). */
@@ -57,6 +64,7 @@ export class RegionStack extends Stack {
         new ReplicatedTable(scope, table.name, {
           appName: props.config.appName,
           table,
+          ...(props.existingTables?.has(table.name) ? { existingTable: props.existingTables.get(table.name)! } : {}),
           region: props.region,
           regions: props.config.regions,
           tracing: props.config.tracing ?? false,
