@@ -129,6 +129,10 @@ export class Shipper {
       // supersedes nothing: it would hide the local write beneath it.
       const ownRemoval = (a: ShipperAction) => a.kind === 'tombstone' && a.oldImage?.[META.writer]?.S === REMOVAL_WRITER;
       const lastWrite = lww ? actions.reduce((last, a, n) => ((a.kind === 'stamp' || a.kind === 'tombstone') && !ownRemoval(a) ? n : last), -1) : -1;
+      // The last write stands for the writes it supersedes, so its version must beat every version
+      // they replaced too: a delete then a re-create in one batch leaves the re-create no old image,
+      // and without the delete's floor it could be versioned below the item the delete removed.
+      if (lastWrite > 0) actions[lastWrite] = withFloor(actions[lastWrite]!, actions.slice(0, lastWrite), this.settings.region);
       for (const [n, i] of indexes.entries()) {
         try {
           const action = actions[n]!;
@@ -615,4 +619,15 @@ export class Shipper {
 
 function failTooLarge(c: Change): never {
   throw new Error(`change for ${keyToString(c.key)} is larger than SQS's 1 MiB message limit`);
+}
+
+/**
+ * `last` (a key's last plain write in a batch, the one stamped) with a floor at least every floor of
+ * the key's earlier writes in the batch, which are not stamped: its version beats what they replaced.
+ */
+function withFloor(last: ShipperAction, earlier: readonly ShipperAction[], region: string): ShipperAction {
+  if (last.kind !== 'stamp' && last.kind !== 'tombstone') return last;
+  const floor = earlier.reduce<Version | undefined>((f, a) => (a.kind === 'stamp' || a.kind === 'tombstone' ? maxVersion(f, a.floor) : f), last.floor);
+  if (floor === last.floor || !floor) return last;
+  return { ...last, floor, version: versionAt(last.writtenAt, region, floor) };
 }
