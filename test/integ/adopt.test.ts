@@ -121,7 +121,7 @@ describe('adopting tables that already exist', () => {
           expected.set(id, value);
         }
         writing.writes++;
-        await sleep(10);
+        await sleep(25);
       }
     })();
 
@@ -162,6 +162,8 @@ describe('adopting tables that already exist', () => {
       () => verifyTable({ ops, progress: false, settleMs: 400 }),
       (r: VerifyReport) => r.agree,
       60_000,
+      // Each verify scans both tables whole: every 2 s, not every 150 ms, or the scans slow the pipeline they wait for.
+      2_000,
     );
     step('verified');
     // Nothing was dead-lettered on the way (an applier that refused a backfilled change would park it there).
