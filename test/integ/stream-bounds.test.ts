@@ -19,7 +19,6 @@ import { itemSizeBytes } from '../../src/core/item-size.ts';
 import { parseStreamFailureMessage } from '../../src/core/stream-failures.ts';
 import { encodeVersion, regionOfVersion } from '../../src/core/version.ts';
 import { clientConfig, dynamodb, sqs as sqsOf } from '../../src/ops/aws.ts';
-import { deploy } from '../../dev/cli/deploy.ts';
 import { queueDepth } from '../../src/ops/queue-depth.ts';
 import { startAwsProxy, type AwsProxy } from '../../dev/local/aws-proxy.ts';
 import { Chaos, chaosFunctionCredentials } from '../../dev/local/chaos.ts';
@@ -27,11 +26,14 @@ import { startRuntime, type LocalRuntime } from '../../dev/local/runtime.ts';
 import { runCli } from '../support/cli.ts';
 import { eventually } from '../support/eventually.ts';
 import { peekAll } from '../support/queues.ts';
+import { SHARED_APP, SHARED_CONFIG, servesOneOf, sharedDeployment, sharedTable } from '../support/shared-deployment.ts';
+import type { ResolvedTableConfig } from '../../src/infra/config/schema.ts';
 
-const CONFIG = path.resolve(import.meta.dirname, 'fixtures/stream-bounds.config.ts');
+// On the shared deployment (test/support/shared-deployment.ts): its own table, its own runtime and chaos proxy.
+const CONFIG = SHARED_CONFIG;
 const TABLE = 'sbnd_items';
-const APP = 'sbnd';
-const [SRC, DST] = ['ap-northeast-1', 'eu-west-3'] as const;
+const APP = SHARED_APP;
+const [SRC, DST] = ['ap-southeast-2', 'eu-west-1'] as const;
 /** moto refuses an item above 405,000 of its bytes (DynamoDB: 409,600); for string attributes its count is item-size.ts's. */
 const EMULATOR_ITEM_LIMIT = 405_000;
 
@@ -40,6 +42,7 @@ let stateDir: string;
 let runtime: LocalRuntime | undefined;
 let proxy: AwsProxy | undefined;
 let chaos: Chaos | undefined;
+let tables: ResolvedTableConfig[] = [];
 
 const db = (region: string) => dynamodb({ endpoint }, region);
 const sqs = (region: string) => sqsOf({ endpoint }, region);
@@ -61,6 +64,8 @@ async function start(): Promise<void> {
   runtime = await startRuntime({
     endpoint: proxy.endpoint,
     regions: [SRC, DST],
+    // Only this file's table's functions: the shared app's other tables belong to other files.
+    include: servesOneOf(tables),
     stateDir,
     publishMetrics: false,
     logger: () => undefined,
@@ -81,7 +86,7 @@ async function stop(): Promise<void> {
 beforeAll(async () => {
   endpoint = inject('endpoint');
   stateDir = await mkdtemp(path.join(tmpdir(), 'regionsync-sbnd-'));
-  await deploy({ endpoint, configFile: CONFIG, regions: [SRC, DST], log: () => undefined, outputDir: path.join('.regionsync', 'cdk.out.sbnd') });
+  tables = [sharedTable((await sharedDeployment()).config, TABLE)];
   await start();
 });
 
