@@ -23,6 +23,7 @@ every other region, resumably, while the application keeps writing (newer writes
     },
     backfill: { type: 'boolean', description: 'step 3, after the deploy: backfill every region from every other' },
     'max-rcu': { type: 'string', value: 'N', description: 'with --backfill: read capacity units per second on each source table (default: unlimited)' },
+    restart: { type: 'boolean', description: 'with --backfill: discard saved progress and start every pair over' },
   },
   run: async (v, _positionals, io) => {
     const ops = await loadOpsTable('adopt', v);
@@ -30,7 +31,7 @@ every other region, resumably, while the application keeps writing (newer writes
       throw new UsageError(`table ${ops.table.name} has no adoptIn: list the regions where it already exists in the config first`);
     try {
       if (v.backfill) {
-        const reports = await backfillAdoption({ ops, progress: process.stderr, maxRcu: positiveNumber('max-rcu', v['max-rcu']) });
+        const reports = await backfillAdoption({ ops, progress: process.stderr, maxRcu: positiveNumber('max-rcu', v['max-rcu']), restart: v.restart });
         if (v.json) printJson(reports);
         else
           for (const r of reports)

@@ -13,7 +13,9 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { DescribeTableCommand, type TableDescription, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { join } from 'node:path';
+import { DescribeTableCommand, DescribeTimeToLiveCommand, type TableDescription, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
+import { META } from '../core/contract.ts';
 import { sleep } from '../core/concurrency.ts';
 import { adoptedStreamContextKey } from '../infra/config/adoption.ts';
 import { type KeyAttribute, physicalTableName, type ResolvedTableConfig } from '../infra/config/schema.ts';
@@ -61,6 +63,12 @@ export async function prepareAdoption(o: PrepareAdoptionOptions): Promise<Adopte
     const client = dynamodb(o.ops.target, region);
     const described = await describe(client, tableName, region);
     checkKeySchema(table, described, region);
+    // A global table's own replicas would replicate every write a second time.
+    if ((described.Replicas ?? []).length > 0)
+      throw new AdoptionError(
+        `${tableName} in ${region} is a DynamoDB global table (replicas in ${described.Replicas!.map((r) => r.RegionName).join(', ')}): remove its replicas first, regionsync is the replication`,
+      );
+    await checkTtl(client, table, tableName, region);
     const spec = described.StreamSpecification;
     let streamArn = described.LatestStreamArn;
     let enabledStream = false;
@@ -86,7 +94,14 @@ export async function prepareAdoption(o: PrepareAdoptionOptions): Promise<Adopte
  * `cdk synth` reads), keeping every other entry. Written aside and renamed, never half-written.
  */
 export async function recordAdoptionContext(file: string, adopted: readonly AdoptedRegion[]): Promise<void> {
-  const context: Record<string, unknown> = existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>) : {};
+  let context: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    try {
+      context = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new AdoptionError(`${file}: not a JSON context file (${(e as Error).message}); fix it or name another with --context-file`);
+    }
+  }
   for (const a of adopted) context[a.contextKey] = a.streamArn;
   const staging = `${file}.${process.pid}.tmp`;
   await writeFile(staging, `${JSON.stringify(context, null, 2)}\n`);
@@ -109,7 +124,10 @@ export async function backfillAdoption(o: BackfillAdoptionOptions): Promise<Back
     for (const to of regions) {
       if (to === from) continue;
       if (o.signal?.aborted) return reports;
-      reports.push(await backfill({ ...o, from, to, ownVersionsOnly: true }));
+      // Progress of its own per source (a backfill's state file is per table and target): the pairs
+      // into one target never resume each other's runs, nor a plain `regionsync backfill`.
+      const stateDir = join(o.stateDir ?? join('.regionsync', 'backfill'), 'adopt', from);
+      reports.push(await backfill({ ...o, from, to, ownVersionsOnly: true, stateDir }));
     }
   }
   return reports;
@@ -150,4 +168,22 @@ async function streamArnOnceEnabled(client: ReturnType<typeof dynamodb>, tableNa
     if (Date.now() > deadline) throw new AdoptionError(`${tableName} in ${region}: the stream was not enabled within ${timeoutMs / 1000} s`);
     await sleep(1000);
   }
+}
+
+/**
+ * Every region must expire the same items: the regions regionsync creates get TTL on the table's
+ * `ttlAttribute`, so an adopted table must expire by that attribute too (or, for regionsync's own
+ * default, need not expire at all). Otherwise items would expire in some regions only, for good.
+ */
+async function checkTtl(client: ReturnType<typeof dynamodb>, table: ResolvedTableConfig, tableName: string, region: string): Promise<void> {
+  const ttl = (await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }))).TimeToLiveDescription;
+  const enabled = ttl?.TimeToLiveStatus === 'ENABLED' || ttl?.TimeToLiveStatus === 'ENABLING';
+  if (enabled && ttl?.AttributeName !== table.ttlAttribute)
+    throw new AdoptionError(
+      `${tableName} in ${region} expires items by its TTL attribute ${ttl?.AttributeName}: set tables ${table.name}.ttlAttribute to '${ttl?.AttributeName}', so every region expires the same items`,
+    );
+  if (!enabled && table.ttlAttribute !== META.expiresAt)
+    throw new AdoptionError(
+      `${tableName} in ${region} has TTL off, but the config's ttlAttribute is ${table.ttlAttribute}, which the regions regionsync creates expire by: enable TTL on ${table.ttlAttribute} there, or leave ttlAttribute unset`,
+    );
 }

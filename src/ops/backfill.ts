@@ -251,8 +251,16 @@ export async function backfill(o: BackfillOptions): Promise<BackfillReport> {
       queue([o.to], changeOf(o.ops, item, now));
     };
     // Items never stamped are touched with one write each: several at once (a page's keys are distinct).
-    await mapWithConcurrency(items, TOUCH_CONCURRENCY, one);
+    // A failure waits for the others: what was touched is sent before the error is thrown, or an
+    // item stamped at the source (its new version made there) would reach no other region.
+    let failure: { error: unknown } | undefined;
+    await mapWithConcurrency(items, TOUCH_CONCURRENCY, (item) =>
+      one(item).catch((error: unknown) => {
+        failure ??= { error };
+      }),
+    );
     for (const [region, changes] of outbox) s.counts.messages += (await sender.send(region, changes)).messages;
+    if (failure) throw failure.error;
   };
 
   await parallelScan({

@@ -4,6 +4,7 @@
  * this repo's regionsync.config.ts. Every region stack keeps the resolved configuration in its
  * template's Metadata (src/infra/stacks/region-stack.ts), so one stack of the app tells the whole of it.
  */
+import { resolve } from 'node:path';
 import { GetTemplateCommand } from '@aws-sdk/client-cloudformation';
 import { stackName } from '../core/contract.ts';
 import { DEPLOYED_CONFIG_METADATA, type ResolvedConfig } from '../infra/config/schema.ts';
@@ -34,5 +35,6 @@ export async function loadDeployedConfig(target: Target, appName: string, region
     throw new DeployedConfigError(
       `stack ${stack} in ${region} holds no regionsync configuration (Metadata.${DEPLOYED_CONFIG_METADATA}): deploy it with this release first`,
     );
-  return config;
+  // A custom resolver's module is kept relative to where the app was synthesized: resolve it here.
+  return { ...config, tables: config.tables.map((t) => (t.resolver ? { ...t, resolver: { ...t.resolver, file: resolve(t.resolver.file) } } : t)) };
 }

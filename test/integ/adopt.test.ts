@@ -18,6 +18,7 @@ import {
   PutItemCommand,
   ScanCommand,
   UpdateItemCommand,
+  UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sleep } from '../../src/core/concurrency.ts';
@@ -26,7 +27,7 @@ import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { queueDepth } from '../../src/ops/queue-depth.ts';
 import { loadConfig } from '../../src/infra/config/load.ts';
 import { validateConfig } from '../../src/infra/config/validate.ts';
-import { backfillAdoption } from '../../src/ops/adopt.ts';
+import { backfillAdoption, prepareAdoption } from '../../src/ops/adopt.ts';
 import { dynamodb, sqs } from '../../src/ops/aws.ts';
 import { opsTable, type OpsTable } from '../../src/ops/ship.ts';
 import { verifyTable, type VerifyReport } from '../../src/ops/verify.ts';
@@ -184,5 +185,30 @@ describe('adopting tables that already exist', () => {
     // version, stamped in the region that held it.
     const legacy = (await db(ME).send(new GetItemCommand({ TableName: TABLE, Key: key('item-1999'), ConsistentRead: true }))).Item;
     expect(legacy?.[META.version]?.S).toMatch(/\.af-south-1$/);
+  });
+
+  it('a table that expires items by another TTL attribute than the config says is refused, naming the setting; its stream stays off', async () => {
+    // Prepare: a table the application expires by `expiresAt`, and a config that says nothing of it.
+    await db(AF).send(
+      new CreateTableCommand({
+        TableName: 'adopt_ttl',
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await db(AF).send(new UpdateTimeToLiveCommand({ TableName: 'adopt_ttl', TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' } }));
+    const config = validateConfig({
+      appName: 'adoptit',
+      regions: [AF, ME],
+      tables: [{ name: 'adopt_ttl', partitionKey: { name: 'pk', type: 'string' }, adoptIn: [AF] }],
+    });
+    // Act
+    const attempt = prepareAdoption({ ops: opsTable(config, 'adopt_ttl', { endpoint }) });
+    // Assess
+    await expect(attempt).rejects.toThrow(
+      /adopt_ttl in af-south-1 expires items by its TTL attribute expiresAt: set tables adopt_ttl\.ttlAttribute to 'expiresAt'/,
+    );
+    expect((await db(AF).send(new DescribeTableCommand({ TableName: 'adopt_ttl' }))).Table?.StreamSpecification?.StreamEnabled).not.toBe(true);
   });
 });

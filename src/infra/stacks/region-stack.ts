@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { CfnOutput, CfnResource, NestedStack, Stack, Tags, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type { Construct } from 'constructs';
@@ -84,9 +85,8 @@ export class RegionStack extends Stack {
     });
     Tags.of(this).add('regionsync:app', props.config.appName);
     // The operations commands read the app's configuration from here when it lives in someone's own
-    // CDK code, not in a config file (`--app`, src/ops/deployed-config.ts). Plain JSON: no secrets
-    // are ever in the config (credentials are profile names and role ARNs).
-    this.templateOptions.metadata = { ...this.templateOptions.metadata, [DEPLOYED_CONFIG_METADATA]: JSON.parse(JSON.stringify(props.config)) };
+    // CDK code, not in a config file (`--app`, src/ops/deployed-config.ts): deployedConfigOf.
+    this.templateOptions.metadata = { ...this.templateOptions.metadata, [DEPLOYED_CONFIG_METADATA]: deployedConfigOf(props.config) };
     this.addOutputs(props.region);
     if (props.enforceResourceLimit ?? true) this.node.addValidation({ validate: () => this.resourceLimitProblems(props.config.stackLayout ?? 'single') });
   }
@@ -134,4 +134,21 @@ export class RegionStack extends Stack {
       });
     }
   }
+}
+
+/**
+ * The configuration as the deployed stack keeps it for the operations commands: no secrets are ever
+ * in it (credentials are profile names and role ARNs), and what belongs to the deployer's machine
+ * is left out or made portable: profile names (the operator's own credentials are used, a role ARN
+ * still assumed), and a custom resolver's module path, kept relative to the directory the app was
+ * synthesized in (the CLI resolves it against its own working directory).
+ */
+export function deployedConfigOf(config: ResolvedConfig): unknown {
+  return JSON.parse(
+    JSON.stringify({
+      ...config,
+      regions: config.regions.map(({ credentials, ...r }) => (credentials?.roleArn ? { ...r, credentials: { roleArn: credentials.roleArn } } : r)),
+      tables: config.tables.map((t) => (t.resolver ? { ...t, resolver: { ...t.resolver, file: path.relative(process.cwd(), t.resolver.file) } } : t)),
+    }),
+  );
 }
