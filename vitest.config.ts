@@ -6,9 +6,12 @@ export default defineConfig({
     // (test/infra/cfn-validate.test.ts) and holds every template at 0 errors.
     env: { CDK_VALIDATION: 'false' },
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000 } },
+      // Unit and infra files share their worker's module cache (isolate: false): they keep no module
+      // state between files, and re-importing aws-cdk-lib and the SDK for every file cost ~40 s of CPU
+      // that the integration files, running beside them in npm test, need.
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 30_000, isolate: false } },
       // Synthesizing bundles every Lambda with esbuild: slower than unit tests.
-      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 } },
+      { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000, isolate: false } },
       {
         test: {
           name: 'integ',
