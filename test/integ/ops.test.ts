@@ -82,8 +82,6 @@ async function waitAgree(ops: OpsTable, timeoutMs = 30_000): Promise<VerifyRepor
     () => verifyQuietly(ops),
     (r) => r.agree,
     timeoutMs,
-    // Each verify scans every region's table: once a second is plenty, and leaves the emulator to the pipeline.
-    1_000,
   );
 }
 
