@@ -378,23 +378,10 @@ describe('concurrent invocations in one region (a shipper beside an applier, or 
       fc.record({ kind: fc.constant('delete' as const), region: fc.nat(2), key: fc.nat(1) }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.oneof(opArb, scheduleArb, togetherArb(3), togetherArb(3)), { maxLength: 60, size: 'medium' }), async (ops) => {
-        // Prepare
-        const cluster = new Cluster(REGIONS);
-        // Act
-        for (const op of ops) {
-          if (isScheduleOp(op)) await cluster.step(op);
-          else write(cluster, op);
-          expectNoTombstoneVisible(cluster);
-        }
-        await cluster.drain();
-        // Assess
-        expectNoTombstoneVisible(cluster);
-        const live = cluster.liveView(REGIONS[0]!);
-        for (const region of REGIONS.slice(1)) expect(cluster.liveView(region)).toEqual(live);
-        const first = cluster.view(REGIONS[0]!);
-        for (const region of REGIONS.slice(1)) expect(cluster.view(region)).toEqual(first);
-      }),
+      fc.asyncProperty(fc.array(fc.oneof(opArb, scheduleArb, togetherArb(3), togetherArb(3)), { maxLength: 60, size: 'medium' }), (ops) =>
+        // Clocks in step: the concurrency, not the skew, is under test here.
+        noTombstoneAndIdentical([0, 0, 0], ops),
+      ),
       {
         numRuns: Number(process.env.PROPERTY_RUNS ?? 1000),
         examples: [
