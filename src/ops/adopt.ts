@@ -12,7 +12,8 @@
  *      item never stamped is stamped at its source first and so gets a version).
  */
 import { existsSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeJsonFile } from './json-file.ts';
 import { join } from 'node:path';
 import { DescribeTableCommand, DescribeTimeToLiveCommand, type TableDescription, UpdateTableCommand } from '@aws-sdk/client-dynamodb';
 import { META } from '../core/contract.ts';
@@ -91,7 +92,7 @@ export async function prepareAdoption(o: PrepareAdoptionOptions): Promise<Adopte
 
 /**
  * Writes the adopted streams' ARNs into a CDK context file (cdk.context.json of the CDK app, which
- * `cdk synth` reads), keeping every other entry. Written aside and renamed, never half-written.
+ * `cdk synth` reads), keeping every other entry; never half-written (writeJsonFile).
  */
 export async function recordAdoptionContext(file: string, adopted: readonly AdoptedRegion[]): Promise<void> {
   let context: Record<string, unknown> = {};
@@ -103,9 +104,7 @@ export async function recordAdoptionContext(file: string, adopted: readonly Adop
     }
   }
   for (const a of adopted) context[a.contextKey] = a.streamArn;
-  const staging = `${file}.${process.pid}.tmp`;
-  await writeFile(staging, `${JSON.stringify(context, null, 2)}\n`);
-  await rename(staging, file);
+  await writeJsonFile(file, context);
 }
 
 /** Options of {@link backfillAdoption}: those of backfill, for every pair of regions. */

@@ -24,8 +24,9 @@
  * sent but not yet saved is sent again on resume: applying a change twice is a no-op.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { writeJsonFile } from './json-file.ts';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import type { Change } from '../core/change.ts';
 import { fromWire, toWire } from '../core/codec.ts';
@@ -332,10 +333,7 @@ class StateSaver {
   save(s: SavedState): Promise<void> {
     const write = async () => {
       s.updatedAt = new Date().toISOString();
-      await mkdir(dirname(this.file), { recursive: true });
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      await writeFile(tmp, `${JSON.stringify(s, null, 2)}\n`);
-      await rename(tmp, this.file);
+      await writeJsonFile(this.file, s);
     };
     this.chain = this.chain.then(write, write);
     return this.chain;
