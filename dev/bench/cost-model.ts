@@ -129,7 +129,7 @@ export interface AwsDurationInputs {
   readonly cpuMicros: { readonly shipper: number; readonly applier: number };
   /** Latency of one call when the emulator is not saturated (measured at the lowest load step). */
   readonly callMs: { readonly dynamodbWrite: number; readonly sqsSend: number };
-  /** Mean inter-region round trip to the targets (a send waits for it). */
+  /** The longest inter-region round trip to a target (the sends go in parallel; the invocation waits for the slowest). */
   readonly roundTripMs: number;
   /** Writes a handler keeps in flight (the shipper's and applier's concurrency). */
   readonly concurrency: number;
@@ -149,13 +149,14 @@ export const VCPU_MB = 1769;
  * plus waiting for writes (in flight `concurrency` at a time) and for the cross-region sends.
  * The emulator's own durations overstate this when moto, saturated, answers in tens of ms.
  */
-export function awsLambdaGbSeconds(calls: PathCalls, d: AwsDurationInputs, targets: number): { source: number; perTarget: number } {
+export function awsLambdaGbSeconds(calls: PathCalls, d: AwsDurationInputs, _targets: number): { source: number; perTarget: number } {
   const slow = Math.max(1, VCPU_MB / d.memoryMb);
   const gb = d.memoryMb / 1024;
   const sourceMs =
     (d.cpuMicros.shipper / 1000) * slow +
     (calls.stampsPerItem * d.callMs.dynamodbWrite) / d.concurrency +
-    calls.sendsPerItemPerTarget * targets * (d.roundTripMs + d.callMs.sqsSend);
+    // The shipper sends to its targets in parallel (Promise.allSettled): it waits for the slowest.
+    calls.sendsPerItemPerTarget * (d.roundTripMs + d.callMs.sqsSend);
   const targetMs = (d.cpuMicros.applier / 1000) * slow + (calls.appliesPerItemPerTarget * d.callMs.dynamodbWrite) / d.concurrency;
   return { source: (gb * sourceMs) / 1000, perTarget: (gb * targetMs) / 1000 };
 }

@@ -123,8 +123,13 @@ export function makeItem(partitionKey: string, id: string, t0: number, bytes: nu
   return item;
 }
 
+/** One write's key in {@link Applied.at}: its item and its time, so that an update of an item counts apart from its creation. */
+export function writeKey(w: { readonly id: string; readonly t0: number }): string {
+  return `${w.id}@${w.t0}`;
+}
+
 export interface Applied {
-  /** Item id → emulator time (ms) the applier's write of it landed in this region. */
+  /** Write ({@link writeKey}) → emulator time (ms) the applier's write of it landed in this region. */
   readonly at: Map<string, number>;
   /** A sample of replicated items as stored, to measure regionsync's metadata. */
   readonly sample: Record<string, AttributeValue>[];
@@ -186,9 +191,11 @@ export class ApplyObserver {
             const img = r.dynamodb?.NewImage;
             if (!img || !isReplicationWriter(img[META.writer]?.S) || !img[T0]) continue;
             const id = img[this.partitionKey]?.S;
+            const t0 = img[T0]?.N;
             const at = r.dynamodb?.ApproximateCreationDateTime?.getTime();
-            if (id && at && !applied.at.has(id)) {
-              applied.at.set(id, at);
+            const key = id && t0 ? writeKey({ id, t0: Number(t0) }) : undefined;
+            if (key && at && !applied.at.has(key)) {
+              applied.at.set(key, at);
               if (applied.sample.length < 20) applied.sample.push(img as Record<string, AttributeValue>);
             }
           }

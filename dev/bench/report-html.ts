@@ -103,10 +103,32 @@ export interface ReportInput {
       }
     >;
   };
+  /** Absent from runs made before issue 19. */
+  costRatioAtRate?: RateRow[];
+  batchingTradeoff?: RateRow[];
+  idleUsdPerTableRegionMonth?: number;
+  idle?: { sqsMappingsPerTableRegion: number; usdPerQueueMonth: number; note: string };
+  echoFilter?: { path: string; offeredPerSec: number; items: number; droppedShare: number; echoInvocationsPerItem: number; lambdaInvocationsPerItem: number }[];
+  emulatorCostRatioAtRate?: { offeredPerSec: number; path: string; ratio: number }[];
+  rateModel?: string;
   loadSteps: Step[];
   lagSeries: Record<string, [number, number, number, number][]>;
   lagQuantiles: Record<string, Record<string, [number, number][]>>;
   functionErrors: string[];
+}
+
+interface RateRow {
+  offeredPerSec: number;
+  path: string;
+  workload: string;
+  itemBytes: number;
+  ratio: number;
+  lagP99Ms: number;
+  windowSeconds: { stream: number; queue: number };
+  breakdown: Record<string, number>;
+  usdPerMillion: { regionsync: number; globalTables: number; idle: number };
+  perItem: { sqsBilled: number; lambdaInvocations: number };
+  batching: { recordsPerShipperInvocation: number; changesPerMessage: number; messagesPerApplierInvocation: number; parallelization: number; keepsUp: boolean };
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
@@ -143,6 +165,7 @@ td:first-child,th:first-child{text-align:left}.ok{color:#17803d;font-weight:600}
 <div class="card">Modelled AWS lag (client helper)<b>p50 ${r.cloudLagModelMs.p50} · p99 ${r.cloudLagModelMs.p99} ms</b>published hop latencies + batch processing</div>
 </div>
 
+${r.costRatioAtRate ? realisticRates(r) : ''}
 <h2 id="lag-over-time">Lag over time, per region pair</h2>
 <p class="muted">Each item carries its send time; its lag in a region is when the applier's write of it appeared in that region's stream, minus that. p50 and p99 of the items written in each second; shaded: the load steps (offered items/s, write path; red: unstable); log scale. The emulator has no distance between regions, so every pair looks alike here: the model below adds the round trips.</p>
 ${lagOverTime(r)}
@@ -257,6 +280,112 @@ function stepsTable(r: ReportInput): string {
       `<tr><td>${esc(s.path)}</td><td>${s.offeredPerSec}</td><td>${s.achievedWritesPerSec}</td><td>${s.throughputItemsPerSec}</td><td>${fmt(s.lagMs.p50)}</td><td>${fmt(s.lagMs.p99)}</td><td>${s.drainSeconds}</td><td>${s.requests.dynamodbWrite}</td><td>${s.requests.sqs}</td><td>${s.requests.lambdaInvocations}</td><td>${s.stable ? 'stable' : `<span class="no">unstable</span>: ${esc(s.unstableReason ?? '')}`}</td></tr>`,
   );
   return `<table><tr><th>path</th><th>offered/s</th><th>written/s</th><th>applied/s per target</th><th>lag p50 ms</th><th>lag p99 ms</th><th>drain s</th><th>DDB writes/item</th><th>SQS/item</th><th>Lambda/item</th><th></th></tr>${rows.join('\n')}</table>`;
+}
+
+function realisticRates(r: ReportInput): string {
+  const rows = r.costRatioAtRate!;
+  const at = (path: string, workload: string, bytes: number) =>
+    rows.filter((x) => x.path === path && x.workload === workload && x.itemBytes === bytes).sort((a, b) => a.offeredPerSec - b.offeredPerSec);
+  const bytes = [...new Set(rows.map((x) => x.itemBytes))];
+  const rates = [...new Set(rows.map((x) => x.offeredPerSec))].sort((a, b) => a - b);
+  const ratios = rows.map((x) => x.ratio);
+  const x: Axis = { min: Math.min(...rates) * 0.8, max: Math.max(...rates) * 1.25, log: true, label: 'items written per second in the source region (log)' };
+  const y: Axis = { min: 0.8, max: Math.ceil(Math.max(...ratios, 1.2) * 5) / 5, label: 'cost ÷ Global Tables' };
+  const series = [
+    { path: 'helper', workload: 'insert', bytes: r.config.itemBytes, color: COLORS[0]!, dash: false },
+    { path: 'plain', workload: 'insert', bytes: r.config.itemBytes, color: COLORS[1]!, dash: false },
+    { path: 'helper', workload: 'update', bytes: r.config.itemBytes, color: COLORS[0]!, dash: true },
+    { path: 'plain', workload: 'update', bytes: r.config.itemBytes, color: COLORS[1]!, dash: true },
+  ];
+  const plot = frame(
+    x,
+    y,
+    (sx, sy) =>
+      polyline(
+        [
+          [sx(x.min), sy(1)],
+          [sx(x.max), sy(1)],
+        ],
+        '#555',
+        false,
+        1.2,
+      ) +
+      series
+        .map(
+          (s) =>
+            polyline(
+              at(s.path, s.workload, s.bytes).map((p) => [sx(p.offeredPerSec), sy(p.ratio)]),
+              s.color,
+              s.dash,
+            ) +
+            at(s.path, s.workload, s.bytes)
+              .map((p) => `<circle cx="${sx(p.offeredPerSec).toFixed(1)}" cy="${sy(p.ratio).toFixed(1)}" r="3.5" fill="${s.color}"/>`)
+              .join(''),
+        )
+        .join(''),
+    [
+      ...series.map((s) => ({ name: `${s.path === 'helper' ? 'client helper' : 'plain writes'}, ${s.workload}s`, color: s.color, dash: s.dash })),
+      { name: 'Global Tables = 1.0', color: '#555' },
+    ],
+  );
+  const trade = r.batchingTradeoff ?? [];
+  const windows = [...new Set(trade.map((t) => `${t.windowSeconds.stream}/${t.windowSeconds.queue}`))];
+  const tx: Axis = { min: 500, max: niceCeil(Math.max(...trade.map((t) => t.lagP99Ms), 1000)), log: true, label: 'modelled lag p99, ms (log)' };
+  const ty: Axis = { min: 0.8, max: Math.ceil(Math.max(...trade.map((t) => t.ratio), 1.2) * 5) / 5, label: 'cost ÷ Global Tables (client helper)' };
+  const tradePlot = frame(
+    tx,
+    ty,
+    (sx, sy) =>
+      polyline(
+        [
+          [sx(tx.min), sy(1)],
+          [sx(tx.max), sy(1)],
+        ],
+        '#555',
+        false,
+        1.2,
+      ) +
+      rates
+        .map((rate, i) => {
+          const pts = trade.filter((t) => t.path === 'helper' && t.offeredPerSec === rate);
+          return (
+            polyline(
+              pts.map((t) => [sx(t.lagP99Ms), sy(t.ratio)]),
+              COLORS[i % COLORS.length]!,
+            ) +
+            pts
+              .map(
+                (t) =>
+                  `<circle cx="${sx(t.lagP99Ms).toFixed(1)}" cy="${sy(t.ratio).toFixed(1)}" r="3.5" fill="${COLORS[i % COLORS.length]}"><title>${t.windowSeconds.stream} s / ${t.windowSeconds.queue} s</title></circle><text x="${(sx(t.lagP99Ms) + 5).toFixed(1)}" y="${(sy(t.ratio) - 5).toFixed(1)}">${t.windowSeconds.stream}/${t.windowSeconds.queue}</text>`,
+              )
+              .join('')
+          );
+        })
+        .join(''),
+    [...rates.map((rate, i) => ({ name: `${rate} items/s`, color: COLORS[i % COLORS.length]! })), { name: 'Global Tables = 1.0', color: '#555' }],
+  );
+  const table = (workload: string) => `<table><tr><th>${workload}s</th>${rates.map((rt) => `<th>${rt}/s</th>`).join('')}</tr>
+${bytes
+  .flatMap((b) =>
+    ['helper', 'plain'].map(
+      (p) =>
+        `<tr><td>${p === 'helper' ? 'client helper' : 'plain writes'}, ${b} B</td>${at(p, workload, b)
+          .map((x) => `<td>${x.ratio}× <span class="muted">p99 ${x.lagP99Ms} ms${x.batching.keepsUp ? '' : ', falls behind'}</span></td>`)
+          .join('')}</tr>`,
+    ),
+  )
+  .join('\n')}
+</table>`;
+  const ef = r.echoFilter ?? [];
+  return `<h2 id="realistic-rates">Cost at the rates real tables run</h2>
+<p class="muted">${esc(r.rateModel ?? '')} Batching windows: stream ${rows[0]?.windowSeconds.stream ?? 0} s, queue ${rows[0]?.windowSeconds.queue ?? 0} s. Idle: ${r.idle?.sqsMappingsPerTableRegion ?? '?'} SQS mappings per table and region, $${r.idleUsdPerTableRegionMonth ?? '?'} per table-region per month with no writes at all.</p>
+${plot}
+${table('insert')}
+${table('update')}
+<p class="muted">Echoes on the update workload (the targets' shippers invoked on the appliers' writes): ${ef.map((e) => `${e.path}: ${(e.droppedShare * 100).toFixed(1)}% of echo records dropped by the event filter, ${e.echoInvocationsPerItem} echo invocations and ${e.lambdaInvocationsPerItem} Lambda invocations in all per item (emulator, ${e.offeredPerSec}/s, ${e.items} items)`).join('; ')}. Measured by the emulator at its own steps (plain inserts, AWS durations): ${(r.emulatorCostRatioAtRate ?? []).map((e) => `${e.offeredPerSec}/s ${e.ratio}×`).join(', ')}.</p>
+<h3>Batching windows: cost against lag</h3>
+<p class="muted">Each point: the stream / queue batching windows (seconds), client-helper inserts. Lambda takes whole seconds; a window adds up to itself to the lag.${windows.length ? '' : ''}</p>
+${tradePlot}`;
 }
 
 // ---- plots ----

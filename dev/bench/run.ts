@@ -33,7 +33,10 @@ import {
 } from './cost-model.ts';
 import { startEnvironment, type Environment, type Invocation } from './environment.ts';
 import { itemSize } from './item-size.ts';
-import { ApplyObserver, writeLoad, type WritePath } from './load.ts';
+import { batchingTradeoff, costRatioAtRates, idleUsdPerTableRegionMonth, perItemFrom, type RealisticRatesInput } from './realistic-rates.ts';
+import type { RateModelConfig } from './rate-model.ts';
+import { PACKED_MESSAGE_BYTES } from '../../src/infra/constructs/replicated-table.ts';
+import { ApplyObserver, writeKey, writeLoad, type WritePath } from './load.ts';
 import { APP_KEY, isDynamoRead, isDynamoWrite, type CallCount } from './request-stats.ts';
 import { renderReport } from './report-html.ts';
 import { sleep } from '../../src/core/concurrency.ts';
@@ -68,6 +71,8 @@ export interface BenchOptions {
 }
 
 const KEY = 'pk';
+const RATE_MODEL_NOTE =
+  "costRatioAtRate and batchingTradeoff are modelled (dev/bench/rate-model.ts): per-item DynamoDB units and calls, bytes per change, handler CPU and the share of echoes the filter passes are measured here (inserts from the saturated drains, updates from the update steps); how many records share an invocation, a message and a receive at each rate follows Lambda's polling (4 polls a second per shard, batching windows, Poisson arrivals), which the emulator cannot reach beyond a few tens of items a second. Idle receives are spread over the month's items. emulatorCostRatioAtRate is what the emulator itself measured at its own steps.";
 /** DynamoDB answers in single-digit milliseconds (AWS documentation): the upper bound. */
 const AWS_CALL_MS = 10;
 /** A SendMessageBatch, apart from the round trip: no published figure; assumed. */
@@ -126,6 +131,8 @@ export interface RequestFigures {
     readonly applierInvocations: number;
     /** The target regions' shippers, invoked on the applied changes' stream records (which they skip). */
     readonly echoInvocations: number;
+    /** Stream records of applied changes that reached a target's shipper (the event filter let them through). */
+    readonly echoRecords: number;
     /** GetRecords by the event source mapping (Lambda's, not billed). */
     readonly streamReads: number;
     readonly writeUnits: number;
@@ -149,6 +156,8 @@ export interface Timing {
 
 export interface StepResult {
   readonly path: WritePath;
+  /** New items, or whole-item overwrites (PutItem) of items an earlier step wrote and replicated. */
+  readonly workload: 'insert' | 'update';
   readonly offeredPerSec: number;
   readonly seconds: number;
   readonly items: number;
@@ -214,15 +223,19 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   const saturation: Partial<Record<WritePath, SaturationResult>> = {};
   const series: { pair: string; tSec: number; lag: number }[] = [];
   let runStart = 0;
+  let sqsMappingsPerTableRegion = 0;
   try {
     await observer.start();
     runStart = Date.now();
     let index = 0;
-    const step = async (p: WritePath, rate: number): Promise<StepResult> => {
-      const r = await runStep(o, env, observer, p, rate, `${p}${index++}`, runStart, series);
+    const prefixes = new Map<StepResult, string>();
+    const step = async (p: WritePath, rate: number, updateOf?: StepResult): Promise<StepResult> => {
+      const prefix = updateOf ? prefixes.get(updateOf)! : `${p}${index++}`;
+      const r = await runStep(o, env, observer, p, rate, prefix, runStart, series, updateOf ? 'update' : 'insert');
       steps.push(r);
+      prefixes.set(r, prefix);
       o.log(
-        `  ${p.padEnd(6)} ${String(rate).padStart(4)}/s offered, ${r.achievedWritesPerSec.toFixed(1)}/s written, ${r.throughputItemsPerSec.toFixed(1)}/s applied per target; ` +
+        `  ${p.padEnd(6)} ${updateOf ? 'update ' : ''}${String(rate).padStart(4)}/s offered, ${r.achievedWritesPerSec.toFixed(1)}/s written, ${r.throughputItemsPerSec.toFixed(1)}/s applied per target; ` +
           `lag p50 ${fmt(r.lagMs.p50)} p99 ${fmt(r.lagMs.p99)} ms; ${r.stable ? 'stable' : `UNSTABLE (${r.unstableReason})`}`,
       );
       return r;
@@ -231,8 +244,13 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
       const r = await step('plain', rate);
       if (!r.stable) break;
     }
-    const sustained = highestStable(steps.filter((s) => s.path === 'plain'));
-    await step('helper', sustained.offeredPerSec);
+    const sustained = highestStable(steps.filter((s) => s.path === 'plain' && s.workload === 'insert'));
+    const helperStep = await step('helper', sustained.offeredPerSec);
+    // Updates of replicated items: the same keys again, overwritten whole (a plain PutItem, or the
+    // helper's put). Their appliers' writes come back on the targets' streams, where the event filter
+    // should drop them.
+    await step('plain', sustained.offeredPerSec, sustained);
+    await step('helper', sustained.offeredPerSec, helperStep);
     for (const p of ['plain', 'helper'] as const) {
       const r = await runSaturation(o, env, observer, p, `sat-${p}`);
       saturation[p] = r;
@@ -241,6 +259,8 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
           `${r.requests.dynamodbWrite} DynamoDB writes, ${r.requests.sqs} SQS calls, ${r.requests.lambdaInvocations} Lambda invocations`,
       );
     }
+    // Queues Lambda long-polls per table and region, whatever the traffic: the idle cost's unit.
+    sqsMappingsPerTableRegion = env.runtime.stats().filter((m) => m.source === 'sqs' && m.region === source).length;
   } finally {
     await observer.stop();
     await env.stop();
@@ -252,9 +272,13 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   const operationCosts = await measureOperationCosts({ regions: o.regions });
   for (const line of formatOperationCosts(operationCosts)) o.log(line);
 
-  const plainSteps = steps.filter((s) => s.path === 'plain');
+  const plainSteps = steps.filter((s) => s.path === 'plain' && s.workload === 'insert');
   const sustained = highestStable(plainSteps);
-  const helper = steps.find((s) => s.path === 'helper')!;
+  const helper = steps.find((s) => s.path === 'helper' && s.workload === 'insert')!;
+  const updates = {
+    plain: steps.find((s) => s.path === 'plain' && s.workload === 'update')!,
+    helper: steps.find((s) => s.path === 'helper' && s.workload === 'update')!,
+  };
   const knee = plainSteps.find((s) => !s.stable);
   const metadataBytes = measureMetadata(observer, o.itemBytes);
   const sat = { plain: saturation.plain!, helper: saturation.helper! };
@@ -265,12 +289,65 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     memoryMb: env.memoryMb.applier ?? env.memoryMb.shipper ?? 512,
     cpuMicros: { shipper: shipperCpu, applier: cpu.applier },
     callMs: { dynamodbWrite: AWS_CALL_MS, sqsSend: AWS_SQS_SEND_MS },
-    roundTripMs: targets.reduce((n, t) => n + roundTripMs(source, t).ms, 0) / targets.length,
+    roundTripMs: Math.max(...targets.map((t) => roundTripMs(source, t).ms)),
     concurrency: 16,
   });
   const durations = { plain: durationInputs(cpu.shipper), helper: durationInputs(cpu.shipperHelper) };
   const cost = costModel({ plain: sat.plain, helper: sat.helper }, o.itemBytes, metadataBytes, durations, targets.length);
   const costAtRate = costModel({ plain: sustained, helper }, o.itemBytes, metadataBytes, durations, targets.length);
+  // At the rates real tables run: the per-item counts measured here, batched as AWS would batch them.
+  const rateConfig = (p: WritePath): RateModelConfig => ({
+    source,
+    targets,
+    windows: { stream: window, queue: window },
+    shipperBatchSize: 500,
+    maxMessageBytes: PACKED_MESSAGE_BYTES,
+    memoryMb: durations[p].memoryMb,
+    cpuMicros: durations[p].cpuMicros,
+    callMs: durations[p].callMs,
+    concurrency: durations[p].concurrency,
+    sqsMappingsPerTableRegion,
+  });
+  const realistic: RealisticRatesInput = {
+    measured: {
+      plain: {
+        insert: perItemFrom(sat.plain.usage, sat.plain.requests.detail, targets.length),
+        update: perItemFrom(updates.plain.usage, updates.plain.requests.detail, targets.length),
+      },
+      helper: {
+        insert: perItemFrom(sat.helper.usage, sat.helper.requests.detail, targets.length),
+        update: perItemFrom(updates.helper.usage, updates.helper.requests.detail, targets.length),
+      },
+    },
+    measuredItemBytes: o.itemBytes,
+    metadataBytes,
+    itemSizes: [o.itemBytes, 4096],
+    config: { plain: rateConfig('plain'), helper: rateConfig('helper') },
+  };
+  const costRatioAtRate = costRatioAtRates(realistic);
+  const tradeoff = batchingTradeoff(realistic);
+  const echoFilter = (['plain', 'helper'] as const).map((p) => {
+    const d = updates[p].requests.detail;
+    return {
+      path: p,
+      workload: 'update' as const,
+      offeredPerSec: updates[p].offeredPerSec,
+      items: updates[p].items,
+      // Each applied change is one stream record in its target; what reached a target's shipper passed the filter.
+      echoRecordsPerChange: d.echoRecords,
+      droppedShare: round4(Math.max(0, 1 - d.echoRecords)),
+      echoInvocationsPerItem: round4(d.echoInvocations * targets.length),
+      lambdaInvocationsPerItem: round4(updates[p].requests.lambdaInvocations * targets.length),
+    };
+  });
+  // What the emulator itself measured at each insert step, with AWS durations: the model's check at the rates moto reaches.
+  const emulatorAtRate = plainSteps
+    .filter((s) => s.stable)
+    .map((s) => ({
+      offeredPerSec: s.offeredPerSec,
+      path: 'plain' as const,
+      ratio: costModel({ plain: s, helper }, o.itemBytes, metadataBytes, durations, targets.length).ratioPlain,
+    }));
   // Processing time per invocation as it would be in AWS (the batches measured at the highest stable
   // load, the CPU measured per item, writes at DynamoDB's latency), and, for comparison, as the
   // emulator took it.
@@ -318,6 +395,17 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     requestsPerItemAtRate: { offeredPerSec: sustained.offeredPerSec, plain: sustained.requests, helper: helper.requests },
     saturation: { plain: stripUsage(sat.plain), helper: stripUsage(sat.helper) },
     targets: { dynamodbWrite: 1.05, sqs: 0.05, lambdaInvocations: 0.02, costRatio: 1.1 },
+    costRatioAtRate,
+    idleUsdPerTableRegionMonth: idleUsdPerTableRegionMonth(sqsMappingsPerTableRegion),
+    idle: {
+      sqsMappingsPerTableRegion,
+      usdPerQueueMonth: round4(idleSqsCostPerQueueMonth().usd),
+      note: "Lambda long-polls every SQS mapping's queue (5 pollers, 20 s waits) whether or not messages come; stream mappings' reads are not billed",
+    },
+    batchingTradeoff: tradeoff,
+    echoFilter,
+    emulatorCostRatioAtRate: emulatorAtRate,
+    rateModel: RATE_MODEL_NOTE,
     costPerMillionUsd: {
       ...cost,
       atRate: {
@@ -381,6 +469,7 @@ async function runStep(
   prefix: string,
   runStart: number,
   series: { pair: string; tSec: number; lag: number }[],
+  workload: 'insert' | 'update' = 'insert',
 ): Promise<StepResult> {
   const [source, ...targets] = o.regions as [string, ...string[]];
   const before = env.stats.snapshot();
@@ -401,7 +490,7 @@ async function runStep(
   const endedAt = Date.now();
   // Drain: every acknowledged item in every target, or the timeout.
   const deadline = endedAt + o.drainTimeoutSeconds * 1000;
-  const missing = () => targets.reduce((n, r) => n + acked.filter((x) => !observer.applied.get(r)!.at.has(x.id)).length, 0);
+  const missing = () => targets.reduce((n, r) => n + acked.filter((x) => !observer.applied.get(r)!.at.has(writeKey(x))).length, 0);
   while (missing() > 0 && Date.now() < deadline) await sleep(200);
   // Let the last deletes and echo invocations of this step finish before counting.
   await sleep(1000);
@@ -419,7 +508,7 @@ async function runStep(
   const lastQ: number[] = [];
   acked.forEach((x, i) => {
     for (const r of targets) {
-      const at = observer.applied.get(r)!.at.get(x.id);
+      const at = observer.applied.get(r)!.at.get(writeKey(x));
       if (at === undefined) continue;
       const lag = at - x.t0;
       all.push(lag);
@@ -431,7 +520,7 @@ async function runStep(
     }
   });
   for (const r of targets) {
-    const lags = acked.map((x) => observer.applied.get(r)!.at.get(x.id)).flatMap((at, i) => (at === undefined ? [] : [at - acked[i]!.t0]));
+    const lags = acked.map((x) => observer.applied.get(r)!.at.get(writeKey(x))).flatMap((at, i) => (at === undefined ? [] : [at - acked[i]!.t0]));
     lagByPair[`${source}→${r}`] = percentiles(lags);
   }
   const lagMs = percentiles(all);
@@ -448,6 +537,7 @@ async function runStep(
   const usage = pathUsage(calls, invocations, items, source, targets.length);
   return {
     path: p,
+    workload,
     offeredPerSec: rate,
     seconds: o.stepSeconds,
     items,
@@ -511,7 +601,7 @@ async function runSaturation(o: BenchOptions, env: Environment, observer: ApplyO
     const startedAt = Date.now();
     await env.resume();
     const timeout = startedAt + Math.max(o.drainTimeoutSeconds, n / 5) * 1000;
-    const missing = () => targets.reduce((m, r) => m + ok.filter((x) => !observer.applied.get(r)!.at.has(x.id)).length, 0);
+    const missing = () => targets.reduce((m, r) => m + ok.filter((x) => !observer.applied.get(r)!.at.has(writeKey(x))).length, 0);
     while (missing() > 0 && Date.now() < timeout) await sleep(200);
     seconds += (Date.now() - startedAt) / 1000;
     undrained += missing();
@@ -648,6 +738,7 @@ function requestFigures(
       shipperInvocations: per(shipper.length),
       applierInvocations: per(applier.length),
       echoInvocations: per(echo.length),
+      echoRecords: per(echo.reduce((n, i) => n + i.records, 0)),
       streamReads: per(sum(calls.filter((c) => c.service === 'dynamodbstreams' && c.operation === 'GetRecords'))),
       writeUnits: per(sum(fn, (c) => c.writeUnits)),
       transferBytes: per(sum(crossRegion(calls), (c) => c.requestBytes + c.responseBytes)),
@@ -765,7 +856,7 @@ function costModel(
     regionsyncPlain: est.plain.total,
     ratioPlain: round2(est.plain.total / gt.total),
     lambdaDurationBasis:
-      "estimated for AWS: handler CPU per item (cpuMicrosPerItem) slowed to the configured memory's vCPU share (1,769 MB = 1 vCPU), plus waits for writes at 10 ms each (DynamoDB's single-digit milliseconds, upper bound), 16 in flight, and one inter-region round trip + 20 ms (assumed) per send; request counts as measured",
+      "estimated for AWS: handler CPU per item (cpuMicrosPerItem) slowed to the configured memory's vCPU share (1,769 MB = 1 vCPU), plus waits for writes at 10 ms each (DynamoDB's single-digit milliseconds, upper bound), 16 in flight, and the slowest target's inter-region round trip + 20 ms (assumed) per send (targets in parallel); request counts as measured",
     durationInputs: durations,
     breakdown: { plain: est.plain, helper: est.helper, globalTables: gt },
     atEmulatorDurations: {

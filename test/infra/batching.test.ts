@@ -1,7 +1,8 @@
 /**
  * Batching windows in the templates: off by default (invoke as soon as records are there), and
  * when a table sets them, on the shipper's stream mapping and the applier's inbound queue mapping
- * (with a larger SQS batch, which a window needs to gather more than 10 messages).
+ * (with a larger SQS batch, which a window needs to gather more than 10 messages); a table's lag
+ * budget (lagBudgetMs) sets the stream window when none is set by hand.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RegionSyncConfig } from '../../src/infra/config/schema.ts';
@@ -12,7 +13,14 @@ const CONFIG: RegionSyncConfig = {
   regions: ['us-east-1', 'eu-west-1'],
   tables: [
     { name: 'prompt', partitionKey: { name: 'id', type: 'string' } },
-    { name: 'thrifty', partitionKey: { name: 'id', type: 'string' }, batchingWindowSeconds: { stream: 2, queue: 5 } },
+    // Windows this long keep lag p99 near 8 s on a quiet table: the lag alarm must be above that.
+    {
+      name: 'thrifty',
+      partitionKey: { name: 'id', type: 'string' },
+      batchingWindowSeconds: { stream: 2, queue: 5 },
+      monitoring: { lagP99ThresholdMs: 10_000 },
+    },
+    { name: 'patient', partitionKey: { name: 'id', type: 'string' }, lagBudgetMs: 3000 },
   ],
 };
 
@@ -48,6 +56,15 @@ describe('batching windows', () => {
     expect(stream.MaximumBatchingWindowInSeconds).toBe(2);
     expect(inbound.MaximumBatchingWindowInSeconds).toBe(5);
     expect(inbound.BatchSize).toBe(100);
+  });
+
+  it("follow a table's lag budget: the whole seconds beside the unbatched ~1 s go to the stream window", () => {
+    // Act
+    const { stream, inbound } = mappingsOf('patient');
+    // Assess
+    expect(stream.MaximumBatchingWindowInSeconds).toBe(2);
+    expect(inbound).not.toHaveProperty('MaximumBatchingWindowInSeconds');
+    expect(inbound.BatchSize).toBe(10);
   });
 
   it("keep the inbound queue's visibility timeout above 6 × the applier's timeout plus the window", () => {

@@ -83,6 +83,7 @@ describe('validateConfig accepts a valid config', () => {
       conflictLogRetentionSeconds: 30 * 86_400,
       replicateTtlDeletes: false,
       batchingWindowSeconds: { stream: 0, queue: 0 },
+      lagBudgetMs: 1000,
       maxClockOffsetSeconds: 5,
     });
     expect(resolved.tables[0]).toMatchObject({ sortKey: { name: 'sk', type: 'number' }, billingMode: 'PROVISIONED', regions: ['us-east-1', 'eu-west-1'] });
@@ -380,6 +381,41 @@ describe('conflict resolution settings', () => {
     expectProblem(problems, 'tables[0].batchingWindowSeconds.queue', 1.5);
     expectProblem(problems, 'tables[0].batchingWindowSeconds.applier', 2);
     expect(validateConfig(withTable({ batchingWindowSeconds: { queue: 2 } })).tables[0]!.batchingWindowSeconds).toEqual({ stream: 0, queue: 2 });
+  });
+
+  it('derives the batching windows from the lag budget: none at the default 1 s, the whole seconds beside the unbatched ~1 s above it', () => {
+    // Act
+    const at = (lagBudgetMs?: number) => validateConfig(withTable(lagBudgetMs === undefined ? {} : { lagBudgetMs })).tables[0]!;
+    // Assess
+    expect(at()).toMatchObject({ lagBudgetMs: 1000, batchingWindowSeconds: { stream: 0, queue: 0 } });
+    expect(at(1999).batchingWindowSeconds).toEqual({ stream: 0, queue: 0 });
+    expect(at(2000).batchingWindowSeconds).toEqual({ stream: 1, queue: 0 });
+    expect(at(3500).batchingWindowSeconds).toEqual({ stream: 2, queue: 0 });
+  });
+
+  it('rejects a lag budget below 1 s or not whole milliseconds, naming the key', () => {
+    for (const bad of [999, 1500.5, '2s', 600_001]) {
+      const problems = problemsOf(() => validateConfig(withTable({ lagBudgetMs: bad as never })));
+      expectProblem(problems, 'tables[0].lagBudgetMs', bad);
+    }
+  });
+
+  it('keeps windows set by hand over the budget, and rejects them when both are set and disagree', () => {
+    // Act
+    const kept = validateConfig(withTable({ batchingWindowSeconds: { queue: 1 } })).tables[0]!;
+    const problems = problemsOf(() => validateConfig(withTable({ lagBudgetMs: 2000, batchingWindowSeconds: { stream: 3 } })));
+    // Assess
+    expect(kept.batchingWindowSeconds).toEqual({ stream: 0, queue: 1 });
+    expectProblem(problems, 'tables[0].batchingWindowSeconds', { stream: 3 });
+  });
+
+  it("rejects windows that would keep the lag at or above the table's lag alarm, unless the alarm is raised", () => {
+    // Act: a 6 s budget against the default 5 s alarm; then with the alarm at 10 s
+    const problems = problemsOf(() => validateConfig(withTable({ lagBudgetMs: 6000 })));
+    const raised = validateConfig({ ...withTable({ lagBudgetMs: 6000 }), monitoring: { lagP99ThresholdMs: 10_000 } });
+    // Assess
+    expectProblem(problems, 'tables[0].lagBudgetMs', 6000);
+    expect(raised.tables[0]!.batchingWindowSeconds).toEqual({ stream: 5, queue: 0 });
   });
 
   it('rejects a clock bound (maxClockOffsetSeconds) outside 0.5..3600 s, app-wide or per table, naming the key', () => {

@@ -35,6 +35,7 @@ function tableConfig(selection?: SelectionSpec): ResolvedTableConfig {
     strategy: { strategy: 'lww' },
     replicateTtlDeletes: false,
     batchingWindowSeconds: { stream: 0, queue: 0 },
+    lagBudgetMs: 1000,
     maxClockOffsetSeconds: 5,
     names: { [EU]: 'orders_eu', [US]: 'orders_us' },
     ...(selection ? { selection } : {}),

@@ -194,9 +194,17 @@ const tableConfigSchema = z.strictObject({
    * applier's inbound queue mapping (`queue`), 0–300 each: how long to gather records before an
    * invocation. A window trades up to that much extra lag for fuller batches (fewer invocations,
    * SQS calls and messages per item) on tables that are written slowly (docs/benchmarks.md).
-   * @default { stream: 0, queue: 0 } (invoke as soon as records are there)
+   * @default derived from `lagBudgetMs`: { stream: 0, queue: 0 } at the default budget (invoke as soon as records are there)
    */
   batchingWindowSeconds: z.strictObject({ stream: z.number().optional(), queue: z.number().optional() }).optional(),
+  /**
+   * The replication lag this table accepts, p99, in milliseconds (1,000 to 600,000). Above the
+   * default, regionsync gathers records into fuller batches (a stream batching window of the whole
+   * seconds left beside the ~1 s the pipeline takes unbatched), which makes a slowly written table
+   * cheaper (src/core/batching.ts, docs/benchmarks.md). `batchingWindowSeconds` set by hand wins.
+   * @default 1000 (no batching window)
+   */
+  lagBudgetMs: z.number().optional(),
   /** This table's clock bound, overriding the app-wide `maxClockOffsetSeconds`. @default the app-wide `maxClockOffsetSeconds` */
   maxClockOffsetSeconds: z.number().optional(),
   /**
@@ -282,6 +290,8 @@ export interface ResolvedTableConfig {
    */
   readonly names?: Readonly<Record<string, string>>;
   readonly batchingWindowSeconds: { readonly stream: number; readonly queue: number };
+  /** The lag p99 the table accepts (`lagBudgetMs`), from which the windows were derived unless set. */
+  readonly lagBudgetMs: number;
   /** The table's clock bound: its own `maxClockOffsetSeconds`, else the app's, else 5. */
   readonly maxClockOffsetSeconds: number;
   /**

@@ -4,7 +4,8 @@ import { resolve as resolvePath } from 'node:path';
 import type { StrategySpec } from '../../core/contract.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { KNOWN_REGIONS } from './regions.ts';
-import { validateMonitoring } from './monitoring.ts';
+import { tableMonitoring, validateMonitoring } from './monitoring.ts';
+import { batchingWindowsFor, DEFAULT_LAG_BUDGET_MS, modelledP99Ms } from '../../core/batching.ts';
 import { checkSelection } from '../../core/selection.ts';
 import { DEFAULT_MAX_CLOCK_OFFSET_SECONDS } from '../../core/clock-bound.ts';
 import {
@@ -109,8 +110,22 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
   const stackLayout = input.stackLayout ?? 'single';
   if (stackLayout !== 'single' && stackLayout !== 'per-table') bad('stackLayout', input.stackLayout, "must be 'single' or 'per-table'");
   if (input.tracing !== undefined && typeof input.tracing !== 'boolean') bad('tracing', input.tracing, 'must be true or false');
+  const config = { appName, regions, tables, monitoring, stackLayout, tracing: input.tracing ?? false };
+  if (problems.length === 0) {
+    // A window the lag alarm cannot tell from an outage: it would fire on every quiet minute.
+    tables.forEach((t, i) => {
+      const lagP99ThresholdMs = tableMonitoring(config, t.name).lagP99ThresholdMs;
+      if (modelledP99Ms(t.batchingWindowSeconds) >= lagP99ThresholdMs) {
+        bad(
+          `tables[${i}].${t.lagBudgetMs !== DEFAULT_LAG_BUDGET_MS ? 'lagBudgetMs' : 'batchingWindowSeconds'}`,
+          t.lagBudgetMs !== DEFAULT_LAG_BUDGET_MS ? t.lagBudgetMs : t.batchingWindowSeconds,
+          `batching windows of ${t.batchingWindowSeconds.stream} s + ${t.batchingWindowSeconds.queue} s make the lag p99 about ${modelledP99Ms(t.batchingWindowSeconds)} ms, at or above the table's lag alarm (lagP99ThresholdMs ${lagP99ThresholdMs}): raise the alarm's threshold in monitoring`,
+        );
+      }
+    });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { appName, regions, tables, monitoring, stackLayout, tracing: input.tracing ?? false };
+  return config;
 }
 
 function validateTable(
@@ -183,6 +198,23 @@ function validateTable(
     if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 300)
       bad(`${path}.batchingWindowSeconds.${which}`, v, 'must be a whole number of seconds from 0 to 300');
   }
+  const lagBudgetMs = t.lagBudgetMs ?? DEFAULT_LAG_BUDGET_MS;
+  if (typeof lagBudgetMs !== 'number' || !Number.isInteger(lagBudgetMs) || lagBudgetMs < DEFAULT_LAG_BUDGET_MS || lagBudgetMs > 600_000)
+    bad(
+      `${path}.lagBudgetMs`,
+      lagBudgetMs,
+      `must be a whole number of milliseconds from ${DEFAULT_LAG_BUDGET_MS} to 600000 (the replication lag p99 the table accepts)`,
+    );
+  // Windows set by hand win over the budget's; both set, they must agree.
+  const budgeted = batchingWindowsFor(lagBudgetMs);
+  const batchingWindowSeconds = { stream: windows?.stream ?? budgeted.stream, queue: windows?.queue ?? budgeted.queue };
+  if (t.lagBudgetMs !== undefined && t.batchingWindowSeconds !== undefined && modelledP99Ms(batchingWindowSeconds) > lagBudgetMs) {
+    bad(
+      `${path}.batchingWindowSeconds`,
+      windows,
+      `windows of ${batchingWindowSeconds.stream} s + ${batchingWindowSeconds.queue} s make the modelled lag p99 ${modelledP99Ms(batchingWindowSeconds)} ms, above lagBudgetMs ${lagBudgetMs}: set one of the two`,
+    );
+  }
   const maxClockOffsetSeconds = checkClockOffset(t.maxClockOffsetSeconds, `${path}.maxClockOffsetSeconds`, appClockOffsetSeconds, bad);
   const tableRegions = Array.isArray(regions) ? regions : [];
   const key = { partitionKey: t.partitionKey?.name, ...(t.sortKey ? { sortKey: t.sortKey.name } : {}) };
@@ -213,7 +245,8 @@ function validateTable(
     ...(t.names !== undefined ? { names } : {}),
     ...(log.enabled === false ? {} : { conflictLogRetentionSeconds: retentionDays * 86_400 }),
     replicateTtlDeletes: t.replicateTtlDeletes ?? false,
-    batchingWindowSeconds: { stream: windows?.stream ?? 0, queue: windows?.queue ?? 0 },
+    batchingWindowSeconds,
+    lagBudgetMs,
     maxClockOffsetSeconds,
     name: t.name,
     partitionKey: t.partitionKey,
