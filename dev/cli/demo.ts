@@ -13,7 +13,8 @@ import { compareTable, type Comparison, type Item } from '../../src/ops/compare.
 import { percentile } from '../../src/ops/emf.ts';
 import { dynamodb, type Target } from '../../src/ops/aws.ts';
 import { listConflicts } from '../../src/cli/conflicts.ts';
-import { bringUp } from './up.ts';
+import { bringUp, type ConsoleSettings } from './up.ts';
+import { serveConsole, untilStopped } from '../../src/cli/console.ts';
 import { sleep } from '../../src/core/concurrency.ts';
 
 export interface DemoOptions {
@@ -23,6 +24,8 @@ export interface DemoOptions {
   readonly verbose?: boolean;
   readonly itemsPerRegion?: number;
   readonly conflicts?: number;
+  /** After the demo, keep everything running and serve the ops console until Ctrl-C (`npm start -- --console`). */
+  readonly console?: ConsoleSettings;
 }
 
 export async function demoCommand(opts: DemoOptions): Promise<number> {
@@ -32,7 +35,7 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
   console.log(`regionsync demo: emulator at ${endpoint}${moto ? ' (moto, started for this run)' : ''}`);
   let running: Awaited<ReturnType<typeof bringUp>> | undefined;
   try {
-    running = await bringUp({ endpoint, configFile: opts.configFile, verbose: opts.verbose });
+    running = await bringUp({ endpoint, configFile: opts.configFile, verbose: opts.verbose, ...(opts.console ? { alarms: true } : {}) });
     console.log(`ready: local runtime running ${running.runtime!.functions.length} functions in ${running.regions.join(', ')}\n`);
     const target: Target = { endpoint };
     let allConverged = true;
@@ -50,6 +53,14 @@ export async function demoCommand(opts: DemoOptions): Promise<number> {
         ? `\nconverged: every region holds the same tables (${((Date.now() - started) / 1000).toFixed(1)} s in all)`
         : '\nDIVERGED: regions differ (see above)',
     );
+    if (opts.console) {
+      const server = await serveConsole({ config: running.config, endpoint, ...opts.console });
+      console.log(`\nconsole: ${server.url} (the dashboards of ${running.config.appName}, live; the environment keeps running until Ctrl-C)`);
+      console.log(`  write to it: AWS_ENDPOINT_URL=${endpoint} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws dynamodb put-item ...`);
+      const signal = await untilStopped();
+      console.log(`${signal}: stopping`);
+      await server.close();
+    }
     return allConverged ? 0 : 1;
   } finally {
     await running?.stop();

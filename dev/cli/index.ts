@@ -4,6 +4,7 @@
  * runtime and the benchmark they start, because the product never imports development tooling.
  */
 import { COMMON_OPTIONS, defineCommand, type Command } from '../../src/cli/command.ts';
+import { CONSOLE_OPTIONS, consoleSettings } from '../../src/cli/console.ts';
 import { run } from '../../src/cli/main.ts';
 import { benchCommand } from './bench.ts';
 import { demoCommand } from './demo.ts';
@@ -16,8 +17,10 @@ const demo = defineCommand({
     endpoint: COMMON_OPTIONS.endpoint,
     config: COMMON_OPTIONS.config,
     verbose: { type: 'boolean', description: 'show the deploy and the runtime' },
+    console: { type: 'boolean', description: 'after the demo, keep everything running and serve the ops console (docs/console.md) until Ctrl-C' },
+    ...CONSOLE_OPTIONS,
   },
-  run: (v) => demoCommand({ endpoint: v.endpoint, configFile: v.config, verbose: v.verbose }),
+  run: (v) => demoCommand({ endpoint: v.endpoint, configFile: v.config, verbose: v.verbose, ...(v.console ? { console: consoleSettings(v) } : {}) }),
 });
 
 const up = defineCommand({
@@ -32,9 +35,21 @@ into the functions' calls (docs/local.md, "Fault injection in the local environm
     'no-runtime': { type: 'boolean', description: 'deploy only; run no functions' },
     verbose: { type: 'boolean', description: 'show the deploy and the runtime' },
     chaos: { type: 'string', value: 'SPEC', description: "faults to inject into the functions' calls" },
+    'no-alarms': { type: 'boolean', description: "don't create and evaluate the app's alarms in the emulator (moto does neither)" },
+    console: { type: 'boolean', description: 'serve the ops console (docs/console.md) while running' },
+    ...CONSOLE_OPTIONS,
   },
   run: async (v) => {
-    await upCommand({ endpoint: v.endpoint!, configFile: v.config, runtime: !v['no-runtime'], verbose: v.verbose, ...(v.chaos ? { chaos: v.chaos } : {}) });
+    const console = v.console ? consoleSettings(v) : undefined;
+    await upCommand({
+      endpoint: v.endpoint!,
+      configFile: v.config,
+      runtime: !v['no-runtime'],
+      verbose: v.verbose,
+      alarms: !v['no-alarms'],
+      ...(v.chaos ? { chaos: v.chaos } : {}),
+      ...(console ? { console } : {}),
+    });
     return 0;
   },
 });

@@ -10,7 +10,9 @@ import { validateConfig } from '../../src/infra/config/validate.ts';
 import { configPath, loadConfig } from '../../src/infra/config/load.ts';
 import type { ResolvedConfig } from '../../src/infra/config/schema.ts';
 import { MetricCollector } from '../../src/ops/emf.ts';
+import { AlarmEvaluator } from '../local/alarm-evaluator.ts';
 import { deploy } from './deploy.ts';
+import { type consoleSettings, serveConsole, untilStopped } from '../../src/cli/console.ts';
 
 export interface UpOptions {
   readonly endpoint: string;
@@ -22,6 +24,12 @@ export interface UpOptions {
   readonly chaos?: string;
   /** Local state directory of the runtime (default `.regionsync`). */
   readonly stateDir?: string;
+  /**
+   * Create the app's alarms in the emulator and evaluate them (dev/local/alarm-evaluator.ts): moto
+   * does neither. `up` and the console turn it on; tests that count alarms firing keep it off.
+   * @default false
+   */
+  readonly alarms?: boolean;
 }
 
 export interface Running {
@@ -32,6 +40,8 @@ export interface Running {
   /** With `chaos`: the faults in force (change them at any time) and the proxy applying them. */
   readonly chaos?: Chaos;
   readonly proxy?: AwsProxy;
+  /** With `alarms`: the alarm evaluator. */
+  readonly alarms?: AlarmEvaluator;
   stop(): Promise<void>;
 }
 
@@ -80,15 +90,20 @@ export async function startLocal(opts: StartLocalOptions): Promise<Running> {
     onLog: (_fn, line) => metrics.accept(line),
   });
   await runtime.ready;
+  // It reads the emulator directly, never through the chaos proxy: a cut region's alarms still evaluate.
+  const alarms = opts.alarms
+    ? await AlarmEvaluator.start({ endpoint: opts.endpoint, appName: config.appName, regions, ...(opts.logger ? { log: opts.logger } : {}) })
+    : undefined;
   const stop = async () => {
     chaos?.heal();
+    await alarms?.stop();
     await runtime.stop();
     await proxy?.stop();
   };
-  return { config, regions, runtime, metrics, ...(chaos && proxy ? { chaos, proxy } : {}), stop };
+  return { config, regions, runtime, metrics, ...(chaos && proxy ? { chaos, proxy } : {}), ...(alarms ? { alarms } : {}), stop };
 }
 
-export async function upCommand(opts: UpOptions): Promise<void> {
+export async function upCommand(opts: UpOptions & { console?: ConsoleSettings }): Promise<void> {
   const running = await bringUp(opts);
   const tables = running.config.tables.map((t) => t.name).join(', ');
   if (!running.runtime) {
@@ -99,15 +114,14 @@ export async function upCommand(opts: UpOptions): Promise<void> {
     `ready: replicating ${tables} across ${running.regions.join(', ')} via ${opts.endpoint} (${running.runtime.functions.length} functions; Ctrl-C to stop)`,
   );
   if (running.chaos) console.log(`chaos: ${running.chaos.active.length} fault(s) through ${running.proxy!.endpoint}: ${opts.chaos}`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      console.log(`${signal}: stopping the local runtime`);
-      void running.stop().then(resolve, (e: unknown) => {
-        console.error(e);
-        resolve();
-      });
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  if (running.alarms) console.log(`alarms: ${running.alarms.alarms.length} created in the emulator and evaluated every 10 s`);
+  const server = opts.console ? await serveConsole({ config: running.config, endpoint: opts.endpoint, ...opts.console }) : undefined;
+  if (server) console.log(`console: ${server.url}`);
+  const signal = await untilStopped();
+  console.log(`${signal}: stopping the local runtime`);
+  await server?.close();
+  await running.stop().catch((e: unknown) => console.error(e));
 }
+
+/** The console's settings (src/cli/console.ts consoleSettings). */
+export type ConsoleSettings = ReturnType<typeof consoleSettings>;

@@ -4,6 +4,7 @@
   answers only Sum/Average/Minimum/Maximum/SampleCount and returns nothing for a percentile.
   Computed from the raw values (PutMetricData Value or Values/Counts, what the local runtime sends
   for EMF lines), nearest rank. Values sent as StatisticValues have no distribution and are left out.
+* Metric math and SEARCH in GetMetricData: moto_math.py.
 * Dimension order: moto compares a query's dimensions with a metric's after sorting them with a
   broken ordering (name compared with value), so the same dimensions in another order could miss.
 """
@@ -35,3 +36,5 @@ def _dimension_lt(self: Any, other: Any) -> bool:
 
 _cw.Statistics.get_statistics_for_type = _get_statistics_for_type  # type: ignore[method-assign]
 _cw.Dimension.__lt__ = _dimension_lt  # type: ignore[method-assign,assignment]
+
+import moto_math  # noqa: E402,F401  (metric math and SEARCH in GetMetricData; see moto_math.py)

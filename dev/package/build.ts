@@ -28,4 +28,6 @@ const compiled = new Promise<void>((resolve, reject) => {
 // a synth that bundled the same entries already did the work.
 for (const name of FUNCTION_ENTRIES) cpSync(bundle(functionEntry(name), `the function ${name}`), path.join(DIST, 'lambda', name), { recursive: true });
 await compiled;
+// The ops console's page (src/ops/console-server.ts serves it from beside its module): plain files, no build step.
+cpSync(path.join(PROJECT_ROOT, 'src/ops/console'), path.join(DIST, 'src/ops/console'), { recursive: true });
 console.log(`dist/ built in ${((Date.now() - started) / 1000).toFixed(1)} s: compiled src/ and lib/, prebundled ${FUNCTION_ENTRIES.join(', ')}`);

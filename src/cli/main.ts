@@ -9,6 +9,7 @@ import { adoptCommand } from './adopt.ts';
 import { backfillCommand } from './backfill.ts';
 import type { Command } from './command.ts';
 import { conflictsCommand } from './conflicts.ts';
+import { consoleCommand } from './console.ts';
 import { fenceCommand } from './fence.ts';
 import { redriveCommand } from './redrive.ts';
 import { repairCommand } from './repair.ts';
@@ -20,6 +21,7 @@ import { verifyCommand } from './verify.ts';
 /** The operator's commands, in the order `regionsync help` lists them. */
 export const COMMANDS: readonly Command[] = [
   statusCommand,
+  consoleCommand,
   conflictsCommand,
   fenceCommand,
   verifyCommand,

@@ -253,3 +253,11 @@ export function tombstoneTableName(appName: string): string {
 export function stackName(appName: string, region: string): string {
   return `${appName}-${region}`;
 }
+/** A region's CloudWatch dashboard, `<appName>-<region>` (src/infra/constructs/region-dashboard.ts; the ops console reads it). */
+export function regionDashboardName(appName: string, region: string): string {
+  return `${appName}-${region}`;
+}
+/** The app's dashboard across regions, `<appName>-global` (src/infra/constructs/global-dashboard.ts). */
+export function globalDashboardName(appName: string): string {
+  return `${appName}-global`;
+}

@@ -10,7 +10,7 @@
  * Every region is read on its own; what cannot be read is reported in `problems` and shows as
  * null, so one unreachable region never hides the others.
  */
-import { type CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient, MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient, paginateListFunctions, type FunctionConfiguration } from '@aws-sdk/client-lambda';
 import { GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -21,6 +21,7 @@ import { clientConfig, dynamodb, type Target, cloudwatch as cloudwatchOf, sqs as
 import { parkedAlarmMinutes, tableMonitoring } from '../infra/config/monitoring.ts';
 import type { ResolvedConfig, ResolvedThresholds } from '../infra/config/schema.ts';
 import { queueCounts, type QueueCounts } from './queue-depth.ts';
+import { describeAlarms, getMetricData, type MetricPoint } from './cloudwatch-read.ts';
 
 /** What {@link collectStatus} reads: the config, where (endpoint and region credentials), and the window. */
 export interface StatusOptions extends Target {
@@ -475,33 +476,13 @@ async function metricData(cw: CloudWatchClient, queries: MetricDataQuery[], star
 }
 
 /** Points (timestamp ms, value) per query id, newest first. */
-async function metricSeries(cw: CloudWatchClient, queries: MetricDataQuery[], start: number, end: number): Promise<Map<string, { t: number; v: number }[]>> {
-  const out = new Map<string, { t: number; v: number }[]>();
-  for (let i = 0; i < queries.length; i += 500) {
-    let token: string | undefined;
-    do {
-      const res = await cw.send(
-        new GetMetricDataCommand({
-          MetricDataQueries: queries.slice(i, i + 500),
-          StartTime: new Date(start),
-          EndTime: new Date(end),
-          ScanBy: 'TimestampDescending',
-          NextToken: token,
-        }),
-      );
-      for (const r of res.MetricDataResults ?? []) {
-        const points = (r.Timestamps ?? [])
-          .map((t, j) => ({ t: new Date(t).getTime(), v: r.Values?.[j] }))
-          .filter((p): p is { t: number; v: number } => typeof p.v === 'number');
-        points.sort((a, b) => b.t - a.t);
-        out.set(
-          r.Id!,
-          [...(out.get(r.Id!) ?? []), ...points].sort((a, b) => b.t - a.t),
-        );
-      }
-      token = res.NextToken;
-    } while (token);
-  }
+async function metricSeries(cw: CloudWatchClient, queries: MetricDataQuery[], start: number, end: number): Promise<Map<string, MetricPoint[]>> {
+  const out = new Map<string, MetricPoint[]>();
+  for (const r of await getMetricData(cw, queries, start, end))
+    out.set(
+      r.id,
+      [...(out.get(r.id) ?? []), ...r.points].sort((a, b) => b.t - a.t),
+    );
   return out;
 }
 
@@ -511,14 +492,11 @@ async function queueCountsByName(client: SQSClient, name: string): Promise<Queue
 }
 
 async function firingAlarms(cw: CloudWatchClient, app: string): Promise<string[]> {
-  const names: string[] = [];
-  let token: string | undefined;
-  do {
-    const res = await cw.send(new DescribeAlarmsCommand({ AlarmNamePrefix: `${app}/`, StateValue: 'ALARM', NextToken: token }));
-    names.push(...(res.MetricAlarms ?? []).map((a) => a.AlarmName!).filter(Boolean));
-    token = res.NextToken;
-  } while (token);
-  return names.sort();
+  const alarms = await describeAlarms(cw, { prefix: `${app}/`, state: 'ALARM' });
+  return alarms
+    .map((a) => a.AlarmName!)
+    .filter(Boolean)
+    .sort();
 }
 
 async function readFences(client: DynamoDBClient, app: string, tables: readonly string[]): Promise<FenceState[]> {

@@ -6,6 +6,7 @@
  */
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { globalDashboardName } from '../../core/contract.ts';
 import { alarmName } from '../../core/metrics.ts';
 import type { ResolvedConfig } from '../config/schema.ts';
 import { monitoringOf, tableMonitoring } from '../config/monitoring.ts';
@@ -25,10 +26,8 @@ export interface GlobalDashboardProps {
   readonly fleet?: boolean;
 }
 
-/** The global dashboard's name, `<appName>-global`. */
-export function globalDashboardName(appName: string): string {
-  return `${appName}-global`;
-}
+/** The global dashboard's name, `<appName>-global` (named in the contract: the ops console reads it). */
+export { globalDashboardName };
 
 /**
  * The app's one dashboard across regions (see the file comment): a section per table and the state

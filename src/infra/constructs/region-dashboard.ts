@@ -7,6 +7,7 @@
  */
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { Construct } from 'constructs';
+import { regionDashboardName } from '../../core/contract.ts';
 import type { ResolvedTableConfig, ResolvedTableMonitoring } from '../config/schema.ts';
 import { functionMetric, pairMetric, parkedDepth, queueMetric, sourceSearch, tableSearch } from './monitoring-metrics.ts';
 import type { ReplicatedTable } from './replicated-table.ts';
@@ -37,10 +38,8 @@ export interface RegionDashboardProps {
   readonly fleet?: boolean;
 }
 
-/** A region's dashboard name, `<appName>-<region>`. */
-export function regionDashboardName(appName: string, region: string): string {
-  return `${appName}-${region}`;
-}
+/** A region's dashboard name, `<appName>-<region>` (named in the contract: the ops console reads it). */
+export { regionDashboardName };
 
 /** An alarm status widget holds at most 100 alarms. */
 export const ALARMS_PER_WIDGET = 100;
