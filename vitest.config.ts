@@ -27,6 +27,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      // The ops console in headless Chromium over its own deployment (test/console): not in `npm test`
+      // (which is at its time budget), `npm run test:console` after it in .ci/run. Its own moto, as integ's.
+      {
+        test: {
+          name: 'console',
+          include: ['test/console/**/*.test.ts'],
+          globalSetup: ['test/integ/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -67,6 +67,7 @@
     location.hash = `view=${encodeURIComponent(state.view.name)}`;
     for (const a of $('views').children) a.classList.toggle('current', a.dataset.view === state.view.name);
     document.body.dataset.view = state.view.name;
+    delete document.body.dataset.viewLoaded;
     layout();
     refresh();
   }
@@ -109,6 +110,7 @@
       $('updated').textContent = `updated ${time(data.generatedAt)}`;
       $('problem').hidden = true;
       document.body.dataset.generatedAt = data.generatedAt;
+      document.body.dataset.viewLoaded = name;
     } catch (e) {
       $('problem').hidden = false;
       $('problem').textContent = `cannot read ${name}: ${e.message}`;
@@ -352,6 +354,10 @@
     );
     const wanted = /view=([^&]+)/.exec(location.hash);
     selectView(wanted ? decodeURIComponent(wanted[1]) : state.meta.views[0]?.name);
+    window.addEventListener('hashchange', () => {
+      const v = /view=([^&]+)/.exec(location.hash);
+      if (v && decodeURIComponent(v[1]) !== state.view?.name) selectView(decodeURIComponent(v[1]));
+    });
     state.timer = setInterval(refresh, state.meta.refreshSeconds * 1000);
     let resizeTimer;
     window.addEventListener('resize', () => {
