@@ -135,7 +135,9 @@ describe('the ops console in a browser', () => {
   it('shows one view per region plus the global one, each with the widgets of the dashboard the CDK app deployed', async () => {
     // Prepare: the deployed global dashboard, read straight from the emulator.
     const body = (await cloudwatchOf({ endpoint }, A).send(new GetDashboardCommand({ DashboardName: globalDashboardName(APP) }))).DashboardBody!;
-    const deployedTitles = (JSON.parse(body) as { widgets: { properties: { title?: string } }[] }).widgets.flatMap((w) => (w.properties.title ? [w.properties.title] : []));
+    const deployedTitles = (JSON.parse(body) as { widgets: { properties: { title?: string } }[] }).widgets.flatMap((w) =>
+      w.properties.title ? [w.properties.title] : [],
+    );
 
     // Act
     await open(globalDashboardName(APP));
@@ -150,7 +152,8 @@ describe('the ops console in a browser', () => {
 
   it("shows the changes the test wrote as applied in the target region's view, and their lag as CloudWatch holds it", async () => {
     // Prepare: writes in A, replicated to B, their lag in B's CloudWatch.
-    for (let i = 0; i < WRITES; i++) await dynamodb({ endpoint }, A).send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: `w-${i}` }, n: { N: String(i) } } }));
+    for (let i = 0; i < WRITES; i++)
+      await dynamodb({ endpoint }, A).send(new PutItemCommand({ TableName: TABLE, Item: { pk: { S: `w-${i}` }, n: { N: String(i) } } }));
     for (let i = 0; i < WRITES; i++) {
       const got = await eventually(
         () => dynamodb({ endpoint }, B).send(new GetItemCommand({ TableName: TABLE, Key: { pk: { S: `w-${i}` } } })),
@@ -197,9 +200,9 @@ describe('the ops console in a browser', () => {
     const described = await cloudwatchOf({ endpoint }, B).send(new DescribeAlarmsCommand({ AlarmNames: [alarmName(APP, TABLE, 'dlq')] }));
     expect(described.MetricAlarms?.[0]?.StateValue).toBe('ALARM');
     expect(await page.locator('#firing').textContent()).toBe('1 alarm in ALARM');
-    expect(await page.locator(`${widget(`Alarms in ${B}`)} li.alarm[data-state="ALARM"]`).evaluateAll((ls) => ls.map((l) => l.getAttribute('data-name')))).toEqual([
-      alarmName(APP, TABLE, 'dlq'),
-    ]);
+    expect(
+      await page.locator(`${widget(`Alarms in ${B}`)} li.alarm[data-state="ALARM"]`).evaluateAll((ls) => ls.map((l) => l.getAttribute('data-name'))),
+    ).toEqual([alarmName(APP, TABLE, 'dlq')]);
     await open(globalDashboardName(APP));
     await legendReaches(`${TABLE}: dead-letter queue depth per region`, B, 'latest', DLQ_MESSAGES);
     expect(await legendValue(`${TABLE}: dead-letter queue depth per region`, A, 'latest')).toBe('0');
