@@ -21,6 +21,7 @@ const CONFIG: RegionSyncConfig = {
       monitoring: { lagP99ThresholdMs: 10_000 },
     },
     { name: 'patient', partitionKey: { name: 'id', type: 'string' }, lagBudgetMs: 3000 },
+    { name: 'busy', partitionKey: { name: 'id', type: 'string' }, parallelizationFactor: 4 },
   ],
 };
 
@@ -65,6 +66,12 @@ describe('batching windows', () => {
     expect(stream.MaximumBatchingWindowInSeconds).toBe(2);
     expect(inbound).not.toHaveProperty('MaximumBatchingWindowInSeconds');
     expect(inbound.BatchSize).toBe(10);
+  });
+
+  it("set the shipper's stream parallelization to 1 unless the table sets more", () => {
+    // Act & Assess
+    expect(mappingsOf('prompt').stream.ParallelizationFactor).toBe(1);
+    expect(mappingsOf('busy').stream.ParallelizationFactor).toBe(4);
   });
 
   it("keep the inbound queue's visibility timeout above 6 × the applier's timeout plus the window", () => {

@@ -84,6 +84,7 @@ describe('validateConfig accepts a valid config', () => {
       replicateTtlDeletes: false,
       batchingWindowSeconds: { stream: 0, queue: 0 },
       lagBudgetMs: 1000,
+      parallelizationFactor: 1,
       maxClockOffsetSeconds: 5,
     });
     expect(resolved.tables[0]).toMatchObject({ sortKey: { name: 'sk', type: 'number' }, billingMode: 'PROVISIONED', regions: ['us-east-1', 'eu-west-1'] });
@@ -407,6 +408,16 @@ describe('conflict resolution settings', () => {
     // Assess
     expect(kept.batchingWindowSeconds).toEqual({ stream: 0, queue: 1 });
     expectProblem(problems, 'tables[0].batchingWindowSeconds', { stream: 3 });
+  });
+
+  it("rejects a parallelization factor outside Lambda's 1..10, naming the key, and keeps a valid one", () => {
+    for (const bad of [0, 11, 2.5])
+      expectProblem(
+        problemsOf(() => validateConfig(withTable({ parallelizationFactor: bad }))),
+        'tables[0].parallelizationFactor',
+        bad,
+      );
+    expect(validateConfig(withTable({ parallelizationFactor: 4 })).tables[0]!.parallelizationFactor).toBe(4);
   });
 
   it("rejects windows that would keep the lag at or above the table's lag alarm, unless the alarm is raised", () => {

@@ -36,6 +36,7 @@ function tableConfig(selection?: SelectionSpec): ResolvedTableConfig {
     replicateTtlDeletes: false,
     batchingWindowSeconds: { stream: 0, queue: 0 },
     lagBudgetMs: 1000,
+    parallelizationFactor: 1,
     maxClockOffsetSeconds: 5,
     names: { [EU]: 'orders_eu', [US]: 'orders_us' },
     ...(selection ? { selection } : {}),

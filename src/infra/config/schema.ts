@@ -205,6 +205,15 @@ const tableConfigSchema = z.strictObject({
    * @default 1000 (no batching window)
    */
   lagBudgetMs: z.number().optional(),
+  /**
+   * Lambda's ParallelizationFactor on the shipper's stream mapping, 1-10: how many batches of one
+   * stream shard the shipper works on at once (each key's changes stay in order). Raise it for a
+   * table whose shards take more writes than one shipper keeps up with (a few hundred items a second
+   * at 512 MB: `npm run bench` prints the factor each rate needs, docs/benchmarks.md). At low rates
+   * a factor above 1 splits small batches further and costs more invocations and messages.
+   * @default 1
+   */
+  parallelizationFactor: z.number().optional(),
   /** This table's clock bound, overriding the app-wide `maxClockOffsetSeconds`. @default the app-wide `maxClockOffsetSeconds` */
   maxClockOffsetSeconds: z.number().optional(),
   /**
@@ -292,6 +301,8 @@ export interface ResolvedTableConfig {
   readonly batchingWindowSeconds: { readonly stream: number; readonly queue: number };
   /** The lag p99 the table accepts (`lagBudgetMs`), from which the windows were derived unless set. */
   readonly lagBudgetMs: number;
+  /** The shipper's stream mapping's ParallelizationFactor (`parallelizationFactor`, 1-10). */
+  readonly parallelizationFactor: number;
   /** The table's clock bound: its own `maxClockOffsetSeconds`, else the app's, else 5. */
   readonly maxClockOffsetSeconds: number;
   /**

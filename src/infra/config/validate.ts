@@ -205,6 +205,9 @@ function validateTable(
       lagBudgetMs,
       `must be a whole number of milliseconds from ${DEFAULT_LAG_BUDGET_MS} to 600000 (the replication lag p99 the table accepts)`,
     );
+  const parallelizationFactor = t.parallelizationFactor ?? 1;
+  if (!Number.isInteger(parallelizationFactor) || parallelizationFactor < 1 || parallelizationFactor > 10)
+    bad(`${path}.parallelizationFactor`, parallelizationFactor, "must be a whole number from 1 to 10 (Lambda's ParallelizationFactor)");
   // Windows set by hand win over the budget's; both set, they must agree.
   const budgeted = batchingWindowsFor(lagBudgetMs);
   const batchingWindowSeconds = { stream: windows?.stream ?? budgeted.stream, queue: windows?.queue ?? budgeted.queue };
@@ -247,6 +250,7 @@ function validateTable(
     replicateTtlDeletes: t.replicateTtlDeletes ?? false,
     batchingWindowSeconds,
     lagBudgetMs,
+    parallelizationFactor,
     maxClockOffsetSeconds,
     name: t.name,
     partitionKey: t.partitionKey,

@@ -280,7 +280,8 @@ export class ReplicatedTable extends Construct {
         // SqsDlq grants the shipper's role sqs:SendMessage on this queue only (Lambda sends the
         // on-failure record with the function's execution role); the shipper parks records there too.
         onFailure: new SqsDlq(this.streamFailureQueue),
-        parallelizationFactor: 1,
+        // 1 unless the table sets more: a factor splits even small batches (more invocations, more messages).
+        parallelizationFactor: cfg.parallelizationFactor,
         // The applier's writes come back on this stream; these filters drop them before they cost
         // an invocation, and never drop an application write (see src/core/echo-filter.ts).
         filters: shipperStreamFilterPatterns({ name: cfg.partitionKey.name, type: STREAM_KEY_TYPE[cfg.partitionKey.type] }).map((p) =>
