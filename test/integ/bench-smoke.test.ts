@@ -84,4 +84,32 @@ describe('npm run bench (tiny)', () => {
     expect(helper.detail.sqsSend).toBeLessThan(1);
     expect(helper.detail.changesPerMessage).toBeGreaterThan(1);
   });
+
+  it('writes the cost at realistic rates, the idle cost, the batching trade-off and the echoes of an update workload', () => {
+    // Every rate × path × item size × workload, each a ratio to Global Tables with a modelled lag.
+    const rows = written.costRatioAtRate as { offeredPerSec: number; path: string; itemBytes: number; workload: string; ratio: number; lagP99Ms: number }[];
+    expect(rows).toHaveLength(4 * 2 * 2 * 2);
+    expect(new Set(rows.map((r) => r.offeredPerSec))).toEqual(new Set([10, 30, 100, 1000]));
+    for (const r of rows) {
+      expect(r.ratio, `${r.path} ${r.workload} ${r.itemBytes} B at ${r.offeredPerSec}/s`).toBeGreaterThan(1);
+      expect(r.lagP99Ms).toBeGreaterThan(0);
+    }
+    // Fuller batches at higher rates: never dearer per item.
+    const helper800 = rows
+      .filter((r) => r.path === 'helper' && r.workload === 'insert' && r.itemBytes === 800)
+      .sort((a, b) => a.offeredPerSec - b.offeredPerSec);
+    for (let i = 1; i < helper800.length; i++) expect(helper800[i]!.ratio).toBeLessThanOrEqual(helper800[i - 1]!.ratio);
+    // Idle: two SQS mappings per table and region (inbound and backlog), each long-polled.
+    expect(written.idle.sqsMappingsPerTableRegion).toBe(2);
+    expect(written.idleUsdPerTableRegionMonth).toBeCloseTo(2 * written.idle.usdPerQueueMonth, 4);
+    expect(written.batchingTradeoff.length).toBeGreaterThan(0);
+    // The update workload's echoes: one stream record per applied change in each target, counted.
+    for (const e of written.echoFilter) {
+      expect(e.workload).toBe('update');
+      expect(e.items).toBeGreaterThan(0);
+      expect(e.droppedShare).toBeGreaterThanOrEqual(0);
+      expect(e.droppedShare).toBeLessThanOrEqual(1);
+    }
+    expect(written.loadSteps.filter((s: { workload: string }) => s.workload === 'update')).toHaveLength(2);
+  });
 });
