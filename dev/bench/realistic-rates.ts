@@ -160,6 +160,30 @@ export function batchingTradeoff(i: RealisticRatesInput): RateRatio[] {
   return out;
 }
 
+/**
+ * The realistic-rate figures as a Markdown table: one row per path, workload and item size, one
+ * column per rate, each cell the ratio to Global Tables and the modelled lag p99.
+ */
+export function realisticRatesTable(rows: readonly RateRatio[]): string[] {
+  const rates = [...new Set(rows.map((r) => r.offeredPerSec))].sort((a, b) => a - b);
+  const keys = [...new Set(rows.map((r) => `${r.workload}|${r.path}|${r.itemBytes}`))];
+  const name = (path: string) => (path === 'helper' ? 'client helper' : 'plain writes');
+  return [
+    `| ${['', ...rates.map((r) => `${r} items/s`)].join(' | ')} |`,
+    `|${['---', ...rates.map(() => '---')].join('|')}|`,
+    ...keys.map((k) => {
+      const [workload, path, bytes] = k.split('|') as [string, string, string];
+      const cells = rates.map((rate) => {
+        const r = rows.find((x) => x.offeredPerSec === rate && `${x.workload}|${x.path}|${x.itemBytes}` === k);
+        return r
+          ? `${r.ratio.toFixed(2)}× · p99 ${(r.lagP99Ms / 1000).toFixed(1)} s${r.batching.parallelization > 1 ? ` (factor ${r.batching.parallelization})` : ''}`
+          : '';
+      });
+      return `| ${[`${name(path)}, ${workload}s, ${bytes} B`, ...cells].join(' | ')} |`;
+    }),
+  ];
+}
+
 export { idleUsdPerTableRegionMonth };
 
 function round(x: number, digits: number): number {

@@ -8,6 +8,7 @@ import { COMMON_OPTIONS, defineCommand, UsageError } from '../../src/cli/command
 import { renderReport } from '../bench/report-html.ts';
 import { formatOperationCosts, measureOperationCosts } from '../bench/operation-costs.ts';
 import { presetOptions, runBench } from '../bench/run.ts';
+import { realisticRatesTable, type RateRatio } from '../bench/realistic-rates.ts';
 
 export const benchCommand = defineCommand({
   name: 'bench',
@@ -72,6 +73,8 @@ per strategy) on in-memory fakes: no emulator.`,
 });
 
 function printSummary(r: {
+  costRatioAtRate: RateRatio[];
+  idleUsdPerTableRegionMonth: number;
   requestsPerItem: Record<string, number>;
   costPerMillionUsd: { regionsync: number; globalTables: number; ratio: number; regionsyncPlain: number; ratioPlain: number };
   cpuMicrosPerItem: Record<string, number>;
@@ -81,7 +84,11 @@ function printSummary(r: {
 }): void {
   const c = r.costPerMillionUsd;
   console.log(`
-requests per item per target (client helper): ${Object.entries(r.requestsPerItem)
+cost ÷ Global Tables at realistic rates (modelled from the measured per-item counts; lag: modelled p99 to the targets):
+${realisticRatesTable(r.costRatioAtRate).join('\n')}
+idle: $${r.idleUsdPerTableRegionMonth} per table per region per month with no writes
+
+saturated (every batch full): requests per item per target (client helper): ${Object.entries(r.requestsPerItem)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')}
 $ per million writes to 2 regions: client helper $${c.regionsync} (${c.ratio}× Global Tables $${c.globalTables}), plain writes $${c.regionsyncPlain} (${c.ratioPlain}×)
