@@ -170,6 +170,21 @@ export function withAwsDurations(u: PathUsage, est: { source: number; perTarget:
   };
 }
 
+/** How long a scheduled drain of an empty backlog runs: one ReceiveMessage in its own region (assumed). */
+export const EMPTY_DRAIN_MS = 20;
+
+/**
+ * Idle cost of a schedule that invokes a function every `everyMinutes` to drain a queue (the
+ * backlog drain): one invocation, one receive and EMPTY_DRAIN_MS of duration each time.
+ */
+export function idleScheduleCostMonth(everyMinutes: number, memoryMb: number): { invocations: number; usd: number } {
+  const invocations = (60 * 24 * 30) / everyMinutes;
+  const usd =
+    (invocations / 1e6) * (PRICES.lambdaRequestPerMillion + PRICES.sqsRequestPerMillion) +
+    invocations * (EMPTY_DRAIN_MS / 1000) * (memoryMb / 1024) * PRICES.lambdaGbSecondArm64;
+  return { invocations, usd };
+}
+
 /** Idle cost per queue: Lambda's SQS pollers long-poll even when nothing arrives (5 pollers, 20 s waits). */
 export function idleSqsCostPerQueueMonth(): { requests: number; usd: number } {
   const requests = 5 * 3 * 60 * 24 * 30;

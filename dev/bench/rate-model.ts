@@ -18,11 +18,21 @@
  * - Queue mapping: without a window a receive returns what has arrived (messages come one per
  *   shipper invocation, so nearly always one); with a window Lambda gathers that long, up to its
  *   batch size. One receive (≤ 10 messages) and one DeleteMessageBatch per 10 messages.
- * - Idle: Lambda long-polls every SQS mapping's queue all the time (idleSqsCostPerQueueMonth); that
+ * - Idle: Lambda long-polls every SQS mapping's queue all the time (idleSqsCostPerQueueMonth), and
+ *   a schedule runs the backlog drain every minute (idleScheduleCostMonth); that
  *   fixed monthly cost is spread over the items written in the month.
  */
 import { cloudLagModel, roundTripMs } from './cloud-lag-model.ts';
-import { globalTablesCost, idleSqsCostPerQueueMonth, PRICES, regionsyncCost, VCPU_MB, type CostBreakdown, type PathUsage } from './cost-model.ts';
+import {
+  globalTablesCost,
+  idleScheduleCostMonth,
+  idleSqsCostPerQueueMonth,
+  PRICES,
+  regionsyncCost,
+  VCPU_MB,
+  type CostBreakdown,
+  type PathUsage,
+} from './cost-model.ts';
 
 /** Lambda polls each stream shard about 4 times a second (../shared/REFERENCE.md). */
 export const STREAM_POLL_SECONDS = 0.25;
@@ -78,6 +88,8 @@ export interface RateModelConfig {
   readonly concurrency: number;
   /** SQS mappings (queues Lambda long-polls) per table and region: their idle receives are a fixed monthly cost. */
   readonly sqsMappingsPerTableRegion: number;
+  /** Schedules that invoke the shipper per table and region (the backlog drain), and their period in minutes. @default none */
+  readonly schedulesPerTableRegion?: { readonly count: number; readonly everyMinutes: number };
 }
 
 export interface RateFigures {
@@ -214,7 +226,7 @@ export function modelRate(rate: number, m: PerItemMeasured, c: RateModelConfig):
   };
   const regions = 1 + c.targets.length;
   const itemsPerMonth = rate * MONTH_SECONDS;
-  const idleUsd = idleSqsCostPerQueueMonth().usd * c.sqsMappingsPerTableRegion * regions;
+  const idleUsd = idleUsdPerTableRegionMonth(c.sqsMappingsPerTableRegion, c.schedulesPerTableRegion, c.memoryMb) * regions;
   const lag = cloudLagModel({
     source: c.source,
     targets: c.targets,
@@ -256,9 +268,14 @@ export function costAtRate(
   return { figures, regionsync, globalTables, idleUsdPerMillionItems: figures.idleUsdPerMillionItems, ratio: round(total / globalTables.total, 3) };
 }
 
-/** Dollars per table per region per month with no writes at all: the SQS mappings' empty long polls. */
-export function idleUsdPerTableRegionMonth(sqsMappingsPerTableRegion: number): number {
-  return round(idleSqsCostPerQueueMonth().usd * sqsMappingsPerTableRegion, 4);
+/** Dollars per table per region per month with no writes at all: the SQS mappings' empty long polls, and the schedules' empty runs. */
+export function idleUsdPerTableRegionMonth(
+  sqsMappingsPerTableRegion: number,
+  schedules: { readonly count: number; readonly everyMinutes: number } = { count: 0, everyMinutes: 1 },
+  memoryMb = 512,
+): number {
+  const scheduled = schedules.count * idleScheduleCostMonth(schedules.everyMinutes, memoryMb).usd;
+  return round(idleSqsCostPerQueueMonth().usd * sqsMappingsPerTableRegion + scheduled, 4);
 }
 
 export { PRICES };

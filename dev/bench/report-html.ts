@@ -107,7 +107,7 @@ export interface ReportInput {
   costRatioAtRate?: RateRow[];
   batchingTradeoff?: RateRow[];
   idleUsdPerTableRegionMonth?: number;
-  idle?: { sqsMappingsPerTableRegion: number; usdPerQueueMonth: number; note: string };
+  idle?: { sqsMappingsPerTableRegion: number; usdPerQueueMonth: number; schedulesPerTableRegion?: { count: number; everyMinutes: number }; note: string };
   echoFilter?: { path: string; offeredPerSec: number; items: number; droppedShare: number; echoInvocationsPerItem: number; lambdaInvocationsPerItem: number }[];
   emulatorCostRatioAtRate?: { offeredPerSec: number; path: string; ratio: number }[];
   rateModel?: string;
@@ -378,7 +378,7 @@ ${bytes
 </table>`;
   const ef = r.echoFilter ?? [];
   return `<h2 id="realistic-rates">Cost at the rates real tables run</h2>
-<p class="muted">${esc(r.rateModel ?? '')} Batching windows: stream ${rows[0]?.windowSeconds.stream ?? 0} s, queue ${rows[0]?.windowSeconds.queue ?? 0} s. Idle: ${r.idle?.sqsMappingsPerTableRegion ?? '?'} SQS mappings per table and region, $${r.idleUsdPerTableRegionMonth ?? '?'} per table-region per month with no writes at all.</p>
+<p class="muted">${esc(r.rateModel ?? '')} Batching windows: stream ${rows[0]?.windowSeconds.stream ?? 0} s, queue ${rows[0]?.windowSeconds.queue ?? 0} s. Idle: ${r.idle?.sqsMappingsPerTableRegion ?? '?'} SQS mapping(s) per table and region and ${r.idle?.schedulesPerTableRegion?.count ?? 0} schedule(s), $${r.idleUsdPerTableRegionMonth ?? '?'} per table-region per month with no writes at all.</p>
 ${plot}
 ${table('insert')}
 ${table('update')}

@@ -21,6 +21,7 @@ import { cloudLagModel, roundTripMs } from './cloud-lag-model.ts';
 import {
   awsLambdaGbSeconds,
   globalTablesCost,
+  idleScheduleCostMonth,
   idleSqsCostPerQueueMonth,
   PRICES,
   regionsyncCost,
@@ -224,6 +225,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
   const series: { pair: string; tSec: number; lag: number }[] = [];
   let runStart = 0;
   let sqsMappingsPerTableRegion = 0;
+  let schedulesPerTableRegion = { count: 0, everyMinutes: 1 };
   try {
     await observer.start();
     runStart = Date.now();
@@ -261,6 +263,10 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     }
     // Queues Lambda long-polls per table and region, whatever the traffic: the idle cost's unit.
     sqsMappingsPerTableRegion = env.runtime.stats().filter((m) => m.source === 'sqs' && m.region === source).length;
+    schedulesPerTableRegion = {
+      count: env.runtime.schedules.filter((t) => t.region === source).length,
+      everyMinutes: Math.max(1, ...env.runtime.schedules.map((t) => t.rateMs / 60_000)),
+    };
   } finally {
     await observer.stop();
     await env.stop();
@@ -307,6 +313,7 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     callMs: durations[p].callMs,
     concurrency: durations[p].concurrency,
     sqsMappingsPerTableRegion,
+    schedulesPerTableRegion,
   });
   const realistic: RealisticRatesInput = {
     measured: {
@@ -396,11 +403,13 @@ export async function runBench(o: BenchOptions): Promise<Record<string, unknown>
     saturation: { plain: stripUsage(sat.plain), helper: stripUsage(sat.helper) },
     targets: { dynamodbWrite: 1.05, sqs: 0.05, lambdaInvocations: 0.02, costRatio: 1.1 },
     costRatioAtRate,
-    idleUsdPerTableRegionMonth: idleUsdPerTableRegionMonth(sqsMappingsPerTableRegion),
+    idleUsdPerTableRegionMonth: idleUsdPerTableRegionMonth(sqsMappingsPerTableRegion, schedulesPerTableRegion, durations.helper.memoryMb),
     idle: {
       sqsMappingsPerTableRegion,
       usdPerQueueMonth: round4(idleSqsCostPerQueueMonth().usd),
-      note: "Lambda long-polls every SQS mapping's queue (5 pollers, 20 s waits) whether or not messages come; stream mappings' reads are not billed",
+      schedulesPerTableRegion,
+      usdPerScheduleMonth: round4(idleScheduleCostMonth(schedulesPerTableRegion.everyMinutes, durations.helper.memoryMb).usd),
+      note: "Lambda long-polls every SQS mapping's queue (5 pollers, 20 s waits) whether or not messages come; a schedule's empty run is one invocation, one receive and ~20 ms; stream mappings' reads are not billed",
     },
     batchingTradeoff: tradeoff,
     echoFilter,

@@ -4,6 +4,7 @@
  * source mappings (stream-poller.ts, sqs-poller.ts), as the Lambda service would.
  */
 import { resolve } from 'node:path';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetQueueUrlCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { CheckpointStore } from './checkpoints.ts';
 import { createRegionClients, destroyRegionClients, type Credentials, type RegionClients } from './clients.ts';
@@ -12,9 +13,11 @@ import { FunctionHost, type FunctionHostOptions, type InvokeOutcome, type LogHan
 import { isDispatchDisabled } from './moto.ts';
 import { newStats, type LogLevel, type MappingStats, type RuntimeLogger } from './poller-common.ts';
 import { LocalMetrics } from './service-metrics.ts';
+import { discoverSchedules, SchedulePoller, type ScheduledTarget } from './schedules.ts';
 import { SqsPoller } from './sqs-poller.ts';
 import { StreamPoller } from './stream-poller.ts';
 import { errorMessage } from '../../src/core/errors.ts';
+import { EMULATOR_CREDENTIALS } from '../../src/ops/aws.ts';
 
 export interface RuntimeOptions {
   /** Emulator endpoint, e.g. http://localhost:5000. */
@@ -60,12 +63,22 @@ export interface RuntimeOptions {
   readonly onInvoke?: (info: InvocationInfo) => void;
   /** Told as each invocation starts in its execution environment, which it may crash (chaos.ts `crash`). */
   readonly onInvocationStart?: FunctionHostOptions['onInvocationStart'];
+  /**
+   * How often every scheduled rule fires (schedules.ts). AWS fires a rule at its own rate (the
+   * backlog drain's: once a minute); locally a drain after an outage should come within a test.
+   * `'rate'`: each rule's own rate. @default DEFAULT_SCHEDULE_EVERY_MS (5 s)
+   */
+  readonly scheduleEveryMs?: number | 'rate';
 }
+
+/** How often the local runtime fires scheduled rules unless told otherwise (AWS: each rule's own rate). */
+export const DEFAULT_SCHEDULE_EVERY_MS = 5000;
 
 export interface InvocationInfo {
   readonly region: string;
   readonly functionName: string;
-  readonly source: EventSourceMappingInfo['source'];
+  /** What invoked it: a mapping's source, or a scheduled rule. */
+  readonly source: EventSourceMappingInfo['source'] | 'schedule';
   /** Records (stream records or messages) in the event. */
   readonly records: number;
   readonly outcome: InvokeOutcome;
@@ -78,6 +91,8 @@ export interface LocalRuntime {
   readonly functions: readonly DeployedFunction[];
   /** Per-mapping counters, a snapshot. */
   stats(): MappingStats[];
+  /** The scheduled rules it fires (schedules.ts). */
+  readonly schedules: readonly ScheduledTarget[];
   /** Invokes a function directly (RequestResponse), outside any mapping. */
   invoke(region: string, functionName: string, event: unknown): Promise<InvokeOutcome>;
   /** Stops polling, lets invocations in flight finish, ends the workers, writes the checkpoints. */
@@ -229,11 +244,40 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
     }
   }
 
+  // Scheduled rules that invoke a function run here (the backlog drain), not by their own rate unless asked.
+  const schedules: ScheduledTarget[] = [];
+  for (const region of options.regions) {
+    const events = new EventBridgeClient({ endpoint: options.endpoint, region, credentials: options.credentials ?? EMULATOR_CREDENTIALS });
+    try {
+      schedules.push(...(await discoverSchedules(events, region, functions, log)));
+    } catch (err) {
+      log('warn', `scheduled rules in ${region} not run: ${errorMessage(err)}`);
+    } finally {
+      events.destroy();
+    }
+  }
+  let scheduled = 0;
+  for (const target of schedules) {
+    const host = hosts.get(hostKey(target.region, target.functionName));
+    if (!host) continue;
+    const every = options.scheduleEveryMs === 'rate' ? target.rateMs : (options.scheduleEveryMs ?? DEFAULT_SCHEDULE_EVERY_MS);
+    const invoke = async (event: unknown): Promise<InvokeOutcome> => {
+      const outcome = await host.invoke(event);
+      options.onInvoke?.({ region: target.region, functionName: target.functionName, source: 'schedule', records: 0, outcome });
+      return outcome;
+    };
+    pollers.push(new SchedulePoller(target, every, invoke, log));
+    scheduled++;
+  }
+
   let isReady = false;
   // Each poller's start() never rejects: one failing source does not hold up or stop the others.
   const ready = Promise.all(pollers.map((p) => p.start().catch((err) => log('error', `poller failed to start: ${errorMessage(err)}`)))).then(() => {
     isReady = true;
-    log('info', `local runtime ready: ${hosts.size} function(s), ${pollers.length} mapping poller(s) in ${options.regions.join(', ')}`);
+    log(
+      'info',
+      `local runtime ready: ${hosts.size} function(s), ${pollers.length - scheduled} mapping poller(s), ${scheduled} schedule(s) in ${options.regions.join(', ')}`,
+    );
   });
 
   let stopping: Promise<void> | undefined;
@@ -243,6 +287,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<LocalRuntim
       return isReady;
     },
     functions,
+    schedules,
     stats: () => allStats.map((s) => ({ ...s })),
     invoke(region, functionName, event) {
       const host = hosts.get(hostKey(region, functionName));

@@ -23,6 +23,7 @@ export const UNBATCHED_P99_MS = 1000;
 /** Lambda's MaximumBatchingWindowInSeconds: whole seconds up to 300. */
 export const MAX_BATCHING_WINDOW_SECONDS = 300;
 
+/** Lambda's MaximumBatchingWindowInSeconds on the shipper's stream mapping and the applier's inbound queue mapping, seconds. */
 export interface BatchingWindows {
   readonly stream: number;
   readonly queue: number;

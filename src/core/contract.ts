@@ -235,6 +235,20 @@ export function streamFailureQueueName(appName: string, logicalTable: string): s
 /** Message attribute of a backlog message: the target region it waits for. */
 export const BACKLOG_TARGET_ATTRIBUTE = 'target';
 /**
+ * The event a schedule (an EventBridge rule, every minute) invokes the shipper with to drain its
+ * region's backlog queue. A schedule rather than an SQS event source: Lambda long-polls a queue
+ * behind a mapping all the time, ~$0.26 a month per queue in receives even when it stays empty, as
+ * a backlog does but during an outage (docs/benchmarks.md, "idle").
+ */
+export const DRAIN_BACKLOG_EVENT = { regionsync: 'drain-backlog' } as const;
+/** How often the schedule drains a backlog, minutes (EventBridge's finest rate). */
+export const DRAIN_BACKLOG_EVERY_MINUTES = 1;
+
+/** Whether a Lambda event is the backlog drain's schedule. */
+export function isDrainBacklogEvent(event: unknown): event is typeof DRAIN_BACKLOG_EVENT {
+  return typeof event === 'object' && event !== null && (event as { regionsync?: unknown }).regionsync === DRAIN_BACKLOG_EVENT.regionsync;
+}
+/**
  * The shipper's role has a fixed name so that queue policies in other accounts can admit it
  * before (or without) its stack being deployed. Hashed: IAM role names are limited to 64 characters.
  */

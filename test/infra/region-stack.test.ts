@@ -242,15 +242,44 @@ describe('functions', () => {
     expect(mappings[0]!.Properties).not.toHaveProperty('StartingPosition');
   });
 
-  it.each(REGIONS)('%s: no event source mapping other than one stream and two queues (inbound, backlog) per table', (region) => {
+  it.each(REGIONS)('%s: no event source mapping other than one stream and one queue (inbound) per table', (region) => {
     // Prepare
     const { template, stack } = regionOf(synth, region);
 
     // Act
     const count = Object.keys(template.findResources('AWS::Lambda::EventSourceMapping')).length;
 
+    // Assess: no mapping on a backlog queue (Lambda would long-poll it all month); a schedule drains it.
+    expect(count).toBe(2 * stack.tables.size);
+  });
+
+  it.each(PLACEMENTS)("$table in $region: the backlog is drained by a schedule every minute that invokes the table's shipper, and only it", ({
+    region,
+    table,
+  }) => {
+    // Prepare
+    const { template } = regionOf(synth, region);
+    const rt = replicatedTable(regionOf(synth, region), table);
+    const shipperArn = { 'Fn::GetAtt': [logicalId(rt.shipper), 'Arn'] };
+
+    // Act
+    const rules = Object.entries(template.findResources('AWS::Events::Rule')).filter(([, r]) =>
+      JSON.stringify(r.Properties.Targets).includes(logicalId(rt.shipper)),
+    );
+    const permissions = Object.values(template.findResources('AWS::Lambda::Permission')).filter(
+      (p) => p.Properties.Principal === 'events.amazonaws.com' && JSON.stringify(p.Properties.FunctionName) === JSON.stringify(shipperArn),
+    );
+
     // Assess
-    expect(count).toBe(3 * stack.tables.size);
+    expect(rules).toHaveLength(1);
+    const [ruleId, rule] = rules[0]!;
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
+    expect(rule.Properties.Targets).toEqual([
+      { Id: 'Shipper', Arn: shipperArn, Input: JSON.stringify({ regionsync: 'drain-backlog' }), RetryPolicy: { MaximumRetryAttempts: 0 } },
+    ]);
+    expect(permissions.map((p) => p.Properties)).toEqual([
+      { Action: 'lambda:InvokeFunction', FunctionName: shipperArn, Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [ruleId, 'Arn'] } },
+    ]);
   });
 });
 

@@ -99,9 +99,11 @@ describe('npm run bench (tiny)', () => {
       .filter((r) => r.path === 'helper' && r.workload === 'insert' && r.itemBytes === 800)
       .sort((a, b) => a.offeredPerSec - b.offeredPerSec);
     for (let i = 1; i < helper800.length; i++) expect(helper800[i]!.ratio).toBeLessThanOrEqual(helper800[i - 1]!.ratio);
-    // Idle: two SQS mappings per table and region (inbound and backlog), each long-polled.
-    expect(written.idle.sqsMappingsPerTableRegion).toBe(2);
-    expect(written.idleUsdPerTableRegionMonth).toBeCloseTo(2 * written.idle.usdPerQueueMonth, 4);
+    // Idle: one SQS mapping per table and region (the inbound queue), long-polled, and the backlog's drain schedule, once a minute.
+    expect(written.idle.sqsMappingsPerTableRegion).toBe(1);
+    expect(written.idle.schedulesPerTableRegion).toEqual({ count: 1, everyMinutes: 1 });
+    expect(written.idleUsdPerTableRegionMonth).toBeCloseTo(written.idle.usdPerQueueMonth + written.idle.usdPerScheduleMonth, 3);
+    expect(written.idleUsdPerTableRegionMonth).toBeLessThan(0.35);
     expect(written.batchingTradeoff.length).toBeGreaterThan(0);
     // The update workload's echoes: one stream record per applied change in each target, counted.
     for (const e of written.echoFilter) {

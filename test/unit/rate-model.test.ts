@@ -102,6 +102,11 @@ describe('modelRate', () => {
     // Assess: 2 mappings × 3 regions × $0.2592 / (10 × 2,592,000 items) per million
     expect(at10.idleUsdPerMillionItems).toBeCloseTo(((2 * 3 * 0.2592) / (10 * 2_592_000)) * 1e6, 3);
     expect(idleUsdPerTableRegionMonth(2)).toBeCloseTo(0.5184, 4);
+    // One mapping (the inbound queue) and the backlog's drain every minute: 43,200 invocations and receives, 20 ms each at 512 MB.
+    expect(idleUsdPerTableRegionMonth(1, { count: 1, everyMinutes: 1 }, 512)).toBeCloseTo(
+      0.2592 + 0.0432 * (0.2 + 0.4) + 43_200 * 0.02 * 0.5 * 0.0000133334,
+      4,
+    );
   });
 
   it('models the windows the lag budget picks within that budget at 10 items/s (src/core/batching.ts)', () => {

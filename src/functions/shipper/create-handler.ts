@@ -7,12 +7,12 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
-import { METRICS } from '../../core/contract.ts';
+import { type DRAIN_BACKLOG_EVENT, isDrainBacklogEvent, METRICS } from '../../core/contract.ts';
 import { PairMetrics } from '../shared/pair-metrics.ts';
 import { publishMetrics } from '../shared/publish-metrics.ts';
 import { readSettings } from '../../core/settings.ts';
 import { Shipper } from './shipper.ts';
-import { BacklogDrainer, isSqsEvent } from './drain.ts';
+import { BacklogDrainer, type DrainReport, isSqsEvent } from './drain.ts';
 import type { Resolver } from '../../core/resolver.ts';
 
 /** What an entry point passes to {@link createShipperHandler}. */
@@ -32,7 +32,7 @@ export interface ShipperHandlerOptions {
  */
 export function createShipperHandler(
   options: ShipperHandlerOptions = {},
-): (event: DynamoDBStreamEvent | SQSEvent, context?: Context) => Promise<DynamoDBBatchResponse> {
+): (event: DynamoDBStreamEvent | SQSEvent | typeof DRAIN_BACKLOG_EVENT, context?: Context) => Promise<DynamoDBBatchResponse | DrainReport> {
   const settings = readSettings();
   const instrument = options.instrumentClient ?? (<C extends object>(client: C) => client);
   const logger = new Logger();
@@ -58,13 +58,15 @@ export function createShipperHandler(
     pairMetrics,
   });
 
-  // The same function drains this region's backlog queue (its second event source, see drain.ts).
+  // The same function drains this region's backlog queue: invoked by a schedule (drain.ts), or by
+  // an SQS event source on it, as stacks deployed before the schedule still have.
   const drainer = new BacklogDrainer(settings, { sqsFor, logger, metrics });
 
-  return async (event: DynamoDBStreamEvent | SQSEvent, context?: Context): Promise<DynamoDBBatchResponse> => {
+  return async (event: DynamoDBStreamEvent | SQSEvent | typeof DRAIN_BACKLOG_EVENT, context?: Context): Promise<DynamoDBBatchResponse | DrainReport> => {
     // Every log line of this invocation carries the request id, function and cold start.
     if (context) logger.addContext(context);
     try {
+      if (isDrainBacklogEvent(event)) return await drainer.drainQueue(() => context?.getRemainingTimeInMillis() ?? 60_000);
       if (isSqsEvent(event)) return await drainer.handle(event);
       return await shipper.handle(event);
     } finally {

@@ -1,16 +1,25 @@
 /**
  * The backlog drainer: delivers the change messages the shipper parked in this region's backlog
  * queue (because their target region failed) once the target takes them again. It runs in the
- * shipper function, fed by an SQS event source on the backlog queue, so it has the shipper's
- * role and cross-account admission, and needs no schedule: a message whose target is still
- * unreachable is hidden again with a backoff and retried, for as long as the queue keeps it
- * (14 days, against the stream's 24 hours).
+ * shipper function, so it has the shipper's role and cross-account admission, invoked by a
+ * schedule every minute (DRAIN_BACKLOG_EVENT): it receives what the queue holds, delivers it and
+ * deletes what was delivered, until the queue is empty or the invocation's time runs low. A
+ * message whose target is still unreachable is hidden again with a backoff and retried, for as
+ * long as the queue keeps it (14 days, against the stream's 24 hours). Not an SQS event source:
+ * Lambda would long-poll the nearly always empty queue all month (the idle cost).
  *
  * Order: the event source hands messages over roughly oldest first; none of it matters for
  * correctness, because every change carries its version and the applier keeps the newest
  * (a late, older change is a counted stale skip).
  */
-import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -18,6 +27,16 @@ import { BACKLOG_TARGET_ATTRIBUTE, METRICS, type FunctionSettings } from '../../
 
 /** Longest a message waits before the next attempt at an unreachable target. */
 const MAX_BACKOFF_SECONDS = 30;
+/** Time a drain leaves itself before its invocation's end: one more round of receive, send and delete. */
+const DRAIN_RESERVE_MS = 15_000;
+
+/** What one scheduled drain did. */
+export interface DrainReport {
+  readonly received: number;
+  readonly delivered: number;
+  /** Still waiting for their target (hidden with a backoff), or for a region no longer a target. */
+  readonly kept: number;
+}
 
 /** What the drainer needs: an SQS client per region (targets, and this region for the backoff), a logger and metrics. */
 export interface DrainerDeps {
@@ -75,6 +94,48 @@ export class BacklogDrainer {
     return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.messageId })) };
   }
 
+  /**
+   * The schedule's drain: receives from the backlog queue (no wait: an empty queue costs one
+   * receive) and delivers, ten at a time, until it is empty, every message of a round stayed (its
+   * target is still down: the next schedule retries), or less than DRAIN_RESERVE_MS is left.
+   */
+  async drainQueue(remainingMs: () => number): Promise<DrainReport> {
+    const queueUrl = this.settings.backlogQueueUrl;
+    if (!queueUrl) return { received: 0, delivered: 0, kept: 0 };
+    const sqs = this.deps.sqsFor(this.settings.region);
+    let received = 0;
+    let delivered = 0;
+    let kept = 0;
+    while (remainingMs() > DRAIN_RESERVE_MS) {
+      const out = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 0,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          MessageAttributeNames: [BACKLOG_TARGET_ATTRIBUTE],
+        }),
+      );
+      const messages = out.Messages ?? [];
+      if (messages.length === 0) break;
+      received += messages.length;
+      const { batchItemFailures } = await this.handle({ Records: messages.map((m) => asRecord(m, this.settings.region)) });
+      const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
+      const done = messages.filter((m) => !failed.has(m.MessageId!));
+      kept += failed.size;
+      if (done.length > 0) {
+        const del = await sqs.send(
+          new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
+        );
+        // A delete that failed leaves a delivered message to come back: delivered twice, which the applier absorbs.
+        delivered += done.length - (del.Failed?.length ?? 0);
+      }
+      if (done.length === 0) break;
+    }
+    if (received > 0) this.deps.logger.info('backlog drained', { received, delivered, kept });
+    return { received, delivered, kept };
+  }
+
   /** Hides failed messages for 2^receives seconds (capped), instead of the queue's visibility timeout. */
   private async backOff(records: readonly SQSRecord[]): Promise<void> {
     if (records.length === 0 || !this.settings.backlogQueueUrl) return;
@@ -90,6 +151,22 @@ export class BacklogDrainer {
       this.deps.logger.warn('could not set the backoff of backlog messages', { error: error as Error });
     }
   }
+}
+
+/** A received backlog message in the shape of an SQS event's record, as handle() takes it. */
+function asRecord(m: Message, region: string): SQSRecord {
+  const target = m.MessageAttributes?.[BACKLOG_TARGET_ATTRIBUTE]?.StringValue;
+  return {
+    messageId: m.MessageId!,
+    receiptHandle: m.ReceiptHandle!,
+    body: m.Body ?? '',
+    attributes: { ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' } as SQSRecord['attributes'],
+    messageAttributes: target ? { [BACKLOG_TARGET_ATTRIBUTE]: { stringValue: target, dataType: 'String' } as SQSRecord['messageAttributes'][string] } : {},
+    md5OfBody: m.MD5OfBody ?? '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: '',
+    awsRegion: region,
+  };
 }
 
 function withinBytes(records: readonly SQSRecord[], maxBytes: number): SQSRecord[][] {

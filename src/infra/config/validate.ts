@@ -115,7 +115,8 @@ export function validateConfig(input: RegionSyncConfig): ResolvedConfig {
     // A window the lag alarm cannot tell from an outage: it would fire on every quiet minute.
     tables.forEach((t, i) => {
       const lagP99ThresholdMs = tableMonitoring(config, t.name).lagP99ThresholdMs;
-      if (modelledP99Ms(t.batchingWindowSeconds) >= lagP99ThresholdMs) {
+      const windowed = t.batchingWindowSeconds.stream + t.batchingWindowSeconds.queue > 0;
+      if (windowed && modelledP99Ms(t.batchingWindowSeconds) >= lagP99ThresholdMs) {
         bad(
           `tables[${i}].${t.lagBudgetMs !== DEFAULT_LAG_BUDGET_MS ? 'lagBudgetMs' : 'batchingWindowSeconds'}`,
           t.lagBudgetMs !== DEFAULT_LAG_BUDGET_MS ? t.lagBudgetMs : t.batchingWindowSeconds,
