@@ -18,10 +18,15 @@ import { cloudwatch as cloudwatchOf, type Target } from './aws.ts';
 /** A widget as the dashboard body holds it. */
 export interface DashboardWidget {
   readonly type: string;
+  /** Grid column (of 24). @default after the previous widget (CloudWatch's placement) */
   readonly x?: number;
+  /** Grid row. @default after the previous widget (CloudWatch's placement) */
   readonly y?: number;
+  /** Grid columns. @default 6 (CloudWatch's) */
   readonly width?: number;
+  /** Grid rows. @default 6 (CloudWatch's) */
   readonly height?: number;
+  /** The widget's type-specific settings (metrics, alarms, markdown). @default none */
   readonly properties?: Record<string, unknown>;
 }
 
@@ -30,7 +35,7 @@ export interface Dashboard {
   readonly name: string;
   /** The region whose CloudWatch returned it (dashboards are global to an account on AWS, per region on moto). */
   readonly region: string;
-  /** The dashboard's region when it is a region's (`<app>-<region>`); undefined for the global one. */
+  /** The dashboard's region when it is a region's (`<app>-<region>`). @default undefined: the global one */
   readonly forRegion?: string;
   readonly widgets: readonly DashboardWidget[];
 }
@@ -81,6 +86,7 @@ export function parseDashboardBody(name: string, body: string): DashboardWidget[
 /** How one line of a metric widget is drawn: the entry's options that are not part of the query. */
 export interface LineStyle {
   readonly yAxis: 'left' | 'right';
+  /** The line's colour as the widget sets it. @default the charting library's palette */
   readonly color?: string;
 }
 
