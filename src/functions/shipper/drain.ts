@@ -27,6 +27,8 @@ import { BACKLOG_TARGET_ATTRIBUTE, METRICS, type FunctionSettings } from '../../
 
 /** Longest a message waits before the next attempt at an unreachable target. */
 const MAX_BACKOFF_SECONDS = 30;
+/** Receive loops a scheduled drain runs at once. */
+const DRAIN_LOOPS = 4;
 /** Time a drain leaves itself before its invocation's end: one more round of receive, send and delete. */
 const DRAIN_RESERVE_MS = 15_000;
 
@@ -96,44 +98,61 @@ export class BacklogDrainer {
 
   /**
    * The schedule's drain: receives from the backlog queue (no wait: an empty queue costs one
-   * receive) and delivers, ten at a time, until it is empty, every message of a round stayed (its
-   * target is still down: the next schedule retries), or less than DRAIN_RESERVE_MS is left.
+   * receive per loop) and delivers, ten at a time in DRAIN_LOOPS loops, until it is empty, every
+   * message of a round stayed (its target is still down: the next schedule retries), or less than
+   * DRAIN_RESERVE_MS is left.
    */
   async drainQueue(remainingMs: () => number): Promise<DrainReport> {
     const queueUrl = this.settings.backlogQueueUrl;
     if (!queueUrl) return { received: 0, delivered: 0, kept: 0 };
     const sqs = this.deps.sqsFor(this.settings.region);
-    let received = 0;
-    let delivered = 0;
-    let kept = 0;
-    while (remainingMs() > DRAIN_RESERVE_MS) {
-      const out = await sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: queueUrl,
-          MaxNumberOfMessages: 10,
-          WaitTimeSeconds: 0,
-          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-          MessageAttributeNames: [BACKLOG_TARGET_ATTRIBUTE],
-        }),
-      );
-      const messages = out.Messages ?? [];
-      if (messages.length === 0) break;
-      received += messages.length;
-      const { batchItemFailures } = await this.handle({ Records: messages.map((m) => asRecord(m, this.settings.region)) });
-      const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
-      const done = messages.filter((m) => !failed.has(m.MessageId!));
-      kept += failed.size;
-      if (done.length > 0) {
+    const total = { received: 0, delivered: 0, kept: 0 };
+    // Several receive loops at once: after a long outage the backlog can hold thousands of
+    // messages, each a cross-region send; one loop would deliver a few dozen a second.
+    const loop = async (onMessages?: () => void): Promise<void> => {
+      while (remainingMs() > DRAIN_RESERVE_MS) {
+        const out = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: queueUrl,
+            MaxNumberOfMessages: 10,
+            WaitTimeSeconds: 0,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+            MessageAttributeNames: [BACKLOG_TARGET_ATTRIBUTE],
+          }),
+        );
+        const messages = out.Messages ?? [];
+        if (messages.length === 0) return;
+        onMessages?.();
+        total.received += messages.length;
+        const { batchItemFailures } = await this.handle({ Records: messages.map((m) => asRecord(m, this.settings.region)) });
+        const failed = new Set(batchItemFailures.map((f) => f.itemIdentifier));
+        const done = messages.filter((m) => !failed.has(m.MessageId!));
+        total.kept += failed.size;
+        // Every message of the round stayed: its target is still down; the next schedule retries.
+        if (done.length === 0) return;
         const del = await sqs.send(
           new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }),
         );
         // A delete that failed leaves a delivered message to come back: delivered twice, which the applier absorbs.
-        delivered += done.length - (del.Failed?.length ?? 0);
+        total.delivered += done.length - (del.Failed?.length ?? 0);
       }
-      if (done.length === 0) break;
-    }
-    if (received > 0) this.deps.logger.info('backlog drained', { received, delivered, kept });
-    return { received, delivered, kept };
+    };
+    // One loop first: an empty backlog (nearly always) costs a single receive; the others join
+    // only once it has found messages.
+    let others: Promise<void>[] = [];
+    const first = loop(() => {
+      if (others.length === 0) others = Array.from({ length: DRAIN_LOOPS - 1 }, () => loop());
+    });
+    const firstResult = await first.then(
+      () => undefined,
+      (e: unknown) => ({ error: e }),
+    );
+    // A loop that failed (SQS unreachable) fails the invocation, after the others finish: the next schedule retries.
+    const failedLoop = (await Promise.allSettled(others)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstResult) throw firstResult.error;
+    if (failedLoop) throw failedLoop.reason;
+    if (total.received > 0) this.deps.logger.info('backlog drained', total);
+    return total;
   }
 
   /** Hides failed messages for 2^receives seconds (capped), instead of the queue's visibility timeout. */
