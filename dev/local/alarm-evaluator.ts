@@ -10,8 +10,9 @@
  * Evaluation, as CloudWatch's for these alarms: the last `EvaluationPeriods` periods, ALARM when
  * at least `DatapointsToAlarm` of them breach the threshold, OK otherwise; a missing point
  * breaches only with TreatMissingData `breaching`. One difference, for a local feedback loop:
- * the period in progress counts (CloudWatch waits for a period to end), so an alarm fires
- * seconds after its metric crosses, not minutes.
+ * the period in progress counts too (CloudWatch waits for a period to end), so an alarm fires
+ * seconds after its metric crosses, not minutes; it returns to OK when CloudWatch's window (the
+ * last complete periods) is clear as well.
  */
 import { CloudFormationClient, GetTemplateCommand, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import {
@@ -123,17 +124,27 @@ export class AlarmEvaluator {
     const n = input.EvaluationPeriods ?? 1;
     const m = input.DatapointsToAlarm ?? n;
     const now = (this.o.now ?? Date.now)();
-    const end = Math.floor(now / (period * 1000)) * period * 1000 + period * 1000;
-    const start = end - n * period * 1000;
+    const p = period * 1000;
+    // Two windows of n periods: ending with the period in progress, and ending with the last complete one (CloudWatch's).
+    const end = Math.floor(now / p) * p + p;
+    const start = end - (n + 1) * p;
     const results = await getMetricData(this.client(a.region), alarmQueries(input, period), start, end);
-    const points: MetricPoint[] = results.flatMap((r) => r.points).filter((p) => p.t >= start && p.t < end);
+    const all: MetricPoint[] = results.flatMap((r) => r.points).filter((x) => x.t >= start && x.t < end);
     const compare = COMPARE[input.ComparisonOperator ?? ''];
     if (!compare) throw new Error(`comparison operator ${input.ComparisonOperator} is not evaluated locally`);
     const threshold = input.Threshold ?? 0;
-    const missing = Math.max(0, n - points.length);
-    const breaching = points.filter((p) => compare.test(p.v, threshold)).length + (input.TreatMissingData === 'breaching' ? missing : 0);
-    const state: StateValue = breaching >= m ? 'ALARM' : 'OK';
-    const shown = points.map((p) => `${p.v} (${new Date(p.t).toISOString().slice(11, 19)})`).join(', ');
+    const judge = (from: number, to: number) => {
+      const points = all.filter((x) => x.t >= from && x.t < to);
+      const missing = Math.max(0, n - points.length);
+      return { points, breaching: points.filter((x) => compare.test(x.v, threshold)).length + (input.TreatMissingData === 'breaching' ? missing : 0) };
+    };
+    const current = judge(end - n * p, end);
+    const complete = judge(start, end - p);
+    // Fires as soon as the period in progress breaches; returns to OK only once CloudWatch's window (complete periods) is clear too.
+    const firing = current.breaching >= m ? current : complete.breaching >= m ? complete : undefined;
+    const state: StateValue = firing ? 'ALARM' : 'OK';
+    const { points, breaching } = firing ?? current;
+    const shown = points.map((x) => `${x.v} (${new Date(x.t).toISOString().slice(11, 19)})`).join(', ');
     const reason =
       points.length === 0
         ? `Threshold Crossed: no datapoints were received for ${n} period(s) (treated as ${input.TreatMissingData === 'breaching' ? 'breaching' : 'not breaching'}).`

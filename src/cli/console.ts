@@ -29,6 +29,8 @@ export interface ConsoleServeOptions {
 /** Starts the console over the app's dashboards; what `regionsync console`, `up --console` and `demo --console` run. */
 export async function serveConsole(o: ConsoleServeOptions): Promise<ConsoleServer> {
   const source = new ConsoleSource({ config: o.config, ...targetOf(o.config, o.endpoint) });
+  // State changes are recorded as they happen, whether or not a page is open.
+  source.watchAlarms((o.refreshSeconds ?? 5) * 1000);
   const server = await startConsoleServer({
     source,
     appName: o.config.appName,

@@ -2,7 +2,8 @@
  * The ops console's data: the app's deployed dashboards (dashboards.ts) and, for one of them, what
  * each widget shows now: the series of its metric widgets (GetMetricData in the regions the
  * widget names) and the state of its alarm widgets' alarms (DescribeAlarms), plus every alarm
- * state change seen since the console started. `regionsync console` (src/cli/console.ts) serves
+ * state change seen since the console started (it reads every alarm's state in the background,
+ * whichever view a page shows). `regionsync console` (src/cli/console.ts) serves
  * it to the page (console-server.ts). The same calls read AWS or an emulator.
  */
 import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -26,6 +27,7 @@ export interface ConsoleLine {
   readonly id: string;
   readonly label: string;
   readonly yAxis: 'left' | 'right';
+  /** @default the page's palette, in the widget's order */
   readonly color?: string;
   readonly points: readonly (readonly [number, number])[];
 }
@@ -35,18 +37,22 @@ export interface ConsoleAlarm {
   readonly name: string;
   readonly region: string;
   readonly state: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA' | 'MISSING';
+  /** @default none (no such alarm) */
   readonly reason?: string;
-  /** When the state last changed, ISO 8601. */
+  /** When the state last changed, ISO 8601. @default none (no such alarm) */
   readonly updatedAt?: string;
+  /** @default none (the alarm has no description) */
   readonly description?: string;
 }
 
 /** One widget's data, by its index in the dashboard's widgets. */
 export interface ConsoleWidgetData {
   readonly index: number;
+  /** A metric widget's lines. @default none (not a metric widget) */
   readonly lines?: readonly ConsoleLine[];
+  /** An alarm widget's alarms. @default none (not an alarm widget) */
   readonly alarms?: readonly ConsoleAlarm[];
-  /** Why the widget shows nothing (its queries failed, its region cannot be read). */
+  /** Why the widget shows nothing (its queries failed, its region cannot be read). @default none: it read */
   readonly error?: string;
 }
 
@@ -57,6 +63,7 @@ export interface AlarmEvent {
   readonly name: string;
   readonly from: string;
   readonly to: string;
+  /** The reason CloudWatch gave. @default none */
   readonly reason?: string;
 }
 
@@ -84,6 +91,7 @@ export class ConsoleSource {
   private dashboards?: { at: number; list: Promise<Dashboard[]> };
   private readonly states = new Map<string, { state: string; updatedAt: string }>();
   private readonly events: AlarmEvent[] = [];
+  private watcher?: NodeJS.Timeout;
 
   constructor(private readonly o: ConsoleSourceOptions) {}
 
@@ -116,8 +124,35 @@ export class ConsoleSource {
     return { view: name, generatedAt: new Date(now).toISOString(), start, end, widgets, alarmEvents: [...this.events] };
   }
 
-  /** Releases the SDK clients. */
+  /**
+   * Reads the state of every alarm of every dashboard every `intervalMs` until {@link close}, so
+   * that state changes are recorded whether or not a page shows the view they are in.
+   */
+  watchAlarms(intervalMs: number): void {
+    clearInterval(this.watcher);
+    let busy = false;
+    this.watcher = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      void this.readAllAlarms()
+        .catch(() => undefined)
+        .finally(() => (busy = false));
+    }, intervalMs);
+    this.watcher.unref();
+  }
+
+  /** The states of every alarm the dashboards show (what {@link watchAlarms} reads). */
+  async readAllAlarms(): Promise<ConsoleAlarm[]> {
+    const refs = new Map<string, AlarmRef>();
+    for (const view of await this.views()) {
+      for (const w of view.widgets) if (w.type === 'alarm') for (const r of widgetAlarms(w)) refs.set(`${r.region}\0${r.name}`, r);
+    }
+    return this.alarms([...refs.values()]);
+  }
+
+  /** Stops watching and releases the SDK clients. */
   close(): void {
+    clearInterval(this.watcher);
     for (const c of this.clients.values()) c.destroy();
     this.clients.clear();
   }
